@@ -1,0 +1,1 @@
+//! The client the phone apps embed (issue: client core).

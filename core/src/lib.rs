@@ -1,0 +1,7 @@
+//! Dossier's core: one definition of the wire types (`api`), the domain rules (`domain`), the photo
+//! pipeline (`photo`) and the client the phone apps embed (`client`).
+pub mod api;
+#[cfg(feature = "client")]
+pub mod client;
+pub mod domain;
+pub mod photo;

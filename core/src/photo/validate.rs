@@ -1,0 +1,148 @@
+//! What the server accepts: JPEG or PNG by content, within the budget, decodable within limits,
+//! upright (orientation tag absent or 1). Metadata segments are removed losslessly (no re-encode)
+//! before the file is stored, so a browser upload keeps no GPS position or camera serial.
+use bytes::Bytes;
+use img_parts::{ImageEXIF, jpeg::Jpeg, png::Png};
+
+use super::decode::{Limits, exif_orientation, open_png};
+use super::{PhotoError, PhotoFormat, UPLOAD_BUDGET_BYTES, format};
+
+/// An accepted upload: its format, dimensions and the bytes to store (metadata removed).
+#[derive(Debug, Clone)]
+pub struct ValidatedPhoto {
+    pub format: PhotoFormat,
+    pub width: u32,
+    pub height: u32,
+    pub bytes: Vec<u8>,
+}
+
+/// `validate_with_budget` with the district's 200 KB.
+pub fn validate(bytes: &[u8]) -> Result<ValidatedPhoto, PhotoError> {
+    validate_with_budget(bytes, UPLOAD_BUDGET_BYTES)
+}
+
+pub fn validate_with_budget(bytes: &[u8], budget: usize) -> Result<ValidatedPhoto, PhotoError> {
+    if bytes.len() > budget {
+        return Err(PhotoError::OverBudget {
+            bytes: bytes.len() as u64,
+            budget: budget as u64,
+        });
+    }
+    let format = format::accepted(bytes)?;
+    let bytes = Bytes::copy_from_slice(bytes);
+    let limits = Limits::UPLOAD;
+    let (width, height, cleaned) = match format {
+        PhotoFormat::Jpeg => validate_jpeg(bytes, &limits)?,
+        PhotoFormat::Png => validate_png(bytes, &limits)?,
+        _ => unreachable!("format::accepted lets only JPEG and PNG through"),
+    };
+    Ok(ValidatedPhoto {
+        format,
+        width,
+        height,
+        bytes: cleaned,
+    })
+}
+
+fn corrupt(e: impl std::fmt::Display) -> PhotoError {
+    PhotoError::Corrupt {
+        detail: e.to_string(),
+    }
+}
+
+/// JPEG markers kept: JFIF (APP0) and Adobe (APP14) tell the decoder the colour transform, ICC
+/// (APP2 "ICC_PROFILE") how to show the colours. Every other APPn (EXIF, XMP, MPF, IPTC, maker
+/// data) and COM is dropped.
+fn keep_jpeg_segment(marker: u8, contents: &[u8]) -> bool {
+    const APP0: u8 = 0xE0;
+    const APP2: u8 = 0xE2;
+    const APP14: u8 = 0xEE;
+    const COM: u8 = 0xFE;
+    match marker {
+        APP0 | APP14 => true,
+        APP2 => contents.starts_with(b"ICC_PROFILE\0"),
+        0xE1..=0xEF | COM => false,
+        _ => true,
+    }
+}
+
+fn validate_jpeg(bytes: Bytes, limits: &Limits) -> Result<(u32, u32, Vec<u8>), PhotoError> {
+    let mut decompressor = turbojpeg::Decompressor::new().map_err(corrupt)?;
+    let header = decompressor.read_header(&bytes).map_err(corrupt)?;
+    limits.check(header.width as u64, header.height as u64, true)?;
+    let mut jpeg = Jpeg::from_bytes(bytes.clone()).map_err(corrupt)?;
+    let orientation = jpeg.exif().as_deref().map_or(1, exif_orientation);
+    if orientation != 1 {
+        return Err(PhotoError::NotUpright { orientation });
+    }
+    // Decode fully once: a file that does not decode cleanly is not stored.
+    let (w, h) = (header.width, header.height);
+    let mut pixels = vec![0u8; w * h];
+    let gray = turbojpeg::Image {
+        pixels: pixels.as_mut_slice(),
+        width: w,
+        pitch: w,
+        height: h,
+        format: turbojpeg::PixelFormat::GRAY,
+    };
+    decompressor.decompress(&bytes, gray).map_err(corrupt)?;
+    drop(pixels);
+    jpeg.segments_mut()
+        .retain(|s| keep_jpeg_segment(s.marker(), s.contents()));
+    Ok((w as u32, h as u32, jpeg.encoder().bytes().to_vec()))
+}
+
+/// PNG chunks dropped: text (tEXt, zTXt, iTXt), EXIF (eXIf) and the modification time (tIME).
+fn validate_png(bytes: Bytes, limits: &Limits) -> Result<(u32, u32, Vec<u8>), PhotoError> {
+    let mut png = Png::from_bytes(bytes.clone()).map_err(corrupt)?;
+    let orientation = png.exif().as_deref().map_or(1, exif_orientation);
+    if orientation != 1 {
+        return Err(PhotoError::NotUpright { orientation });
+    }
+    let (decoder, w, h) = open_png(&bytes, limits)?;
+    image::DynamicImage::from_decoder(decoder).map_err(corrupt)?;
+    png.chunks_mut()
+        .retain(|c| !matches!(&c.kind(), b"tEXt" | b"zTXt" | b"iTXt" | b"eXIf" | b"tIME"));
+    Ok((w, h, png.encoder().bytes().to_vec()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn over_budget_is_refused_before_anything_else() {
+        let big = vec![0xFFu8; UPLOAD_BUDGET_BYTES + 1];
+        assert!(matches!(validate(&big), Err(PhotoError::OverBudget { .. })));
+    }
+
+    #[test]
+    fn huge_header_is_refused_without_decoding() {
+        // A real 16x16 JPEG whose frame header is patched to claim 60000 x 60000 pixels.
+        let pixels = vec![128u8; 16 * 16 * 3];
+        let image = turbojpeg::Image {
+            pixels: &pixels[..],
+            width: 16,
+            pitch: 48,
+            height: 16,
+            format: turbojpeg::PixelFormat::RGB,
+        };
+        let mut jpeg = turbojpeg::compress(image, 90, turbojpeg::Subsamp::Sub2x2)
+            .unwrap()
+            .to_vec();
+        let sof = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        jpeg[sof + 5..sof + 9].copy_from_slice(&[0xEA, 0x60, 0xEA, 0x60]);
+        let err = validate(&jpeg).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                PhotoError::TooManyPixels {
+                    width: 60000,
+                    height: 60000,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+}

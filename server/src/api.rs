@@ -1,0 +1,515 @@
+//! The candidate API under `/api/v1`: one `#[OpenApi]` struct per resource, combined as a tuple.
+//! Handlers parse and authenticate, then call `auth` or `dossier`; no SQL here.
+use dossier_core::api::{
+    ActivationRequest, DossierView, EntryResponse, ErrorCode, IDEMPOTENCY_KEY_HEADER, ImageView,
+    LoginRequest, MessageList, Profile, ProfileUpdate, PushTokenRegistration, RecoveryQuestion,
+    RecoveryQuestionRequest, RecoveryRequest, RefreshRequest, SessionGrant, SessionMode,
+    SubmitReceipt, TicketRequest,
+};
+use dossier_core::photo::{self, UPLOAD_BUDGET_BYTES};
+use poem::http::{Method, header};
+use poem::web::Data;
+use poem::{Body, Request};
+use poem_openapi::auth::{ApiKey, Bearer};
+use poem_openapi::param::{Header, Path, Query};
+use poem_openapi::payload::{Binary, Json};
+use poem_openapi::{ApiRequest, ApiResponse, OpenApi, SecurityScheme, Tags};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::auth::{Grant, Principal};
+use crate::dossier::Upload;
+use crate::error::{ApiError, ApiResult};
+
+#[derive(Tags)]
+enum ApiTags {
+    /// Entry, activation, sign-in, recovery
+    Auth,
+    /// The materials page: catalogue, images, submit
+    Dossier,
+    /// Messages from reviewers
+    Messages,
+    /// Personal information and push tokens
+    Profile,
+}
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+fn state(req: &Request) -> poem::Result<&AppState> {
+    req.data::<AppState>()
+        .ok_or_else(|| ApiError::new(ErrorCode::Internal, "no state").into_poem())
+}
+
+async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Principal> {
+    state(req)?
+        .auth
+        .authenticate_bearer(&bearer.token, now())
+        .await
+        .map_err(ApiError::into_poem)
+}
+
+async fn check_cookie(req: &Request, key: ApiKey) -> poem::Result<Principal> {
+    let csrf = req
+        .headers()
+        .get(dossier_core::api::CSRF_HEADER)
+        .and_then(|v| v.to_str().ok());
+    let state_change = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    state(req)?
+        .auth
+        .authenticate_cookie(&key.key, csrf, state_change, now())
+        .await
+        .map_err(ApiError::into_poem)
+}
+
+/// The app's access token.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", checker = "check_bearer")]
+pub struct AccessToken(Principal);
+
+/// The web page's session cookie; state changes also need the `X-CSRF-Token` header.
+#[derive(SecurityScheme)]
+#[oai(
+    ty = "api_key",
+    key_name = "dossier_session",
+    key_in = "cookie",
+    checker = "check_cookie"
+)]
+pub struct SessionCookie(Principal);
+
+#[derive(SecurityScheme)]
+pub enum CandidateAuth {
+    AccessToken(AccessToken),
+    SessionCookie(SessionCookie),
+}
+
+impl CandidateAuth {
+    fn principal(&self) -> Principal {
+        match self {
+            CandidateAuth::AccessToken(t) => t.0,
+            CandidateAuth::SessionCookie(c) => c.0,
+        }
+    }
+
+    fn candidate(&self) -> Uuid {
+        self.principal().candidate_id
+    }
+}
+
+#[derive(ApiResponse)]
+enum SessionResponse {
+    /// Signed in. In web mode the cookie is set.
+    #[oai(status = 200)]
+    Ok(
+        Json<SessionGrant>,
+        #[oai(header = "Set-Cookie")] Option<String>,
+    ),
+}
+
+impl From<Grant> for SessionResponse {
+    fn from(g: Grant) -> Self {
+        SessionResponse::Ok(Json(g.body), g.set_cookie)
+    }
+}
+
+#[derive(ApiResponse)]
+enum EntryAnswer {
+    /// Activation needed (first entry), or signed in.
+    #[oai(status = 200)]
+    Ok(
+        Json<EntryResponse>,
+        #[oai(header = "Set-Cookie")] Option<String>,
+    ),
+}
+
+#[derive(ApiResponse)]
+enum NoContent {
+    #[oai(status = 204)]
+    Done,
+}
+
+pub struct AuthApi;
+
+#[OpenApi(prefix_path = "/api/v1/auth", tag = "ApiTags::Auth")]
+impl AuthApi {
+    /// Enter with the registration system's ticket. First entry: activate with the returned
+    /// token. Later entries: signed in.
+    #[oai(path = "/ticket", method = "post")]
+    async fn ticket(
+        &self,
+        state: Data<&AppState>,
+        body: Json<TicketRequest>,
+    ) -> ApiResult<EntryAnswer> {
+        let mode = body.0.mode.unwrap_or(SessionMode::App);
+        let (activation, grant) = state
+            .auth
+            .enter_with_ticket(&body.0.ticket, mode, now())
+            .await?;
+        let (session, cookie) = grant
+            .map(|g| (Some(g.body), g.set_cookie))
+            .unwrap_or((None, None));
+        Ok(EntryAnswer::Ok(
+            Json(EntryResponse {
+                activation,
+                session,
+            }),
+            cookie,
+        ))
+    }
+
+    /// Activate the account (激活): password twice, security question, both pledges.
+    #[oai(path = "/activate", method = "post")]
+    async fn activate(
+        &self,
+        state: Data<&AppState>,
+        body: Json<ActivationRequest>,
+    ) -> ApiResult<SessionResponse> {
+        Ok(state.auth.activate(body.0, now()).await?.into())
+    }
+
+    /// Sign in with username (the registration account) and password. Repeated failures are
+    /// answered with 429 and a growing delay.
+    #[oai(path = "/login", method = "post")]
+    async fn login(
+        &self,
+        state: Data<&AppState>,
+        body: Json<LoginRequest>,
+    ) -> ApiResult<SessionResponse> {
+        let mode = body.0.mode.unwrap_or(SessionMode::App);
+        Ok(state
+            .auth
+            .login(&body.0.username, &body.0.password, mode, now())
+            .await?
+            .into())
+    }
+
+    /// Exchange the refresh token for a new pair; the old one is spent.
+    #[oai(path = "/refresh", method = "post")]
+    async fn refresh(
+        &self,
+        state: Data<&AppState>,
+        body: Json<RefreshRequest>,
+    ) -> ApiResult<SessionResponse> {
+        Ok(state
+            .auth
+            .refresh(&body.0.refresh_token, now())
+            .await?
+            .into())
+    }
+
+    /// Sign out: every token of this session ends.
+    #[oai(path = "/logout", method = "post")]
+    async fn logout(&self, state: Data<&AppState>, auth: CandidateAuth) -> ApiResult<NoContent> {
+        state.auth.logout(auth.principal(), now()).await?;
+        Ok(NoContent::Done)
+    }
+
+    /// The security question of an account, for password recovery.
+    #[oai(path = "/recovery/question", method = "post")]
+    async fn recovery_question(
+        &self,
+        state: Data<&AppState>,
+        body: Json<RecoveryQuestionRequest>,
+    ) -> ApiResult<Json<RecoveryQuestion>> {
+        let security_question = state.auth.recovery_question(&body.0.username).await?;
+        Ok(Json(RecoveryQuestion { security_question }))
+    }
+
+    /// Set a new password with the answer to the security question; signs out every session.
+    #[oai(path = "/recovery", method = "post")]
+    async fn recover(
+        &self,
+        state: Data<&AppState>,
+        body: Json<RecoveryRequest>,
+    ) -> ApiResult<NoContent> {
+        let r = body.0;
+        state
+            .auth
+            .recover(
+                &r.username,
+                &r.security_answer,
+                &r.new_password,
+                &r.new_password_confirm,
+                now(),
+            )
+            .await?;
+        Ok(NoContent::Done)
+    }
+}
+
+/// A photo: the bytes themselves (JPEG or PNG, decided by content).
+#[derive(ApiRequest)]
+enum PhotoBody {
+    #[oai(content_type = "image/jpeg")]
+    Jpeg(Binary<Body>),
+    #[oai(content_type = "image/png")]
+    Png(Binary<Body>),
+    #[oai(content_type = "application/octet-stream")]
+    Octets(Binary<Body>),
+}
+
+impl PhotoBody {
+    fn into_body(self) -> Body {
+        match self {
+            PhotoBody::Jpeg(b) | PhotoBody::Png(b) | PhotoBody::Octets(b) => b.0,
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+enum UploadAnswer {
+    /// Stored durably. A replay with the same key and bytes answers the same again.
+    #[oai(status = 201)]
+    Created(Json<ImageView>),
+}
+
+#[derive(ApiResponse)]
+enum ImageBytes {
+    /// The image, to its owner only; never cached.
+    #[oai(status = 200)]
+    Ok(
+        Binary<Vec<u8>>,
+        #[oai(header = "Content-Type")] String,
+        #[oai(header = "Cache-Control")] String,
+        #[oai(header = "X-Content-Type-Options")] String,
+    ),
+}
+
+pub struct DossierApi;
+
+#[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Dossier")]
+impl DossierApi {
+    /// The materials page: the window, the state, every category with its images, and what is
+    /// missing before submitting.
+    #[oai(path = "/dossier", method = "get")]
+    async fn dossier(
+        &self,
+        state: Data<&AppState>,
+        auth: CandidateAuth,
+    ) -> ApiResult<Json<DossierView>> {
+        Ok(Json(state.dossiers.view(auth.candidate(), now()).await?))
+    }
+
+    /// Upload one image into a category. The body is the image (at most 200 KB, JPEG or PNG by
+    /// content) with `Content-Length`; `Idempotency-Key` (a UUID made when the photo was queued)
+    /// makes retries safe. `slot` picks a slot (default: the first free one); `replaces` swaps an
+    /// unlocked image for this one in its slot.
+    #[oai(path = "/dossier/materials/:category/images", method = "post")]
+    #[allow(clippy::too_many_arguments)]
+    async fn upload(
+        &self,
+        state: Data<&AppState>,
+        auth: CandidateAuth,
+        req: &Request,
+        category: Path<String>,
+        slot: Query<Option<u32>>,
+        replaces: Query<Option<Uuid>>,
+        #[oai(name = "Idempotency-Key")] key: Header<Option<String>>,
+        body: PhotoBody,
+    ) -> ApiResult<UploadAnswer> {
+        let key = key
+            .0
+            .as_deref()
+            .and_then(|k| Uuid::parse_str(k.trim()).ok())
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::IdempotencyKeyRequired,
+                    format!("the {IDEMPOTENCY_KEY_HEADER} header must be a UUID"),
+                )
+            })?;
+        // Refuse by the declared length before reading a byte of the body.
+        let length = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .ok_or_else(|| {
+                ApiError::new(ErrorCode::LengthRequired, "Content-Length is required")
+            })?;
+        if length > UPLOAD_BUDGET_BYTES as u64 {
+            return Err(too_large(length));
+        }
+        let bytes = body
+            .into_body()
+            .into_bytes_limit(UPLOAD_BUDGET_BYTES)
+            .await
+            .map_err(|_| too_large(length))?;
+        let request_sha256 = hex::encode(Sha256::digest(&bytes));
+        let candidate = auth.candidate();
+        if let Some(first) = state
+            .dossiers
+            .replayed(candidate, key, &request_sha256)
+            .await?
+        {
+            return Ok(UploadAnswer::Created(Json(first)));
+        }
+        let photo = tokio::task::spawn_blocking(move || photo::validate(&bytes))
+            .await
+            .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))??;
+        let upload = Upload {
+            candidate,
+            category: category.0,
+            slot: slot.0,
+            replaces: replaces.0,
+            key,
+            request_sha256,
+        };
+        Ok(UploadAnswer::Created(Json(
+            state.dossiers.upload(upload, photo, now()).await?,
+        )))
+    }
+
+    /// One of your images (owner only).
+    #[oai(path = "/images/:id", method = "get")]
+    async fn image(
+        &self,
+        state: Data<&AppState>,
+        auth: CandidateAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<ImageBytes> {
+        let (bytes, content_type) = state.dossiers.image_bytes(auth.candidate(), id.0).await?;
+        Ok(ImageBytes::Ok(
+            Binary(bytes),
+            content_type,
+            "no-store, private".into(),
+            "nosniff".into(),
+        ))
+    }
+
+    /// Delete an unlocked image (the minus button).
+    #[oai(path = "/images/:id", method = "delete")]
+    async fn delete_image(
+        &self,
+        state: Data<&AppState>,
+        auth: CandidateAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<NoContent> {
+        state
+            .dossiers
+            .delete_image(auth.candidate(), id.0, now())
+            .await?;
+        Ok(NoContent::Done)
+    }
+
+    /// Submit for review (提交审核): refused while a required category is short (the answer names
+    /// them); afterwards everything is locked.
+    #[oai(path = "/dossier/submit", method = "post")]
+    async fn submit(
+        &self,
+        state: Data<&AppState>,
+        auth: CandidateAuth,
+    ) -> ApiResult<Json<SubmitReceipt>> {
+        Ok(Json(state.dossiers.submit(auth.candidate(), now()).await?))
+    }
+
+    /// The example image (示例) of a category. Public.
+    #[oai(path = "/catalogue/:district/:category/example", method = "get")]
+    async fn example(
+        &self,
+        state: Data<&AppState>,
+        district: Path<String>,
+        category: Path<String>,
+    ) -> ApiResult<ImageBytes> {
+        let (bytes, content_type) = state.dossiers.example(district.0, category.0).await?;
+        Ok(ImageBytes::Ok(
+            Binary(bytes),
+            content_type,
+            "public, max-age=3600".into(),
+            "nosniff".into(),
+        ))
+    }
+}
+
+fn too_large(length: u64) -> ApiError {
+    ApiError::new(
+        ErrorCode::PayloadTooLarge,
+        format!(
+            "the file is {length} bytes; at most {UPLOAD_BUDGET_BYTES} bytes (200 KB) are accepted"
+        ),
+    )
+}
+
+pub struct MessagesApi;
+
+#[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Messages")]
+impl MessagesApi {
+    /// Messages from reviewers (反馈意见), newest first.
+    #[oai(path = "/messages", method = "get")]
+    async fn messages(
+        &self,
+        state: Data<&AppState>,
+        auth: CandidateAuth,
+    ) -> ApiResult<Json<MessageList>> {
+        Ok(Json(state.dossiers.messages(auth.candidate()).await?))
+    }
+
+    /// Mark a message read.
+    #[oai(path = "/messages/:id/read", method = "post")]
+    async fn mark_read(
+        &self,
+        state: Data<&AppState>,
+        auth: CandidateAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<NoContent> {
+        state
+            .dossiers
+            .mark_read(auth.candidate(), id.0, now())
+            .await?;
+        Ok(NoContent::Done)
+    }
+}
+
+pub struct ProfileApi;
+
+#[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Profile")]
+impl ProfileApi {
+    /// Personal information.
+    #[oai(path = "/profile", method = "get")]
+    async fn profile(
+        &self,
+        state: Data<&AppState>,
+        auth: CandidateAuth,
+    ) -> ApiResult<Json<Profile>> {
+        Ok(Json(state.dossiers.profile(auth.candidate()).await?))
+    }
+
+    /// Complete or change the mobile number (for SMS notices) and e-mail; possible at any time.
+    #[oai(path = "/profile", method = "put")]
+    async fn update_profile(
+        &self,
+        state: Data<&AppState>,
+        auth: CandidateAuth,
+        body: Json<ProfileUpdate>,
+    ) -> ApiResult<Json<Profile>> {
+        Ok(Json(
+            state
+                .dossiers
+                .update_profile(auth.candidate(), body.0)
+                .await?,
+        ))
+    }
+
+    /// Register this phone's push token.
+    #[oai(path = "/push-tokens", method = "post")]
+    async fn push_token(
+        &self,
+        state: Data<&AppState>,
+        auth: CandidateAuth,
+        body: Json<PushTokenRegistration>,
+    ) -> ApiResult<NoContent> {
+        state
+            .dossiers
+            .register_push_token(auth.candidate(), body.0, now())
+            .await?;
+        Ok(NoContent::Done)
+    }
+}
+
+pub type Apis = (AuthApi, DossierApi, MessagesApi, ProfileApi);
+
+pub fn apis() -> Apis {
+    (AuthApi, DossierApi, MessagesApi, ProfileApi)
+}

@@ -1,0 +1,134 @@
+//! The application: storage opened, routes assembled, listener bound. `Application::build` then
+//! `port()` and `run_until_stopped()`, so tests bind 127.0.0.1:0 and drive the real server.
+use std::time::Duration;
+
+use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
+use poem::middleware::{SetHeader, Tracing};
+use poem::{EndpointExt, Route, get, handler};
+use poem_openapi::OpenApiService;
+
+use crate::api::{Apis, apis};
+use crate::auth::Auth;
+use crate::dossier::Dossiers;
+use crate::settings::Settings;
+use crate::storage::{BlobStore, Db, StorageError};
+
+/// What every handler reaches through `Data<&AppState>`.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub auth: Auth,
+    pub dossiers: Dossiers,
+}
+
+impl AppState {
+    pub fn open(settings: &Settings) -> Result<AppState, StorageError> {
+        std::fs::create_dir_all(&settings.data_dir)?;
+        let db = Db::open(&settings.database_path())?;
+        let blobs = BlobStore::open(&settings.blobs_dir())?;
+        Ok(AppState {
+            auth: Auth::new(db.clone(), settings.auth.clone()),
+            dossiers: Dossiers::new(db.clone(), blobs),
+            db,
+        })
+    }
+}
+
+/// The OpenAPI service of the candidate API; also used to write `docs/openapi.json`.
+pub fn openapi_service() -> OpenApiService<Apis, ()> {
+    OpenApiService::new(apis(), "Dossier", env!("CARGO_PKG_VERSION"))
+        .description("Candidate API of Dossier: entry, activation, the materials page, uploads, submit, messages.")
+        .url_prefix("/")
+}
+
+#[handler]
+fn healthz() -> &'static str {
+    "ok"
+}
+
+pub fn routes(state: AppState) -> impl poem::Endpoint {
+    let service = openapi_service();
+    let spec = service.spec_endpoint();
+    let docs = service.swagger_ui();
+    Route::new()
+        .nest("/", service)
+        .at("/api/openapi.json", spec)
+        .nest("/api/docs", docs)
+        .at("/healthz", get(healthz))
+        .data(state)
+        .with(
+            SetHeader::new()
+                .overriding("X-Content-Type-Options", "nosniff")
+                .overriding("Referrer-Policy", "no-referrer")
+                .overriding("X-Frame-Options", "DENY"),
+        )
+        .with(Tracing)
+}
+
+pub struct Application {
+    acceptor: TcpAcceptor,
+    port: u16,
+    state: AppState,
+    settings: Settings,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let state = AppState::open(&settings)?;
+        let acceptor = TcpListener::bind(settings.listen.clone())
+            .into_acceptor()
+            .await?;
+        let port = acceptor
+            .local_addr()
+            .first()
+            .and_then(|a| a.as_socket_addr().map(|s| s.port()))
+            .ok_or_else(|| anyhow::anyhow!("listener has no address"))?;
+        Ok(Application {
+            acceptor,
+            port,
+            state,
+            settings,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serve until `shutdown` resolves; in-flight requests get up to 30 s to finish.
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let sweeper = spawn_sweeper(self.state.dossiers.clone(), &self.settings);
+        let result = poem::Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(routes(self.state), shutdown, Some(Duration::from_secs(30)))
+            .await;
+        sweeper.abort();
+        result
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until(std::future::pending()).await
+    }
+}
+
+/// Sweep unreferenced blobs at start and then periodically.
+fn spawn_sweeper(dossiers: Dossiers, settings: &Settings) -> tokio::task::JoinHandle<()> {
+    let interval = Duration::from_secs(settings.sweep_interval_secs.max(1));
+    let grace = Duration::from_secs(settings.sweep_grace_secs);
+    tokio::spawn(async move {
+        loop {
+            match dossiers.sweep_blobs(grace).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(removed = n, "swept unreferenced blobs"),
+                Err(e) => tracing::warn!(error = %e, "blob sweep failed"),
+            }
+            tokio::time::sleep(interval).await;
+        }
+    })
+}

@@ -1,0 +1,713 @@
+//! Accounts and sessions: entry by the registration system's ticket, activation, sign-in by
+//! password, refresh-token rotation, password recovery, sign-in throttling, and resolving a
+//! request's bearer token or cookie to the candidate it belongs to.
+//!
+//! Tokens are 128 random bits, handed out once and stored only as SHA-256. Passwords and recovery
+//! answers are Argon2id (m=19456 KiB, t=2, p=1, OWASP's minimum), hashed on the blocking pool with
+//! at most `hash_parallelism` at a time so a burst of sign-ins cannot starve uploads.
+use std::sync::Arc;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use dossier_core::api::{
+    ActivationNeeded, ActivationRequest, ErrorCode, SessionGrant, SessionMode,
+};
+use dossier_core::domain;
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use time::{Duration, OffsetDateTime};
+use tokio::sync::Semaphore;
+use uuid::Uuid;
+
+use crate::error::{ApiError, ApiResult};
+use crate::storage::{self, Activation, Candidate, Db, StorageError, TokenKind};
+
+/// Lifetimes and cookie policy.
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct AuthSettings {
+    pub access_ttl_secs: i64,
+    pub refresh_ttl_secs: i64,
+    pub web_ttl_secs: i64,
+    pub activation_ttl_secs: i64,
+    /// Tickets valid for longer than this are refused even if signed.
+    pub ticket_max_lifetime_secs: i64,
+    /// Mark cookies `Secure` (set when the server is reached over TLS).
+    pub secure_cookies: bool,
+    pub hash_parallelism: usize,
+    /// Failed attempts allowed before delays start; each further one doubles the delay.
+    pub free_failures: u32,
+    pub max_delay_secs: i64,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            access_ttl_secs: 3600,
+            refresh_ttl_secs: 30 * 24 * 3600,
+            web_ttl_secs: 8 * 3600,
+            activation_ttl_secs: 30 * 60,
+            ticket_max_lifetime_secs: 15 * 60,
+            secure_cookies: false,
+            hash_parallelism: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            free_failures: 3,
+            max_delay_secs: 15 * 60,
+        }
+    }
+}
+
+/// Who a request is from.
+#[derive(Debug, Clone, Copy)]
+pub struct Principal {
+    pub candidate_id: Uuid,
+    pub family: Uuid,
+}
+
+/// A granted session, and the cookie to set in web mode.
+pub struct Grant {
+    pub body: SessionGrant,
+    pub set_cookie: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Auth {
+    db: Db,
+    settings: AuthSettings,
+    hashing: Arc<Semaphore>,
+    /// Verified against for unknown usernames, so they cost the same time as wrong passwords.
+    dummy_hash: Arc<String>,
+}
+
+fn argon2() -> Argon2<'static> {
+    Argon2::new(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        Params::new(19_456, 2, 1, None).expect("valid params"),
+    )
+}
+
+/// Argon2id hash of a password or recovery answer, with a fresh salt (blocking: ~20-50 ms).
+pub fn hash_secret_blocking(secret: &str) -> String {
+    let mut salt = [0u8; 16];
+    rand::rng().fill_bytes(&mut salt);
+    let salt = SaltString::encode_b64(&salt).expect("16 bytes");
+    argon2()
+        .hash_password(secret.as_bytes(), &salt)
+        .expect("argon2 with valid params")
+        .to_string()
+}
+
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// Recovery answers compare without case and surrounding space: people retype them from memory.
+pub fn normalise_answer(answer: &str) -> String {
+    answer.trim().to_lowercase()
+}
+
+fn refused(code: ErrorCode, message: &str) -> ApiError {
+    ApiError::new(code, message)
+}
+
+impl Auth {
+    pub fn new(db: Db, settings: AuthSettings) -> Auth {
+        let salt = SaltString::encode_b64(b"dossier-dummy-salt").expect("valid salt");
+        let dummy = argon2()
+            .hash_password(b"not a password of anyone", &salt)
+            .expect("hashes")
+            .to_string();
+        Auth {
+            db,
+            hashing: Arc::new(Semaphore::new(settings.hash_parallelism.max(1))),
+            settings,
+            dummy_hash: Arc::new(dummy),
+        }
+    }
+
+    pub fn settings(&self) -> &AuthSettings {
+        &self.settings
+    }
+
+    async fn hash_secret(&self, secret: String) -> ApiResult<String> {
+        let _permit = self.hashing.acquire().await.expect("never closed");
+        tokio::task::spawn_blocking(move || hash_secret_blocking(&secret))
+            .await
+            .map_err(|e| ApiError::from(StorageError::Task(e.to_string())))
+    }
+
+    async fn verify_secret(&self, hash: Option<String>, secret: String) -> bool {
+        let _permit = self.hashing.acquire().await.expect("never closed");
+        let known = hash.is_some();
+        let hash = hash.unwrap_or_else(|| self.dummy_hash.to_string());
+        tokio::task::spawn_blocking(move || {
+            let Ok(parsed) = PasswordHash::new(&hash) else {
+                return false;
+            };
+            argon2().verify_password(secret.as_bytes(), &parsed).is_ok() && known
+        })
+        .await
+        .unwrap_or(false)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Tickets
+
+    /// What the registration system does: a ticket for `username`, valid for `lifetime`.
+    pub fn issue_ticket(
+        username: &str,
+        secret: &[u8],
+        now: OffsetDateTime,
+        lifetime: Duration,
+    ) -> String {
+        let expires = (now + lifetime).unix_timestamp();
+        let mut nonce = [0u8; 8];
+        rand::rng().fill_bytes(&mut nonce);
+        let payload = format!(
+            "v1.{}.{expires}.{}",
+            URL_SAFE_NO_PAD.encode(username),
+            hex::encode(nonce)
+        );
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("any key length");
+        mac.update(payload.as_bytes());
+        format!(
+            "{payload}.{}",
+            URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        )
+    }
+
+    /// Verify a ticket and consume it; returns the candidate it names.
+    async fn consume_ticket(&self, ticket: &str, now: OffsetDateTime) -> ApiResult<Candidate> {
+        let invalid = || {
+            refused(
+                ErrorCode::TicketInvalid,
+                "this link is not valid; open it again from the registration system",
+            )
+        };
+        let parts: Vec<&str> = ticket.split('.').collect();
+        let [version, user, expires, nonce, mac] = parts[..] else {
+            return Err(invalid());
+        };
+        if version != "v1" || nonce.len() != 16 {
+            return Err(invalid());
+        }
+        let username = URL_SAFE_NO_PAD
+            .decode(user)
+            .ok()
+            .and_then(|u| String::from_utf8(u).ok())
+            .ok_or_else(invalid)?;
+        let expires: i64 = expires.parse().map_err(|_| invalid())?;
+        let mac = URL_SAFE_NO_PAD.decode(mac).map_err(|_| invalid())?;
+        let payload_len = ticket.len() - parts[4].len() - 1;
+        let payload = ticket[..payload_len].to_string();
+        let now_unix = now.unix_timestamp();
+        let max_lifetime = self.settings.ticket_max_lifetime_secs;
+        self.db
+            .write(move |tx| {
+                let candidate =
+                    storage::candidate_by_username(tx, &username).map_err(|_| invalid())?;
+                let district = storage::district(tx, &candidate.district)?;
+                let mut check = Hmac::<Sha256>::new_from_slice(&district.ticket_secret)
+                    .expect("any key length");
+                check.update(payload.as_bytes());
+                check.verify_slice(&mac).map_err(|_| invalid())?;
+                if expires <= now_unix {
+                    return Err(refused(
+                        ErrorCode::TicketExpired,
+                        "this link has expired; open it again from the registration system",
+                    ));
+                }
+                if expires - now_unix > max_lifetime {
+                    return Err(invalid());
+                }
+                if !storage::use_ticket(tx, &mac, storage::from_unix(expires))? {
+                    return Err(refused(
+                        ErrorCode::TicketUsed,
+                        "this link was used already; open it again from the registration system",
+                    ));
+                }
+                Ok(candidate)
+            })
+            .await
+    }
+
+    /// Entry from the registration system: activation on the first entry, a session afterwards.
+    pub async fn enter_with_ticket(
+        &self,
+        ticket: &str,
+        mode: SessionMode,
+        now: OffsetDateTime,
+    ) -> ApiResult<(Option<ActivationNeeded>, Option<Grant>)> {
+        let candidate = self.consume_ticket(ticket, now).await?;
+        if candidate.activated_at.is_some() {
+            return Ok((None, Some(self.grant(&candidate, mode, now).await?)));
+        }
+        let token = random_token();
+        let hash = token_hash(&token);
+        let id = candidate.id;
+        let expires = now + Duration::seconds(self.settings.activation_ttl_secs);
+        self.db
+            .write(move |tx| {
+                storage::insert_token(
+                    tx,
+                    &hash,
+                    TokenKind::Activation,
+                    id,
+                    Uuid::new_v4(),
+                    None,
+                    now,
+                    expires,
+                )
+            })
+            .await
+            .map_err(ApiError::from)?;
+        Ok((
+            Some(ActivationNeeded {
+                activation_token: token,
+                username: candidate.username,
+                name: candidate.name,
+            }),
+            None,
+        ))
+    }
+
+    /// Activation (激活): password rules, the recovery question, both pledges.
+    pub async fn activate(&self, req: ActivationRequest, now: OffsetDateTime) -> ApiResult<Grant> {
+        let hash = token_hash(&req.activation_token);
+        let session = self
+            .db
+            .read(move |c| storage::token(c, &hash, TokenKind::Activation))
+            .await
+            .map_err(|_: StorageError| ApiError::unauthorized())?;
+        if session.expires_at <= now || session.used_at.is_some() {
+            return Err(ApiError::unauthorized());
+        }
+        domain::check_password(&req.password).map_err(|m| refused(ErrorCode::PasswordRules, m))?;
+        if req.password != req.password_confirm {
+            return Err(refused(
+                ErrorCode::PasswordRules,
+                "the two passwords differ",
+            ));
+        }
+        if req.security_question.trim().is_empty() || req.security_answer.trim().is_empty() {
+            return Err(refused(
+                ErrorCode::BadRequest,
+                "a security question and its answer are required for password recovery",
+            ));
+        }
+        if !(req.pledge_truthfulness && req.pledge_discipline) {
+            return Err(refused(
+                ErrorCode::PledgesRequired,
+                "both pledges must be accepted to activate the account",
+            ));
+        }
+        let password_hash = self.hash_secret(req.password.clone()).await?;
+        let answer_hash = self
+            .hash_secret(normalise_answer(&req.security_answer))
+            .await?;
+        let token = token_hash(&req.activation_token);
+        let question = req.security_question.trim().to_string();
+        let candidate = self
+            .db
+            .write(move |tx| {
+                let session = storage::token(tx, &token, TokenKind::Activation)?;
+                let candidate = storage::candidate_by_id(tx, session.candidate_id)?;
+                if candidate.activated_at.is_some() {
+                    return Err(refused(
+                        ErrorCode::AlreadyActivated,
+                        "this account is activated already; sign in",
+                    ));
+                }
+                storage::activate(
+                    tx,
+                    candidate.id,
+                    &Activation {
+                        password_hash: &password_hash,
+                        security_question: &question,
+                        security_answer_hash: &answer_hash,
+                        at: now,
+                    },
+                )?;
+                storage::mark_token_used(tx, &token, now)?;
+                storage::candidate_by_id(tx, candidate.id).map_err(ApiError::from)
+            })
+            .await?;
+        self.grant(&candidate, req.mode.unwrap_or(SessionMode::App), now)
+            .await
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Passwords, throttled
+
+    /// Refuse while `username` is in a delay after failures.
+    async fn check_throttle(&self, username: &str, now: OffsetDateTime) -> ApiResult<()> {
+        let name = username.to_string();
+        let (_, locked_until) = self
+            .db
+            .read(move |c| storage::throttle(c, &name))
+            .await
+            .map_err(ApiError::from)?;
+        if locked_until > now {
+            let wait = (locked_until - now).whole_seconds().max(1) as u64;
+            return Err(ApiError::throttled(wait));
+        }
+        Ok(())
+    }
+
+    /// Record a failure: after `free_failures`, each failure doubles the delay, up to the cap.
+    async fn record_failure(&self, username: &str, now: OffsetDateTime) -> ApiResult<()> {
+        let name = username.to_string();
+        let (free, cap) = (self.settings.free_failures, self.settings.max_delay_secs);
+        self.db
+            .write(move |tx| {
+                let (failures, _) = storage::throttle(tx, &name)?;
+                let failures = failures + 1;
+                let delay = if failures > free {
+                    (1i64 << (failures - free - 1).min(20)).min(cap)
+                } else {
+                    0
+                };
+                storage::set_throttle(tx, &name, failures, now + Duration::seconds(delay))
+            })
+            .await
+            .map_err(ApiError::from)
+    }
+
+    async fn verify_password(
+        &self,
+        username: &str,
+        password: &str,
+        now: OffsetDateTime,
+    ) -> ApiResult<Candidate> {
+        self.check_throttle(username, now).await?;
+        let name = username.to_string();
+        let candidate = self
+            .db
+            .read(move |c| storage::candidate_by_username(c, &name))
+            .await
+            .ok();
+        let hash = candidate.as_ref().and_then(|c| c.password_hash.clone());
+        if self.verify_secret(hash, password.to_string()).await
+            && let Some(candidate) = candidate
+        {
+            let name = username.to_string();
+            self.db
+                .write(move |tx| storage::clear_throttle(tx, &name))
+                .await
+                .map_err(ApiError::from)?;
+            return Ok(candidate);
+        }
+        self.record_failure(username, now).await?;
+        // The same answer for an unknown username and a wrong password.
+        Err(refused(
+            ErrorCode::Unauthorized,
+            "wrong username or password",
+        ))
+    }
+
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        mode: SessionMode,
+        now: OffsetDateTime,
+    ) -> ApiResult<Grant> {
+        let candidate = self.verify_password(username, password, now).await?;
+        self.grant(&candidate, mode, now).await
+    }
+
+    pub async fn recovery_question(&self, username: &str) -> ApiResult<String> {
+        let name = username.to_string();
+        let candidate = self
+            .db
+            .read(move |c| storage::candidate_by_username(c, &name))
+            .await
+            .ok();
+        candidate.and_then(|c| c.security_question).ok_or_else(|| {
+            refused(
+                ErrorCode::NotFound,
+                "no activated account has this username",
+            )
+        })
+    }
+
+    /// Password recovery (找回密码): the answer to the security question sets a new password and
+    /// signs out every session.
+    pub async fn recover(
+        &self,
+        username: &str,
+        answer: &str,
+        new_password: &str,
+        confirm: &str,
+        now: OffsetDateTime,
+    ) -> ApiResult<()> {
+        self.check_throttle(username, now).await?;
+        domain::check_password(new_password).map_err(|m| refused(ErrorCode::PasswordRules, m))?;
+        if new_password != confirm {
+            return Err(refused(
+                ErrorCode::PasswordRules,
+                "the two passwords differ",
+            ));
+        }
+        let name = username.to_string();
+        let candidate = self
+            .db
+            .read(move |c| storage::candidate_by_username(c, &name))
+            .await
+            .ok();
+        let hash = candidate
+            .as_ref()
+            .and_then(|c| c.security_answer_hash.clone());
+        let Some(candidate) = candidate.filter(|_| hash.is_some()) else {
+            self.verify_secret(None, String::new()).await;
+            self.record_failure(username, now).await?;
+            return Err(refused(ErrorCode::Unauthorized, "the answer is not right"));
+        };
+        if !self.verify_secret(hash, normalise_answer(answer)).await {
+            self.record_failure(username, now).await?;
+            return Err(refused(ErrorCode::Unauthorized, "the answer is not right"));
+        }
+        let password_hash = self.hash_secret(new_password.to_string()).await?;
+        let name = username.to_string();
+        self.db
+            .write(move |tx| {
+                storage::set_password(tx, candidate.id, &password_hash)?;
+                storage::clear_throttle(tx, &name)?;
+                tx.execute(
+                    "UPDATE sessions SET revoked_at = COALESCE(revoked_at, ?2) WHERE candidate_id = ?1",
+                    rusqlite::params![candidate.id.to_string(), storage::to_unix(now)],
+                )?;
+                Ok::<_, StorageError>(())
+            })
+            .await
+            .map_err(ApiError::from)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Sessions
+
+    /// A new session family for `candidate`.
+    async fn grant(
+        &self,
+        candidate: &Candidate,
+        mode: SessionMode,
+        now: OffsetDateTime,
+    ) -> ApiResult<Grant> {
+        self.grant_in_family(candidate, mode, Uuid::new_v4(), now)
+            .await
+    }
+
+    async fn grant_in_family(
+        &self,
+        candidate: &Candidate,
+        mode: SessionMode,
+        family: Uuid,
+        now: OffsetDateTime,
+    ) -> ApiResult<Grant> {
+        let id = candidate.id;
+        let profile_incomplete = candidate.mobile.is_none() || candidate.email.is_none();
+        let username = candidate.username.clone();
+        match mode {
+            SessionMode::App => {
+                let (access, refresh) = (random_token(), random_token());
+                let access_expires = now + Duration::seconds(self.settings.access_ttl_secs);
+                let refresh_expires = now + Duration::seconds(self.settings.refresh_ttl_secs);
+                let (ah, rh) = (token_hash(&access), token_hash(&refresh));
+                self.db
+                    .write(move |tx| {
+                        storage::insert_token(
+                            tx,
+                            &ah,
+                            TokenKind::Access,
+                            id,
+                            family,
+                            None,
+                            now,
+                            access_expires,
+                        )?;
+                        storage::insert_token(
+                            tx,
+                            &rh,
+                            TokenKind::Refresh,
+                            id,
+                            family,
+                            None,
+                            now,
+                            refresh_expires,
+                        )
+                    })
+                    .await
+                    .map_err(ApiError::from)?;
+                Ok(Grant {
+                    body: SessionGrant {
+                        access_token: Some(access),
+                        access_expires_at: access_expires,
+                        refresh_token: Some(refresh),
+                        refresh_expires_at: Some(refresh_expires),
+                        csrf_token: None,
+                        username,
+                        profile_incomplete,
+                    },
+                    set_cookie: None,
+                })
+            }
+            SessionMode::Web => {
+                let (cookie, csrf) = (random_token(), random_token());
+                let expires = now + Duration::seconds(self.settings.web_ttl_secs);
+                let (ch, xh) = (token_hash(&cookie), token_hash(&csrf));
+                self.db
+                    .write(move |tx| {
+                        storage::insert_token(
+                            tx,
+                            &ch,
+                            TokenKind::Web,
+                            id,
+                            family,
+                            Some(&xh),
+                            now,
+                            expires,
+                        )
+                    })
+                    .await
+                    .map_err(ApiError::from)?;
+                let secure = if self.settings.secure_cookies {
+                    "; Secure"
+                } else {
+                    ""
+                };
+                let set_cookie = format!(
+                    "{}={cookie}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+                    dossier_core::api::SESSION_COOKIE,
+                    self.settings.web_ttl_secs
+                );
+                Ok(Grant {
+                    body: SessionGrant {
+                        access_token: None,
+                        access_expires_at: expires,
+                        refresh_token: None,
+                        refresh_expires_at: None,
+                        csrf_token: Some(csrf),
+                        username,
+                        profile_incomplete,
+                    },
+                    set_cookie: Some(set_cookie),
+                })
+            }
+        }
+    }
+
+    /// Rotate: the refresh token is spent and a new pair issued in the same family. A spent token
+    /// presented again means it was stolen (or the app raced itself): the whole family is revoked.
+    pub async fn refresh(&self, refresh_token: &str, now: OffsetDateTime) -> ApiResult<Grant> {
+        let hash = token_hash(refresh_token);
+        let outcome = self
+            .db
+            .write(move |tx| {
+                let session = match storage::token(tx, &hash, TokenKind::Refresh) {
+                    Ok(s) => s,
+                    Err(StorageError::NotFound) => return Ok(None),
+                    Err(e) => return Err(e),
+                };
+                if session.revoked_at.is_some() || session.expires_at <= now {
+                    return Ok(None);
+                }
+                if session.used_at.is_some() {
+                    storage::revoke_family(tx, session.family, now)?;
+                    return Ok(None);
+                }
+                storage::mark_token_used(tx, &hash, now)?;
+                // The old access token of this family ends with the rotation too.
+                tx.execute(
+                    "UPDATE sessions SET revoked_at = ?2 WHERE family = ?1 AND kind = 'access' AND revoked_at IS NULL",
+                    rusqlite::params![session.family.to_string(), storage::to_unix(now)],
+                )?;
+                Ok(Some((storage::candidate_by_id(tx, session.candidate_id)?, session.family)))
+            })
+            .await
+            .map_err(ApiError::from)?;
+        let Some((candidate, family)) = outcome else {
+            return Err(ApiError::unauthorized());
+        };
+        self.grant_in_family(&candidate, SessionMode::App, family, now)
+            .await
+    }
+
+    pub async fn logout(&self, principal: Principal, now: OffsetDateTime) -> ApiResult<()> {
+        self.db
+            .write(move |tx| storage::revoke_family(tx, principal.family, now))
+            .await
+            .map_err(ApiError::from)
+    }
+
+    async fn resolve(
+        &self,
+        token: &str,
+        kind: TokenKind,
+        now: OffsetDateTime,
+    ) -> ApiResult<storage::SessionRow> {
+        let hash = token_hash(token);
+        let session = self
+            .db
+            .read(move |c| storage::token(c, &hash, kind))
+            .await
+            .map_err(|_: StorageError| ApiError::unauthorized())?;
+        if session.revoked_at.is_some() || session.expires_at <= now {
+            return Err(ApiError::unauthorized());
+        }
+        Ok(session)
+    }
+
+    pub async fn authenticate_bearer(
+        &self,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> ApiResult<Principal> {
+        let s = self.resolve(token, TokenKind::Access, now).await?;
+        Ok(Principal {
+            candidate_id: s.candidate_id,
+            family: s.family,
+        })
+    }
+
+    /// Cookie sessions must also show the CSRF token on every state change: a cross-site form can
+    /// make the browser send the cookie, but cannot read the token.
+    pub async fn authenticate_cookie(
+        &self,
+        token: &str,
+        csrf: Option<&str>,
+        state_change: bool,
+        now: OffsetDateTime,
+    ) -> ApiResult<Principal> {
+        let s = self.resolve(token, TokenKind::Web, now).await?;
+        if state_change {
+            let ok = match (csrf, &s.csrf_hash) {
+                (Some(given), Some(expected)) => {
+                    let given = token_hash(given);
+                    given.len() == expected.len()
+                        && given
+                            .iter()
+                            .zip(expected)
+                            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                            == 0
+                }
+                _ => false,
+            };
+            if !ok {
+                return Err(refused(ErrorCode::Forbidden, "missing or wrong CSRF token"));
+            }
+        }
+        Ok(Principal {
+            candidate_id: s.candidate_id,
+            family: s.family,
+        })
+    }
+}

@@ -1,0 +1,210 @@
+//! `dossier-server` commands: serve, demo, migrate, import-roster, issue-ticket, set-window.
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use time::{Duration, OffsetDateTime};
+
+use crate::auth::{Auth, hash_secret_blocking, normalise_answer};
+use crate::settings::Settings;
+use crate::storage::{self, Activation, Db};
+use crate::{Application, demo, roster};
+
+#[derive(Parser)]
+#[command(
+    name = "dossier-server",
+    version,
+    about = "Dossier: the exam district's materials server"
+)]
+struct Cli {
+    /// Settings file (TOML); default `dossier.toml` in the working directory if present.
+    #[arg(long, global = true, env = "DOSSIER_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API.
+    Serve,
+    /// Seed the demo district, print how to enter as a demo candidate, and serve.
+    Demo,
+    /// Create or upgrade the database, then exit.
+    Migrate,
+    /// Import the registration system's roster (CSV: number, name, id_number, exam_category,
+    /// district, exam_site, mobile, and further columns as attributes). All lines or none.
+    ImportRoster { file: PathBuf },
+    /// Print an entry ticket for a candidate, as the registration system would link with.
+    IssueTicket {
+        /// The candidate's registration number (username).
+        candidate: String,
+        #[arg(long, default_value_t = 10)]
+        minutes: i64,
+    },
+    /// Set a district's upload window (RFC 3339 times, e.g. 2027-02-14T00:00:00+08:00).
+    SetWindow {
+        district: String,
+        opens_at: String,
+        closes_at: String,
+    },
+}
+
+pub fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn init_logging(settings: &Settings) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(&settings.log).unwrap_or_else(|_| "info".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
+}
+
+fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let settings = Settings::load(cli.config.as_deref())?;
+    let open_db = || -> anyhow::Result<Db> {
+        std::fs::create_dir_all(&settings.data_dir)?;
+        Ok(Db::open(&settings.database_path())?)
+    };
+    match cli.command {
+        Command::Serve => serve(settings, None),
+        Command::Demo => {
+            let db = open_db()?;
+            let banner = seed_demo(&db)?;
+            drop(db);
+            serve(settings, Some(banner))
+        }
+        Command::Migrate => {
+            open_db()?;
+            println!(
+                "database at {} is up to date",
+                settings.database_path().display()
+            );
+            Ok(())
+        }
+        Command::ImportRoster { file } => {
+            let db = open_db()?;
+            let entries = roster::parse(std::fs::File::open(&file)?)?;
+            let summary = roster::import(&db, &entries)?;
+            println!(
+                "imported {} candidates ({} new, {} updated)",
+                entries.len(),
+                summary.added,
+                summary.updated
+            );
+            Ok(())
+        }
+        Command::IssueTicket { candidate, minutes } => {
+            let db = open_db()?;
+            let c = db.blocking_write(|tx| storage::candidate_by_username(tx, &candidate))?;
+            let d = db.blocking_write(|tx| storage::district(tx, &c.district))?;
+            println!(
+                "{}",
+                Auth::issue_ticket(
+                    &c.username,
+                    &d.ticket_secret,
+                    OffsetDateTime::now_utc(),
+                    Duration::minutes(minutes)
+                )
+            );
+            Ok(())
+        }
+        Command::SetWindow {
+            district,
+            opens_at,
+            closes_at,
+        } => {
+            let parse =
+                |s: &str| OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339);
+            let (opens, closes) = (parse(&opens_at)?, parse(&closes_at)?);
+            anyhow::ensure!(opens < closes, "the window must open before it closes");
+            let db = open_db()?;
+            db.blocking_write(|tx| storage::set_upload_window(tx, &district, opens, closes))?;
+            println!("upload window of {district}: {opens_at} to {closes_at}");
+            Ok(())
+        }
+    }
+}
+
+/// Seed the demo district and activate its first candidate with a fresh password; returns what
+/// to print once the server listens.
+fn seed_demo(db: &Db) -> anyhow::Result<String> {
+    let now = OffsetDateTime::now_utc();
+    demo::seed(db, now)?;
+    let first = &demo::CANDIDATES[0];
+    let password = demo::random_password();
+    let (password_hash, answer_hash) = (
+        hash_secret_blocking(&password),
+        hash_secret_blocking(&normalise_answer("北京")),
+    );
+    let (ticket_user, secret) = db.blocking_write(|tx| {
+        let c = storage::candidate_by_username(tx, first.username)?;
+        storage::activate(
+            tx,
+            c.id,
+            &Activation {
+                password_hash: &password_hash,
+                security_question: "我的出生地？",
+                security_answer_hash: &answer_hash,
+                at: now,
+            },
+        )?;
+        storage::update_profile(tx, c.id, None, Some("demo@example.com"))?;
+        storage::clear_throttle(tx, first.username)?;
+        let d = storage::district(tx, demo::DISTRICT)?;
+        Ok::<_, storage::StorageError>((demo::CANDIDATES[1].username, d.ticket_secret))
+    })?;
+    let ticket = Auth::issue_ticket(ticket_user, &secret, now, Duration::minutes(10));
+    Ok(format!(
+        "Demo district seeded (upload window open for 30 days).\n\
+         \n  Signed-in candidate: username {}  password {password}  (security answer: 北京)\n\
+         \n  First entry of {} ({}), valid 10 minutes, single use:\n    ticket {ticket}\n\
+         \n  More tickets: dossier-server issue-ticket {}\n",
+        first.username,
+        demo::CANDIDATES[1].name,
+        ticket_user,
+        demo::CANDIDATES[2].username
+    ))
+}
+
+fn serve(settings: Settings, banner: Option<String>) -> anyhow::Result<()> {
+    init_logging(&settings);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let app = Application::build(settings.clone()).await?;
+        let host = settings.listen.rsplit_once(':').map_or("127.0.0.1", |(h, _)| h).to_string();
+        let base = format!("http://{host}:{}", app.port());
+        if let Some(banner) = banner {
+            println!("{banner}");
+        }
+        println!("Dossier listening on {base}  (API docs: {base}/api/docs, OpenAPI: {base}/api/openapi.json)");
+        app.run_until(shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+/// SIGTERM or Ctrl-C: stop accepting, let in-flight requests finish.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,277 @@
+//! The demo district: a realistic catalogue (as the Beijing, Jiangsu and Tianjin guides list it),
+//! an open upload window, and three candidates, one of them activated with a fresh password that
+//! `dossier-server demo` prints. Seeding again updates in place.
+use dossier_core::api::{DocumentKind, Requirement};
+use dossier_core::domain::Condition;
+use image::{Rgb, RgbImage};
+use rand::Rng;
+use time::{Duration, OffsetDateTime};
+
+use crate::storage::{self, CategoryRow, Db, District, RosterEntry, StorageError};
+
+pub const DISTRICT: &str = "demo";
+
+pub struct DemoCandidate {
+    pub username: &'static str,
+    pub name: &'static str,
+    pub id_number: &'static str,
+    pub exam_category: &'static str,
+    pub exam_site: &'static str,
+    pub mobile: &'static str,
+    pub upgrade_from_assistant: bool,
+}
+
+/// Made-up people with made-up (but well-formed) ID numbers.
+pub const CANDIDATES: [DemoCandidate; 3] = [
+    DemoCandidate {
+        username: "2026110100001",
+        name: "张明",
+        id_number: "110101199003071234",
+        exam_category: "临床执业医师",
+        exam_site: "东城区考点",
+        mobile: "13800000001",
+        upgrade_from_assistant: false,
+    },
+    DemoCandidate {
+        username: "2026110100002",
+        name: "李华",
+        id_number: "110102199512112345",
+        exam_category: "口腔执业助理医师",
+        exam_site: "西城区考点",
+        mobile: "13800000002",
+        upgrade_from_assistant: false,
+    },
+    DemoCandidate {
+        username: "2026110100003",
+        name: "王芳",
+        id_number: "110105198811203456",
+        exam_category: "临床执业医师",
+        exam_site: "东城区考点",
+        mobile: "13800000003",
+        upgrade_from_assistant: true,
+    },
+];
+
+fn category(
+    position: i64,
+    code: &str,
+    name: &str,
+    description: &str,
+    requirement: Requirement,
+    (min_images, max_images): (u32, u32),
+    document: DocumentKind,
+) -> CategoryRow {
+    CategoryRow {
+        code: code.into(),
+        position,
+        name: name.into(),
+        description: description.into(),
+        has_example: true,
+        requirement,
+        condition: None,
+        condition_text: None,
+        min_images,
+        max_images,
+        slot_labels: Vec::new(),
+        document,
+    }
+}
+
+/// The demo catalogue.
+pub fn catalogue() -> Vec<CategoryRow> {
+    use DocumentKind::*;
+    use Requirement::*;
+    let mut id = category(
+        1,
+        "id_card",
+        "身份证明",
+        "请上传与报名相一致的有效身份证件正反面照片（台港澳地区居民为台港澳居民往来大陆通行证；外籍人员为护照信息页与封页），人像与证件内容应清晰可辨。",
+        Required,
+        (2, 2),
+        IdCard,
+    );
+    id.slot_labels = vec!["正面".into(), "反面".into()];
+    let mut practice = category(
+        5,
+        "assistant_certificate",
+        "执业助理医师资格证书及执业证书",
+        "取得执业助理医师资格后报考执业医师的考生，上传《医师资格证书》和《医师执业证书》相关页。",
+        Conditional,
+        (1, 4),
+        A4,
+    );
+    practice.condition = Some(Condition {
+        attribute: "upgrade_from_assistant".into(),
+        any_of: vec!["是".into()],
+    });
+    practice.condition_text = Some("必传：取得执业助理医师资格后报考执业医师的考生".into());
+    vec![
+        id,
+        category(
+            2,
+            "diploma",
+            "学历证书",
+            "毕业证书原件照片；境外学历须同时上传教育部留学服务中心出具的学历认证书。",
+            Required,
+            (1, 2),
+            A4,
+        ),
+        category(
+            3,
+            "degree",
+            "学位证书",
+            "学位证书原件照片（如有）。",
+            Optional,
+            (1, 2),
+            A4,
+        ),
+        category(
+            4,
+            "probation",
+            "试用期考核证明",
+            "《医师资格考试试用期考核证明》，须由试用机构填写、盖章。",
+            Required,
+            (1, 3),
+            A4,
+        ),
+        practice,
+        category(
+            6,
+            "work_proof",
+            "工作证明",
+            "执业期满一年（或两年）的工作证明，须由执业机构盖章。",
+            Required,
+            (1, 2),
+            A4,
+        ),
+        category(
+            7,
+            "other",
+            "其他材料",
+            "考点、考区通知要求的其他材料。",
+            Optional,
+            (1, 5),
+            A4,
+        ),
+    ]
+}
+
+/// A simple drawn example (示例): an ID card or a page with lines and a seal, PNG.
+pub fn example_image(kind: DocumentKind) -> Vec<u8> {
+    let (w, h) = match kind {
+        DocumentKind::IdCard => (428, 270),
+        DocumentKind::A4 => (300, 424),
+    };
+    let mut img = RgbImage::from_pixel(w, h, Rgb([236, 240, 245]));
+    let paper = match kind {
+        DocumentKind::IdCard => Rgb([210, 228, 246]),
+        DocumentKind::A4 => Rgb([255, 255, 255]),
+    };
+    for y in 12..h - 12 {
+        for x in 12..w - 12 {
+            img.put_pixel(x, y, paper);
+        }
+    }
+    let ink = Rgb([70, 80, 95]);
+    let mut bar = |x0: u32, y0: u32, x1: u32, y1: u32, c: Rgb<u8>| {
+        for y in y0..y1.min(h) {
+            for x in x0..x1.min(w) {
+                img.put_pixel(x, y, c);
+            }
+        }
+    };
+    match kind {
+        DocumentKind::IdCard => {
+            bar(300, 40, 396, 170, Rgb([160, 175, 195]));
+            for (i, len) in [180u32, 150, 220, 120].iter().enumerate() {
+                bar(36, 50 + i as u32 * 30, 36 + len, 60 + i as u32 * 30, ink);
+            }
+            bar(36, 210, 396, 224, ink);
+        }
+        DocumentKind::A4 => {
+            bar(90, 40, 210, 54, ink);
+            for i in 0..9 {
+                bar(40, 90 + i * 24, 260 - (i % 3) * 30, 96 + i * 24, ink);
+            }
+        }
+    }
+    if kind == DocumentKind::A4 {
+        let (cx, cy, r) = (220i32, 350i32, 34i32);
+        for y in cy - r..=cy + r {
+            for x in cx - r..=cx + r {
+                let d2 = (x - cx).pow(2) + (y - cy).pow(2);
+                if d2 <= r * r && d2 >= (r - 4).pow(2) {
+                    img.put_pixel(x as u32, y as u32, Rgb([200, 40, 40]));
+                }
+            }
+        }
+    }
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png)
+        .expect("in-memory PNG");
+    out.into_inner()
+}
+
+pub fn random_password() -> String {
+    const LETTERS: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ";
+    const DIGITS: &[u8] = b"23456789";
+    let mut rng = rand::rng();
+    let mut p: Vec<u8> = (0..9)
+        .map(|_| LETTERS[rng.random_range(0..LETTERS.len())])
+        .collect();
+    p.extend((0..3).map(|_| DIGITS[rng.random_range(0..DIGITS.len())]));
+    String::from_utf8(p).expect("ascii")
+}
+
+/// Seed (or refresh) the demo district: window open from yesterday for 30 days.
+pub fn seed(db: &Db, now: OffsetDateTime) -> Result<(), StorageError> {
+    let mut secret = [0u8; 32];
+    rand::rng().fill(&mut secret);
+    db.blocking_write(|tx| {
+        let existing = storage::district(tx, DISTRICT).ok();
+        storage::upsert_district(
+            tx,
+            &District {
+                code: DISTRICT.into(),
+                name: "国家医学考试（演示考区）".into(),
+                sms_sign: "演示考区".into(),
+                // Keep the secret across runs: the registration system would have it configured.
+                ticket_secret: existing
+                    .map(|d| d.ticket_secret)
+                    .unwrap_or_else(|| secret.to_vec()),
+                upload_opens_at: now - Duration::days(1),
+                upload_closes_at: now + Duration::days(30),
+            },
+        )?;
+        for c in catalogue() {
+            let example = example_image(c.document);
+            storage::upsert_category(tx, DISTRICT, &c, Some((&example, "image/png")))?;
+        }
+        for c in &CANDIDATES {
+            let mut attributes = std::collections::BTreeMap::new();
+            attributes.insert(
+                "upgrade_from_assistant".to_string(),
+                if c.upgrade_from_assistant {
+                    "是"
+                } else {
+                    "否"
+                }
+                .to_string(),
+            );
+            storage::upsert_roster_entry(
+                tx,
+                &RosterEntry {
+                    username: c.username.into(),
+                    name: c.name.into(),
+                    id_number: c.id_number.into(),
+                    exam_category: c.exam_category.into(),
+                    district: DISTRICT.into(),
+                    exam_site: c.exam_site.into(),
+                    mobile: Some(c.mobile.into()),
+                    attributes,
+                },
+            )?;
+        }
+        Ok(())
+    })
+}

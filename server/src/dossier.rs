@@ -1,0 +1,528 @@
+//! The candidate's dossier: what the materials page shows, and the changes a candidate makes
+//! (upload, replace, delete, submit), each checked against `dossier_core::domain` inside the same
+//! write transaction that applies it, by the server's clock.
+use std::collections::HashMap;
+
+use dossier_core::api::{
+    Category, DocumentKind, DossierState, DossierView, ErrorCode, ImageView, MaterialState,
+    MaterialView, MessageList, MessageView, Profile, ProfileUpdate, PushTokenRegistration,
+    ReviewNote, SUBMITTED_TEXT, SubmitReceipt, UploadWindow,
+};
+use dossier_core::domain::{self, MaterialSummary};
+use dossier_core::photo::ValidatedPhoto;
+use rusqlite::Connection;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::error::{ApiError, ApiResult};
+use crate::storage::{
+    self, BlobStore, Candidate, CategoryRow, Db, District, ImageRow, StorageError,
+};
+
+#[derive(Clone)]
+pub struct Dossiers {
+    db: Db,
+    blobs: BlobStore,
+}
+
+pub fn image_url(id: Uuid) -> String {
+    format!("/api/v1/images/{id}")
+}
+
+pub fn example_url(district: &str, category: &str) -> String {
+    format!("/api/v1/catalogue/{district}/{category}/example")
+}
+
+fn window_of(d: &District, now: OffsetDateTime) -> UploadWindow {
+    UploadWindow {
+        opens_at: d.upload_opens_at,
+        closes_at: d.upload_closes_at,
+        state: domain::window_state(d.upload_opens_at, d.upload_closes_at, now),
+    }
+}
+
+fn category_view(district: &str, c: &CategoryRow) -> Category {
+    Category {
+        code: c.code.clone(),
+        name: c.name.clone(),
+        description: c.description.clone(),
+        example_url: c.has_example.then(|| example_url(district, &c.code)),
+        requirement: c.requirement,
+        condition_text: c.condition_text.clone(),
+        min_images: c.min_images,
+        max_images: c.max_images,
+        slot_labels: c.slot_labels.clone(),
+        document: c.document,
+    }
+}
+
+fn image_view(i: &ImageRow, locked: bool) -> ImageView {
+    ImageView {
+        id: i.id,
+        slot: i.slot,
+        url: image_url(i.id),
+        content_type: i.content_type.clone(),
+        bytes: i.bytes,
+        width: i.width,
+        height: i.height,
+        sha256: i.sha256.clone(),
+        uploaded_at: i.uploaded_at,
+        locked,
+    }
+}
+
+pub fn profile_of(c: &Candidate) -> Profile {
+    Profile {
+        username: c.username.clone(),
+        name: c.name.clone(),
+        id_number_masked: domain::mask_id_number(&c.id_number),
+        exam_category: c.exam_category.clone(),
+        exam_site: c.exam_site.clone(),
+        mobile: c.mobile.clone(),
+        email: c.email.clone(),
+        complete: c.mobile.is_some() && c.email.is_some(),
+    }
+}
+
+/// Everything the materials page shows, read in one go.
+pub fn compose_view(
+    conn: &Connection,
+    candidate: Uuid,
+    now: OffsetDateTime,
+) -> Result<DossierView, StorageError> {
+    let c = storage::candidate_by_id(conn, candidate)?;
+    let d = storage::district(conn, &c.district)?;
+    let window = window_of(&d, now);
+    let attributes = c.rule_attributes();
+    let states: HashMap<String, storage::MaterialRow> = storage::materials(conn, candidate)?
+        .into_iter()
+        .map(|m| (m.category.clone(), m))
+        .collect();
+    let mut images: HashMap<String, Vec<ImageRow>> = HashMap::new();
+    for i in storage::live_images(conn, candidate)? {
+        images.entry(i.category.clone()).or_default().push(i);
+    }
+    let mut materials = Vec::new();
+    for cat in storage::categories(conn, &c.district)? {
+        let row = states.get(&cat.code);
+        let state = row.map_or(MaterialState::Open, |m| m.state);
+        let locked = domain::is_locked(state);
+        let held = images.remove(&cat.code).unwrap_or_default();
+        let note = row.and_then(|m| match (&m.note_reason, &m.note_message, m.note_at) {
+            (Some(reason), Some(message), Some(at)) => Some(ReviewNote {
+                reason: reason.clone(),
+                message: message.clone(),
+                at,
+            }),
+            _ => None,
+        });
+        materials.push(MaterialView {
+            required: domain::required_for(cat.requirement, cat.condition.as_ref(), &attributes),
+            can_upload: domain::check_upload(
+                window.state,
+                state,
+                held.len() as u32,
+                cat.max_images,
+            )
+            .is_ok(),
+            images: held.iter().map(|i| image_view(i, locked)).collect(),
+            category: category_view(&c.district, &cat),
+            state,
+            locked,
+            note,
+        });
+    }
+    let summaries: Vec<MaterialSummary<'_>> = materials
+        .iter()
+        .map(|m| MaterialSummary {
+            category: &m.category.code,
+            required: m.required,
+            images: m.images.len() as u32,
+            min_images: m.category.min_images,
+        })
+        .collect();
+    let missing = summaries
+        .iter()
+        .filter(|m| m.required && m.images < m.min_images)
+        .map(|m| m.category.to_string())
+        .collect();
+    let can_submit = domain::check_submit(window.state, c.dossier_state, &summaries).is_ok();
+    Ok(DossierView {
+        profile: profile_of(&c),
+        district_name: d.name,
+        window,
+        state: c.dossier_state,
+        submitted_at: c.submitted_at,
+        missing,
+        can_submit,
+        materials,
+        unread_messages: storage::unread_messages(conn, candidate)?,
+        server_time: now,
+    })
+}
+
+/// An upload as the handler hands it over: validated, with its idempotency key.
+pub struct Upload {
+    pub candidate: Uuid,
+    pub category: String,
+    pub slot: Option<u32>,
+    pub replaces: Option<Uuid>,
+    pub key: Uuid,
+    /// SHA-256 of the request body as received: what "same key, same bytes" compares.
+    pub request_sha256: String,
+}
+
+/// What a stored idempotency key says about a new request with it.
+fn replay(
+    stored: Option<storage::IdempotentUpload>,
+    request_sha256: &str,
+) -> ApiResult<Option<ImageView>> {
+    match stored {
+        None => Ok(None),
+        Some(s) if s.request_sha256 == request_sha256 => serde_json::from_str(&s.response_json)
+            .map(Some)
+            .map_err(|e| ApiError::from(StorageError::Malformed(e.to_string()))),
+        Some(_) => Err(ApiError::new(
+            ErrorCode::IdempotencyConflict,
+            "this idempotency key was used for a different photo",
+        )),
+    }
+}
+
+impl Dossiers {
+    pub fn new(db: Db, blobs: BlobStore) -> Dossiers {
+        Dossiers { db, blobs }
+    }
+
+    pub async fn view(&self, candidate: Uuid, now: OffsetDateTime) -> ApiResult<DossierView> {
+        self.db
+            .read(move |c| compose_view(c, candidate, now))
+            .await
+            .map_err(ApiError::from)
+    }
+
+    /// A replayed upload's first answer, if the key was used before (checked before any work).
+    pub async fn replayed(
+        &self,
+        candidate: Uuid,
+        key: Uuid,
+        request_sha256: &str,
+    ) -> ApiResult<Option<ImageView>> {
+        let k = key.to_string();
+        let stored = self
+            .db
+            .read(move |c| storage::idempotent_upload(c, candidate, &k))
+            .await
+            .map_err(ApiError::from)?;
+        replay(stored, request_sha256)
+    }
+
+    /// Store a validated photo: the blob durably first, then the row, in one transaction with the
+    /// checks; only then is the upload acknowledged. The same key with the same bytes answers the
+    /// first response again and stores nothing twice; with other bytes, 422.
+    pub async fn upload(
+        &self,
+        upload: Upload,
+        photo: ValidatedPhoto,
+        now: OffsetDateTime,
+    ) -> ApiResult<ImageView> {
+        if let Some(first) = self
+            .replayed(upload.candidate, upload.key, &upload.request_sha256)
+            .await?
+        {
+            return Ok(first);
+        }
+        let blobs = self.blobs.clone();
+        let bytes = photo.bytes;
+        let (size, content_type, width, height) = (
+            bytes.len() as u64,
+            photo.format.mime().to_string(),
+            photo.width,
+            photo.height,
+        );
+        let sha256 = tokio::task::spawn_blocking(move || blobs.put(&bytes))
+            .await
+            .map_err(|e| ApiError::from(StorageError::Task(e.to_string())))?
+            .map_err(ApiError::from)?;
+        self.db
+            .write(move |tx| {
+                let key = upload.key.to_string();
+                if let Some(first) = replay(
+                    storage::idempotent_upload(tx, upload.candidate, &key)?,
+                    &upload.request_sha256,
+                )? {
+                    return Ok(first);
+                }
+                let c = storage::candidate_by_id(tx, upload.candidate)?;
+                let d = storage::district(tx, &c.district)?;
+                let window = domain::window_state(d.upload_opens_at, d.upload_closes_at, now);
+                let category = storage::categories(tx, &c.district)?
+                    .into_iter()
+                    .find(|cat| cat.code == upload.category)
+                    .ok_or_else(|| {
+                        ApiError::new(
+                            ErrorCode::UnknownCategory,
+                            format!("no category {:?} in this district", upload.category),
+                        )
+                    })?;
+                let state = storage::material_state(tx, c.id, &category.code)?;
+                let mut live: Vec<ImageRow> = storage::live_images(tx, c.id)?
+                    .into_iter()
+                    .filter(|i| i.category == category.code)
+                    .collect();
+                let mut slot = upload.slot;
+                if let Some(old) = upload.replaces {
+                    let position = live
+                        .iter()
+                        .position(|i| i.id == old)
+                        .ok_or_else(ApiError::not_found)?;
+                    domain::check_delete(window, state)?;
+                    let old = live.remove(position);
+                    storage::mark_image_deleted(tx, old.id, now)?;
+                    slot = Some(old.slot);
+                }
+                domain::check_upload(window, state, live.len() as u32, category.max_images)?;
+                let taken = |s: u32| live.iter().any(|i| i.slot == s);
+                let slot = match slot {
+                    Some(s) if s >= category.max_images => {
+                        return Err(ApiError::new(
+                            ErrorCode::BadRequest,
+                            format!("slot {s} does not exist in this category"),
+                        ));
+                    }
+                    Some(s) if taken(s) => {
+                        return Err(ApiError::new(
+                            ErrorCode::SlotTaken,
+                            format!("slot {s} holds an image; delete or replace it"),
+                        ));
+                    }
+                    Some(s) => s,
+                    None => (0..category.max_images)
+                        .find(|s| !taken(*s))
+                        .expect("a free slot, as the count is below max"),
+                };
+                let row = ImageRow {
+                    id: Uuid::new_v4(),
+                    candidate_id: c.id,
+                    category: category.code.clone(),
+                    slot,
+                    sha256,
+                    bytes: size,
+                    width,
+                    height,
+                    content_type,
+                    uploaded_at: now,
+                    deleted_at: None,
+                };
+                storage::insert_image(tx, &row)?;
+                let view = image_view(&row, false);
+                let response = serde_json::to_string(&view).expect("serialisable");
+                storage::record_idempotent_upload(
+                    tx,
+                    c.id,
+                    &key,
+                    &upload.request_sha256,
+                    row.id,
+                    &response,
+                    now,
+                )?;
+                Ok(view)
+            })
+            .await
+    }
+
+    /// The minus button: remove an unlocked image (kept for the reviewers' history).
+    pub async fn delete_image(
+        &self,
+        candidate: Uuid,
+        image: Uuid,
+        now: OffsetDateTime,
+    ) -> ApiResult<()> {
+        self.db
+            .write(move |tx| {
+                let i = storage::image(tx, image)?;
+                if i.candidate_id != candidate || i.deleted_at.is_some() {
+                    return Err(ApiError::not_found());
+                }
+                let c = storage::candidate_by_id(tx, candidate)?;
+                let d = storage::district(tx, &c.district)?;
+                let window = domain::window_state(d.upload_opens_at, d.upload_closes_at, now);
+                domain::check_delete(window, storage::material_state(tx, candidate, &i.category)?)?;
+                storage::mark_image_deleted(tx, image, now)?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// The bytes of one of the candidate's own live images.
+    pub async fn image_bytes(&self, candidate: Uuid, image: Uuid) -> ApiResult<(Vec<u8>, String)> {
+        let row = self
+            .db
+            .read(move |c| storage::image(c, image))
+            .await
+            .map_err(ApiError::from)?;
+        if row.candidate_id != candidate || row.deleted_at.is_some() {
+            return Err(ApiError::not_found());
+        }
+        let blobs = self.blobs.clone();
+        let sha = row.sha256.clone();
+        let bytes = tokio::task::spawn_blocking(move || blobs.get(&sha))
+            .await
+            .map_err(|e| ApiError::from(StorageError::Task(e.to_string())))?
+            .map_err(ApiError::from)?;
+        Ok((bytes, row.content_type))
+    }
+
+    /// Submit for review (提交审核): every unlocked material locks.
+    pub async fn submit(&self, candidate: Uuid, now: OffsetDateTime) -> ApiResult<SubmitReceipt> {
+        self.db
+            .write(move |tx| {
+                let view = compose_view(tx, candidate, now)?;
+                let summaries: Vec<MaterialSummary<'_>> = view
+                    .materials
+                    .iter()
+                    .map(|m| MaterialSummary {
+                        category: &m.category.code,
+                        required: m.required,
+                        images: m.images.len() as u32,
+                        min_images: m.category.min_images,
+                    })
+                    .collect();
+                domain::check_submit(view.window.state, view.state, &summaries)?;
+                for m in &view.materials {
+                    if matches!(m.state, MaterialState::Open | MaterialState::Returned) {
+                        storage::set_material_state(
+                            tx,
+                            candidate,
+                            &m.category.code,
+                            MaterialState::Submitted,
+                        )?;
+                    }
+                }
+                storage::set_dossier_state(tx, candidate, DossierState::Submitted, Some(now))?;
+                Ok(SubmitReceipt {
+                    state: DossierState::Submitted,
+                    submitted_at: now,
+                    message: SUBMITTED_TEXT.to_string(),
+                })
+            })
+            .await
+    }
+
+    pub async fn messages(&self, candidate: Uuid) -> ApiResult<MessageList> {
+        self.db
+            .read(move |c| {
+                let messages: Vec<MessageView> = storage::messages(c, candidate)?
+                    .into_iter()
+                    .map(|m| MessageView {
+                        id: m.id,
+                        kind: m.kind,
+                        title: m.title,
+                        body: m.body,
+                        categories: m.categories,
+                        created_at: m.created_at,
+                        read: m.read_at.is_some(),
+                    })
+                    .collect();
+                let unread = messages.iter().filter(|m| !m.read).count() as u32;
+                Ok::<_, StorageError>(MessageList { messages, unread })
+            })
+            .await
+            .map_err(ApiError::from)
+    }
+
+    pub async fn mark_read(
+        &self,
+        candidate: Uuid,
+        message: Uuid,
+        now: OffsetDateTime,
+    ) -> ApiResult<()> {
+        self.db
+            .write(move |tx| storage::mark_message_read(tx, candidate, message, now))
+            .await
+            .map_err(ApiError::from)
+    }
+
+    pub async fn profile(&self, candidate: Uuid) -> ApiResult<Profile> {
+        self.db
+            .read(move |c| storage::candidate_by_id(c, candidate).map(|c| profile_of(&c)))
+            .await
+            .map_err(ApiError::from)
+    }
+
+    /// Personal information (完善个人信息), editable at any time, even after the window.
+    pub async fn update_profile(
+        &self,
+        candidate: Uuid,
+        update: ProfileUpdate,
+    ) -> ApiResult<Profile> {
+        let mobile = update.mobile.map(|m| m.trim().to_string());
+        let email = update.email.map(|e| e.trim().to_string());
+        if let Some(m) = &mobile {
+            domain::check_mobile(m).map_err(|msg| ApiError::new(ErrorCode::InvalidProfile, msg))?;
+        }
+        if let Some(e) = &email {
+            domain::check_email(e).map_err(|msg| ApiError::new(ErrorCode::InvalidProfile, msg))?;
+        }
+        self.db
+            .write(move |tx| {
+                storage::update_profile(tx, candidate, mobile.as_deref(), email.as_deref())?;
+                storage::candidate_by_id(tx, candidate).map(|c| profile_of(&c))
+            })
+            .await
+            .map_err(ApiError::from)
+    }
+
+    pub async fn register_push_token(
+        &self,
+        candidate: Uuid,
+        reg: PushTokenRegistration,
+        now: OffsetDateTime,
+    ) -> ApiResult<()> {
+        let token = reg.token.trim().to_string();
+        if token.is_empty() || token.len() > 4096 {
+            return Err(ApiError::new(
+                ErrorCode::BadRequest,
+                "the push token is empty or too long",
+            ));
+        }
+        let platform = storage::enum_text(reg.platform);
+        self.db
+            .write(move |tx| storage::upsert_push_token(tx, candidate, &platform, &token, now))
+            .await
+            .map_err(ApiError::from)
+    }
+
+    pub async fn example(
+        &self,
+        district: String,
+        category: String,
+    ) -> ApiResult<(Vec<u8>, String)> {
+        self.db
+            .read(move |c| storage::category_example(c, &district, &category))
+            .await
+            .map_err(ApiError::from)
+    }
+
+    /// Remove blobs no row refers to (uploads refused after their blob was written, crashes
+    /// between blob and row) and stale temp files.
+    pub async fn sweep_blobs(&self, grace: std::time::Duration) -> Result<usize, StorageError> {
+        let (db, blobs) = (self.db.clone(), self.blobs.clone());
+        let referenced: std::collections::HashSet<String> = db
+            .read(storage::all_image_hashes)
+            .await?
+            .into_iter()
+            .collect();
+        tokio::task::spawn_blocking(move || blobs.sweep(grace, |sha| referenced.contains(sha)))
+            .await
+            .map_err(|e| StorageError::Task(e.to_string()))?
+    }
+}
+
+/// The document size a category's photos show, for the photo checks.
+pub fn document_size(kind: DocumentKind) -> dossier_core::photo::DocumentSize {
+    match kind {
+        DocumentKind::IdCard => dossier_core::photo::DocumentSize::IdCard,
+        DocumentKind::A4 => dossier_core::photo::DocumentSize::A4,
+    }
+}

@@ -1,0 +1,199 @@
+//! Every refusal the API gives: an HTTP status and an `ErrorBody` whose `code` a program acts on.
+//! The status follows from the code, in one place (`status_of`).
+use dossier_core::api::{ErrorBody, ErrorCode};
+use dossier_core::domain::{ChangeRefusal, SubmitRefusal};
+use dossier_core::photo::PhotoError;
+use poem::http::StatusCode;
+use poem_openapi::{ApiResponse, payload::Json};
+
+use crate::storage::StorageError;
+
+#[derive(ApiResponse, Debug)]
+#[oai(bad_request_handler = "bad_request")]
+pub enum ApiError {
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    #[oai(status = 409)]
+    Conflict(Json<ErrorBody>),
+    #[oai(status = 411)]
+    LengthRequired(Json<ErrorBody>),
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<ErrorBody>),
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
+    #[oai(status = 422)]
+    Unprocessable(Json<ErrorBody>),
+    #[oai(status = 429)]
+    TooManyRequests(Json<ErrorBody>, #[oai(header = "Retry-After")] String),
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>, #[oai(header = "Retry-After")] String),
+}
+
+fn bad_request(err: poem::Error) -> ApiError {
+    ApiError::new(ErrorCode::BadRequest, err.to_string())
+}
+
+/// The HTTP status of each error code.
+pub fn status_of(code: ErrorCode) -> StatusCode {
+    use ErrorCode::*;
+    match code {
+        BadRequest | IdempotencyKeyRequired | PasswordRules | PledgesRequired | InvalidProfile => {
+            StatusCode::BAD_REQUEST
+        }
+        Unauthorized | TicketInvalid | TicketExpired | TicketUsed => StatusCode::UNAUTHORIZED,
+        Forbidden | WindowNotOpen | WindowClosed => StatusCode::FORBIDDEN,
+        NotFound | UnknownCategory => StatusCode::NOT_FOUND,
+        Locked | CountReached | SlotTaken | NothingToSubmit | AlreadyActivated => {
+            StatusCode::CONFLICT
+        }
+        LengthRequired => StatusCode::LENGTH_REQUIRED,
+        PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        MissingRequired | IdempotencyConflict | InvalidPhoto => StatusCode::UNPROCESSABLE_ENTITY,
+        Throttled => StatusCode::TOO_MANY_REQUESTS,
+        Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
+        ApiError::from_body(ErrorBody::new(code, message))
+    }
+
+    pub fn from_body(body: ErrorBody) -> ApiError {
+        let retry = body.retry_after_secs.unwrap_or(1).to_string();
+        let status = status_of(body.code);
+        let json = Json(body);
+        match status {
+            StatusCode::BAD_REQUEST => ApiError::BadRequest(json),
+            StatusCode::UNAUTHORIZED => ApiError::Unauthorized(json),
+            StatusCode::FORBIDDEN => ApiError::Forbidden(json),
+            StatusCode::NOT_FOUND => ApiError::NotFound(json),
+            StatusCode::CONFLICT => ApiError::Conflict(json),
+            StatusCode::LENGTH_REQUIRED => ApiError::LengthRequired(json),
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(json),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(json),
+            StatusCode::UNPROCESSABLE_ENTITY => ApiError::Unprocessable(json),
+            StatusCode::TOO_MANY_REQUESTS => ApiError::TooManyRequests(json, retry),
+            StatusCode::SERVICE_UNAVAILABLE => ApiError::Unavailable(json, retry),
+            _ => ApiError::Internal(json),
+        }
+    }
+
+    pub fn body(&self) -> &ErrorBody {
+        match self {
+            ApiError::BadRequest(b)
+            | ApiError::Unauthorized(b)
+            | ApiError::Forbidden(b)
+            | ApiError::NotFound(b)
+            | ApiError::Conflict(b)
+            | ApiError::LengthRequired(b)
+            | ApiError::PayloadTooLarge(b)
+            | ApiError::UnsupportedMediaType(b)
+            | ApiError::Unprocessable(b)
+            | ApiError::TooManyRequests(b, _)
+            | ApiError::Internal(b)
+            | ApiError::Unavailable(b, _) => &b.0,
+        }
+    }
+
+    pub fn unauthorized() -> ApiError {
+        ApiError::new(ErrorCode::Unauthorized, "sign in again")
+    }
+
+    pub fn not_found() -> ApiError {
+        ApiError::new(ErrorCode::NotFound, "not found")
+    }
+
+    pub fn throttled(retry_after_secs: u64) -> ApiError {
+        let mut body = ErrorBody::new(
+            ErrorCode::Throttled,
+            "too many failed attempts; wait and try again",
+        );
+        body.retry_after_secs = Some(retry_after_secs);
+        ApiError::from_body(body)
+    }
+
+    /// As a poem error, for extractors (security schemes) that cannot return an `ApiResponse`.
+    pub fn into_poem(self) -> poem::Error {
+        use poem::IntoResponse;
+        let status = status_of(self.body().code);
+        let body = serde_json::to_vec(self.body()).unwrap_or_default();
+        let response = poem::Response::builder()
+            .status(status)
+            .content_type("application/json; charset=utf-8")
+            .body(body)
+            .into_response();
+        poem::Error::from_response(response)
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(e: StorageError) -> ApiError {
+        match e {
+            StorageError::NotFound => ApiError::not_found(),
+            other => {
+                tracing::error!(error = %other, "storage failed");
+                ApiError::new(
+                    ErrorCode::Internal,
+                    "the server could not complete the request; try again",
+                )
+            }
+        }
+    }
+}
+
+impl From<ChangeRefusal> for ApiError {
+    fn from(r: ChangeRefusal) -> ApiError {
+        let code = match r {
+            ChangeRefusal::WindowNotOpen => ErrorCode::WindowNotOpen,
+            ChangeRefusal::WindowClosed => ErrorCode::WindowClosed,
+            ChangeRefusal::Locked => ErrorCode::Locked,
+            ChangeRefusal::CountReached { .. } => ErrorCode::CountReached,
+        };
+        ApiError::new(code, r.to_string())
+    }
+}
+
+impl From<SubmitRefusal> for ApiError {
+    fn from(r: SubmitRefusal) -> ApiError {
+        match r {
+            SubmitRefusal::Window(w) => w.into(),
+            SubmitRefusal::NothingUnlocked => {
+                ApiError::new(ErrorCode::NothingToSubmit, r.to_string())
+            }
+            SubmitRefusal::Missing(ref missing) => {
+                let mut body = ErrorBody::new(ErrorCode::MissingRequired, r.to_string());
+                body.missing = missing.clone();
+                ApiError::from_body(body)
+            }
+        }
+    }
+}
+
+impl From<PhotoError> for ApiError {
+    fn from(e: PhotoError) -> ApiError {
+        let mut body = ErrorBody::new(ErrorCode::InvalidPhoto, e.to_string());
+        body.detail = Some(e.code().to_string());
+        let mut err = ApiError::from_body(body);
+        // Not an image, or not one we accept: 415 says "wrong type" to any HTTP client.
+        if matches!(
+            e,
+            PhotoError::NotAnImage | PhotoError::UnsupportedFormat { .. }
+        ) && let ApiError::Unprocessable(json) = err
+        {
+            err = ApiError::UnsupportedMediaType(json);
+        }
+        err
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

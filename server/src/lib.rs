@@ -1,0 +1,15 @@
+//! Dossier's server: candidate accounts, the district's catalogue, uploads with locks and
+//! deadlines. See ARCHITECTURE.md for the map.
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod demo;
+pub mod dossier;
+pub mod error;
+pub mod roster;
+pub mod settings;
+pub mod storage;
+
+pub use app::{AppState, Application};
+pub use settings::Settings;

@@ -1,0 +1,124 @@
+//! The blob store on local disk: files named by their SHA-256, written so that a file under its
+//! final name is always complete and on disk (temp file, fsync, rename, fsync the directory).
+//! A PostgreSQL deployment would put an object store behind the same three calls.
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use sha2::{Digest, Sha256};
+
+use super::StorageError;
+
+#[derive(Clone)]
+pub struct BlobStore {
+    root: PathBuf,
+}
+
+impl BlobStore {
+    pub fn open(root: &Path) -> Result<BlobStore, StorageError> {
+        fs::create_dir_all(root.join("tmp"))?;
+        Ok(BlobStore {
+            root: root.to_path_buf(),
+        })
+    }
+
+    fn path_of(&self, sha256: &str) -> PathBuf {
+        self.root.join(&sha256[..2]).join(sha256)
+    }
+
+    /// Store `bytes` durably; returns their SHA-256 (hex). Storing the same bytes twice is one file.
+    pub fn put(&self, bytes: &[u8]) -> Result<String, StorageError> {
+        let sha256 = hex::encode(Sha256::digest(bytes));
+        let dest = self.path_of(&sha256);
+        if dest.exists() {
+            // Only complete, synced files ever get their final name.
+            return Ok(sha256);
+        }
+        let dir = dest.parent().expect("two-level path");
+        fs::create_dir_all(dir)?;
+        let tmp = self.root.join("tmp").join(uuid::Uuid::new_v4().to_string());
+        let result = (|| {
+            let mut file = File::create(&tmp)?;
+            file.write_all(bytes)?;
+            file.sync_all()?;
+            fs::rename(&tmp, &dest)?;
+            File::open(dir)?.sync_all()
+        })();
+        if let Err(e) = result {
+            let _ = fs::remove_file(&tmp);
+            return Err(e.into());
+        }
+        Ok(sha256)
+    }
+
+    pub fn get(&self, sha256: &str) -> Result<Vec<u8>, StorageError> {
+        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(StorageError::NotFound);
+        }
+        match fs::read(self.path_of(sha256)) {
+            Ok(bytes) => Ok(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StorageError::NotFound),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Remove temp files and blobs that no row references (`is_referenced` says), if older than
+    /// `grace`: an upload writes its blob before it commits its row, so a young blob without a row
+    /// may be one in flight. Returns how many files were removed.
+    pub fn sweep(
+        &self,
+        grace: Duration,
+        is_referenced: impl Fn(&str) -> bool,
+    ) -> Result<usize, StorageError> {
+        let old = |p: &Path| {
+            fs::metadata(p)
+                .and_then(|m| m.modified())
+                .map(|t| SystemTime::now().duration_since(t).unwrap_or_default() > grace)
+                .unwrap_or(false)
+        };
+        let mut removed = 0;
+        for entry in fs::read_dir(self.root.join("tmp"))? {
+            let path = entry?.path();
+            if old(&path) && fs::remove_file(&path).is_ok() {
+                removed += 1;
+            }
+        }
+        for dir in fs::read_dir(&self.root)? {
+            let dir = dir?.path();
+            if !dir.is_dir() || dir.file_name().is_some_and(|n| n == "tmp") {
+                continue;
+            }
+            for entry in fs::read_dir(&dir)? {
+                let path = entry?.path();
+                let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                    continue;
+                };
+                if old(&path) && !is_referenced(name) && fs::remove_file(&path).is_ok() {
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn put_is_content_addressed_and_sweep_keeps_referenced() {
+        let dir = std::env::temp_dir().join(format!("dossier-blobs-{}", uuid::Uuid::new_v4()));
+        let store = BlobStore::open(&dir).unwrap();
+        let a = store.put(b"first").unwrap();
+        assert_eq!(store.put(b"first").unwrap(), a);
+        let b = store.put(b"second").unwrap();
+        assert_eq!(store.get(&a).unwrap(), b"first");
+        let removed = store.sweep(Duration::ZERO, |sha| sha == a).unwrap();
+        assert_eq!(removed, 1);
+        assert!(store.get(&a).is_ok());
+        assert!(matches!(store.get(&b), Err(StorageError::NotFound)));
+        fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,153 @@
+//! Numbered migrations, tracked in `PRAGMA user_version`. Append; never edit a released one.
+use rusqlite::Connection;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: districts, catalogue, candidates and their dossiers, uploads, messages, sessions.
+    r#"
+    CREATE TABLE districts (
+        code TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        -- 【考区单位名称】 of the SMS text
+        sms_sign TEXT NOT NULL,
+        -- HMAC key shared with the registration system for entry tickets
+        ticket_secret BLOB NOT NULL,
+        upload_opens_at INTEGER NOT NULL,
+        upload_closes_at INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE categories (
+        district TEXT NOT NULL REFERENCES districts(code),
+        code TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        description TEXT NOT NULL,
+        example_image BLOB,
+        example_content_type TEXT,
+        requirement TEXT NOT NULL,
+        condition_json TEXT,
+        condition_text TEXT,
+        min_images INTEGER NOT NULL,
+        max_images INTEGER NOT NULL,
+        slot_labels_json TEXT NOT NULL DEFAULT '[]',
+        document TEXT NOT NULL,
+        PRIMARY KEY (district, code)
+    ) STRICT;
+
+    CREATE TABLE candidates (
+        id TEXT PRIMARY KEY,
+        district TEXT NOT NULL REFERENCES districts(code),
+        username TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        id_number TEXT NOT NULL,
+        exam_category TEXT NOT NULL,
+        exam_site TEXT NOT NULL,
+        mobile TEXT,
+        email TEXT,
+        attributes_json TEXT NOT NULL,
+        password_hash TEXT,
+        security_question TEXT,
+        security_answer_hash TEXT,
+        activated_at INTEGER,
+        pledge_truthfulness_at INTEGER,
+        pledge_discipline_at INTEGER,
+        dossier_state TEXT NOT NULL DEFAULT 'draft',
+        submitted_at INTEGER
+    ) STRICT;
+
+    CREATE TABLE materials (
+        candidate_id TEXT NOT NULL REFERENCES candidates(id),
+        category TEXT NOT NULL,
+        state TEXT NOT NULL,
+        note_reason TEXT,
+        note_message TEXT,
+        note_at INTEGER,
+        PRIMARY KEY (candidate_id, category)
+    ) STRICT;
+
+    CREATE TABLE images (
+        id TEXT PRIMARY KEY,
+        candidate_id TEXT NOT NULL REFERENCES candidates(id),
+        category TEXT NOT NULL,
+        slot INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        bytes INTEGER NOT NULL,
+        width INTEGER NOT NULL,
+        height INTEGER NOT NULL,
+        content_type TEXT NOT NULL,
+        uploaded_at INTEGER NOT NULL,
+        -- deleted or replaced images stay for the reviewers' history
+        deleted_at INTEGER
+    ) STRICT;
+    CREATE UNIQUE INDEX images_live_slot ON images(candidate_id, category, slot) WHERE deleted_at IS NULL;
+    CREATE INDEX images_sha256 ON images(sha256);
+
+    -- kept as long as the dossier: an offline phone may retry days later
+    CREATE TABLE idempotency (
+        candidate_id TEXT NOT NULL REFERENCES candidates(id),
+        key TEXT NOT NULL,
+        request_sha256 TEXT NOT NULL,
+        image_id TEXT NOT NULL,
+        response_json TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (candidate_id, key)
+    ) STRICT;
+
+    CREATE TABLE messages (
+        id TEXT PRIMARY KEY,
+        candidate_id TEXT NOT NULL REFERENCES candidates(id),
+        kind TEXT NOT NULL,
+        title TEXT NOT NULL,
+        body TEXT NOT NULL,
+        categories_json TEXT NOT NULL DEFAULT '[]',
+        created_at INTEGER NOT NULL,
+        read_at INTEGER
+    ) STRICT;
+    CREATE INDEX messages_by_candidate ON messages(candidate_id, created_at);
+
+    -- opaque tokens, stored as SHA-256; kind: access | refresh | web | activation
+    CREATE TABLE sessions (
+        token_hash BLOB PRIMARY KEY,
+        kind TEXT NOT NULL,
+        candidate_id TEXT NOT NULL REFERENCES candidates(id),
+        family TEXT NOT NULL,
+        csrf_hash BLOB,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        used_at INTEGER,
+        revoked_at INTEGER
+    ) STRICT;
+    CREATE INDEX sessions_family ON sessions(family);
+
+    CREATE TABLE used_tickets (
+        mac BLOB PRIMARY KEY,
+        expires_at INTEGER NOT NULL
+    ) STRICT;
+
+    -- per username, known or not, so both answer alike
+    CREATE TABLE login_throttle (
+        username TEXT PRIMARY KEY,
+        failures INTEGER NOT NULL,
+        locked_until INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE push_tokens (
+        platform TEXT NOT NULL,
+        token TEXT NOT NULL,
+        candidate_id TEXT NOT NULL REFERENCES candidates(id),
+        registered_at INTEGER NOT NULL,
+        PRIMARY KEY (platform, token)
+    ) STRICT;
+    "#,
+];
+
+/// Bring the database to the newest version, one transaction per migration.
+pub fn migrate(conn: &mut Connection) -> rusqlite::Result<u32> {
+    let current: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as u32)?;
+        tx.commit()?;
+    }
+    Ok(MIGRATIONS.len() as u32)
+}
