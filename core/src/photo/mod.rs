@@ -22,7 +22,7 @@ mod validate;
 
 use std::path::Path;
 
-pub use checks::{Checks, DocumentSize, Warning};
+pub use checks::{Checks, DocumentSize, Warning, measure};
 pub use encode::EncodePolicy;
 pub use format::PhotoFormat;
 pub use validate::{ValidatedPhoto, validate, validate_with_budget};
