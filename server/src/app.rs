@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
-use poem::middleware::{SetHeader, Tracing};
+use poem::middleware::{CatchPanic, CookieJarManager, SetHeader, Tracing};
 use poem::{EndpointExt, Route, get, handler};
 use poem_openapi::OpenApiService;
 
@@ -38,7 +38,6 @@ impl AppState {
 pub fn openapi_service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(apis(), "Dossier", env!("CARGO_PKG_VERSION"))
         .description("Candidate API of Dossier: entry, activation, the materials page, uploads, submit, messages.")
-        .url_prefix("/")
 }
 
 #[handler]
@@ -56,6 +55,9 @@ pub fn routes(state: AppState) -> impl poem::Endpoint {
         .nest("/api/docs", docs)
         .at("/healthz", get(healthz))
         .data(state)
+        .with(CookieJarManager::new())
+        // A panic in any handler or extractor answers 500 instead of dropping the connection.
+        .with(CatchPanic::new())
         .with(
             SetHeader::new()
                 .overriding("X-Content-Type-Options", "nosniff")
