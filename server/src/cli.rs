@@ -7,7 +7,7 @@ use time::{Duration, OffsetDateTime};
 use crate::auth::{Auth, hash_secret_blocking, normalise_answer};
 use crate::settings::Settings;
 use crate::storage::{self, Activation, Db};
-use crate::{Application, demo, roster};
+use crate::{Application, demo, district, roster};
 
 #[derive(Parser)]
 #[command(
@@ -41,12 +41,24 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         minutes: i64,
     },
+    /// Create or update a district and its catalogue from a TOML file (see
+    /// docs/district.example.toml). A new district's ticket secret is printed once.
+    District {
+        #[command(subcommand)]
+        action: DistrictCommand,
+    },
     /// Set a district's upload window (RFC 3339 times, e.g. 2027-02-14T00:00:00+08:00).
     SetWindow {
         district: String,
         opens_at: String,
         closes_at: String,
     },
+}
+
+#[derive(Subcommand)]
+enum DistrictCommand {
+    /// Apply a district file.
+    Apply { file: PathBuf },
 }
 
 pub fn main() {
@@ -113,6 +125,22 @@ fn run() -> anyhow::Result<()> {
                     Duration::minutes(minutes)
                 )
             );
+            Ok(())
+        }
+        Command::District { action: DistrictCommand::Apply { file } } => {
+            let db = open_db()?;
+            let parsed = district::parse(&std::fs::read_to_string(&file)?)?;
+            let base = file.parent().unwrap_or(std::path::Path::new("."));
+            let applied = district::apply(&db, &parsed, district::examples_from_files(base))?;
+            println!(
+                "district {} {} with {} categories",
+                parsed.code,
+                if applied.created { "created" } else { "updated" },
+                parsed.categories.len()
+            );
+            if let Some(secret) = applied.new_ticket_secret {
+                println!("ticket secret for the registration system (shown once): {}", hex::encode(secret));
+            }
             Ok(())
         }
         Command::SetWindow {

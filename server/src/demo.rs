@@ -1,13 +1,14 @@
-//! The demo district: a realistic catalogue (as the Beijing, Jiangsu and Tianjin guides list it),
-//! an open upload window, and three candidates, one of them activated with a fresh password that
-//! `dossier-server demo` prints. Seeding again updates in place.
-use dossier_core::api::{DocumentKind, Requirement};
-use dossier_core::domain::Condition;
+//! The demo district: the catalogue of `docs/district.example.toml` (as the Beijing, Jiangsu and
+//! Tianjin guides list it), an open upload window, drawn example images, and three candidates,
+//! one of them activated with a fresh password that `dossier-server demo` prints. Seeding again
+//! updates in place.
+use dossier_core::api::DocumentKind;
 use image::{Rgb, RgbImage};
 use rand::Rng;
 use time::{Duration, OffsetDateTime};
 
-use crate::storage::{self, CategoryRow, Db, District, RosterEntry, StorageError};
+use crate::district::{self, DistrictError};
+use crate::storage::{self, Db, RosterEntry, StorageError};
 
 pub const DISTRICT: &str = "demo";
 
@@ -51,110 +52,6 @@ pub const CANDIDATES: [DemoCandidate; 3] = [
         upgrade_from_assistant: true,
     },
 ];
-
-fn category(
-    position: i64,
-    code: &str,
-    name: &str,
-    description: &str,
-    requirement: Requirement,
-    (min_images, max_images): (u32, u32),
-    document: DocumentKind,
-) -> CategoryRow {
-    CategoryRow {
-        code: code.into(),
-        position,
-        name: name.into(),
-        description: description.into(),
-        has_example: true,
-        requirement,
-        condition: None,
-        condition_text: None,
-        min_images,
-        max_images,
-        slot_labels: Vec::new(),
-        document,
-    }
-}
-
-/// The demo catalogue.
-pub fn catalogue() -> Vec<CategoryRow> {
-    use DocumentKind::*;
-    use Requirement::*;
-    let mut id = category(
-        1,
-        "id_card",
-        "身份证明",
-        "请上传与报名相一致的有效身份证件正反面照片（台港澳地区居民为台港澳居民往来大陆通行证；外籍人员为护照信息页与封页），人像与证件内容应清晰可辨。",
-        Required,
-        (2, 2),
-        IdCard,
-    );
-    id.slot_labels = vec!["正面".into(), "反面".into()];
-    let mut practice = category(
-        5,
-        "assistant_certificate",
-        "执业助理医师资格证书及执业证书",
-        "取得执业助理医师资格后报考执业医师的考生，上传《医师资格证书》和《医师执业证书》相关页。",
-        Conditional,
-        (1, 4),
-        A4,
-    );
-    practice.condition = Some(Condition {
-        attribute: "upgrade_from_assistant".into(),
-        any_of: vec!["是".into()],
-    });
-    practice.condition_text = Some("必传：取得执业助理医师资格后报考执业医师的考生".into());
-    vec![
-        id,
-        category(
-            2,
-            "diploma",
-            "学历证书",
-            "毕业证书原件照片；境外学历须同时上传教育部留学服务中心出具的学历认证书。",
-            Required,
-            (1, 2),
-            A4,
-        ),
-        category(
-            3,
-            "degree",
-            "学位证书",
-            "学位证书原件照片（如有）。",
-            Optional,
-            (1, 2),
-            A4,
-        ),
-        category(
-            4,
-            "probation",
-            "试用期考核证明",
-            "《医师资格考试试用期考核证明》，须由试用机构填写、盖章。",
-            Required,
-            (1, 3),
-            A4,
-        ),
-        practice,
-        category(
-            6,
-            "work_proof",
-            "工作证明",
-            "执业期满一年（或两年）的工作证明，须由执业机构盖章。",
-            Required,
-            (1, 2),
-            A4,
-        ),
-        category(
-            7,
-            "other",
-            "其他材料",
-            "考点、考区通知要求的其他材料。",
-            Optional,
-            (1, 5),
-            A4,
-        ),
-    ]
-}
 
 /// A simple drawn example (示例): an ID card or a page with lines and a seal, PNG.
 pub fn example_image(kind: DocumentKind) -> Vec<u8> {
@@ -223,41 +120,19 @@ pub fn random_password() -> String {
     String::from_utf8(p).expect("ascii")
 }
 
-/// Seed (or refresh) the demo district: window open from yesterday for 30 days.
-pub fn seed(db: &Db, now: OffsetDateTime) -> Result<(), StorageError> {
-    let mut secret = [0u8; 32];
-    rand::rng().fill(&mut secret);
+/// The demo district's description: the same file the README shows as the template.
+pub const DISTRICT_FILE: &str = include_str!("../../docs/district.example.toml");
+
+/// Seed (or refresh) the demo district: window open from yesterday for 30 days, drawn examples.
+pub fn seed(db: &Db, now: OffsetDateTime) -> Result<(), DistrictError> {
+    let mut file = district::parse(DISTRICT_FILE)?;
+    file.upload_opens_at = Some(now - Duration::days(1));
+    file.upload_closes_at = Some(now + Duration::days(30));
+    district::apply(db, &file, |c| Ok(Some((example_image(c.document), "image/png".to_string()))))?;
     db.blocking_write(|tx| {
-        let existing = storage::district(tx, DISTRICT).ok();
-        storage::upsert_district(
-            tx,
-            &District {
-                code: DISTRICT.into(),
-                name: "国家医学考试（演示考区）".into(),
-                sms_sign: "演示考区".into(),
-                // Keep the secret across runs: the registration system would have it configured.
-                ticket_secret: existing
-                    .map(|d| d.ticket_secret)
-                    .unwrap_or_else(|| secret.to_vec()),
-                upload_opens_at: now - Duration::days(1),
-                upload_closes_at: now + Duration::days(30),
-            },
-        )?;
-        for c in catalogue() {
-            let example = example_image(c.document);
-            storage::upsert_category(tx, DISTRICT, &c, Some((&example, "image/png")))?;
-        }
         for c in &CANDIDATES {
             let mut attributes = std::collections::BTreeMap::new();
-            attributes.insert(
-                "upgrade_from_assistant".to_string(),
-                if c.upgrade_from_assistant {
-                    "是"
-                } else {
-                    "否"
-                }
-                .to_string(),
-            );
+            attributes.insert("upgrade_from_assistant".to_string(), if c.upgrade_from_assistant { "是" } else { "否" }.to_string());
             storage::upsert_roster_entry(
                 tx,
                 &RosterEntry {
@@ -272,6 +147,7 @@ pub fn seed(db: &Db, now: OffsetDateTime) -> Result<(), StorageError> {
                 },
             )?;
         }
-        Ok(())
-    })
+        Ok::<_, StorageError>(())
+    })?;
+    Ok(())
 }

@@ -5,6 +5,7 @@ pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod demo;
+pub mod district;
 pub mod dossier;
 pub mod error;
 pub mod roster;

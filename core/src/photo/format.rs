@@ -16,6 +16,11 @@ pub enum PhotoFormat {
 }
 
 impl PhotoFormat {
+    /// Recognise the format from the first bytes (`None`: not an image we can name).
+    pub fn sniff(bytes: &[u8]) -> Option<PhotoFormat> {
+        sniff(bytes)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             PhotoFormat::Jpeg => "JPEG",

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# All of Dossier's tests, on a fresh Debian machine: installs what the build needs, then runs the
+# Rust workspace's tests (unit, the photo pipeline, the end-to-end tests against the real server).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# libjpeg-turbo (built from source by turbojpeg-sys) needs cmake, and nasm for its SIMD code.
+missing=()
+command -v cmake >/dev/null || missing+=(cmake)
+command -v nasm >/dev/null || missing+=(nasm)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "please install: ${missing[*]} (e.g. sudo apt-get install ${missing[*]})" >&2
+    exit 1
+  fi
+fi
+
+log=$(mktemp)
+set +e
+cargo test --workspace --locked 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for the whole run (cargo prints one per test binary).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
+     END { printf "rust: %d passed, %d failed\n", p, f }' "$log"
+rm -f "$log"
+exit "$status"
