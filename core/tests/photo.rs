@@ -443,6 +443,44 @@ fn display_p3_is_converted_to_srgb() {
     );
 }
 
+/// The calibration behind `checks::BLURRY_BELOW`: the test photos as taken, and the same blurred
+/// with a Gaussian of sigma 3 at 2048 px (a shaken hand, a missed focus). Prints the scores.
+#[test]
+fn blur_threshold_separates_sharp_from_blurred_test_photos() {
+    let photos = [
+        "orientation/Landscape_1.jpg",
+        "orientation/Portrait_1.jpg",
+        "gps/DSCN0010.jpg",
+        "real/canon_hdr_NO.jpg",
+        "real/iphone_hdr_NO.jpg",
+    ];
+    for name in photos {
+        let path = testdata().join(name);
+        let sharp = prepare_path(&path).unwrap();
+        let upright = decode(&sharp.jpeg);
+        let blurred = image::imageops::blur(&upright, 3.0);
+        let out = prepare(
+            PhotoSource::Bytes(&encode_jpeg(&blurred, 92)),
+            &PrepareOptions::default(),
+        )
+        .unwrap();
+        eprintln!(
+            "{name:32} sharp {:7.0}  blurred {:5.0}",
+            sharp.checks.sharpness, out.checks.sharpness
+        );
+        assert!(
+            !sharp.checks.warnings.contains(&Warning::Blurry),
+            "{name}: {:?}",
+            sharp.checks
+        );
+        assert!(
+            out.checks.warnings.contains(&Warning::Blurry),
+            "{name} blurred: {:?}",
+            out.checks
+        );
+    }
+}
+
 #[test]
 fn checks_tell_sharp_from_blurred_and_dark() {
     let sharp_path = testdata().join("orientation/Landscape_1.jpg");

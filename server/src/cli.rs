@@ -127,7 +127,9 @@ fn run() -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::District { action: DistrictCommand::Apply { file } } => {
+        Command::District {
+            action: DistrictCommand::Apply { file },
+        } => {
             let db = open_db()?;
             let parsed = district::parse(&std::fs::read_to_string(&file)?)?;
             let base = file.parent().unwrap_or(std::path::Path::new("."));
@@ -135,11 +137,18 @@ fn run() -> anyhow::Result<()> {
             println!(
                 "district {} {} with {} categories",
                 parsed.code,
-                if applied.created { "created" } else { "updated" },
+                if applied.created {
+                    "created"
+                } else {
+                    "updated"
+                },
                 parsed.categories.len()
             );
             if let Some(secret) = applied.new_ticket_secret {
-                println!("ticket secret for the registration system (shown once): {}", hex::encode(secret));
+                println!(
+                    "ticket secret for the registration system (shown once): {}",
+                    hex::encode(secret)
+                );
             }
             Ok(())
         }

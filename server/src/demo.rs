@@ -128,11 +128,21 @@ pub fn seed(db: &Db, now: OffsetDateTime) -> Result<(), DistrictError> {
     let mut file = district::parse(DISTRICT_FILE)?;
     file.upload_opens_at = Some(now - Duration::days(1));
     file.upload_closes_at = Some(now + Duration::days(30));
-    district::apply(db, &file, |c| Ok(Some((example_image(c.document), "image/png".to_string()))))?;
+    district::apply(db, &file, |c| {
+        Ok(Some((example_image(c.document), "image/png".to_string())))
+    })?;
     db.blocking_write(|tx| {
         for c in &CANDIDATES {
             let mut attributes = std::collections::BTreeMap::new();
-            attributes.insert("upgrade_from_assistant".to_string(), if c.upgrade_from_assistant { "是" } else { "否" }.to_string());
+            attributes.insert(
+                "upgrade_from_assistant".to_string(),
+                if c.upgrade_from_assistant {
+                    "是"
+                } else {
+                    "否"
+                }
+                .to_string(),
+            );
             storage::upsert_roster_entry(
                 tx,
                 &RosterEntry {

@@ -60,9 +60,14 @@ pub enum DistrictError {
 pub fn parse(text: &str) -> Result<DistrictFile, DistrictError> {
     let file: DistrictFile = toml::from_str(text)?;
     for c in &file.categories {
-        let problem = |p: &str| DistrictError::Category { code: c.code.clone(), problem: p.into() };
+        let problem = |p: &str| DistrictError::Category {
+            code: c.code.clone(),
+            problem: p.into(),
+        };
         if c.max_images == 0 || c.min_images > c.max_images {
-            return Err(problem("needs 1 <= max_images and min_images <= max_images"));
+            return Err(problem(
+                "needs 1 <= max_images and min_images <= max_images",
+            ));
         }
         if c.requirement == Requirement::Conditional && c.required_when.is_none() {
             return Err(problem("a conditional category needs required_when"));
@@ -81,7 +86,11 @@ pub struct Applied {
 }
 
 /// Apply a district file. `examples` gives each category's example image bytes and MIME type.
-pub fn apply(db: &Db, file: &DistrictFile, examples: impl Fn(&CategoryFile) -> Result<Option<(Vec<u8>, String)>, DistrictError>) -> Result<Applied, DistrictError> {
+pub fn apply(
+    db: &Db,
+    file: &DistrictFile,
+    examples: impl Fn(&CategoryFile) -> Result<Option<(Vec<u8>, String)>, DistrictError>,
+) -> Result<Applied, DistrictError> {
     let mut images = Vec::new();
     for c in &file.categories {
         images.push(examples(c)?);
@@ -98,7 +107,11 @@ pub fn apply(db: &Db, file: &DistrictFile, examples: impl Fn(&CategoryFile) -> R
             rand::rng().fill_bytes(&mut secret);
             secret
         });
-        let ticket_secret = existing.as_ref().map(|d| d.ticket_secret.clone()).or(new_secret.clone()).expect("one of them");
+        let ticket_secret = existing
+            .as_ref()
+            .map(|d| d.ticket_secret.clone())
+            .or(new_secret.clone())
+            .expect("one of them");
         storage::upsert_district(
             tx,
             &District {
@@ -125,21 +138,41 @@ pub fn apply(db: &Db, file: &DistrictFile, examples: impl Fn(&CategoryFile) -> R
                 slot_labels: c.slot_labels.clone(),
                 document: c.document,
             };
-            storage::upsert_category(tx, &file.code, &row, image.as_ref().map(|(b, t)| (b.as_slice(), t.as_str())))?;
+            storage::upsert_category(
+                tx,
+                &file.code,
+                &row,
+                image.as_ref().map(|(b, t)| (b.as_slice(), t.as_str())),
+            )?;
         }
-        Ok(Applied { created: existing.is_none(), new_ticket_secret: new_secret })
+        Ok(Applied {
+            created: existing.is_none(),
+            new_ticket_secret: new_secret,
+        })
     })
 }
 
 /// Example images from files beside the TOML, checked to be JPEG or PNG by content.
-pub fn examples_from_files(base: &Path) -> impl Fn(&CategoryFile) -> Result<Option<(Vec<u8>, String)>, DistrictError> + '_ {
+pub fn examples_from_files(
+    base: &Path,
+) -> impl Fn(&CategoryFile) -> Result<Option<(Vec<u8>, String)>, DistrictError> + '_ {
     move |c| {
-        let Some(path) = &c.example else { return Ok(None) };
+        let Some(path) = &c.example else {
+            return Ok(None);
+        };
         let full = base.join(path);
-        let problem = |p: String| DistrictError::Example { path: full.display().to_string(), problem: p };
+        let problem = |p: String| DistrictError::Example {
+            path: full.display().to_string(),
+            problem: p,
+        };
         let bytes = std::fs::read(&full).map_err(|e| problem(e.to_string()))?;
         let format = dossier_core::photo::PhotoFormat::sniff(&bytes)
-            .filter(|f| matches!(f, dossier_core::photo::PhotoFormat::Jpeg | dossier_core::photo::PhotoFormat::Png))
+            .filter(|f| {
+                matches!(
+                    f,
+                    dossier_core::photo::PhotoFormat::Jpeg | dossier_core::photo::PhotoFormat::Png
+                )
+            })
             .ok_or_else(|| problem("not a JPEG or PNG".into()))?;
         Ok(Some((bytes, format.mime().to_string())))
     }
@@ -161,12 +194,25 @@ mod tests {
         let file = parse(crate::demo::DISTRICT_FILE).unwrap();
         assert_eq!(file.categories.len(), 7);
         let first = apply(&db, &file, |_| Ok(None)).unwrap();
-        assert!(first.created && first.new_ticket_secret.as_ref().is_some_and(|s| s.len() == 32));
+        assert!(
+            first.created
+                && first
+                    .new_ticket_secret
+                    .as_ref()
+                    .is_some_and(|s| s.len() == 32)
+        );
         let again = apply(&db, &file, |_| Ok(None)).unwrap();
-        assert!(!again.created && again.new_ticket_secret.is_none(), "the secret is kept");
-        let stored = db.blocking_write(|tx| storage::district(tx, "demo")).unwrap();
+        assert!(
+            !again.created && again.new_ticket_secret.is_none(),
+            "the secret is kept"
+        );
+        let stored = db
+            .blocking_write(|tx| storage::district(tx, "demo"))
+            .unwrap();
         assert_eq!(stored.ticket_secret, first.new_ticket_secret.unwrap());
-        let categories = db.blocking_write(|tx| storage::categories(tx, "demo")).unwrap();
+        let categories = db
+            .blocking_write(|tx| storage::categories(tx, "demo"))
+            .unwrap();
         assert_eq!(categories[0].slot_labels, ["正面", "反面"]);
         assert!(categories[4].condition.is_some());
         std::fs::remove_dir_all(dir).unwrap();
@@ -174,15 +220,23 @@ mod tests {
 
     #[test]
     fn mistakes_in_a_district_file_are_named() {
-        let bad = crate::demo::DISTRICT_FILE.replace("max_images = 2\nslot_labels", "max_images = 3\nslot_labels");
-        assert!(matches!(parse(&bad), Err(DistrictError::Category { code, .. }) if code == "id_card"));
+        let bad = crate::demo::DISTRICT_FILE
+            .replace("max_images = 2\nslot_labels", "max_images = 3\nslot_labels");
+        assert!(
+            matches!(parse(&bad), Err(DistrictError::Category { code, .. }) if code == "id_card")
+        );
         let no_rule = crate::demo::DISTRICT_FILE.replace("required_when = ", "# required_when = ");
-        assert!(matches!(parse(&no_rule), Err(DistrictError::Category { code, .. }) if code == "assistant_certificate"));
+        assert!(
+            matches!(parse(&no_rule), Err(DistrictError::Category { code, .. }) if code == "assistant_certificate")
+        );
         let (db, dir) = temp_db();
         let mut file = parse(crate::demo::DISTRICT_FILE).unwrap();
         file.upload_opens_at = None;
         file.upload_closes_at = None;
-        assert!(matches!(apply(&db, &file, |_| Ok(None)), Err(DistrictError::Window)));
+        assert!(matches!(
+            apply(&db, &file, |_| Ok(None)),
+            Err(DistrictError::Window)
+        ));
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -5,7 +5,16 @@ use poem_openapi::types::{ParseFromJSON, ToJSON};
 use time::macros::datetime;
 use uuid::Uuid;
 
-fn same<T: serde::Serialize + serde::de::DeserializeOwned + ToJSON + ParseFromJSON + PartialEq + std::fmt::Debug>(value: T) {
+fn same<
+    T: serde::Serialize
+        + serde::de::DeserializeOwned
+        + ToJSON
+        + ParseFromJSON
+        + PartialEq
+        + std::fmt::Debug,
+>(
+    value: T,
+) {
     let by_serde = serde_json::to_value(&value).unwrap();
     let by_poem = value.to_json().unwrap();
     assert_eq!(by_serde, by_poem);
@@ -28,7 +37,13 @@ fn serde_and_poem_openapi_write_the_same_json() {
         uploaded_at: at,
         locked: true,
     });
-    same(ErrorBody { code: ErrorCode::MissingRequired, message: "m".into(), detail: None, missing: vec!["id_card".into()], retry_after_secs: None });
+    same(ErrorBody {
+        code: ErrorCode::MissingRequired,
+        message: "m".into(),
+        detail: None,
+        missing: vec!["id_card".into()],
+        retry_after_secs: None,
+    });
     same(ErrorBody::new(ErrorCode::IdempotencyConflict, "x"));
     same(SessionGrant {
         access_token: Some("a".into()),
@@ -39,7 +54,15 @@ fn serde_and_poem_openapi_write_the_same_json() {
         username: "u".into(),
         profile_incomplete: true,
     });
-    same(MessageView { id: Uuid::new_v4(), kind: MessageKind::Returned, title: "t".into(), body: "b".into(), categories: vec![], created_at: at, read: false });
+    same(MessageView {
+        id: Uuid::new_v4(),
+        kind: MessageKind::Returned,
+        title: "t".into(),
+        body: "b".into(),
+        categories: vec![],
+        created_at: at,
+        read: false,
+    });
     same(Category {
         code: "id_card".into(),
         name: "身份证明".into(),

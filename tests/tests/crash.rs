@@ -9,16 +9,23 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use dossier_core::api::ImageView;
 use dossier_core::client::{Client, MemoryTokenStore, UploadRequest};
 use dossier_server::auth::{hash_secret_blocking, normalise_answer};
-use dossier_server::storage::{self, Activation, Db, RosterEntry};
 use dossier_server::demo;
+use dossier_server::storage::{self, Activation, Db, RosterEntry};
 use dossier_tests::{PASSWORD, photo, sha256_hex};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 const CANDIDATES: usize = 16;
 /// Every slot of the demo catalogue: 2 + 2 + 2 + 3 + 4 + 2 + 5.
-const SLOTS: [(&str, u32); 7] =
-    [("id_card", 2), ("diploma", 2), ("degree", 2), ("probation", 3), ("assistant_certificate", 4), ("work_proof", 2), ("other", 5)];
+const SLOTS: [(&str, u32); 7] = [
+    ("id_card", 2),
+    ("diploma", 2),
+    ("degree", 2),
+    ("probation", 3),
+    ("assistant_certificate", 4),
+    ("work_proof", 2),
+    ("other", 5),
+];
 
 fn username(i: usize) -> String {
     format!("2026990000{i:03}")
@@ -28,7 +35,10 @@ fn seed(dir: &std::path::Path) {
     let db = Db::open(&dir.join("dossier.sqlite3")).unwrap();
     let now = OffsetDateTime::now_utc();
     demo::seed(&db, now).unwrap();
-    let (password_hash, answer_hash) = (hash_secret_blocking(PASSWORD), hash_secret_blocking(&normalise_answer("北京")));
+    let (password_hash, answer_hash) = (
+        hash_secret_blocking(PASSWORD),
+        hash_secret_blocking(&normalise_answer("北京")),
+    );
     db.blocking_write(|tx| {
         for i in 0..CANDIDATES {
             let entry = RosterEntry {
@@ -43,7 +53,12 @@ fn seed(dir: &std::path::Path) {
             };
             storage::upsert_roster_entry(tx, &entry)?;
             let c = storage::candidate_by_username(tx, &entry.username)?;
-            let activation = Activation { password_hash: &password_hash, security_question: "?", security_answer_hash: &answer_hash, at: now };
+            let activation = Activation {
+                password_hash: &password_hash,
+                security_question: "?",
+                security_answer_hash: &answer_hash,
+                at: now,
+            };
             storage::activate(tx, c.id, &activation)?;
         }
         Ok::<_, storage::StorageError>(())
@@ -98,7 +113,12 @@ async fn sigkill_during_uploads_loses_no_acknowledged_upload() {
         for (category, slots) in SLOTS {
             for _ in 0..slots {
                 let seed = plan.len() as u32;
-                plan.push(Planned { candidate, category, key: Uuid::new_v4(), jpeg: photo(seed) });
+                plan.push(Planned {
+                    candidate,
+                    category,
+                    key: Uuid::new_v4(),
+                    jpeg: photo(seed),
+                });
             }
         }
     }
@@ -110,11 +130,22 @@ async fn sigkill_during_uploads_loses_no_acknowledged_upload() {
     let semaphore = Arc::new(tokio::sync::Semaphore::new(48));
     let mut tasks = Vec::new();
     for n in 0..total {
-        let (plan, clients, acknowledged, semaphore) = (plan.clone(), clients.clone(), acknowledged.clone(), semaphore.clone());
+        let (plan, clients, acknowledged, semaphore) = (
+            plan.clone(),
+            clients.clone(),
+            acknowledged.clone(),
+            semaphore.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             let _permit = semaphore.acquire().await.unwrap();
             let p = &plan[n];
-            let request = UploadRequest { category: p.category, jpeg: p.jpeg.clone(), idempotency_key: p.key, slot: None, replaces: None };
+            let request = UploadRequest {
+                category: p.category,
+                jpeg: p.jpeg.clone(),
+                idempotency_key: p.key,
+                slot: None,
+                replaces: None,
+            };
             let answer = clients[p.candidate].upload(&request).await;
             if answer.is_ok() {
                 acknowledged.fetch_add(1, Ordering::SeqCst);
@@ -133,7 +164,11 @@ async fn sigkill_during_uploads_loses_no_acknowledged_upload() {
             acked.push((n, view));
         }
     }
-    assert!(acked.len() >= total / 3 && acked.len() < total, "the kill must land mid-flight: {} of {total}", acked.len());
+    assert!(
+        acked.len() >= total / 3 && acked.len() < total,
+        "the kill must land mid-flight: {} of {total}",
+        acked.len()
+    );
 
     // Restart on the same data.
     let (mut server, base) = start(dir.path());
@@ -152,28 +187,55 @@ async fn sigkill_during_uploads_loses_no_acknowledged_upload() {
     }
     // Retry everything with its key: the acknowledged answer the same, the rest land once.
     for (n, p) in plan.iter().enumerate() {
-        let request = UploadRequest { category: p.category, jpeg: p.jpeg.clone(), idempotency_key: p.key, slot: None, replaces: None };
-        let view = clients[p.candidate].upload(&request).await.unwrap_or_else(|e| panic!("retry of {n}: {e:?}"));
+        let request = UploadRequest {
+            category: p.category,
+            jpeg: p.jpeg.clone(),
+            idempotency_key: p.key,
+            slot: None,
+            replaces: None,
+        };
+        let view = clients[p.candidate]
+            .upload(&request)
+            .await
+            .unwrap_or_else(|e| panic!("retry of {n}: {e:?}"));
         if let Some((_, first)) = acked.iter().find(|(m, _)| *m == n) {
             assert_eq!(&view, first);
         }
     }
     for (i, client) in clients.iter().enumerate() {
-        let images: usize = client.dossier().await.unwrap().materials.iter().map(|m| m.images.len()).sum();
-        assert_eq!(images, SLOTS.iter().map(|(_, s)| *s as usize).sum::<usize>(), "candidate {i}: each photo exactly once");
+        let images: usize = client
+            .dossier()
+            .await
+            .unwrap()
+            .materials
+            .iter()
+            .map(|m| m.images.len())
+            .sum();
+        assert_eq!(
+            images,
+            SLOTS.iter().map(|(_, s)| *s as usize).sum::<usize>(),
+            "candidate {i}: each photo exactly once"
+        );
     }
     server.kill().unwrap();
     server.wait().unwrap();
 
     // The database is sound and no row lacks its blob.
     let conn = rusqlite::Connection::open(dir.path().join("dossier.sqlite3")).unwrap();
-    let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(check, "ok");
     let mut stmt = conn.prepare("SELECT sha256 FROM images").unwrap();
-    let hashes: Vec<String> = stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    let hashes: Vec<String> = stmt
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
     assert_eq!(hashes.len(), total);
     for sha in hashes {
-        let blob = std::fs::read(dir.path().join("blobs").join(&sha[..2]).join(&sha)).expect("blob present");
+        let blob = std::fs::read(dir.path().join("blobs").join(&sha[..2]).join(&sha))
+            .expect("blob present");
         assert_eq!(sha256_hex(&blob), sha);
     }
 }
