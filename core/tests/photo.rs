@@ -222,6 +222,31 @@ fn budget_is_never_exceeded_on_hard_cases() {
         &encode_jpeg(&document(150, 9000), 90),
     );
 
+    // Progressive JPEG (some phones and every "save for web"): a real photo re-encoded progressive
+    // comes out like its baseline original.
+    let photo = image::load_from_memory(
+        &std::fs::read(testdata().join("orientation/Landscape_1.jpg")).unwrap(),
+    )
+    .unwrap()
+    .into_rgb8();
+    let view = turbojpeg::Image {
+        pixels: photo.as_raw().as_slice(),
+        width: photo.width() as usize,
+        pitch: photo.width() as usize * 3,
+        height: photo.height() as usize,
+        format: turbojpeg::PixelFormat::RGB,
+    };
+    let mut compressor = turbojpeg::Compressor::new().unwrap();
+    compressor.set_quality(92).unwrap();
+    compressor.set_progressive(true).unwrap();
+    let progressive = compressor.compress_to_vec(view).unwrap();
+    assert!(turbojpeg::read_header(&progressive).unwrap().is_progressive);
+    assert_within_budget("progressive photo", &progressive);
+    let out = prepare(PhotoSource::Bytes(&progressive), &PrepareOptions::default()).unwrap();
+    assert_eq!((out.width, out.height), (photo.width(), photo.height()));
+    let baseline = prepare_path(&testdata().join("orientation/Landscape_1.jpg")).unwrap();
+    assert!(mean_abs_diff(&thumb(&decode(&out.jpeg)), &thumb(&decode(&baseline.jpeg))) < 3.0);
+
     // Alpha PNG: transparent areas become white paper.
     let mut rgba = image::RgbaImage::from_pixel(800, 600, image::Rgba([0, 0, 0, 0]));
     for y in 200..400 {
@@ -479,6 +504,53 @@ fn blur_threshold_separates_sharp_from_blurred_test_photos() {
             out.checks
         );
     }
+}
+
+#[test]
+fn adobe_rgb_is_converted_too() {
+    use img_parts::ImageICC;
+    let adobe = moxcms::ColorProfile::new_adobe_rgb().encode().unwrap();
+    let colour = [60u8, 170, 90];
+    let jpeg = encode_jpeg(&RgbImage::from_pixel(640, 480, image::Rgb(colour)), 95);
+    let mut tagged = img_parts::jpeg::Jpeg::from_bytes(jpeg.into()).unwrap();
+    tagged.set_icc_profile(Some(adobe.into()));
+    let out = prepare(
+        PhotoSource::Bytes(&tagged.encoder().bytes()),
+        &PrepareOptions::default(),
+    )
+    .unwrap();
+    assert!(out.source.converted_icc);
+    let px = *decode(&out.jpeg).get_pixel(320, 240);
+    // Adobe RGB (1998): gamma 563/256, its primaries to sRGB's (D65). This green-teal lies outside
+    // sRGB's red range: red clips to 0, blue drops.
+    let m = [
+        [1.3982, -0.3982, 0.0],
+        [0.0, 1.0, 0.0],
+        [0.0, -0.0429, 1.0429],
+    ];
+    let lin = colour.map(|c| (c as f64 / 255.0).powf(563.0 / 256.0));
+    let expected: Vec<f64> = m
+        .iter()
+        .map(|row| {
+            from_linear(
+                row.iter()
+                    .zip(lin)
+                    .map(|(a, b)| a * b)
+                    .sum::<f64>()
+                    .clamp(0.0, 1.0),
+            ) * 255.0
+        })
+        .collect();
+    for c in 0..3 {
+        assert!(
+            (px[c] as f64 - expected[c]).abs() <= 4.0,
+            "channel {c}: got {px:?}, expected {expected:?}"
+        );
+    }
+    assert!(
+        (px[0] as i32) < colour[0] as i32 - 30,
+        "red must change: {px:?} from {colour:?}"
+    );
 }
 
 #[test]

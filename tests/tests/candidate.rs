@@ -949,6 +949,30 @@ async fn a_candidate_cannot_reach_another_candidates_images_by_any_endpoint() {
         .await
         .unwrap_err();
     assert_eq!(code(&replace), ErrorCode::NotFound);
+    // What A gets back: the right type, never sniffed, never cached.
+    let login: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/auth/login", server.base))
+        .json(&serde_json::json!({"username": ZHANG, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let served = reqwest::Client::new()
+        .get(format!("{}{}", server.base, image.url))
+        .bearer_auth(login["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.headers()["content-type"], "image/jpeg");
+    assert_eq!(served.headers()["x-content-type-options"], "nosniff");
+    assert!(
+        served.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("no-store")
+    );
     // B's own views never show it.
     let view = b.dossier().await.unwrap();
     assert!(view.materials.iter().all(|m| m.images.is_empty()));
