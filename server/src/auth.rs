@@ -291,8 +291,9 @@ impl Auth {
         if session.expires_at <= now || session.used_at.is_some() {
             return Err(ApiError::unauthorized());
         }
-        domain::check_password(&req.password).map_err(|m| refused(ErrorCode::PasswordRules, m))?;
-        if req.password != req.password_confirm {
+        let password = domain::Password::parse(&req.password)
+            .map_err(|m| refused(ErrorCode::PasswordRules, m))?;
+        if password.as_str() != req.password_confirm {
             return Err(refused(
                 ErrorCode::PasswordRules,
                 "the two passwords differ",
@@ -310,7 +311,7 @@ impl Auth {
                 "both pledges must be accepted to activate the account",
             ));
         }
-        let password_hash = self.hash_secret(req.password.clone()).await?;
+        let password_hash = self.hash_secret(password.as_str().to_string()).await?;
         let answer_hash = self
             .hash_secret(normalise_answer(&req.security_answer))
             .await?;
@@ -451,8 +452,9 @@ impl Auth {
         now: OffsetDateTime,
     ) -> ApiResult<()> {
         self.check_throttle(username, now).await?;
-        domain::check_password(new_password).map_err(|m| refused(ErrorCode::PasswordRules, m))?;
-        if new_password != confirm {
+        let new_password = domain::Password::parse(new_password)
+            .map_err(|m| refused(ErrorCode::PasswordRules, m))?;
+        if new_password.as_str() != confirm {
             return Err(refused(
                 ErrorCode::PasswordRules,
                 "the two passwords differ",
@@ -476,7 +478,7 @@ impl Auth {
             self.record_failure(username, now).await?;
             return Err(refused(ErrorCode::Unauthorized, "the answer is not right"));
         }
-        let password_hash = self.hash_secret(new_password.to_string()).await?;
+        let password_hash = self.hash_secret(new_password.as_str().to_string()).await?;
         let name = username.to_string();
         self.db
             .write(move |tx| {

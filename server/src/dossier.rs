@@ -456,17 +456,27 @@ impl Dossiers {
         candidate: Uuid,
         update: ProfileUpdate,
     ) -> ApiResult<Profile> {
-        let mobile = update.mobile.map(|m| m.trim().to_string());
-        let email = update.email.map(|e| e.trim().to_string());
-        if let Some(m) = &mobile {
-            domain::check_mobile(m).map_err(|msg| ApiError::new(ErrorCode::InvalidProfile, msg))?;
-        }
-        if let Some(e) = &email {
-            domain::check_email(e).map_err(|msg| ApiError::new(ErrorCode::InvalidProfile, msg))?;
-        }
+        let invalid = |msg| ApiError::new(ErrorCode::InvalidProfile, msg);
+        let mobile = update
+            .mobile
+            .as_deref()
+            .map(domain::Mobile::parse)
+            .transpose()
+            .map_err(invalid)?;
+        let email = update
+            .email
+            .as_deref()
+            .map(domain::Email::parse)
+            .transpose()
+            .map_err(invalid)?;
         self.db
             .write(move |tx| {
-                storage::update_profile(tx, candidate, mobile.as_deref(), email.as_deref())?;
+                storage::update_profile(
+                    tx,
+                    candidate,
+                    mobile.as_ref().map(domain::Mobile::as_str),
+                    email.as_ref().map(domain::Email::as_str),
+                )?;
                 storage::candidate_by_id(tx, candidate).map(|c| profile_of(&c))
             })
             .await

@@ -104,7 +104,7 @@ pub fn parse(reader: impl std::io::Read) -> Result<Vec<RosterEntry>, RosterError
             }
         }
         if let Some(m) = &entry.mobile {
-            dossier_core::domain::check_mobile(m).map_err(|p| RosterError::Line {
+            dossier_core::domain::Mobile::parse(m).map_err(|p| RosterError::Line {
                 line,
                 problem: p.to_string(),
             })?;

@@ -152,48 +152,86 @@ pub fn check_submit(
     Ok(())
 }
 
-/// Password rule of the activation page: 8-20 characters, letters and digits only, at least one of
-/// each, case-sensitive.
-pub fn check_password(password: &str) -> Result<(), &'static str> {
-    let len = password.chars().count();
-    if !(8..=20).contains(&len) {
-        return Err("the password must be 8-20 characters long");
+/// A password that follows the activation page's rule: 8-20 characters, letters and digits only,
+/// at least one of each, case-sensitive.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    pub fn parse(password: &str) -> Result<Password, &'static str> {
+        let len = password.chars().count();
+        if !(8..=20).contains(&len) {
+            return Err("the password must be 8-20 characters long");
+        }
+        if !password.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err("the password may contain only letters and digits");
+        }
+        if !password.chars().any(|c| c.is_ascii_alphabetic())
+            || !password.chars().any(|c| c.is_ascii_digit())
+        {
+            return Err("the password must contain both letters and digits");
+        }
+        Ok(Password(password.to_string()))
     }
-    if !password.chars().all(|c| c.is_ascii_alphanumeric()) {
-        return Err("the password may contain only letters and digits");
+
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
-    if !password.chars().any(|c| c.is_ascii_alphabetic())
-        || !password.chars().any(|c| c.is_ascii_digit())
-    {
-        return Err("the password must contain both letters and digits");
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(***)")
     }
-    Ok(())
 }
 
 /// A mainland mobile number as the SMS gateway takes it: 11 digits starting with 1.
-pub fn check_mobile(mobile: &str) -> Result<(), &'static str> {
-    if mobile.len() == 11 && mobile.starts_with('1') && mobile.chars().all(|c| c.is_ascii_digit()) {
-        Ok(())
-    } else {
-        Err("the mobile number must be 11 digits starting with 1")
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mobile(String);
+
+impl Mobile {
+    pub fn parse(mobile: &str) -> Result<Mobile, &'static str> {
+        let mobile = mobile.trim();
+        if mobile.len() == 11
+            && mobile.starts_with('1')
+            && mobile.chars().all(|c| c.is_ascii_digit())
+        {
+            Ok(Mobile(mobile.to_string()))
+        } else {
+            Err("the mobile number must be 11 digits starting with 1")
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
 /// An e-mail address with one @ and a dot in the domain; the mail itself proves the rest.
-pub fn check_email(email: &str) -> Result<(), &'static str> {
-    match email.split_once('@') {
-        Some((local, domain))
-            if !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !email.contains(char::is_whitespace)
-                && email.len() <= 254
-                && !domain.contains('@') =>
-        {
-            Ok(())
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(email: &str) -> Result<Email, &'static str> {
+        let email = email.trim();
+        match email.split_once('@') {
+            Some((local, domain))
+                if !local.is_empty()
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+                    && !domain.contains('@')
+                    && !email.contains(char::is_whitespace)
+                    && email.len() <= 254 =>
+            {
+                Ok(Email(email.to_string()))
+            }
+            _ => Err("the e-mail address is not valid"),
         }
-        _ => Err("the e-mail address is not valid"),
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
@@ -311,20 +349,20 @@ mod tests {
 
     #[test]
     fn password_rules_of_the_activation_page() {
-        assert!(check_password("abc12345").is_ok());
-        assert!(check_password("Abc1234567890123456x").is_ok());
-        assert!(check_password("abc1234").is_err());
-        assert!(check_password("abcdefgh").is_err());
-        assert!(check_password("12345678").is_err());
-        assert!(check_password("abc 12345").is_err());
-        assert!(check_password("abc1234567890123456xy").is_err());
+        assert!(Password::parse("abc12345").is_ok());
+        assert!(Password::parse("Abc1234567890123456x").is_ok());
+        assert!(Password::parse("abc1234").is_err());
+        assert!(Password::parse("abcdefgh").is_err());
+        assert!(Password::parse("12345678").is_err());
+        assert!(Password::parse("abc 12345").is_err());
+        assert!(Password::parse("abc1234567890123456xy").is_err());
     }
 
     #[test]
     fn masks() {
         assert_eq!(mask_id_number("110101199003071234"), "110***********1234");
         assert_eq!(mask_mobile("13812345678"), "138****5678");
-        assert!(check_mobile("13812345678").is_ok() && check_mobile("23812345678").is_err());
-        assert!(check_email("a@b.cn").is_ok() && check_email("a@b").is_err());
+        assert!(Mobile::parse("13812345678").is_ok() && Mobile::parse("23812345678").is_err());
+        assert!(Email::parse("a@b.cn").is_ok() && Email::parse("a@b").is_err());
     }
 }
