@@ -422,28 +422,27 @@ fn from_linear(v: f64) -> f64 {
     }
 }
 
-#[test]
-fn display_p3_is_converted_to_srgb() {
+/// A flat JPEG of `colour` carrying the ICC profile `icc`.
+fn flat_with_profile(colour: [u8; 3], icc: Vec<u8>) -> Vec<u8> {
     use img_parts::ImageICC;
-    let p3 = moxcms::ColorProfile::new_display_p3().encode().unwrap();
-    let colour = [200u8, 100, 100];
-    let flat = RgbImage::from_pixel(640, 480, image::Rgb(colour));
-    let jpeg = encode_jpeg(&flat, 95);
+    let jpeg = encode_jpeg(&RgbImage::from_pixel(640, 480, image::Rgb(colour)), 95);
     let mut tagged = img_parts::jpeg::Jpeg::from_bytes(jpeg.into()).unwrap();
-    tagged.set_icc_profile(Some(p3.into()));
-    let tagged = tagged.encoder().bytes().to_vec();
+    tagged.set_icc_profile(Some(icc.into()));
+    tagged.encoder().bytes().to_vec()
+}
 
-    let out = prepare(PhotoSource::Bytes(&tagged), &PrepareOptions::default()).unwrap();
+/// Prepare `tagged` and check its centre against the colour computed by hand: decode with
+/// `to_lin`, the 3x3 matrix from the profile's primaries to sRGB's, clip, sRGB encode.
+fn assert_converted(
+    tagged: &[u8],
+    colour: [u8; 3],
+    to_lin: fn(f64) -> f64,
+    m: [[f64; 3]; 3],
+) -> image::Rgb<u8> {
+    let out = prepare(PhotoSource::Bytes(tagged), &PrepareOptions::default()).unwrap();
     assert!(out.source.converted_icc);
     let px = *decode(&out.jpeg).get_pixel(320, 240);
-    // Display P3 and sRGB share the transfer function and white point; the primaries differ.
-    // Linear P3 -> linear sRGB (the matrix from the two sets of primaries, D65):
-    let m = [
-        [1.2249, -0.2247, 0.0],
-        [-0.0420, 1.0419, 0.0],
-        [-0.0197, -0.0786, 1.0979],
-    ];
-    let lin = colour.map(|c| to_linear(c as f64 / 255.0));
+    let lin = colour.map(|c| to_lin(c as f64 / 255.0));
     let expected: Vec<f64> = m
         .iter()
         .map(|row| {
@@ -462,14 +461,29 @@ fn display_p3_is_converted_to_srgb() {
             "channel {c}: got {px:?}, expected {expected:?}"
         );
     }
+    px
+}
+
+#[test]
+fn display_p3_is_converted_to_srgb() {
+    let colour = [200u8, 100, 100];
+    let tagged = flat_with_profile(
+        colour,
+        moxcms::ColorProfile::new_display_p3().encode().unwrap(),
+    );
+    // Display P3 and sRGB share the transfer function and white point (D65); the primaries differ.
+    let m = [
+        [1.2249, -0.2247, 0.0],
+        [-0.0420, 1.0419, 0.0],
+        [-0.0197, -0.0786, 1.0979],
+    ];
+    let px = assert_converted(&tagged, colour, to_linear, m);
     assert!(
         px[0] as i32 - colour[0] as i32 >= 10,
         "red must move towards sRGB's wider red: {px:?}"
     );
 }
 
-/// The calibration behind `checks::BLURRY_BELOW`: the test photos as taken, and the same blurred
-/// with a Gaussian of sigma 3 at 2048 px (a shaken hand, a missed focus). Prints the scores.
 #[test]
 fn blur_threshold_separates_sharp_from_blurred_test_photos() {
     let photos = [
@@ -508,45 +522,19 @@ fn blur_threshold_separates_sharp_from_blurred_test_photos() {
 
 #[test]
 fn adobe_rgb_is_converted_too() {
-    use img_parts::ImageICC;
-    let adobe = moxcms::ColorProfile::new_adobe_rgb().encode().unwrap();
     let colour = [60u8, 170, 90];
-    let jpeg = encode_jpeg(&RgbImage::from_pixel(640, 480, image::Rgb(colour)), 95);
-    let mut tagged = img_parts::jpeg::Jpeg::from_bytes(jpeg.into()).unwrap();
-    tagged.set_icc_profile(Some(adobe.into()));
-    let out = prepare(
-        PhotoSource::Bytes(&tagged.encoder().bytes()),
-        &PrepareOptions::default(),
-    )
-    .unwrap();
-    assert!(out.source.converted_icc);
-    let px = *decode(&out.jpeg).get_pixel(320, 240);
-    // Adobe RGB (1998): gamma 563/256, its primaries to sRGB's (D65). This green-teal lies outside
-    // sRGB's red range: red clips to 0, blue drops.
+    let tagged = flat_with_profile(
+        colour,
+        moxcms::ColorProfile::new_adobe_rgb().encode().unwrap(),
+    );
+    // Adobe RGB (1998): gamma 563/256 and its own primaries. This green-teal lies outside sRGB's
+    // red range: red clips to 0, blue drops.
     let m = [
         [1.3982, -0.3982, 0.0],
         [0.0, 1.0, 0.0],
         [0.0, -0.0429, 1.0429],
     ];
-    let lin = colour.map(|c| (c as f64 / 255.0).powf(563.0 / 256.0));
-    let expected: Vec<f64> = m
-        .iter()
-        .map(|row| {
-            from_linear(
-                row.iter()
-                    .zip(lin)
-                    .map(|(a, b)| a * b)
-                    .sum::<f64>()
-                    .clamp(0.0, 1.0),
-            ) * 255.0
-        })
-        .collect();
-    for c in 0..3 {
-        assert!(
-            (px[c] as f64 - expected[c]).abs() <= 4.0,
-            "channel {c}: got {px:?}, expected {expected:?}"
-        );
-    }
+    let px = assert_converted(&tagged, colour, |v| v.powf(563.0 / 256.0), m);
     assert!(
         (px[0] as i32) < colour[0] as i32 - 30,
         "red must change: {px:?} from {colour:?}"

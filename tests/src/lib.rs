@@ -95,6 +95,20 @@ impl TestServer {
         client
     }
 
+    /// Sign in with a plain HTTP request and return the answer as JSON, for tests that hold the
+    /// tokens themselves or send raw requests.
+    pub async fn raw_login(&self, username: &str, password: &str) -> serde_json::Value {
+        reqwest::Client::new()
+            .post(format!("{}/api/v1/auth/login", self.base))
+            .json(&serde_json::json!({"username": username, "password": password}))
+            .send()
+            .await
+            .expect("sign-in answered")
+            .json()
+            .await
+            .expect("sign-in JSON")
+    }
+
     /// Move the demo district's upload window.
     pub fn set_window(&self, opens: OffsetDateTime, closes: OffsetDateTime) {
         self.state

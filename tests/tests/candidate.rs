@@ -260,15 +260,7 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_session() {
     let client = server.activated(ZHANG).await;
     // Sign in a second time with raw requests to hold the tokens ourselves.
     let http = reqwest::Client::new();
-    let grant: serde_json::Value = http
-        .post(format!("{}/api/v1/auth/login", server.base))
-        .json(&serde_json::json!({"username": ZHANG, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let grant = server.raw_login(ZHANG, PASSWORD).await;
     let first_refresh = grant["refresh_token"].as_str().unwrap().to_string();
     let refresh = |token: String| {
         let http = http.clone();
@@ -831,15 +823,7 @@ async fn oversize_is_413_before_the_body_missing_length_411_and_text_is_refused(
     let server = TestServer::start().await;
     let client = server.activated(ZHANG).await;
     let http = reqwest::Client::new();
-    let login: serde_json::Value = http
-        .post(format!("{}/api/v1/auth/login", server.base))
-        .json(&serde_json::json!({"username": ZHANG, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let login = server.raw_login(ZHANG, PASSWORD).await;
     let token = login["access_token"].as_str().unwrap();
     let head = |length: &str| {
         format!(
@@ -950,15 +934,7 @@ async fn a_candidate_cannot_reach_another_candidates_images_by_any_endpoint() {
         .unwrap_err();
     assert_eq!(code(&replace), ErrorCode::NotFound);
     // What A gets back: the right type, never sniffed, never cached.
-    let login: serde_json::Value = reqwest::Client::new()
-        .post(format!("{}/api/v1/auth/login", server.base))
-        .json(&serde_json::json!({"username": ZHANG, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let login = server.raw_login(ZHANG, PASSWORD).await;
     let served = reqwest::Client::new()
         .get(format!("{}{}", server.base, image.url))
         .bearer_auth(login["access_token"].as_str().unwrap())

@@ -89,6 +89,16 @@ fn start(dir: &std::path::Path) -> (Child, String) {
     (child, base)
 }
 
+async fn sign_in_all(base: &str) -> Vec<Client> {
+    let mut clients = Vec::new();
+    for i in 0..CANDIDATES {
+        let client = Client::new(base, Arc::new(MemoryTokenStore::default())).unwrap();
+        client.login(&username(i), PASSWORD).await.unwrap();
+        clients.push(client);
+    }
+    clients
+}
+
 struct Planned {
     candidate: usize,
     category: &'static str,
@@ -102,12 +112,7 @@ async fn sigkill_during_uploads_loses_no_acknowledged_upload() {
     seed(dir.path());
     let (mut server, base) = start(dir.path());
 
-    let mut clients = Vec::new();
-    for i in 0..CANDIDATES {
-        let client = Client::new(&base, Arc::new(MemoryTokenStore::default())).unwrap();
-        client.login(&username(i), PASSWORD).await.unwrap();
-        clients.push(client);
-    }
+    let clients = sign_in_all(&base).await;
     let mut plan = Vec::new();
     for candidate in 0..CANDIDATES {
         for (category, slots) in SLOTS {
@@ -172,12 +177,7 @@ async fn sigkill_during_uploads_loses_no_acknowledged_upload() {
 
     // Restart on the same data.
     let (mut server, base) = start(dir.path());
-    let mut clients = Vec::new();
-    for i in 0..CANDIDATES {
-        let client = Client::new(&base, Arc::new(MemoryTokenStore::default())).unwrap();
-        client.login(&username(i), PASSWORD).await.unwrap();
-        clients.push(client);
-    }
+    let clients = sign_in_all(&base).await;
     // Every acknowledged upload is there, byte for byte.
     for (n, view) in &acked {
         let p = &plan[*n];
