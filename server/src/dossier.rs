@@ -219,19 +219,14 @@ impl Dossiers {
 
     /// Store a validated photo: the blob durably first, then the row, in one transaction with the
     /// checks; only then is the upload acknowledged. The same key with the same bytes answers the
-    /// first response again and stores nothing twice; with other bytes, 422.
+    /// first response again and stores nothing twice; with other bytes, 422. (Callers check
+    /// `replayed` first to skip validating a replay; the transaction checks again for races.)
     pub async fn upload(
         &self,
         upload: Upload,
         photo: ValidatedPhoto,
         now: OffsetDateTime,
     ) -> ApiResult<ImageView> {
-        if let Some(first) = self
-            .replayed(upload.candidate, upload.key, &upload.request_sha256)
-            .await?
-        {
-            return Ok(first);
-        }
         let blobs = self.blobs.clone();
         let bytes = photo.bytes;
         let (size, content_type, width, height) = (
