@@ -1,0 +1,406 @@
+//! The phone's offline upload queue: a prepared photo is enqueued durably with an idempotency key
+//! made then, and uploaded exactly once whenever the network allows, across app kills and reboots.
+//!
+//! SQLite in WAL mode with `synchronous=FULL` (an enqueue that returned is on disk), numbered
+//! migrations in `PRAGMA user_version`, one connection. A row per item: its key, category, the JPEG,
+//! state, attempts, next try and last error. An item found `uploading` when the queue opens was cut
+//! off by a kill: it goes back to waiting and is sent again with the same key, and the server stores
+//! it once.
+//!
+//! Not here yet (issue "client core"): progress of bytes sent, events to a listener, the cached
+//! dossier and its reconciliation with the server, the network and wifi-only policy.
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::api::ErrorCode;
+use crate::client::{Action, Client, ClientError, UploadRequest};
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("queue storage: {0}")]
+    Storage(#[from] rusqlite::Error),
+    #[error("no queued item {0}")]
+    NotFound(i64),
+}
+
+/// What the app shows for an item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItemState {
+    /// Waiting for the network or for its next try.
+    Waiting,
+    /// Being sent now.
+    Uploading,
+    /// Stored by the server.
+    Uploaded {
+        image: Uuid,
+    },
+    /// The server cannot take it now and retrying will not help until something changes (the
+    /// material is locked, the window is not open): kept, not retried.
+    Held {
+        code: ErrorCode,
+        message: String,
+    },
+    /// The server refused it for good (count reached, not a valid photo...): the user must act.
+    NeedsAttention {
+        code: Option<ErrorCode>,
+        message: String,
+    },
+    Cancelled,
+}
+
+#[derive(Debug, Clone)]
+pub struct QueueItem {
+    pub id: i64,
+    pub key: Uuid,
+    pub category: String,
+    pub slot: Option<u32>,
+    pub replaces: Option<Uuid>,
+    pub bytes: u64,
+    pub state: ItemState,
+    pub attempts: u32,
+    pub next_try_at: OffsetDateTime,
+    pub created_at: OffsetDateTime,
+}
+
+const MIGRATIONS: &[&str] = &[r#"
+    CREATE TABLE items (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        category TEXT NOT NULL,
+        slot INTEGER,
+        replaces TEXT,
+        jpeg BLOB NOT NULL,
+        state TEXT NOT NULL,
+        image TEXT,
+        error_code TEXT,
+        error_message TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_try_at INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+    ) STRICT;
+"#];
+
+/// Backoff before attempt `attempts + 1`: 1 s doubling to at most an hour, with jitter (half to
+/// all of it) so a thousand phones coming back online do not retry in step.
+pub fn backoff(attempts: u32, jitter: f64) -> Duration {
+    let full = (1u64 << attempts.min(12)).min(3600) as f64;
+    Duration::from_secs_f64(full * (0.5 + 0.5 * jitter.clamp(0.0, 1.0)))
+}
+
+pub struct Queue {
+    conn: Mutex<Connection>,
+}
+
+fn code_text(code: ErrorCode) -> String {
+    serde_json::to_value(code)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
+}
+
+fn text_code(text: &str) -> Option<ErrorCode> {
+    serde_json::from_value(serde_json::Value::String(text.to_string())).ok()
+}
+
+fn item_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueueItem> {
+    let uuid = |s: Option<String>| s.and_then(|s| Uuid::parse_str(&s).ok());
+    let state: String = r.get(6)?;
+    let code: Option<String> = r.get(8)?;
+    let message: Option<String> = r.get(9)?;
+    let state = match state.as_str() {
+        "uploading" => ItemState::Uploading,
+        "uploaded" => ItemState::Uploaded {
+            image: uuid(r.get(7)?).unwrap_or_default(),
+        },
+        "held" => ItemState::Held {
+            code: code
+                .as_deref()
+                .and_then(text_code)
+                .unwrap_or(ErrorCode::Locked),
+            message: message.unwrap_or_default(),
+        },
+        "attention" => ItemState::NeedsAttention {
+            code: code.as_deref().and_then(text_code),
+            message: message.unwrap_or_default(),
+        },
+        "cancelled" => ItemState::Cancelled,
+        _ => ItemState::Waiting,
+    };
+    Ok(QueueItem {
+        id: r.get(0)?,
+        key: uuid(r.get(1)?).unwrap_or_default(),
+        category: r.get(2)?,
+        slot: r.get(3)?,
+        replaces: uuid(r.get(4)?),
+        bytes: r.get(5)?,
+        state,
+        attempts: r.get(10)?,
+        next_try_at: OffsetDateTime::from_unix_timestamp(r.get(11)?)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+        created_at: OffsetDateTime::from_unix_timestamp(r.get(12)?)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+    })
+}
+
+const ITEM_COLUMNS: &str = "id, key, category, slot, replaces, length(jpeg), state, image, error_code, error_message, \
+     attempts, next_try_at, created_at";
+
+/// How a drain ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DrainOutcome {
+    /// Nothing is waiting any more (all uploaded, held or needing attention).
+    Done,
+    /// Items wait for a later try (network trouble, server busy); the earliest is due at this time.
+    RetryAt(OffsetDateTime),
+    /// The session ended: sign in again, then drain again.
+    SignInNeeded,
+}
+
+impl Queue {
+    /// Open (or create) the queue at `path`. Items cut off mid-upload go back to waiting.
+    pub fn open(path: &Path) -> Result<Queue, QueueError> {
+        let mut conn = Connection::open(path)?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        let current: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as u32)?;
+            tx.commit()?;
+        }
+        conn.execute(
+            "UPDATE items SET state = 'waiting' WHERE state = 'uploading'",
+            [],
+        )?;
+        Ok(Queue {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queue a prepared photo; returns once it is on disk, with the idempotency key made now.
+    pub fn enqueue(
+        &self,
+        category: &str,
+        jpeg: &[u8],
+        slot: Option<u32>,
+        replaces: Option<Uuid>,
+    ) -> Result<QueueItem, QueueError> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let key = Uuid::new_v4();
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO items (key, category, slot, replaces, jpeg, state, next_try_at, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'waiting', ?6, ?6)",
+            params![key.to_string(), category, slot, replaces.map(|r| r.to_string()), jpeg, now],
+        )?;
+        let id = conn.last_insert_rowid();
+        drop(conn);
+        self.item(id)
+    }
+
+    pub fn item(&self, id: i64) -> Result<QueueItem, QueueError> {
+        self.conn()
+            .query_row(
+                &format!("SELECT {ITEM_COLUMNS} FROM items WHERE id = ?1"),
+                [id],
+                item_row,
+            )
+            .optional()?
+            .ok_or(QueueError::NotFound(id))
+    }
+
+    /// Every item, oldest first.
+    pub fn items(&self) -> Result<Vec<QueueItem>, QueueError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!("SELECT {ITEM_COLUMNS} FROM items ORDER BY id"))?;
+        let items = stmt.query_map([], item_row)?.collect::<Result<_, _>>()?;
+        Ok(items)
+    }
+
+    /// Cancel an item that has not been uploaded.
+    pub fn cancel(&self, id: i64) -> Result<(), QueueError> {
+        let n = self.conn().execute(
+            "UPDATE items SET state = 'cancelled' WHERE id = ?1 AND state != 'uploaded'",
+            [id],
+        )?;
+        if n == 0 {
+            Err(QueueError::NotFound(id))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Held items become waiting again (after the dossier changed: a material was returned, the
+    /// window opened).
+    pub fn release_held(&self) -> Result<usize, QueueError> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        Ok(self.conn().execute(
+            "UPDATE items SET state = 'waiting', next_try_at = ?1 WHERE state = 'held'",
+            [now],
+        )?)
+    }
+
+    /// The network is back (the app's connectivity callback): every waiting item is due now.
+    pub fn retry_now(&self) -> Result<usize, QueueError> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        Ok(self.conn().execute(
+            "UPDATE items SET next_try_at = ?1 WHERE state = 'waiting'",
+            [now],
+        )?)
+    }
+
+    /// The next waiting item due by `now`, claimed as uploading, with its bytes.
+    fn claim_due(&self, now: OffsetDateTime) -> Result<Option<(QueueItem, Vec<u8>)>, QueueError> {
+        let conn = self.conn();
+        let row: Option<(i64, Vec<u8>)> = conn
+            .query_row(
+                "SELECT id, jpeg FROM items WHERE state = 'waiting' AND next_try_at <= ?1 ORDER BY id LIMIT 1",
+                [now.unix_timestamp()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((id, jpeg)) = row else {
+            return Ok(None);
+        };
+        conn.execute(
+            "UPDATE items SET state = 'uploading', attempts = attempts + 1 WHERE id = ?1",
+            [id],
+        )?;
+        drop(conn);
+        Ok(Some((self.item(id)?, jpeg)))
+    }
+
+    fn settle(
+        &self,
+        item: &QueueItem,
+        result: &Result<crate::api::ImageView, ClientError>,
+    ) -> Result<(), QueueError> {
+        let conn = self.conn();
+        match result {
+            Ok(view) => {
+                conn.execute(
+                    "UPDATE items SET state = 'uploaded', image = ?2 WHERE id = ?1",
+                    params![item.id, view.id.to_string()],
+                )?;
+            }
+            Err(e) => {
+                let code = e.code();
+                let (state, next) = match (e.action(), code) {
+                    (Action::RetryLater, _) => {
+                        let wait = backoff(item.attempts, rand_unit())
+                            .max(e.retry_after().unwrap_or_default());
+                        ("waiting", OffsetDateTime::now_utc() + wait)
+                    }
+                    (Action::SignIn, _) => ("waiting", OffsetDateTime::now_utc()),
+                    (
+                        _,
+                        Some(
+                            ErrorCode::Locked | ErrorCode::WindowClosed | ErrorCode::WindowNotOpen,
+                        ),
+                    ) => ("held", OffsetDateTime::now_utc()),
+                    _ => ("attention", OffsetDateTime::now_utc()),
+                };
+                conn.execute(
+                    "UPDATE items SET state = ?2, error_code = ?3, error_message = ?4, next_try_at = ?5 WHERE id = ?1",
+                    params![item.id, state, code.map(code_text), e.to_string(), next.unix_timestamp()],
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Upload every due item, one at a time, until none is due. Safe to call again at any time,
+    /// from a fresh process too: keys make every retry land once.
+    pub async fn drain(&self, client: &Client) -> Result<DrainOutcome, QueueError> {
+        loop {
+            let Some((item, jpeg)) = self.claim_due(OffsetDateTime::now_utc())? else {
+                break;
+            };
+            let request = UploadRequest {
+                category: &item.category,
+                jpeg,
+                idempotency_key: item.key,
+                slot: item.slot,
+                replaces: item.replaces,
+            };
+            let result = client.upload(&request).await;
+            self.settle(&item, &result)?;
+            if matches!(&result, Err(e) if e.action() == Action::SignIn) {
+                return Ok(DrainOutcome::SignInNeeded);
+            }
+        }
+        let next: Option<i64> = self.conn().query_row(
+            "SELECT MIN(next_try_at) FROM items WHERE state = 'waiting'",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(match next {
+            Some(t) => DrainOutcome::RetryAt(
+                OffsetDateTime::from_unix_timestamp(t).unwrap_or(OffsetDateTime::UNIX_EPOCH),
+            ),
+            None => DrainOutcome::Done,
+        })
+    }
+}
+
+/// A number in [0, 1) for jitter; the clock's nanoseconds are random enough for spreading retries.
+fn rand_unit() -> f64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_nanos();
+    (nanos % 1_000_000) as f64 / 1_000_000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_from_a_second_to_an_hour_with_jitter() {
+        assert_eq!(backoff(0, 1.0), Duration::from_secs(1));
+        assert_eq!(backoff(3, 1.0), Duration::from_secs(8));
+        assert_eq!(backoff(30, 1.0), Duration::from_secs(3600));
+        assert_eq!(backoff(30, 0.0), Duration::from_secs(1800));
+    }
+
+    #[test]
+    fn enqueued_items_survive_reopening_and_cut_off_uploads_wait_again() {
+        let dir = std::env::temp_dir().join(format!("dossier-queue-{}", Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("queue.sqlite3");
+        let queue = Queue::open(&path).unwrap();
+        let a = queue.enqueue("id_card", b"jpeg-a", Some(0), None).unwrap();
+        let b = queue.enqueue("diploma", b"jpeg-b", None, None).unwrap();
+        assert_ne!(a.key, b.key);
+        let (claimed, bytes) = queue.claim_due(OffsetDateTime::now_utc()).unwrap().unwrap();
+        assert_eq!(
+            (claimed.id, bytes.as_slice(), claimed.state.clone()),
+            (a.id, &b"jpeg-a"[..], ItemState::Uploading)
+        );
+        drop(queue); // the app is killed mid-upload
+        let queue = Queue::open(&path).unwrap();
+        let items = queue.items().unwrap();
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[0].state, ItemState::Waiting);
+        assert_eq!(
+            (items[0].key, items[0].attempts),
+            (a.key, 1),
+            "same key, so the server stores it once"
+        );
+        queue.cancel(b.id).unwrap();
+        assert_eq!(queue.item(b.id).unwrap().state, ItemState::Cancelled);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
