@@ -4,6 +4,7 @@
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
@@ -13,6 +14,10 @@ use super::StorageError;
 #[derive(Clone)]
 pub struct BlobStore {
     root: PathBuf,
+    /// `put` (shared) and the sweeper's check-and-delete of one file (exclusive) never overlap:
+    /// a blob that `put` found or wrote has a fresh mtime before the sweeper looks at it again,
+    /// and one the sweeper deleted is written anew by `put`.
+    sweeping: Arc<RwLock<()>>,
 }
 
 impl BlobStore {
@@ -20,6 +25,7 @@ impl BlobStore {
         fs::create_dir_all(root.join("tmp"))?;
         Ok(BlobStore {
             root: root.to_path_buf(),
+            sweeping: Arc::new(RwLock::new(())),
         })
     }
 
@@ -31,8 +37,11 @@ impl BlobStore {
     pub fn put(&self, bytes: &[u8]) -> Result<String, StorageError> {
         let sha256 = hex::encode(Sha256::digest(bytes));
         let dest = self.path_of(&sha256);
-        if dest.exists() {
-            // Only complete, synced files ever get their final name.
+        let _no_sweep = self.sweeping.read().unwrap_or_else(|p| p.into_inner());
+        if let Ok(existing) = File::options().append(true).open(&dest) {
+            // Only complete, synced files ever get their final name. It may be an orphan the
+            // sweeper would remove: make it young again, as the row that will name it is coming.
+            existing.set_modified(SystemTime::now())?;
             return Ok(sha256);
         }
         let dir = dest.parent().expect("two-level path");
@@ -94,6 +103,7 @@ impl BlobStore {
                 let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
                     continue;
                 };
+                let _exclusive = self.sweeping.write().unwrap_or_else(|p| p.into_inner());
                 if old(&path) && !is_referenced(name) && fs::remove_file(&path).is_ok() {
                     removed += 1;
                 }
@@ -115,10 +125,27 @@ mod tests {
         assert_eq!(store.put(b"first").unwrap(), a);
         let b = store.put(b"second").unwrap();
         assert_eq!(store.get(&a).unwrap(), b"first");
-        let removed = store.sweep(Duration::ZERO, |sha| sha == a).unwrap();
-        assert_eq!(removed, 1);
-        assert!(store.get(&a).is_ok());
-        assert!(matches!(store.get(&b), Err(StorageError::NotFound)));
+        // An old orphan that is uploaded again becomes young: the sweeper leaves it to its row.
+        let old = SystemTime::now() - Duration::from_secs(7200);
+        for sha in [&a, &b] {
+            File::options()
+                .append(true)
+                .open(store.path_of(sha))
+                .unwrap()
+                .set_modified(old)
+                .unwrap();
+        }
+        assert_eq!(store.put(b"second").unwrap(), b);
+        assert_eq!(
+            store.sweep(Duration::from_secs(3600), |_| false).unwrap(),
+            1,
+            "only the old orphan goes"
+        );
+        assert!(matches!(store.get(&a), Err(StorageError::NotFound)));
+        assert_eq!(store.get(&b).unwrap(), b"second");
+        let removed = store.sweep(Duration::ZERO, |sha| sha == b).unwrap();
+        assert_eq!(removed, 0);
+        assert!(store.get(&b).is_ok());
         fs::remove_dir_all(dir).unwrap();
     }
 }
