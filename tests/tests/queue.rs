@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use dossier_core::client::{Client, FileTokenStore};
-use dossier_core::queue::{DrainOutcome, ItemState, Queue};
+use dossier_core::queue::{
+    DrainOutcome, DrainPolicy, ItemState, Network, Queue, QueueItem, QueueListener,
+};
 use dossier_server::{Application, demo};
 use dossier_tests::{CANDIDATES, PASSWORD, photo, settings_for};
 use time::OffsetDateTime;
@@ -58,7 +60,7 @@ async fn photos_queued_while_the_server_is_down_arrive_once_when_it_is_back() {
         queue.enqueue(category, &photo(seed), None, None).unwrap();
     }
     assert!(matches!(
-        queue.drain(&client).await.unwrap(),
+        queue.drain(&client, &DrainPolicy::default()).await.unwrap(),
         DrainOutcome::RetryAt(_)
     ));
     assert!(
@@ -78,7 +80,64 @@ async fn photos_queued_while_the_server_is_down_arrive_once_when_it_is_back() {
     let app = Application::build(settings).await.unwrap();
     let _server = tokio::spawn(app.run_until_stopped());
     queue.retry_now().unwrap();
-    assert_eq!(queue.drain(&client).await.unwrap(), DrainOutcome::Done);
+    // The phone says offline, or metered with "Wi-Fi only": nothing is sent.
+    let offline = DrainPolicy {
+        network: Network::Offline,
+        ..DrainPolicy::default()
+    };
+    assert_eq!(
+        queue.drain(&client, &offline).await.unwrap(),
+        DrainOutcome::WaitingForNetwork
+    );
+    let far = OffsetDateTime::now_utc() + time::Duration::days(10);
+    let metered = DrainPolicy {
+        network: Network::Metered,
+        wifi_only: true,
+        deadline: Some(far),
+        ..DrainPolicy::default()
+    };
+    assert_eq!(
+        queue.drain(&client, &metered).await.unwrap(),
+        DrainOutcome::WaitingForWifi
+    );
+    assert!(
+        queue
+            .items()
+            .unwrap()
+            .iter()
+            .all(|i| i.state == ItemState::Waiting)
+    );
+    // The deadline is near: mobile data it is. The listener follows every item.
+    let events = Arc::new(Events::default());
+    let subscription = queue.subscribe(events.clone());
+    let near = DrainPolicy {
+        deadline: Some(OffsetDateTime::now_utc() + time::Duration::hours(5)),
+        ..metered
+    };
+    assert_eq!(
+        queue.drain(&client, &near).await.unwrap(),
+        DrainOutcome::Done
+    );
+    let seen = events.0.lock().unwrap().clone();
+    for item in queue.items().unwrap() {
+        let states: Vec<&str> = seen
+            .iter()
+            .filter(|(id, _)| *id == item.id)
+            .map(|(_, s)| *s)
+            .collect();
+        assert_eq!(states, ["uploading", "uploaded"], "item {}", item.id);
+    }
+    drop(subscription);
+    let before = events.0.lock().unwrap().len();
+    queue.enqueue("other", &photo(20), None, None).unwrap();
+    assert_eq!(
+        events.0.lock().unwrap().len(),
+        before,
+        "no events after the handle is dropped"
+    );
+    queue
+        .cancel(queue.items().unwrap().last().unwrap().id)
+        .unwrap();
     let items = queue.items().unwrap();
     let uploaded: Vec<_> = items
         .iter()
@@ -89,7 +148,10 @@ async fn photos_queued_while_the_server_is_down_arrive_once_when_it_is_back() {
         .collect();
     assert_eq!(uploaded.len(), plan.len());
     // Draining again sends nothing; the server holds each photo once.
-    assert_eq!(queue.drain(&client).await.unwrap(), DrainOutcome::Done);
+    assert_eq!(
+        queue.drain(&client, &DrainPolicy::default()).await.unwrap(),
+        DrainOutcome::Done
+    );
     let view = client.dossier().await.unwrap();
     let held: Vec<_> = view
         .materials
@@ -100,7 +162,10 @@ async fn photos_queued_while_the_server_is_down_arrive_once_when_it_is_back() {
     assert!(uploaded.iter().all(|id| held.contains(id)));
     // A third ID image is refused for good: the item needs the user's attention, not retries.
     let extra = queue.enqueue("id_card", &photo(9), None, None).unwrap();
-    assert_eq!(queue.drain(&client).await.unwrap(), DrainOutcome::Done);
+    assert_eq!(
+        queue.drain(&client, &DrainPolicy::default()).await.unwrap(),
+        DrainOutcome::Done
+    );
     assert!(matches!(
         queue.item(extra.id).unwrap().state,
         ItemState::NeedsAttention {
@@ -108,6 +173,23 @@ async fn photos_queued_while_the_server_is_down_arrive_once_when_it_is_back() {
             ..
         }
     ));
+}
+
+#[derive(Default)]
+struct Events(std::sync::Mutex<Vec<(i64, &'static str)>>);
+
+impl QueueListener for Events {
+    fn item_changed(&self, item: &QueueItem) {
+        let state = match item.state {
+            ItemState::Waiting => "waiting",
+            ItemState::Uploading => "uploading",
+            ItemState::Uploaded { .. } => "uploaded",
+            ItemState::Held { .. } => "held",
+            ItemState::NeedsAttention { .. } => "attention",
+            ItemState::Cancelled => "cancelled",
+        };
+        self.0.lock().unwrap().push((item.id, state));
+    }
 }
 
 fn app_district_secret(dir: &std::path::Path) -> Vec<u8> {

@@ -7,10 +7,13 @@
 //! off by a kill: it goes back to waiting and is sent again with the same key, and the server stores
 //! it once.
 //!
-//! Not here yet (issue "client core"): progress of bytes sent, events to a listener, the cached
-//! dossier and its reconciliation with the server, the network and wifi-only policy.
+//! `drain` uploads a few items at a time when the network and the user's "Wi-Fi only" preference
+//! allow (the preference yields when the deadline is near); listeners hear of every change.
+//!
+//! Not here yet (issue "client core"): progress of bytes sent within an upload, the cached dossier
+//! and its reconciliation with the server by key.
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -92,8 +95,85 @@ pub fn backoff(attempts: u32, jitter: f64) -> Duration {
     Duration::from_secs_f64(full * (0.5 + 0.5 * jitter.clamp(0.0, 1.0)))
 }
 
+/// Told of every change, so the app's list and its upload notification follow without polling.
+/// Called on the thread that made the change; keep it short (post to the UI thread).
+pub trait QueueListener: Send + Sync {
+    fn item_changed(&self, item: &QueueItem);
+}
+
+type Listeners = Arc<Mutex<Vec<(u64, Arc<dyn QueueListener>)>>>;
+
+/// Keeps a listener subscribed; dropping it unsubscribes.
+pub struct Subscription {
+    id: u64,
+    listeners: Listeners,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.listeners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(id, _)| *id != self.id);
+    }
+}
+
+/// What the phone knows about its connection (from the platform's connectivity callbacks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Network {
+    Offline,
+    /// Mobile data, or a metered hotspot.
+    Metered,
+    Unmetered,
+}
+
+/// When and how fast to drain.
+#[derive(Debug, Clone)]
+pub struct DrainPolicy {
+    pub network: Network,
+    /// The user's "upload on Wi-Fi only" preference...
+    pub wifi_only: bool,
+    /// ...dropped when the upload window closes within this long: a missed deadline costs more
+    /// than mobile data.
+    pub wifi_only_until_deadline_within: Duration,
+    /// The upload window's end, from the dossier.
+    pub deadline: Option<OffsetDateTime>,
+    /// Uploads at a time.
+    pub concurrency: usize,
+}
+
+impl Default for DrainPolicy {
+    fn default() -> Self {
+        DrainPolicy {
+            network: Network::Unmetered,
+            wifi_only: false,
+            wifi_only_until_deadline_within: Duration::from_secs(24 * 3600),
+            deadline: None,
+            concurrency: 3,
+        }
+    }
+}
+
+impl DrainPolicy {
+    /// Why not to drain now, if so.
+    pub fn blocked(&self, now: OffsetDateTime) -> Option<DrainOutcome> {
+        match self.network {
+            Network::Offline => Some(DrainOutcome::WaitingForNetwork),
+            Network::Metered if self.wifi_only => {
+                let near = self
+                    .deadline
+                    .is_some_and(|d| d - now <= self.wifi_only_until_deadline_within);
+                (!near).then_some(DrainOutcome::WaitingForWifi)
+            }
+            _ => None,
+        }
+    }
+}
+
 pub struct Queue {
     conn: Mutex<Connection>,
+    listeners: Listeners,
+    next_listener: std::sync::atomic::AtomicU64,
 }
 
 fn code_text(code: ErrorCode) -> String {
@@ -159,6 +239,10 @@ pub enum DrainOutcome {
     RetryAt(OffsetDateTime),
     /// The session ended: sign in again, then drain again.
     SignInNeeded,
+    /// Offline: drain when the network is back.
+    WaitingForNetwork,
+    /// On mobile data with "Wi-Fi only" set and the deadline not near.
+    WaitingForWifi,
 }
 
 impl Queue {
@@ -181,7 +265,40 @@ impl Queue {
         )?;
         Ok(Queue {
             conn: Mutex::new(conn),
+            listeners: Listeners::default(),
+            next_listener: Default::default(),
         })
+    }
+
+    /// Subscribe to item changes until the returned handle is dropped.
+    pub fn subscribe(&self, listener: Arc<dyn QueueListener>) -> Subscription {
+        let id = self
+            .next_listener
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.listeners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((id, listener));
+        Subscription {
+            id,
+            listeners: self.listeners.clone(),
+        }
+    }
+
+    /// Tell every listener about item `id` as it is now.
+    fn announce(&self, id: i64) -> Result<(), QueueError> {
+        let item = self.item(id)?;
+        let listeners: Vec<_> = self
+            .listeners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(_, l)| l.clone())
+            .collect();
+        for listener in listeners {
+            listener.item_changed(&item);
+        }
+        Ok(())
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -206,6 +323,7 @@ impl Queue {
         )?;
         let id = conn.last_insert_rowid();
         drop(conn);
+        self.announce(id)?;
         self.item(id)
     }
 
@@ -235,20 +353,31 @@ impl Queue {
             [id],
         )?;
         if n == 0 {
-            Err(QueueError::NotFound(id))
-        } else {
-            Ok(())
+            return Err(QueueError::NotFound(id));
         }
+        self.announce(id)
     }
 
     /// Held items become waiting again (after the dossier changed: a material was returned, the
     /// window opened).
     pub fn release_held(&self) -> Result<usize, QueueError> {
         let now = OffsetDateTime::now_utc().unix_timestamp();
-        Ok(self.conn().execute(
-            "UPDATE items SET state = 'waiting', next_try_at = ?1 WHERE state = 'held'",
-            [now],
-        )?)
+        let held: Vec<i64> = {
+            let conn = self.conn();
+            let mut stmt = conn.prepare("SELECT id FROM items WHERE state = 'held'")?;
+            let ids = stmt
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            conn.execute(
+                "UPDATE items SET state = 'waiting', next_try_at = ?1 WHERE state = 'held'",
+                [now],
+            )?;
+            ids
+        };
+        for id in &held {
+            self.announce(*id)?;
+        }
+        Ok(held.len())
     }
 
     /// The network is back (the app's connectivity callback): every waiting item is due now.
@@ -278,6 +407,7 @@ impl Queue {
             [id],
         )?;
         drop(conn);
+        self.announce(id)?;
         Ok(Some((self.item(id)?, jpeg)))
     }
 
@@ -317,28 +447,48 @@ impl Queue {
                 )?;
             }
         }
-        Ok(())
+        drop(conn);
+        self.announce(item.id)
     }
 
-    /// Upload every due item, one at a time, until none is due. Safe to call again at any time,
-    /// from a fresh process too: keys make every retry land once.
-    pub async fn drain(&self, client: &Client) -> Result<DrainOutcome, QueueError> {
-        loop {
-            let Some((item, jpeg)) = self.claim_due(OffsetDateTime::now_utc())? else {
-                break;
-            };
-            let request = UploadRequest {
-                category: &item.category,
-                jpeg,
-                idempotency_key: item.key,
-                slot: item.slot,
-                replaces: item.replaces,
-            };
-            let result = client.upload(&request).await;
-            self.settle(&item, &result)?;
-            if matches!(&result, Err(e) if e.action() == Action::SignIn) {
-                return Ok(DrainOutcome::SignInNeeded);
+    /// Upload every due item, `policy.concurrency` at a time, until none is due, if the network
+    /// and the user's preference allow. Safe to call again at any time, from a fresh process too:
+    /// keys make every retry land once.
+    pub async fn drain(
+        &self,
+        client: &Client,
+        policy: &DrainPolicy,
+    ) -> Result<DrainOutcome, QueueError> {
+        if let Some(blocked) = policy.blocked(OffsetDateTime::now_utc()) {
+            return Ok(blocked);
+        }
+        let signed_out = std::sync::atomic::AtomicBool::new(false);
+        let worker = || async {
+            while !signed_out.load(std::sync::atomic::Ordering::Relaxed) {
+                let Some((item, jpeg)) = self.claim_due(OffsetDateTime::now_utc())? else {
+                    break;
+                };
+                let request = UploadRequest {
+                    category: &item.category,
+                    jpeg,
+                    idempotency_key: item.key,
+                    slot: item.slot,
+                    replaces: item.replaces,
+                };
+                let result = client.upload(&request).await;
+                self.settle(&item, &result)?;
+                if matches!(&result, Err(e) if e.action() == Action::SignIn) {
+                    signed_out.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
             }
+            Ok::<_, QueueError>(())
+        };
+        let workers: Vec<_> = (0..policy.concurrency.max(1)).map(|_| worker()).collect();
+        for result in futures_util::future::join_all(workers).await {
+            result?;
+        }
+        if signed_out.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(DrainOutcome::SignInNeeded);
         }
         let next: Option<i64> = self.conn().query_row(
             "SELECT MIN(next_try_at) FROM items WHERE state = 'waiting'",
@@ -373,6 +523,28 @@ mod tests {
         assert_eq!(backoff(3, 1.0), Duration::from_secs(8));
         assert_eq!(backoff(30, 1.0), Duration::from_secs(3600));
         assert_eq!(backoff(30, 0.0), Duration::from_secs(1800));
+    }
+
+    #[test]
+    fn wifi_only_yields_when_the_deadline_is_near() {
+        let now = OffsetDateTime::now_utc();
+        let policy = |network, wifi_only, hours: i64| DrainPolicy {
+            network,
+            wifi_only,
+            deadline: Some(now + time::Duration::hours(hours)),
+            ..DrainPolicy::default()
+        };
+        assert_eq!(
+            policy(Network::Offline, false, 100).blocked(now),
+            Some(DrainOutcome::WaitingForNetwork)
+        );
+        assert_eq!(
+            policy(Network::Metered, true, 100).blocked(now),
+            Some(DrainOutcome::WaitingForWifi)
+        );
+        assert_eq!(policy(Network::Metered, true, 23).blocked(now), None);
+        assert_eq!(policy(Network::Metered, false, 100).blocked(now), None);
+        assert_eq!(policy(Network::Unmetered, true, 100).blocked(now), None);
     }
 
     #[test]
