@@ -8,3 +8,5 @@ pub mod domain;
 pub mod photo;
 #[cfg(feature = "client")]
 pub mod queue;
+#[cfg(feature = "sqlite")]
+pub mod store;

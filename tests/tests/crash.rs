@@ -106,6 +106,18 @@ struct Planned {
     jpeg: Vec<u8>,
 }
 
+impl Planned {
+    fn request(&self) -> UploadRequest<'static> {
+        UploadRequest {
+            category: self.category,
+            jpeg: self.jpeg.clone(),
+            idempotency_key: self.key,
+            slot: None,
+            replaces: None,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_uploads_loses_no_acknowledged_upload() {
     let dir = tempfile::tempdir().unwrap();
@@ -144,13 +156,7 @@ async fn sigkill_during_uploads_loses_no_acknowledged_upload() {
         tasks.push(tokio::spawn(async move {
             let _permit = semaphore.acquire().await.unwrap();
             let p = &plan[n];
-            let request = UploadRequest {
-                category: p.category,
-                jpeg: p.jpeg.clone(),
-                idempotency_key: p.key,
-                slot: None,
-                replaces: None,
-            };
+            let request = p.request();
             let answer = clients[p.candidate].upload(&request).await;
             if answer.is_ok() {
                 acknowledged.fetch_add(1, Ordering::SeqCst);
@@ -187,13 +193,7 @@ async fn sigkill_during_uploads_loses_no_acknowledged_upload() {
     }
     // Retry everything with its key: the acknowledged answer the same, the rest land once.
     for (n, p) in plan.iter().enumerate() {
-        let request = UploadRequest {
-            category: p.category,
-            jpeg: p.jpeg.clone(),
-            idempotency_key: p.key,
-            slot: None,
-            replaces: None,
-        };
+        let request = p.request();
         let view = clients[p.candidate]
             .upload(&request)
             .await

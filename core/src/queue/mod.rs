@@ -252,13 +252,7 @@ impl Queue {
         conn.busy_timeout(Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
-        let current: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-            let tx = conn.transaction()?;
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", (i + 1) as u32)?;
-            tx.commit()?;
-        }
+        crate::store::migrate(&mut conn, MIGRATIONS)?;
         conn.execute(
             "UPDATE items SET state = 'waiting' WHERE state = 'uploading'",
             [],

@@ -142,12 +142,5 @@ const MIGRATIONS: &[&str] = &[
 
 /// Bring the database to the newest version, one transaction per migration.
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<u32> {
-    let current: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", (i + 1) as u32)?;
-        tx.commit()?;
-    }
-    Ok(MIGRATIONS.len() as u32)
+    dossier_core::store::migrate(conn, MIGRATIONS)
 }
