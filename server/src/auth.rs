@@ -484,10 +484,7 @@ impl Auth {
             .write(move |tx| {
                 storage::set_password(tx, candidate.id, &password_hash)?;
                 storage::clear_throttle(tx, &name)?;
-                tx.execute(
-                    "UPDATE sessions SET revoked_at = COALESCE(revoked_at, ?2) WHERE candidate_id = ?1",
-                    rusqlite::params![candidate.id.to_string(), storage::to_unix(now)],
-                )?;
+                storage::revoke_candidate_sessions(tx, candidate.id, now)?;
                 Ok::<_, StorageError>(())
             })
             .await
@@ -628,11 +625,11 @@ impl Auth {
                 }
                 storage::mark_token_used(tx, &hash, now)?;
                 // The old access token of this family ends with the rotation too.
-                tx.execute(
-                    "UPDATE sessions SET revoked_at = ?2 WHERE family = ?1 AND kind = 'access' AND revoked_at IS NULL",
-                    rusqlite::params![session.family.to_string(), storage::to_unix(now)],
-                )?;
-                Ok(Some((storage::candidate_by_id(tx, session.candidate_id)?, session.family)))
+                storage::revoke_family_tokens(tx, session.family, TokenKind::Access, now)?;
+                Ok(Some((
+                    storage::candidate_by_id(tx, session.candidate_id)?,
+                    session.family,
+                )))
             })
             .await
             .map_err(ApiError::from)?;

@@ -84,6 +84,19 @@ pub fn profile_of(c: &Candidate) -> Profile {
     }
 }
 
+/// The materials as the domain's submit rule sees them.
+fn summaries(materials: &[MaterialView]) -> Vec<MaterialSummary<'_>> {
+    materials
+        .iter()
+        .map(|m| MaterialSummary {
+            category: &m.category.code,
+            required: m.required,
+            images: m.images.len() as u32,
+            min_images: m.category.min_images,
+        })
+        .collect()
+}
+
 /// Everything the materials page shows, read in one go.
 pub fn compose_view(
     conn: &Connection,
@@ -132,20 +145,8 @@ pub fn compose_view(
             note,
         });
     }
-    let summaries: Vec<MaterialSummary<'_>> = materials
-        .iter()
-        .map(|m| MaterialSummary {
-            category: &m.category.code,
-            required: m.required,
-            images: m.images.len() as u32,
-            min_images: m.category.min_images,
-        })
-        .collect();
-    let missing = summaries
-        .iter()
-        .filter(|m| m.required && m.images < m.min_images)
-        .map(|m| m.category.to_string())
-        .collect();
+    let summaries = summaries(&materials);
+    let missing = domain::missing_required(&summaries);
     let can_submit = domain::check_submit(window.state, c.dossier_state, &summaries).is_ok();
     Ok(DossierView {
         profile: profile_of(&c),
@@ -373,17 +374,7 @@ impl Dossiers {
         self.db
             .write(move |tx| {
                 let view = compose_view(tx, candidate, now)?;
-                let summaries: Vec<MaterialSummary<'_>> = view
-                    .materials
-                    .iter()
-                    .map(|m| MaterialSummary {
-                        category: &m.category.code,
-                        required: m.required,
-                        images: m.images.len() as u32,
-                        min_images: m.category.min_images,
-                    })
-                    .collect();
-                domain::check_submit(view.window.state, view.state, &summaries)?;
+                domain::check_submit(view.window.state, view.state, &summaries(&view.materials))?;
                 for m in &view.materials {
                     if matches!(m.state, MaterialState::Open | MaterialState::Returned) {
                         storage::set_material_state(

@@ -130,6 +130,15 @@ pub enum SubmitRefusal {
     Missing(Vec<String>),
 }
 
+/// The categories required for this candidate that hold fewer images than their minimum.
+pub fn missing_required(materials: &[MaterialSummary<'_>]) -> Vec<String> {
+    materials
+        .iter()
+        .filter(|m| m.required && m.images < m.min_images)
+        .map(|m| m.category.to_string())
+        .collect()
+}
+
 /// Submit needs an open window, something unlocked (a draft, or returned materials), and every
 /// category required for this candidate holding at least its minimum number of images.
 pub fn check_submit(
@@ -141,11 +150,7 @@ pub fn check_submit(
     if !matches!(dossier, DossierState::Draft | DossierState::Returned) {
         return Err(SubmitRefusal::NothingUnlocked);
     }
-    let missing: Vec<String> = materials
-        .iter()
-        .filter(|m| m.required && m.images < m.min_images)
-        .map(|m| m.category.to_string())
-        .collect();
+    let missing = missing_required(materials);
     if !missing.is_empty() {
         return Err(SubmitRefusal::Missing(missing));
     }

@@ -802,6 +802,33 @@ pub fn revoke_family(
     Ok(())
 }
 
+/// Revoke the tokens of one kind in a family (the access token, when its refresh token rotates).
+pub fn revoke_family_tokens(
+    conn: &Connection,
+    family: Uuid,
+    kind: TokenKind,
+    at: OffsetDateTime,
+) -> Result<(), StorageError> {
+    conn.execute(
+        "UPDATE sessions SET revoked_at = COALESCE(revoked_at, ?3) WHERE family = ?1 AND kind = ?2",
+        params![family.to_string(), kind.as_str(), to_unix(at)],
+    )?;
+    Ok(())
+}
+
+/// Revoke every session of a candidate (a new password was set).
+pub fn revoke_candidate_sessions(
+    conn: &Connection,
+    candidate: Uuid,
+    at: OffsetDateTime,
+) -> Result<(), StorageError> {
+    conn.execute(
+        "UPDATE sessions SET revoked_at = COALESCE(revoked_at, ?2) WHERE candidate_id = ?1",
+        params![candidate.to_string(), to_unix(at)],
+    )?;
+    Ok(())
+}
+
 /// Remember a ticket as used; `false` if it was used before.
 pub fn use_ticket(
     conn: &Connection,
