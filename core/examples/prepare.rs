@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use dossier_core::photo::{DocumentSize, PhotoSource, PrepareOptions, prepare};
+use dossier_core::photo::{DocumentKind, PhotoSource, PrepareOptions, prepare};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -12,8 +12,8 @@ fn main() {
         std::process::exit(2);
     };
     let document = match args.get(2).map(String::as_str) {
-        Some("a4") => DocumentSize::A4,
-        _ => DocumentSize::IdCard,
+        Some("a4") => DocumentKind::A4,
+        _ => DocumentKind::IdCard,
     };
     let options = PrepareOptions {
         document,

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use dossier_core::photo::{
-    DocumentSize, PhotoError, PhotoFormat, PhotoSource, PrepareOptions, UPLOAD_BUDGET_BYTES,
+    DocumentKind, PhotoError, PhotoFormat, PhotoSource, PrepareOptions, UPLOAD_BUDGET_BYTES,
     Warning, prepare, validate,
 };
 use image::{GrayImage, RgbImage};
@@ -584,7 +584,7 @@ fn checks_tell_sharp_from_blurred_and_dark() {
 
     let small = image::imageops::resize(&upright, 300, 200, image::imageops::FilterType::Triangle);
     let opts = PrepareOptions {
-        document: DocumentSize::IdCard,
+        document: DocumentKind::IdCard,
         ..PrepareOptions::default()
     };
     let out = prepare(PhotoSource::Bytes(&encode_jpeg(&small, 92)), &opts).unwrap();

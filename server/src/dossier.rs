@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 
 use dossier_core::api::{
-    Category, DocumentKind, DossierState, DossierView, ErrorCode, ImageView, MaterialState,
-    MaterialView, MessageList, MessageView, Profile, ProfileUpdate, PushTokenRegistration,
-    ReviewNote, SUBMITTED_TEXT, SubmitReceipt, UploadWindow,
+    Category, DossierState, DossierView, ErrorCode, ImageView, MaterialState, MaterialView,
+    MessageList, MessageView, Profile, ProfileUpdate, PushTokenRegistration, ReviewNote,
+    SUBMITTED_TEXT, SubmitReceipt, UploadWindow,
 };
 use dossier_core::domain::{self, MaterialSummary};
 use dossier_core::photo::ValidatedPhoto;
@@ -68,6 +68,7 @@ fn image_view(i: &ImageRow, locked: bool) -> ImageView {
         sha256: i.sha256.clone(),
         uploaded_at: i.uploaded_at,
         locked,
+        upload_key: i.upload_key,
     }
 }
 
@@ -309,6 +310,7 @@ impl Dossiers {
                     content_type,
                     uploaded_at: now,
                     deleted_at: None,
+                    upload_key: Some(upload.key),
                 };
                 storage::insert_image(tx, &row)?;
                 let view = image_view(&row, false);
@@ -512,13 +514,5 @@ impl Dossiers {
         tokio::task::spawn_blocking(move || blobs.sweep(grace, |sha| referenced.contains(sha)))
             .await
             .map_err(|e| StorageError::Task(e.to_string()))?
-    }
-}
-
-/// The document size a category's photos show, for the photo checks.
-pub fn document_size(kind: DocumentKind) -> dossier_core::photo::DocumentSize {
-    match kind {
-        DocumentKind::IdCard => dossier_core::photo::DocumentSize::IdCard,
-        DocumentKind::A4 => dossier_core::photo::DocumentSize::A4,
     }
 }

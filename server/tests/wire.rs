@@ -36,6 +36,7 @@ fn serde_and_poem_openapi_write_the_same_json() {
         sha256: "ab".repeat(32),
         uploaded_at: at,
         locked: true,
+        upload_key: Some(Uuid::new_v4()),
     });
     same(ErrorBody {
         code: ErrorCode::MissingRequired,

@@ -1,14 +1,17 @@
 //! Helpers shared by the end-to-end tests: the real server on a free port with the demo district,
 //! candidates entered through the real ticket and activation flow, and photos made by core's
 //! real pipeline.
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
 use dossier_core::api::ActivationRequest;
 use dossier_core::client::{Client, Entry, MemoryTokenStore};
 use dossier_core::photo::{PhotoSource, PrepareOptions, prepare};
-use dossier_server::auth::Auth;
-use dossier_server::storage;
-use dossier_server::{AppState, Application, Settings, demo};
+use dossier_server::auth::{Auth, hash_secret_blocking, normalise_answer};
+use dossier_server::storage::{self, Activation, Db, RosterEntry};
+use dossier_server::{AppState, Application, Settings, demo, district};
 use time::{Duration, OffsetDateTime};
 
 pub use dossier_server::demo::CANDIDATES;
@@ -177,4 +180,319 @@ pub fn photo(seed: u32) -> Vec<u8> {
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// Give the demo district's "other" category `slots` slots, so one phone can queue many photos.
+pub fn widen_other(db: &Db, slots: u32) {
+    let mut file = district::parse(demo::DISTRICT_FILE).expect("demo district parses");
+    // Keep the window the demo seed opened.
+    (file.upload_opens_at, file.upload_closes_at) = (None, None);
+    for c in &mut file.categories {
+        if c.code == "other" {
+            c.max_images = slots;
+        }
+    }
+    district::apply(db, &file, |c| {
+        Ok(Some((demo::example_image(c.document), "image/png".into())))
+    })
+    .expect("district applied");
+}
+
+/// The username of the `i`th candidate made by `seed_activated`.
+pub fn seeded_username(i: usize) -> String {
+    format!("2026990000{i:03}")
+}
+
+/// A data directory with the demo district and `n` activated candidates (password `PASSWORD`),
+/// for tests that run the server as a process.
+pub fn seed_activated(dir: &Path, n: usize) -> Db {
+    let db = Db::open(&dir.join("dossier.sqlite3")).expect("database opens");
+    let now = OffsetDateTime::now_utc();
+    demo::seed(&db, now).expect("demo seeded");
+    let (password_hash, answer_hash) = (
+        hash_secret_blocking(PASSWORD),
+        hash_secret_blocking(&normalise_answer("北京")),
+    );
+    db.blocking_write(|tx| {
+        for i in 0..n {
+            let entry = RosterEntry {
+                username: seeded_username(i),
+                name: format!("考生{i}"),
+                id_number: format!("1101011990010{i:05}"),
+                exam_category: "临床执业医师".into(),
+                district: demo::DISTRICT.into(),
+                exam_site: "东城区考点".into(),
+                mobile: None,
+                attributes: Default::default(),
+            };
+            storage::upsert_roster_entry(tx, &entry)?;
+            let c = storage::candidate_by_username(tx, &entry.username)?;
+            let activation = Activation {
+                password_hash: &password_hash,
+                security_question: "?",
+                security_answer_hash: &answer_hash,
+                at: now,
+            };
+            storage::activate(tx, c.id, &activation)?;
+        }
+        Ok::<_, storage::StorageError>(())
+    })
+    .expect("candidates activated");
+    db
+}
+
+/// The real server binary, run as a process so a test can SIGKILL it.
+pub struct ServerProcess {
+    child: Child,
+    pub base: String,
+    pub port: u16,
+    dir: PathBuf,
+}
+
+impl ServerProcess {
+    /// Start on a free port.
+    pub fn start(dir: &Path) -> ServerProcess {
+        Self::start_on(dir, 0)
+    }
+
+    /// Start on `port` (0: any free one); returns once it listens.
+    pub fn start_on(dir: &Path, port: u16) -> ServerProcess {
+        let mut child = Command::new(binary("dossier-test-server"))
+            .arg("serve")
+            .env("DOSSIER_DATA_DIR", dir)
+            .env("DOSSIER_LISTEN", format!("127.0.0.1:{port}"))
+            .env("DOSSIER_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("server starts");
+        let stdout = child.stdout.take().expect("piped");
+        let mut lines = BufReader::new(stdout).lines();
+        let base = loop {
+            let line = lines
+                .next()
+                .expect("server printed its address")
+                .expect("readable");
+            if let Some(rest) = line.strip_prefix("Dossier listening on ") {
+                break rest
+                    .split_whitespace()
+                    .next()
+                    .expect("an address")
+                    .to_string();
+            }
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        let port = base
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("a port");
+        ServerProcess {
+            child,
+            base,
+            port,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// SIGKILL, and wait for it to be gone.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Kill, stay down for `down`, and start again on the same port and data.
+    pub fn restart(&mut self, down: std::time::Duration) {
+        self.kill();
+        std::thread::sleep(down);
+        let (dir, port) = (self.dir.clone(), self.port);
+        *self = Self::start_on(&dir, port);
+    }
+
+    /// A read-only look at the server's database, for assertions about what is stored.
+    pub fn database(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open_with_flags(
+            self.dir.join("dossier.sqlite3"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .expect("database opens")
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// One of this package's binaries, which cargo builds beside the integration tests
+/// (`target/<profile>/deps/<test>` → `target/<profile>/<name>`).
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .join(name)
+}
+
+/// A free port on loopback (bound and released; good enough for a server started right after).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A document photo of about `kb` KiB after core's pipeline: larger images carry finer detail.
+pub fn photo_of_size(seed: u32, width: u32, height: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(width, height, |x, y| {
+        let h = (x.wrapping_mul(2654435761) ^ y.wrapping_mul(40503) ^ seed.wrapping_mul(97)) % 23;
+        let stroke = (y / 9 + seed) % 4 == 0 && (x / 5 + y / 31 + seed) % 5 != 0;
+        let v = if stroke { 30 + h as u8 } else { 215 + h as u8 };
+        image::Rgb([v, v, v.saturating_sub((seed % 9) as u8)])
+    });
+    let mut png = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .expect("png");
+    prepare(PhotoSource::Bytes(&png), &PrepareOptions::default())
+        .expect("prepared")
+        .jpeg
+}
+
+/// What the fault-injecting proxy did, so a test can show its faults happened.
+#[derive(Default, Debug)]
+pub struct ProxyStats {
+    pub connections: std::sync::atomic::AtomicUsize,
+    /// Reset as soon as accepted.
+    pub dropped: std::sync::atomic::AtomicUsize,
+    /// Reset after part of the request had been forwarded.
+    pub reset_mid_body: std::sync::atomic::AtomicUsize,
+    /// Request forwarded whole, then reset as the answer came back: the server acted, the phone
+    /// never heard.
+    pub answer_lost: std::sync::atomic::AtomicUsize,
+    /// Forwarded after a delay, then reset after a random lifetime.
+    pub delayed: std::sync::atomic::AtomicUsize,
+}
+
+/// A TCP proxy on loopback that mistreats connections: drops 30%, resets 20% mid-request, loses
+/// 20% of answers, and delays the rest (which it cuts after a random lifetime).
+pub struct FaultyProxy {
+    pub base: String,
+    pub stats: Arc<ProxyStats>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FaultyProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+enum Fate {
+    Drop,
+    ResetMidBody(usize),
+    LoseAnswer,
+    Delay(std::time::Duration, std::time::Duration),
+}
+
+impl FaultyProxy {
+    pub async fn start(upstream_port: u16) -> FaultyProxy {
+        use rand::Rng;
+        use std::sync::atomic::Ordering::Relaxed;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("proxy binds");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        let stats = Arc::new(ProxyStats::default());
+        let counters = stats.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((down, _)) = listener.accept().await {
+                // Every ten connections: 3 dropped, 2 reset mid-request, 2 answers lost, 3
+                // delayed (and cut after a short life, so pooled connections meet faults too).
+                let n = counters.connections.fetch_add(1, Relaxed);
+                let fate = {
+                    let mut rng = rand::rng();
+                    match n % 10 {
+                        1 | 5 | 7 => Fate::Drop,
+                        2 | 8 => Fate::ResetMidBody(rng.random_range(64..150_000)),
+                        4 | 9 => Fate::LoseAnswer,
+                        _ => Fate::Delay(
+                            std::time::Duration::from_millis(rng.random_range(0..300)),
+                            std::time::Duration::from_millis(rng.random_range(50..600)),
+                        ),
+                    }
+                };
+                tokio::spawn(mistreat(down, upstream_port, fate, counters.clone()));
+            }
+        });
+        FaultyProxy { base, stats, task }
+    }
+}
+
+/// Close with RST rather than FIN, as a dropped mobile link looks to the other end.
+fn reset(stream: tokio::net::TcpStream) {
+    if let Ok(std) = stream.into_std() {
+        let _ = socket2::SockRef::from(&std).set_linger(Some(std::time::Duration::ZERO));
+    }
+}
+
+async fn mistreat(
+    down: tokio::net::TcpStream,
+    upstream_port: u16,
+    fate: Fate,
+    stats: Arc<ProxyStats>,
+) {
+    use std::sync::atomic::Ordering::Relaxed;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    if let Fate::Drop = fate {
+        stats.dropped.fetch_add(1, Relaxed);
+        return reset(down);
+    }
+    if let Fate::Delay(delay, _) = fate {
+        tokio::time::sleep(delay).await;
+    }
+    let Ok(up) = tokio::net::TcpStream::connect(("127.0.0.1", upstream_port)).await else {
+        return reset(down);
+    };
+    let (mut down_read, mut down_write) = down.into_split();
+    let (mut up_read, mut up_write) = up.into_split();
+    let mut sent = 0usize;
+    let mut request_buf = vec![0u8; 16 * 1024];
+    let mut answer_buf = vec![0u8; 16 * 1024];
+    let lifetime = match fate {
+        Fate::Delay(_, life) => life,
+        _ => std::time::Duration::from_secs(3600),
+    };
+    let deadline = tokio::time::sleep(lifetime);
+    tokio::pin!(deadline);
+    let counted = loop {
+        tokio::select! {
+            n = down_read.read(&mut request_buf) => {
+                let n = match n { Ok(0) | Err(_) => break None, Ok(n) => n };
+                if let Fate::ResetMidBody(limit) = fate
+                    && sent + n > limit
+                {
+                    let _ = up_write.write_all(&request_buf[..limit - sent]).await;
+                    break Some(&stats.reset_mid_body);
+                }
+                sent += n;
+                if up_write.write_all(&request_buf[..n]).await.is_err() { break None; }
+            }
+            n = up_read.read(&mut answer_buf) => {
+                let n = match n { Ok(0) | Err(_) => break None, Ok(n) => n };
+                if let Fate::LoseAnswer = fate {
+                    break Some(&stats.answer_lost);
+                }
+                if down_write.write_all(&answer_buf[..n]).await.is_err() { break None; }
+            }
+            _ = &mut deadline => break Some(&stats.delayed),
+        }
+    };
+    if let Some(counter) = counted {
+        counter.fetch_add(1, Relaxed);
+    }
+    if let (Ok(down), Ok(up)) = (down_read.reunite(down_write), up_read.reunite(up_write)) {
+        reset(down);
+        reset(up);
+    }
 }

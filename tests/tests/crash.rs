@@ -1,18 +1,12 @@
 //! The server process killed with SIGKILL while many uploads are in flight: after a restart every
 //! upload that got a 201 is present and byte-identical, no row lacks its blob, the database passes
 //! `PRAGMA integrity_check`, and retrying the rest with their keys stores each photo exactly once.
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use dossier_core::api::ImageView;
 use dossier_core::client::{Client, MemoryTokenStore, UploadRequest};
-use dossier_server::auth::{hash_secret_blocking, normalise_answer};
-use dossier_server::demo;
-use dossier_server::storage::{self, Activation, Db, RosterEntry};
-use dossier_tests::{PASSWORD, photo, sha256_hex};
-use time::OffsetDateTime;
+use dossier_tests::{PASSWORD, ServerProcess, photo, seed_activated, seeded_username, sha256_hex};
 use uuid::Uuid;
 
 const CANDIDATES: usize = 16;
@@ -27,73 +21,11 @@ const SLOTS: [(&str, u32); 7] = [
     ("other", 5),
 ];
 
-fn username(i: usize) -> String {
-    format!("2026990000{i:03}")
-}
-
-fn seed(dir: &std::path::Path) {
-    let db = Db::open(&dir.join("dossier.sqlite3")).unwrap();
-    let now = OffsetDateTime::now_utc();
-    demo::seed(&db, now).unwrap();
-    let (password_hash, answer_hash) = (
-        hash_secret_blocking(PASSWORD),
-        hash_secret_blocking(&normalise_answer("北京")),
-    );
-    db.blocking_write(|tx| {
-        for i in 0..CANDIDATES {
-            let entry = RosterEntry {
-                username: username(i),
-                name: format!("考生{i}"),
-                id_number: format!("1101011990010{i:05}"),
-                exam_category: "临床执业医师".into(),
-                district: demo::DISTRICT.into(),
-                exam_site: "东城区考点".into(),
-                mobile: None,
-                attributes: Default::default(),
-            };
-            storage::upsert_roster_entry(tx, &entry)?;
-            let c = storage::candidate_by_username(tx, &entry.username)?;
-            let activation = Activation {
-                password_hash: &password_hash,
-                security_question: "?",
-                security_answer_hash: &answer_hash,
-                at: now,
-            };
-            storage::activate(tx, c.id, &activation)?;
-        }
-        Ok::<_, storage::StorageError>(())
-    })
-    .unwrap();
-}
-
-/// Start the real server binary on a free port; returns the process and its base URL.
-fn start(dir: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dossier-test-server"))
-        .arg("serve")
-        .env("DOSSIER_DATA_DIR", dir)
-        .env("DOSSIER_LISTEN", "127.0.0.1:0")
-        .env("DOSSIER_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("server starts");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let base = loop {
-        let line = lines.next().expect("server printed its address").unwrap();
-        if let Some(rest) = line.strip_prefix("Dossier listening on ") {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
-    // Keep draining stdout so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, base)
-}
-
 async fn sign_in_all(base: &str) -> Vec<Client> {
     let mut clients = Vec::new();
     for i in 0..CANDIDATES {
         let client = Client::new(base, Arc::new(MemoryTokenStore::default())).unwrap();
-        client.login(&username(i), PASSWORD).await.unwrap();
+        client.login(&seeded_username(i), PASSWORD).await.unwrap();
         clients.push(client);
     }
     clients
@@ -121,8 +53,9 @@ impl Planned {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_uploads_loses_no_acknowledged_upload() {
     let dir = tempfile::tempdir().unwrap();
-    seed(dir.path());
-    let (mut server, base) = start(dir.path());
+    seed_activated(dir.path(), CANDIDATES);
+    let mut server = ServerProcess::start(dir.path());
+    let base = server.base.clone();
 
     let clients = sign_in_all(&base).await;
     let mut plan = Vec::new();
@@ -167,8 +100,7 @@ async fn sigkill_during_uploads_loses_no_acknowledged_upload() {
     while acknowledged.load(Ordering::SeqCst) < total / 3 {
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
-    server.kill().unwrap(); // SIGKILL
-    server.wait().unwrap();
+    server.kill(); // SIGKILL
     let mut acked: Vec<(usize, ImageView)> = Vec::new();
     for task in tasks {
         if let (n, Some(view)) = task.await.unwrap() {
@@ -182,8 +114,8 @@ async fn sigkill_during_uploads_loses_no_acknowledged_upload() {
     );
 
     // Restart on the same data.
-    let (mut server, base) = start(dir.path());
-    let clients = sign_in_all(&base).await;
+    let server = ServerProcess::start(dir.path());
+    let clients = sign_in_all(&server.base).await;
     // Every acknowledged upload is there, byte for byte.
     for (n, view) in &acked {
         let p = &plan[*n];
@@ -217,8 +149,7 @@ async fn sigkill_during_uploads_loses_no_acknowledged_upload() {
             "candidate {i}: each photo exactly once"
         );
     }
-    server.kill().unwrap();
-    server.wait().unwrap();
+    drop(server);
 
     // The database is sound and no row lacks its blob.
     let conn = rusqlite::Connection::open(dir.path().join("dossier.sqlite3")).unwrap();

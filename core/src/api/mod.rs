@@ -396,6 +396,11 @@ wire_object! {
         #[serde(with = "time::serde::rfc3339")]
         pub uploaded_at: OffsetDateTime,
         pub locked: bool,
+        /// The Idempotency-Key it was uploaded with, so the phone's queue recognises an upload
+        /// whose answer it never heard.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+        pub upload_key: Option<Uuid>,
     }
 }
 

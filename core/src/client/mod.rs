@@ -452,6 +452,17 @@ impl Client {
 
     /// Upload one prepared photo. Safe to repeat with the same key: the server stores it once.
     pub async fn upload(&self, request: &UploadRequest<'_>) -> Result<ImageView, ClientError> {
+        self.upload_with_progress(request, Arc::new(|_, _| {}))
+            .await
+    }
+
+    /// Upload, calling `progress(sent, total)` as the body's bytes are handed to the connection.
+    /// The length is declared up front (the server refuses a body without one).
+    pub async fn upload_with_progress(
+        &self,
+        request: &UploadRequest<'_>,
+        progress: Arc<dyn Fn(u64, u64) + Send + Sync>,
+    ) -> Result<ImageView, ClientError> {
         let mut url = reqwest::Url::parse(
             &self.url(&format!("/dossier/materials/{}/images", request.category)),
         )
@@ -470,13 +481,15 @@ impl Client {
         }
         let url = url.to_string().trim_end_matches('?').to_string();
         let key = request.idempotency_key.to_string();
+        let jpeg = bytes::Bytes::from(request.jpeg.clone());
         let response = self
             .authed(|http, token| {
                 http.post(&url)
                     .bearer_auth(token)
                     .header(IDEMPOTENCY_KEY_HEADER, &key)
                     .header(reqwest::header::CONTENT_TYPE, "image/jpeg")
-                    .body(request.jpeg.clone())
+                    .header(reqwest::header::CONTENT_LENGTH, jpeg.len())
+                    .body(counted_body(jpeg.clone(), progress.clone()))
             })
             .await?;
         Self::decode(response).await
@@ -538,4 +551,22 @@ impl Client {
         self.send_no_content(Method::POST, "/push-tokens", Some(body))
             .await
     }
+}
+
+/// A body that reports how much of it the connection has taken, in 16 KiB steps.
+fn counted_body(
+    jpeg: bytes::Bytes,
+    progress: Arc<dyn Fn(u64, u64) + Send + Sync>,
+) -> reqwest::Body {
+    const STEP: usize = 16 * 1024;
+    let total = jpeg.len() as u64;
+    let chunks = (0..jpeg.len())
+        .step_by(STEP)
+        .map(move |at| jpeg.slice(at..(at + STEP).min(jpeg.len())));
+    let mut sent = 0u64;
+    reqwest::Body::wrap_stream(futures_util::stream::iter(chunks.map(move |chunk| {
+        sent += chunk.len() as u64;
+        progress(sent, total);
+        Ok::<_, std::io::Error>(chunk)
+    })))
 }

@@ -7,6 +7,8 @@
 use fast_image_resize as fir;
 use image::RgbImage;
 
+pub use crate::api::DocumentKind;
+
 /// Long edge of the grey image the checks measure.
 pub const ANALYSIS_LONG_EDGE: u32 = 1024;
 
@@ -23,21 +25,12 @@ pub const LOW_CONTRAST_BELOW: f32 = 40.0;
 /// Effective resolution below which small print (an ID card's number) stops being readable.
 pub const TOO_SMALL_BELOW_DPI: f32 = 150.0;
 
-/// The physical size of the document photographed, for the effective resolution.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DocumentSize {
-    /// ID card, 85.6 x 54 mm (ISO/IEC 7810 ID-1).
-    IdCard,
-    /// A4 page, 297 x 210 mm (diplomas, certificates, work proof).
-    A4,
-}
-
-impl DocumentSize {
-    fn long_edge_inches(self) -> f32 {
-        match self {
-            DocumentSize::IdCard => 85.6 / 25.4,
-            DocumentSize::A4 => 297.0 / 25.4,
-        }
+/// The long edge of the document photographed, for the effective resolution: an ID card is
+/// 85.6 x 54 mm (ISO/IEC 7810 ID-1), the rest are A4 pages (297 x 210 mm).
+fn long_edge_inches(document: DocumentKind) -> f32 {
+    match document {
+        DocumentKind::IdCard => 85.6 / 25.4,
+        DocumentKind::A4 => 297.0 / 25.4,
     }
 }
 
@@ -75,7 +68,7 @@ pub struct Checks {
     pub warnings: Vec<Warning>,
 }
 
-pub fn measure(image: &RgbImage, document: DocumentSize) -> Checks {
+pub fn measure(image: &RgbImage, document: DocumentKind) -> Checks {
     let (w, h) = image.dimensions();
     let luma = analysis_luma(image);
     let sharpness = laplacian_variance(&luma.pixels, luma.width as usize, luma.height as usize);
@@ -91,7 +84,7 @@ pub fn measure(image: &RgbImage, document: DocumentSize) -> Checks {
         .sum::<f64>()
         / n) as f32;
     let contrast = (percentile(&histogram, 0.95) - percentile(&histogram, 0.05)) as f32;
-    let effective_dpi = w.max(h) as f32 / document.long_edge_inches();
+    let effective_dpi = w.max(h) as f32 / long_edge_inches(document);
 
     let mut warnings = Vec::new();
     if sharpness < BLURRY_BELOW {
@@ -208,22 +201,22 @@ mod tests {
     #[test]
     fn flat_grey_is_blurry_and_washed_out() {
         let flat = RgbImage::from_pixel(1200, 800, image::Rgb([128, 128, 128]));
-        let checks = measure(&flat, DocumentSize::IdCard);
+        let checks = measure(&flat, DocumentKind::IdCard);
         assert!(checks.warnings.contains(&Warning::Blurry));
         assert!(checks.warnings.contains(&Warning::WashedOut));
     }
 
     #[test]
     fn crisp_pattern_passes_and_dark_one_warns() {
-        let crisp = measure(&checkerboard(1200, 6, 20, 235), DocumentSize::IdCard);
+        let crisp = measure(&checkerboard(1200, 6, 20, 235), DocumentKind::IdCard);
         assert!(crisp.warnings.is_empty(), "{crisp:?}");
-        let dark = measure(&checkerboard(1200, 6, 0, 60), DocumentSize::IdCard);
+        let dark = measure(&checkerboard(1200, 6, 0, 60), DocumentKind::IdCard);
         assert!(dark.warnings.contains(&Warning::TooDark), "{dark:?}");
     }
 
     #[test]
     fn small_photo_of_an_a4_page_is_too_small() {
-        let checks = measure(&checkerboard(1000, 6, 20, 235), DocumentSize::A4);
+        let checks = measure(&checkerboard(1000, 6, 20, 235), DocumentKind::A4);
         assert!(checks.effective_dpi < 100.0);
         assert!(checks.warnings.contains(&Warning::TooSmall));
     }

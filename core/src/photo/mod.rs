@@ -22,7 +22,7 @@ mod validate;
 
 use std::path::Path;
 
-pub use checks::{Checks, DocumentSize, Warning, measure};
+pub use checks::{Checks, DocumentKind, Warning, measure};
 pub use encode::EncodePolicy;
 pub use format::PhotoFormat;
 pub use validate::{ValidatedPhoto, validate, validate_with_budget};
@@ -101,7 +101,7 @@ pub enum PhotoSource<'a> {
 pub struct PrepareOptions {
     pub budget_bytes: usize,
     pub policy: EncodePolicy,
-    pub document: DocumentSize,
+    pub document: DocumentKind,
 }
 
 impl Default for PrepareOptions {
@@ -109,7 +109,7 @@ impl Default for PrepareOptions {
         PrepareOptions {
             budget_bytes: UPLOAD_BUDGET_BYTES,
             policy: EncodePolicy::default(),
-            document: DocumentSize::IdCard,
+            document: DocumentKind::IdCard,
         }
     }
 }

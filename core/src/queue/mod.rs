@@ -2,16 +2,19 @@
 //! made then, and uploaded exactly once whenever the network allows, across app kills and reboots.
 //!
 //! SQLite in WAL mode with `synchronous=FULL` (an enqueue that returned is on disk), numbered
-//! migrations in `PRAGMA user_version`, one connection. A row per item: its key, category, the JPEG,
-//! state, attempts, next try and last error. An item found `uploading` when the queue opens was cut
+//! migrations in `PRAGMA user_version`, one connection. A row per item: its key, category, state,
+//! attempts, next try and last error; the JPEG in a table of its own until the server has it. An item found `uploading` when the queue opens was cut
 //! off by a kill: it goes back to waiting and is sent again with the same key, and the server stores
 //! it once.
 //!
 //! `drain` uploads a few items at a time when the network and the user's "Wi-Fi only" preference
-//! allow (the preference yields when the deadline is near); listeners hear of every change.
+//! allow (the preference yields when the deadline is near); listeners hear of every change and of
+//! the bytes sent.
 //!
-//! Not here yet (issue "client core"): progress of bytes sent within an upload, the cached dossier
-//! and its reconciliation with the server by key.
+//! The same database caches the dossier and the messages (`refresh`, `cached`), so the app shows
+//! them offline with their age. A refresh also reconciles: a queued item whose key the server
+//! already holds becomes uploaded without being sent again (its answer was lost), and held items
+//! wait again once their material is open (a reviewer returned it, the window opened).
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -20,7 +23,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::api::ErrorCode;
+use crate::api::{DossierView, ErrorCode, MessageList, WindowState};
 use crate::client::{Action, Client, ClientError, UploadRequest};
 
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +32,9 @@ pub enum QueueError {
     Storage(#[from] rusqlite::Error),
     #[error("no queued item {0}")]
     NotFound(i64),
+    /// A refresh could not reach the server or was refused; the cache is unchanged.
+    #[error(transparent)]
+    Client(#[from] ClientError),
 }
 
 /// What the app shows for an item.
@@ -70,7 +76,8 @@ pub struct QueueItem {
     pub created_at: OffsetDateTime,
 }
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
     CREATE TABLE items (
         id INTEGER PRIMARY KEY,
         key TEXT NOT NULL UNIQUE,
@@ -86,7 +93,49 @@ const MIGRATIONS: &[&str] = &[r#"
         next_try_at INTEGER NOT NULL,
         created_at INTEGER NOT NULL
     ) STRICT;
-"#];
+"#,
+    // 2: the last dossier and messages the server sent, shown offline with their age.
+    r#"
+    CREATE TABLE cache (
+        name TEXT PRIMARY KEY,
+        json TEXT NOT NULL,
+        fetched_at INTEGER NOT NULL
+    ) STRICT;
+"#,
+    // 3: the photo's bytes apart from its state, so a state change rewrites a small row and not
+    // the 200 KB photo; and the bytes can go once the server has them.
+    r#"
+    CREATE TABLE item_photos (
+        item INTEGER PRIMARY KEY REFERENCES items(id),
+        jpeg BLOB NOT NULL
+    ) STRICT;
+    INSERT INTO item_photos (item, jpeg) SELECT id, jpeg FROM items WHERE state != 'uploaded';
+    ALTER TABLE items ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;
+    UPDATE items SET bytes = length(jpeg);
+    ALTER TABLE items DROP COLUMN jpeg;
+    CREATE TRIGGER forget_photos_sent_or_cancelled AFTER UPDATE OF state ON items
+    WHEN NEW.state IN ('uploaded', 'cancelled')
+    BEGIN
+        DELETE FROM item_photos WHERE item = NEW.id;
+    END;
+"#,
+];
+
+/// The dossier and messages as the server last sent them.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct CachedDossier {
+    pub dossier: DossierView,
+    pub messages: MessageList,
+    #[serde(with = "time::serde::rfc3339")]
+    pub fetched_at: OffsetDateTime,
+}
+
+impl CachedDossier {
+    /// How old the cached copy is, for "updated 3 hours ago".
+    pub fn age(&self, now: OffsetDateTime) -> time::Duration {
+        now - self.fetched_at
+    }
+}
 
 /// Backoff before attempt `attempts + 1`: 1 s doubling to at most an hour, with jitter (half to
 /// all of it) so a thousand phones coming back online do not retry in step.
@@ -99,6 +148,10 @@ pub fn backoff(attempts: u32, jitter: f64) -> Duration {
 /// Called on the thread that made the change; keep it short (post to the UI thread).
 pub trait QueueListener: Send + Sync {
     fn item_changed(&self, item: &QueueItem);
+    /// `sent` of `total` bytes of item `id` handed to the connection.
+    fn upload_progress(&self, _id: i64, _sent: u64, _total: u64) {}
+    /// A refresh brought a new dossier and messages (after uploads, a push, the app's start).
+    fn dossier_changed(&self, _cached: &CachedDossier) {}
 }
 
 type Listeners = Arc<Mutex<Vec<(u64, Arc<dyn QueueListener>)>>>;
@@ -227,7 +280,7 @@ fn item_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueueItem> {
     })
 }
 
-const ITEM_COLUMNS: &str = "id, key, category, slot, replaces, length(jpeg), state, image, error_code, error_message, \
+const ITEM_COLUMNS: &str = "id, key, category, slot, replaces, bytes, state, image, error_code, error_message, \
      attempts, next_try_at, created_at";
 
 /// How a drain ended.
@@ -279,17 +332,19 @@ impl Queue {
         }
     }
 
-    /// Tell every listener about item `id` as it is now.
-    fn announce(&self, id: i64) -> Result<(), QueueError> {
-        let item = self.item(id)?;
-        let listeners: Vec<_> = self
-            .listeners
+    fn listeners(&self) -> Vec<Arc<dyn QueueListener>> {
+        self.listeners
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
             .map(|(_, l)| l.clone())
-            .collect();
-        for listener in listeners {
+            .collect()
+    }
+
+    /// Tell every listener about item `id` as it is now.
+    fn announce(&self, id: i64) -> Result<(), QueueError> {
+        let item = self.item(id)?;
+        for listener in self.listeners() {
             listener.item_changed(&item);
         }
         Ok(())
@@ -309,13 +364,19 @@ impl Queue {
     ) -> Result<QueueItem, QueueError> {
         let now = OffsetDateTime::now_utc().unix_timestamp();
         let key = Uuid::new_v4();
-        let conn = self.conn();
-        conn.execute(
-            "INSERT INTO items (key, category, slot, replaces, jpeg, state, next_try_at, created_at)
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO items (key, category, slot, replaces, bytes, state, next_try_at, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, 'waiting', ?6, ?6)",
-            params![key.to_string(), category, slot, replaces.map(|r| r.to_string()), jpeg, now],
+            params![key.to_string(), category, slot, replaces.map(|r| r.to_string()), jpeg.len(), now],
         )?;
-        let id = conn.last_insert_rowid();
+        let id = tx.last_insert_rowid();
+        tx.execute(
+            "INSERT INTO item_photos (item, jpeg) VALUES (?1, ?2)",
+            params![id, jpeg],
+        )?;
+        tx.commit()?;
         drop(conn);
         self.announce(id)?;
         self.item(id)
@@ -383,12 +444,92 @@ impl Queue {
         )?)
     }
 
+    /// The dossier and messages as last fetched, if ever.
+    pub fn cached(&self) -> Result<Option<CachedDossier>, QueueError> {
+        let json: Option<String> = self
+            .conn()
+            .query_row("SELECT json FROM cache WHERE name = 'dossier'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        // A cache written by another version that no longer parses is as good as none.
+        Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
+    }
+
+    /// Fetch the dossier and messages, cache them, reconcile the queue with them and tell the
+    /// listeners. Call on start, when a push arrives, and when the user pulls to refresh; `drain`
+    /// calls it after uploads.
+    pub async fn refresh(&self, client: &Client) -> Result<CachedDossier, QueueError> {
+        let (dossier, messages) =
+            futures_util::future::join(client.dossier(), client.messages()).await;
+        let cached = CachedDossier {
+            dossier: dossier?,
+            messages: messages?,
+            fetched_at: OffsetDateTime::now_utc(),
+        };
+        let changed = self.reconcile(&cached)?;
+        for id in changed {
+            self.announce(id)?;
+        }
+        for listener in self.listeners() {
+            listener.dossier_changed(&cached);
+        }
+        Ok(cached)
+    }
+
+    /// Store `cached` and bring the queue in line with it, in one transaction; returns the items
+    /// that changed.
+    fn reconcile(&self, cached: &CachedDossier) -> Result<Vec<i64>, QueueError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO cache (name, json, fetched_at) VALUES ('dossier', ?1, ?2)
+             ON CONFLICT(name) DO UPDATE SET json = ?1, fetched_at = ?2",
+            params![
+                serde_json::to_string(cached).expect("serialisable"),
+                cached.fetched_at.unix_timestamp()
+            ],
+        )?;
+        let mut changed = Vec::new();
+        // Items in flight are left to the upload that carries them.
+        for image in cached.dossier.materials.iter().flat_map(|m| &m.images) {
+            let Some(key) = image.upload_key else {
+                continue;
+            };
+            let id: Option<i64> = tx
+                .query_row(
+                    "UPDATE items SET state = 'uploaded', image = ?2, error_code = NULL, error_message = NULL
+                     WHERE key = ?1 AND state IN ('waiting', 'held') RETURNING id",
+                    params![key.to_string(), image.id.to_string()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            changed.extend(id);
+        }
+        if cached.dossier.window.state == WindowState::Open {
+            let now = cached.fetched_at.unix_timestamp();
+            for material in cached.dossier.materials.iter().filter(|m| !m.locked) {
+                let mut stmt = tx.prepare(
+                    "UPDATE items SET state = 'waiting', next_try_at = ?2
+                     WHERE category = ?1 AND state = 'held' RETURNING id",
+                )?;
+                let ids = stmt
+                    .query_map(params![material.category.code, now], |r| r.get(0))?
+                    .collect::<Result<Vec<i64>, _>>()?;
+                changed.extend(ids);
+            }
+        }
+        tx.commit()?;
+        Ok(changed)
+    }
+
     /// The next waiting item due by `now`, claimed as uploading, with its bytes.
     fn claim_due(&self, now: OffsetDateTime) -> Result<Option<(QueueItem, Vec<u8>)>, QueueError> {
         let conn = self.conn();
         let row: Option<(i64, Vec<u8>)> = conn
             .query_row(
-                "SELECT id, jpeg FROM items WHERE state = 'waiting' AND next_try_at <= ?1 ORDER BY id LIMIT 1",
+                "SELECT id, jpeg FROM items JOIN item_photos ON item = id
+                 WHERE state = 'waiting' AND next_try_at <= ?1 ORDER BY id LIMIT 1",
                 [now.unix_timestamp()],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
@@ -457,6 +598,7 @@ impl Queue {
             return Ok(blocked);
         }
         let signed_out = std::sync::atomic::AtomicBool::new(false);
+        let uploaded = std::sync::atomic::AtomicBool::new(false);
         let worker = || async {
             while !signed_out.load(std::sync::atomic::Ordering::Relaxed) {
                 let Some((item, jpeg)) = self.claim_due(OffsetDateTime::now_utc())? else {
@@ -469,8 +611,18 @@ impl Queue {
                     slot: item.slot,
                     replaces: item.replaces,
                 };
-                let result = client.upload(&request).await;
+                let listeners = self.listeners();
+                let id = item.id;
+                let progress = Arc::new(move |sent, total| {
+                    for listener in &listeners {
+                        listener.upload_progress(id, sent, total);
+                    }
+                });
+                let result = client.upload_with_progress(&request, progress).await;
                 self.settle(&item, &result)?;
+                if result.is_ok() {
+                    uploaded.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
                 if matches!(&result, Err(e) if e.action() == Action::SignIn) {
                     signed_out.store(true, std::sync::atomic::Ordering::Relaxed);
                 }
@@ -483,6 +635,10 @@ impl Queue {
         }
         if signed_out.load(std::sync::atomic::Ordering::Relaxed) {
             return Ok(DrainOutcome::SignInNeeded);
+        }
+        if uploaded.load(std::sync::atomic::Ordering::Relaxed) {
+            // Best effort: the uploads are done either way, and a stale cache says its age.
+            let _ = self.refresh(client).await;
         }
         let next: Option<i64> = self.conn().query_row(
             "SELECT MIN(next_try_at) FROM items WHERE state = 'waiting'",
@@ -567,6 +723,35 @@ mod tests {
         );
         queue.cancel(b.id).unwrap();
         assert_eq!(queue.item(b.id).unwrap().state, ItemState::Cancelled);
+        let photos: i64 = queue
+            .conn()
+            .query_row("SELECT COUNT(*) FROM item_photos", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(
+            photos, 1,
+            "a cancelled item's photo is deleted from the phone"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_queue_from_before_migration_3_keeps_its_photos() {
+        let dir = std::env::temp_dir().join(format!("dossier-queue-{}", Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("queue.sqlite3");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            crate::store::migrate(&mut conn, &MIGRATIONS[..2]).unwrap();
+            conn.execute(
+                "INSERT INTO items (key, category, jpeg, state, next_try_at, created_at)
+                 VALUES (?1, 'diploma', x'ffd8ffd9', 'waiting', 0, 0)",
+                [Uuid::new_v4().to_string()],
+            )
+            .unwrap();
+        }
+        let queue = Queue::open(&path).unwrap();
+        let (item, jpeg) = queue.claim_due(OffsetDateTime::now_utc()).unwrap().unwrap();
+        assert_eq!((item.bytes, jpeg), (4, vec![0xff, 0xd8, 0xff, 0xd9]));
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -138,6 +138,11 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (platform, token)
     ) STRICT;
     "#,
+    // 2: the idempotency key an image arrived with, so a phone can match its queued items to the
+    // server's images without sending them again.
+    r#"
+    ALTER TABLE images ADD COLUMN upload_key TEXT;
+    "#,
 ];
 
 /// Bring the database to the newest version, one transaction per migration.

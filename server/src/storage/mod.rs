@@ -487,9 +487,11 @@ pub struct ImageRow {
     pub content_type: String,
     pub uploaded_at: OffsetDateTime,
     pub deleted_at: Option<OffsetDateTime>,
+    /// The Idempotency-Key it was uploaded with.
+    pub upload_key: Option<Uuid>,
 }
 
-const IMAGE_COLUMNS: &str = "id, candidate_id, category, slot, sha256, bytes, width, height, content_type, uploaded_at, deleted_at";
+const IMAGE_COLUMNS: &str = "id, candidate_id, category, slot, sha256, bytes, width, height, content_type, uploaded_at, deleted_at, upload_key";
 
 fn image_row(r: &Row<'_>) -> rusqlite::Result<ImageRow> {
     let uuid = |s: String| {
@@ -507,6 +509,9 @@ fn image_row(r: &Row<'_>) -> rusqlite::Result<ImageRow> {
         content_type: r.get(8)?,
         uploaded_at: from_unix(r.get(9)?),
         deleted_at: r.get::<_, Option<i64>>(10)?.map(from_unix),
+        upload_key: r
+            .get::<_, Option<String>>(11)?
+            .and_then(|k| Uuid::parse_str(&k).ok()),
     })
 }
 
@@ -531,7 +536,7 @@ pub fn image(conn: &Connection, id: Uuid) -> Result<ImageRow, StorageError> {
 
 pub fn insert_image(conn: &Connection, i: &ImageRow) -> Result<(), StorageError> {
     conn.execute(
-        &format!("INSERT INTO images ({IMAGE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, NULL)"),
+        &format!("INSERT INTO images ({IMAGE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, NULL, ?11)"),
         params![
             i.id.to_string(),
             i.candidate_id.to_string(),
@@ -542,7 +547,8 @@ pub fn insert_image(conn: &Connection, i: &ImageRow) -> Result<(), StorageError>
             i.width,
             i.height,
             i.content_type,
-            to_unix(i.uploaded_at)
+            to_unix(i.uploaded_at),
+            i.upload_key.map(|k| k.to_string())
         ],
     )?;
     Ok(())

@@ -1,0 +1,256 @@
+//! The phone's queue when things go wrong: the app killed mid-drain again and again, a network
+//! that drops, resets and delays connections, and the server killed mid-drain. Each time the
+//! server ends up with every photo exactly once.
+use std::collections::HashSet;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use dossier_core::client::{Client, FileTokenStore, MemoryTokenStore};
+use dossier_core::queue::{DrainOutcome, DrainPolicy, ItemState, Queue, QueueItem, QueueListener};
+use dossier_tests::{
+    FaultyProxy, PASSWORD, ServerProcess, binary, photo_of_size, seed_activated, seeded_username,
+    sha256_hex, widen_other,
+};
+use rand::Rng;
+
+/// A server process with one activated candidate whose "other" category takes `slots` photos.
+fn server_with_room_for(dir: &std::path::Path, slots: u32) -> ServerProcess {
+    let db = seed_activated(dir, 1);
+    widen_other(&db, slots);
+    drop(db);
+    ServerProcess::start(dir)
+}
+
+/// `n` distinct document photos of 100-200 KB, prepared on every core.
+fn photos(n: u32) -> Vec<Vec<u8>> {
+    let workers = std::thread::available_parallelism().map_or(2, |p| p.get()) as u32;
+    let mut out: Vec<(u32, Vec<u8>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|w| {
+                s.spawn(move || {
+                    (w..n)
+                        .step_by(workers as usize)
+                        .map(|i| (i, photo_of_size(i, 1600, 1100)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("prepared"))
+            .collect()
+    });
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, p)| p).collect()
+}
+
+/// What the server stores for the candidate: (live images, all image rows, distinct keys) and
+/// the live images' hashes.
+fn stored(server: &ServerProcess) -> (i64, i64, i64, HashSet<String>) {
+    let db = server.database();
+    let count = |sql: &str| db.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+    let live = count("SELECT COUNT(*) FROM images WHERE deleted_at IS NULL");
+    let rows = count("SELECT COUNT(*) FROM images");
+    let keys = count("SELECT COUNT(DISTINCT upload_key) FROM images");
+    let mut stmt = db.prepare("SELECT sha256 FROM images").unwrap();
+    let hashes = stmt
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    (live, rows, keys, hashes)
+}
+
+fn assert_each_once(server: &ServerProcess, queue: &Queue, sent: &[Vec<u8>]) {
+    let n = sent.len() as i64;
+    let items = queue.items().unwrap();
+    assert!(
+        items
+            .iter()
+            .all(|i| matches!(i.state, ItemState::Uploaded { .. })),
+        "every item uploaded: {:?}",
+        items
+            .iter()
+            .find(|i| !matches!(i.state, ItemState::Uploaded { .. }))
+    );
+    let (live, rows, keys, hashes) = stored(server);
+    assert_eq!((live, rows, keys), (n, n, n), "each photo exactly once");
+    let expected: HashSet<String> = sent.iter().map(|p| sha256_hex(p)).collect();
+    assert_eq!(
+        hashes, expected,
+        "the server holds exactly the photos queued"
+    );
+    let items = queue.items().unwrap();
+    let images: HashSet<_> = items
+        .iter()
+        .map(|i| match i.state {
+            ItemState::Uploaded { image } => image,
+            ref other => panic!("item {} ended {other:?}", i.id),
+        })
+        .collect();
+    assert_eq!(images.len(), sent.len(), "every item knows its own image");
+}
+
+/// Drain as an app does: when told to retry later, wait for the network callback and go again.
+async fn drain_until_done(queue: &Queue, client: &Client) {
+    for _ in 0..500 {
+        match queue.drain(client, &DrainPolicy::default()).await.unwrap() {
+            DrainOutcome::Done => return,
+            DrainOutcome::RetryAt(_) => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                queue.retry_now().unwrap();
+            }
+            other => panic!("drain stopped: {other:?}"),
+        }
+    }
+    panic!("the queue never drained");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_killed_twenty_times_mid_drain_delivers_each_of_50_photos_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server_with_room_for(dir.path(), 60);
+    let phone = tempfile::tempdir().unwrap();
+    let (queue_file, token_file) = (
+        phone.path().join("queue.sqlite3"),
+        phone.path().join("tokens.json"),
+    );
+    let client = Client::new(&server.base, Arc::new(FileTokenStore(token_file.clone()))).unwrap();
+    client.login(&seeded_username(0), PASSWORD).await.unwrap();
+    let sent = photos(50);
+    let queue = Queue::open(&queue_file).unwrap();
+    for p in &sent {
+        queue.enqueue("other", p, None, None).unwrap();
+    }
+    drop(queue);
+
+    let uploaded_in_queue = || -> i64 {
+        rusqlite::Connection::open(&queue_file)
+            .unwrap()
+            .query_row(
+                "SELECT COUNT(*) FROM items WHERE state = 'uploaded'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    let phone_app = || {
+        let mut command = Command::new(binary("dossier-test-phone"));
+        command
+            .arg(&server.base)
+            .arg(&queue_file)
+            .arg(&token_file)
+            .stdout(Stdio::null());
+        command
+    };
+    let mut mid_drain = 0;
+    for _ in 0..20 {
+        let mut app = phone_app().spawn().expect("the app starts");
+        let after = Duration::from_millis(rand::rng().random_range(20..200));
+        tokio::time::sleep(after).await;
+        app.kill().unwrap(); // SIGKILL
+        app.wait().unwrap();
+        if uploaded_in_queue() < 50 {
+            mid_drain += 1;
+        }
+    }
+    let finished = phone_app().status().expect("the app runs");
+    assert!(finished.success());
+    let queue = Queue::open(&queue_file).unwrap();
+    assert_each_once(&server, &queue, &sent);
+    let interrupted = queue
+        .items()
+        .unwrap()
+        .iter()
+        .filter(|i| i.attempts > 1)
+        .count();
+    eprintln!("{mid_drain} of 20 kills landed mid-drain; {interrupted} uploads were cut off");
+    assert!(
+        mid_drain >= 5,
+        "the kills must land during the drain ({mid_drain} did)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_a_network_that_drops_resets_and_delays_every_photo_arrives_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server_with_room_for(dir.path(), 40);
+    let proxy = FaultyProxy::start(server.port).await;
+    let tokens = Arc::new(MemoryTokenStore::default());
+    Client::new(&server.base, tokens.clone())
+        .unwrap()
+        .login(&seeded_username(0), PASSWORD)
+        .await
+        .unwrap();
+    let client = Client::new(&proxy.base, tokens).unwrap();
+    let phone = tempfile::tempdir().unwrap();
+    let queue = Queue::open(&phone.path().join("queue.sqlite3")).unwrap();
+    let sent = photos(30);
+    for p in &sent {
+        queue.enqueue("other", p, None, None).unwrap();
+    }
+    drain_until_done(&queue, &client).await;
+    assert_each_once(&server, &queue, &sent);
+    let stats = &proxy.stats;
+    eprintln!("{stats:?}");
+    for (fault, count) in [
+        ("dropped", &stats.dropped),
+        ("reset mid-body", &stats.reset_mid_body),
+        ("answer lost", &stats.answer_lost),
+    ] {
+        assert!(
+            count.load(Ordering::Relaxed) > 0,
+            "no connection was {fault}"
+        );
+    }
+}
+
+#[derive(Default)]
+struct Uploaded(AtomicUsize);
+
+impl QueueListener for Uploaded {
+    fn item_changed(&self, item: &QueueItem) {
+        if matches!(item.state, ItemState::Uploaded { .. }) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_killed_mid_drain_and_restarted_the_queue_finishes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = server_with_room_for(dir.path(), 40);
+    let client = Client::new(&server.base, Arc::new(MemoryTokenStore::default())).unwrap();
+    client.login(&seeded_username(0), PASSWORD).await.unwrap();
+    let phone = tempfile::tempdir().unwrap();
+    let queue = Arc::new(Queue::open(&phone.path().join("queue.sqlite3")).unwrap());
+    let sent = photos(30);
+    for p in &sent {
+        queue.enqueue("other", p, None, None).unwrap();
+    }
+    let uploaded = Arc::new(Uploaded::default());
+    let _subscription = queue.subscribe(uploaded.clone());
+    let drain = tokio::spawn({
+        let (queue, client) = (queue.clone(), client.clone());
+        async move { drain_until_done(&queue, &client).await }
+    });
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while uploaded.0.load(Ordering::SeqCst) < 8 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await
+    .expect("uploads start");
+    tokio::task::block_in_place(|| server.kill());
+    let at_kill = uploaded.0.load(Ordering::SeqCst);
+    assert!(at_kill < sent.len(), "the kill must land mid-drain");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::task::block_in_place(|| server.restart(Duration::ZERO));
+    tokio::time::timeout(Duration::from_secs(120), drain)
+        .await
+        .expect("the queue drains once the server is back")
+        .unwrap();
+    assert_each_once(&server, &queue, &sent);
+}
