@@ -126,7 +126,7 @@ enum EntryAnswer {
 }
 
 #[derive(ApiResponse)]
-enum NoContent {
+pub(crate) enum NoContent {
     #[oai(status = 204)]
     Done,
 }
@@ -267,7 +267,7 @@ enum UploadAnswer {
 }
 
 #[derive(ApiResponse)]
-enum ImageBytes {
+pub(crate) enum ImageBytes {
     /// The image, to its owner only; never cached.
     #[oai(status = 200)]
     Ok(
@@ -508,8 +508,25 @@ impl ProfileApi {
     }
 }
 
-pub type Apis = (AuthApi, DossierApi, MessagesApi, ProfileApi);
+pub type Apis = (
+    AuthApi,
+    DossierApi,
+    MessagesApi,
+    ProfileApi,
+    crate::review::api::StaffApi,
+    crate::review::api::ReviewApi,
+    crate::review::api::AdminApi,
+);
 
 pub fn apis() -> Apis {
-    (AuthApi, DossierApi, MessagesApi, ProfileApi)
+    use crate::review::api::{AdminApi, ReviewApi, StaffApi};
+    (
+        AuthApi,
+        DossierApi,
+        MessagesApi,
+        ProfileApi,
+        StaffApi,
+        ReviewApi,
+        AdminApi,
+    )
 }

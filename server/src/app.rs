@@ -10,6 +10,7 @@ use poem_openapi::OpenApiService;
 use crate::api::{Apis, apis};
 use crate::auth::Auth;
 use crate::dossier::Dossiers;
+use crate::review::Review;
 use crate::settings::Settings;
 use crate::storage::{BlobStore, Db, StorageError};
 
@@ -19,6 +20,7 @@ pub struct AppState {
     pub db: Db,
     pub auth: Auth,
     pub dossiers: Dossiers,
+    pub review: Review,
 }
 
 impl AppState {
@@ -26,8 +28,15 @@ impl AppState {
         std::fs::create_dir_all(&settings.data_dir)?;
         let db = Db::open(&settings.database_path())?;
         let blobs = BlobStore::open(&settings.blobs_dir())?;
+        let auth = Auth::new(db.clone(), settings.auth.clone());
         Ok(AppState {
-            auth: Auth::new(db.clone(), settings.auth.clone()),
+            review: Review::new(
+                db.clone(),
+                auth.clone(),
+                blobs.clone(),
+                settings.notify.clone(),
+            ),
+            auth,
             dossiers: Dossiers::new(db.clone(), blobs),
             db,
         })
@@ -37,7 +46,7 @@ impl AppState {
 /// The OpenAPI service of the candidate API; also used to write `docs/openapi.json`.
 pub fn openapi_service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(apis(), "Dossier", env!("CARGO_PKG_VERSION"))
-        .description("Candidate API of Dossier: entry, activation, the materials page, uploads, submit, messages.")
+        .description("Dossier's API: for candidates, entry, activation, the materials page, uploads, submit and messages; for reviewers and district administrators, sign-in with a second factor, the review queues, claims, two-stage decisions, windows, publishing and exports.")
 }
 
 #[handler]

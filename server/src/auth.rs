@@ -145,7 +145,7 @@ impl Auth {
             .map_err(|e| ApiError::from(StorageError::Task(e.to_string())))
     }
 
-    async fn verify_secret(&self, hash: Option<String>, secret: String) -> bool {
+    pub(crate) async fn verify_secret(&self, hash: Option<String>, secret: String) -> bool {
         let _permit = self.hashing.acquire().await.expect("never closed");
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| self.dummy_hash.to_string());
@@ -350,7 +350,11 @@ impl Auth {
     // Passwords, throttled
 
     /// Refuse while `username` is in a delay after failures.
-    async fn check_throttle(&self, username: &str, now: OffsetDateTime) -> ApiResult<()> {
+    pub(crate) async fn check_throttle(
+        &self,
+        username: &str,
+        now: OffsetDateTime,
+    ) -> ApiResult<()> {
         let name = username.to_string();
         let (_, locked_until) = self
             .db
@@ -365,7 +369,11 @@ impl Auth {
     }
 
     /// Record a failure: after `free_failures`, each failure doubles the delay, up to the cap.
-    async fn record_failure(&self, username: &str, now: OffsetDateTime) -> ApiResult<()> {
+    pub(crate) async fn record_failure(
+        &self,
+        username: &str,
+        now: OffsetDateTime,
+    ) -> ApiResult<()> {
         let name = username.to_string();
         let (free, cap) = (self.settings.free_failures, self.settings.max_delay_secs);
         self.db

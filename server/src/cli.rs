@@ -1,4 +1,5 @@
-//! `dossier-server` commands: serve, demo, migrate, import-roster, issue-ticket, set-window.
+//! `dossier-server` commands: serve, demo, migrate, import-roster, issue-ticket, district, staff,
+//! audit, set-window.
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -7,7 +8,8 @@ use time::{Duration, OffsetDateTime};
 use crate::auth::{Auth, hash_secret_blocking, normalise_answer};
 use crate::settings::Settings;
 use crate::storage::{self, Activation, Db};
-use crate::{Application, demo, district, roster};
+use crate::{AppState, Application, demo, district, roster};
+use dossier_core::api::review::{NewStaff, StaffRole};
 
 #[derive(Parser)]
 #[command(
@@ -47,12 +49,53 @@ enum Command {
         #[command(subcommand)]
         action: DistrictCommand,
     },
+    /// Reviewer and administrator accounts.
+    Staff {
+        #[command(subcommand)]
+        action: StaffCommand,
+    },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        action: AuditCommand,
+    },
     /// Set a district's upload window (RFC 3339 times, e.g. 2027-02-14T00:00:00+08:00).
     SetWindow {
         district: String,
         opens_at: String,
         closes_at: String,
     },
+}
+
+#[derive(Subcommand)]
+enum StaffCommand {
+    /// Create an account; its first password is printed once.
+    Add {
+        username: String,
+        name: String,
+        #[arg(long)]
+        district: String,
+        /// site-reviewer, district-reviewer or district-admin
+        #[arg(long, value_parser = parse_role)]
+        role: StaffRole,
+        /// The exam site (考点) of a site reviewer.
+        #[arg(long)]
+        site: Option<String>,
+        /// Require a second factor (authenticator app) at sign-in.
+        #[arg(long)]
+        totp_required: bool,
+    },
+}
+
+fn parse_role(text: &str) -> Result<StaffRole, String> {
+    storage::text_enum(&text.replace('-', "_"))
+        .map_err(|_| "expected site-reviewer, district-reviewer or district-admin".to_string())
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Walk the hash chain; fails if any entry was edited or removed.
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -152,6 +195,51 @@ fn run() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Staff {
+            action:
+                StaffCommand::Add {
+                    username,
+                    name,
+                    district,
+                    role,
+                    site,
+                    totp_required,
+                },
+        } => {
+            let state = AppState::open(&settings)?;
+            let new = NewStaff {
+                username,
+                name,
+                role,
+                exam_site: site,
+                totp_required,
+            };
+            let created = tokio::runtime::Runtime::new()?.block_on(state.review.create_staff(
+                None,
+                &district,
+                new,
+                None,
+                OffsetDateTime::now_utc(),
+            ));
+            let created = created.map_err(|e| anyhow::anyhow!("{}", e.body().message))?;
+            println!(
+                "created {} ({:?}); first password (shown once): {}",
+                created.staff.username, created.staff.role, created.password
+            );
+            Ok(())
+        }
+        Command::Audit {
+            action: AuditCommand::Verify,
+        } => {
+            let state = AppState::open(&settings)?;
+            match tokio::runtime::Runtime::new()?.block_on(state.review.verify_audit())? {
+                Ok(n) => {
+                    println!("audit chain intact: {n} entries");
+                    Ok(())
+                }
+                Err(broken) => anyhow::bail!("audit chain broken: {broken}"),
+            }
+        }
         Command::SetWindow {
             district,
             opens_at,
@@ -198,11 +286,16 @@ fn seed_demo(db: &Db) -> anyhow::Result<String> {
         Ok::<_, storage::StorageError>((demo::CANDIDATES[1].username, d.ticket_secret))
     })?;
     let ticket = Auth::issue_ticket(ticket_user, &secret, now, Duration::minutes(10));
+    let staff = demo::seed_staff(db, now)?
+        .into_iter()
+        .map(|(username, password)| format!("    {username:<10} password {password}\n"))
+        .collect::<String>();
     Ok(format!(
         "Demo district seeded (upload window open for 30 days).\n\
          \n  Signed-in candidate: username {}  password {password}  (security answer: 北京)\n\
          \n  First entry of {} ({}), valid 10 minutes, single use:\n    ticket {ticket}\n\
-         \n  More tickets: dossier-server issue-ticket {}\n",
+         \n  More tickets: dossier-server issue-ticket {}\n\
+         \n  Reviewers and the administrator (POST /api/v1/staff/login):\n{staff}",
         first.username,
         demo::CANDIDATES[1].name,
         ticket_user,

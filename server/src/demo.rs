@@ -3,6 +3,7 @@
 //! one of them activated with a fresh password that `dossier-server demo` prints. Seeding again
 //! updates in place.
 use dossier_core::api::DocumentKind;
+use dossier_core::api::review::{DistrictWindows, StaffRole};
 use image::{Rgb, RgbImage};
 use rand::Rng;
 use time::{Duration, OffsetDateTime};
@@ -123,13 +124,47 @@ pub fn random_password() -> String {
 /// The demo district's description: the same file the README shows as the template.
 pub const DISTRICT_FILE: &str = include_str!("../../docs/district.example.toml");
 
-/// Seed (or refresh) the demo district: window open from yesterday for 30 days, drawn examples.
+/// The demo's staff: a site reviewer for each exam site, a district reviewer, an administrator.
+pub const STAFF: [(&str, &str, StaffRole, Option<&str>); 4] = [
+    (
+        "dongcheng",
+        "东城区考点审核员",
+        StaffRole::SiteReviewer,
+        Some("东城区考点"),
+    ),
+    (
+        "xicheng",
+        "西城区考点审核员",
+        StaffRole::SiteReviewer,
+        Some("西城区考点"),
+    ),
+    ("district", "考区审核员", StaffRole::DistrictReviewer, None),
+    ("admin", "考区管理员", StaffRole::DistrictAdmin, None),
+];
+
+/// Seed (or refresh) the demo district: upload window open from yesterday for 30 days, both
+/// review windows open from yesterday for 60 days, drawn examples.
 pub fn seed(db: &Db, now: OffsetDateTime) -> Result<(), DistrictError> {
     let mut file = district::parse(DISTRICT_FILE)?;
     file.upload_opens_at = Some(now - Duration::days(1));
     file.upload_closes_at = Some(now + Duration::days(30));
     district::apply(db, &file, |c| {
         Ok(Some((example_image(c.document), "image/png".to_string())))
+    })?;
+    db.blocking_write(|tx| {
+        let (opens, closes) = (now - Duration::days(1), now + Duration::days(60));
+        crate::storage::review::set_windows(
+            tx,
+            DISTRICT,
+            &DistrictWindows {
+                upload_opens_at: now - Duration::days(1),
+                upload_closes_at: now + Duration::days(30),
+                site_review_opens_at: opens,
+                site_review_closes_at: closes,
+                district_review_opens_at: opens,
+                district_review_closes_at: closes,
+            },
+        )
     })?;
     db.blocking_write(|tx| {
         for c in &CANDIDATES {
@@ -160,4 +195,38 @@ pub fn seed(db: &Db, now: OffsetDateTime) -> Result<(), DistrictError> {
         Ok::<_, StorageError>(())
     })?;
     Ok(())
+}
+
+/// Create the demo staff (or give them new passwords); returns each username with its password.
+pub fn seed_staff(db: &Db, now: OffsetDateTime) -> Result<Vec<(String, String)>, StorageError> {
+    let mut out = Vec::new();
+    for (username, name, role, site) in STAFF {
+        let password = random_password();
+        let hash = crate::auth::hash_secret_blocking(&password);
+        db.blocking_write(|tx| {
+            use crate::storage::review as store;
+            if store::staff_by_username(tx, username).is_ok() {
+                return store::set_staff_password(tx, username, &hash);
+            }
+            store::insert_staff(
+                tx,
+                &store::Staff {
+                    id: uuid::Uuid::new_v4(),
+                    username: username.into(),
+                    name: name.into(),
+                    role,
+                    district: DISTRICT.into(),
+                    exam_site: site.map(String::from),
+                    password_hash: hash.clone(),
+                    totp_secret: None,
+                    totp_enabled: false,
+                    totp_required: false,
+                    disabled: false,
+                },
+                now,
+            )
+        })?;
+        out.push((username.to_string(), password));
+    }
+    Ok(out)
 }

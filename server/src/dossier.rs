@@ -3,10 +3,12 @@
 //! write transaction that applies it, by the server's clock.
 use std::collections::HashMap;
 
+use crate::storage::review as review_storage;
+use dossier_core::api::review::{ReviewStage, ReviewState};
 use dossier_core::api::{
-    Category, DossierState, DossierView, ErrorCode, ImageView, MaterialState, MaterialView,
-    MessageList, MessageView, Profile, ProfileUpdate, PushTokenRegistration, ReviewNote,
-    SUBMITTED_TEXT, SubmitReceipt, UploadWindow,
+    Category, DossierState, DossierView, ErrorCode, FinalResult, ImageView, MaterialState,
+    MaterialView, MessageList, MessageView, Profile, ProfileUpdate, PushTokenRegistration,
+    ResultOutcome, ReviewNote, SUBMITTED_TEXT, SubmitReceipt, UploadWindow,
 };
 use dossier_core::domain::{self, MaterialSummary};
 use dossier_core::photo::ValidatedPhoto;
@@ -41,7 +43,7 @@ fn window_of(d: &District, now: OffsetDateTime) -> UploadWindow {
     }
 }
 
-fn category_view(district: &str, c: &CategoryRow) -> Category {
+pub(crate) fn category_view(district: &str, c: &CategoryRow) -> Category {
     Category {
         code: c.code.clone(),
         name: c.name.clone(),
@@ -56,7 +58,7 @@ fn category_view(district: &str, c: &CategoryRow) -> Category {
     }
 }
 
-fn image_view(i: &ImageRow, locked: bool) -> ImageView {
+pub(crate) fn image_view(i: &ImageRow, locked: bool) -> ImageView {
     ImageView {
         id: i.id,
         slot: i.slot,
@@ -159,8 +161,33 @@ pub fn compose_view(
         can_submit,
         materials,
         unread_messages: storage::unread_messages(conn, candidate)?,
+        result: final_result(conn, candidate, &c.district)?,
         server_time: now,
     })
+}
+
+/// The final result, once published.
+fn final_result(
+    conn: &Connection,
+    candidate: Uuid,
+    district: &str,
+) -> Result<Option<FinalResult>, StorageError> {
+    let Some(published_at) = review_storage::results_published_at(conn, district)? else {
+        return Ok(None);
+    };
+    let Some(review) = review_storage::review(conn, candidate)? else {
+        return Ok(None);
+    };
+    let outcome = match (review.stage, review.state) {
+        (ReviewStage::Done, ReviewState::Approved) => ResultOutcome::Approved,
+        (ReviewStage::Done, ReviewState::NotEligible) => ResultOutcome::NotEligible,
+        _ => return Ok(None),
+    };
+    Ok(Some(FinalResult {
+        outcome,
+        reason: review.result_reason,
+        published_at,
+    }))
 }
 
 /// An upload as the handler hands it over: validated, with its idempotency key.
@@ -388,6 +415,8 @@ impl Dossiers {
                     }
                 }
                 storage::set_dossier_state(tx, candidate, DossierState::Submitted, Some(now))?;
+                let c = storage::candidate_by_id(tx, candidate)?;
+                review_storage::enter_review(tx, candidate, &c.district, &c.exam_site, now)?;
                 Ok(SubmitReceipt {
                     state: DossierState::Submitted,
                     submitted_at: now,

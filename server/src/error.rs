@@ -48,15 +48,18 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         BadRequest | IdempotencyKeyRequired | PasswordRules | PledgesRequired | InvalidProfile => {
             StatusCode::BAD_REQUEST
         }
-        Unauthorized | TicketInvalid | TicketExpired | TicketUsed => StatusCode::UNAUTHORIZED,
+        Unauthorized | TicketInvalid | TicketExpired | TicketUsed | TotpRequired => {
+            StatusCode::UNAUTHORIZED
+        }
         Forbidden | WindowNotOpen | WindowClosed => StatusCode::FORBIDDEN,
         NotFound | UnknownCategory => StatusCode::NOT_FOUND,
-        Locked | CountReached | SlotTaken | NothingToSubmit | AlreadyActivated => {
-            StatusCode::CONFLICT
-        }
+        Locked | CountReached | SlotTaken | NothingToSubmit | AlreadyActivated | ClaimedByOther
+        | ClaimRequired | StaleVersion | NotReviewable => StatusCode::CONFLICT,
         LengthRequired => StatusCode::LENGTH_REQUIRED,
         PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        MissingRequired | IdempotencyConflict | InvalidPhoto => StatusCode::UNPROCESSABLE_ENTITY,
+        MissingRequired | IdempotencyConflict | InvalidPhoto | DecisionRules => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
         Throttled => StatusCode::TOO_MANY_REQUESTS,
         Internal => StatusCode::INTERNAL_SERVER_ERROR,
         Unavailable => StatusCode::SERVICE_UNAVAILABLE,

@@ -7,6 +7,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 
 use crate::auth::AuthSettings;
+use crate::review::NotifySettings;
 
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(default)]
@@ -21,6 +22,7 @@ pub struct Settings {
     pub sweep_interval_secs: u64,
     pub sweep_grace_secs: u64,
     pub auth: AuthSettings,
+    pub notify: NotifySettings,
 }
 
 impl Default for Settings {
@@ -32,6 +34,7 @@ impl Default for Settings {
             sweep_interval_secs: 3600,
             sweep_grace_secs: 3600,
             auth: AuthSettings::default(),
+            notify: NotifySettings::default(),
         }
     }
 }

@@ -496,3 +496,94 @@ async fn mistreat(
         reset(up);
     }
 }
+
+/// A reviewer's or administrator's session over plain HTTP (their client is the web console).
+pub struct StaffSession {
+    pub base: String,
+    pub token: String,
+    http: reqwest::Client,
+}
+
+impl StaffSession {
+    /// A session with whatever token (for tests of refusals).
+    pub fn with_token(base: &str, token: &str) -> StaffSession {
+        StaffSession {
+            base: base.into(),
+            token: token.into(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Sign in; panics unless it succeeds.
+    pub async fn login(base: &str, username: &str, password: &str) -> StaffSession {
+        Self::try_login(base, username, password, None)
+            .await
+            .unwrap_or_else(|(status, body)| panic!("staff sign-in {status}: {body}"))
+    }
+
+    pub async fn try_login(
+        base: &str,
+        username: &str,
+        password: &str,
+        totp_code: Option<&str>,
+    ) -> Result<StaffSession, (u16, serde_json::Value)> {
+        let http = reqwest::Client::new();
+        let response = http
+            .post(format!("{base}/api/v1/staff/login"))
+            .json(&serde_json::json!({"username": username, "password": password, "totp_code": totp_code}))
+            .send()
+            .await
+            .expect("answered");
+        let status = response.status().as_u16();
+        let body: serde_json::Value = response.json().await.unwrap_or_default();
+        if status != 200 {
+            return Err((status, body));
+        }
+        Ok(StaffSession {
+            base: base.into(),
+            token: body["access_token"].as_str().expect("a token").into(),
+            http,
+        })
+    }
+
+    /// Send a request; the status and the JSON body (Null when there is none).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("answered");
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+        )
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        self.call(reqwest::Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        self.call(reqwest::Method::POST, path, Some(body)).await
+    }
+}
+
+impl TestServer {
+    /// The demo staff with fresh passwords: username → password.
+    pub fn staff_passwords(&self) -> std::collections::HashMap<String, String> {
+        demo::seed_staff(&self.state.db, OffsetDateTime::now_utc())
+            .expect("staff seeded")
+            .into_iter()
+            .collect()
+    }
+}

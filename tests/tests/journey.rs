@@ -1,10 +1,11 @@
 //! The candidate's whole journey through the phone's client and queue, against the real server:
 //! sign in, photograph documents in a basement (no server), drain when it is back, submit; a
-//! reviewer returns one material; the phone hears of it, replaces it and resubmits.
+//! site reviewer returns one material through the review API; the phone hears of it, replaces it
+//! and resubmits.
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use dossier_core::api::{DocumentKind, DossierState, ErrorCode, MaterialState, MessageKind};
+use dossier_core::api::{DocumentKind, DossierState, ErrorCode, MaterialState};
 use dossier_core::client::{Client, ClientError, FileTokenStore, UploadRequest};
 use dossier_core::photo::{PhotoSource, PrepareOptions, prepare};
 use dossier_core::queue::{
@@ -12,7 +13,8 @@ use dossier_core::queue::{
 };
 use dossier_server::storage::{self, Db};
 use dossier_server::{Application, demo};
-use dossier_tests::{CANDIDATES, PASSWORD, photo, settings_for};
+use dossier_tests::{CANDIDATES, PASSWORD, StaffSession, photo, settings_for};
+use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -75,27 +77,46 @@ fn camera_photo(path: &str, document: DocumentKind) -> Vec<u8> {
         .jpeg
 }
 
-/// A site reviewer returns one material with a message (the review workflow's storage calls).
-fn reviewer_returns(db: &Db, candidate: Uuid, category: &str, message: &str) {
-    let now = OffsetDateTime::now_utc();
-    db.blocking_write(|tx| {
-        storage::return_material(tx, candidate, category, "blurry", message, now)?;
-        storage::set_dossier_state(tx, candidate, DossierState::Returned, None)?;
-        storage::insert_message(
-            tx,
-            candidate,
-            &storage::MessageRow {
-                id: Uuid::new_v4(),
-                kind: MessageKind::Returned,
-                title: "材料被退回".into(),
-                body: message.into(),
-                categories: vec![category.into()],
-                created_at: now,
-                read_at: None,
-            },
+/// The exam site's reviewer returns one material with a message (approving the others),
+/// through the review API.
+async fn site_returns(base: &str, db: &Db, candidate: Uuid, category: &str, message: &str) {
+    let passwords: std::collections::HashMap<_, _> =
+        demo::seed_staff(db, OffsetDateTime::now_utc())
+            .unwrap()
+            .into_iter()
+            .collect();
+    let reviewer = StaffSession::login(base, "dongcheng", &passwords["dongcheng"]).await;
+    let (status, _) = reviewer
+        .post(
+            &format!("/api/v1/review/dossiers/{candidate}/claim"),
+            json!({}),
         )
-    })
-    .unwrap();
+        .await;
+    assert_eq!(status, 200);
+    let (_, dossier) = reviewer
+        .get(&format!("/api/v1/review/dossiers/{candidate}"))
+        .await;
+    let materials: Vec<_> = dossier["materials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| !m["images"].as_array().unwrap().is_empty())
+        .map(|m| {
+            let code = m["category"]["code"].as_str().unwrap();
+            if code == category {
+                json!({"category": code, "verdict": "return", "reason": "blurry", "message": message})
+            } else {
+                json!({"category": code, "verdict": "approve"})
+            }
+        })
+        .collect();
+    let (status, body) = reviewer
+        .post(
+            &format!("/api/v1/review/dossiers/{candidate}/decision"),
+            json!({"version": dossier["version"], "materials": materials, "outcome": "return"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
 }
 
 async fn drained(queue: &Queue, client: &Client) {
@@ -332,7 +353,7 @@ async fn the_candidate_journey_through_the_phone_client() {
 
     // A reviewer returns the diploma; the push makes the app refresh.
     let note = "毕业证书照片模糊，请重新上传。";
-    reviewer_returns(&db, candidate, "diploma", note);
+    site_returns(&base, &db, candidate, "diploma", note).await;
     let cached = queue.refresh(&client).await.unwrap();
     assert_eq!(
         screen
@@ -384,7 +405,14 @@ async fn the_candidate_journey_through_the_phone_client() {
     assert_eq!(cached.dossier.unread_messages, 0);
 
     // Later the ID card is returned too: the held photo waits again and goes up by itself.
-    reviewer_returns(&db, candidate, "id_card", "身份证正面反光，请重新拍摄。");
+    site_returns(
+        &base,
+        &db,
+        candidate,
+        "id_card",
+        "身份证正面反光，请重新拍摄。",
+    )
+    .await;
     queue.refresh(&client).await.unwrap();
     assert_eq!(queue.item(early.id).unwrap().state, ItemState::Waiting);
     drained(&queue, &client).await;

@@ -76,6 +76,18 @@ wire_enum! {
         PledgesRequired,
         InvalidProfile,
         UnknownCategory,
+        /// Staff sign-in needs the authenticator code (`totp_code`), or one was wrong.
+        TotpRequired,
+        /// Another reviewer holds the claim on this dossier.
+        ClaimedByOther,
+        /// Decide only on a dossier you have claimed.
+        ClaimRequired,
+        /// The candidate resubmitted since the reviewer opened the dossier: reload.
+        StaleVersion,
+        /// The dossier is not waiting for this stage's decision.
+        NotReviewable,
+        /// The decision does not follow the rules (e.g. pass with a returned material).
+        DecisionRules,
         Internal,
         Unavailable,
     }
@@ -446,9 +458,34 @@ wire_object! {
         pub can_submit: bool,
         pub materials: Vec<MaterialView>,
         pub unread_messages: u32,
+        /// The final result, once the district has published it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+        pub result: Option<FinalResult>,
         /// The server's clock, so the app can show the deadline relative to it.
         #[serde(with = "time::serde::rfc3339")]
         pub server_time: OffsetDateTime,
+    }
+}
+
+wire_enum! {
+    pub enum ResultOutcome {
+        /// 审核通过
+        Approved,
+        /// 不符合
+        NotEligible,
+    }
+}
+
+wire_object! {
+    /// The district's final result, as published.
+    pub struct FinalResult {
+        pub outcome: ResultOutcome,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+        pub reason: Option<String>,
+        #[serde(with = "time::serde::rfc3339")]
+        pub published_at: OffsetDateTime,
     }
 }
 
@@ -502,3 +539,5 @@ wire_object! {
         pub unread: u32,
     }
 }
+
+pub mod review;

@@ -371,3 +371,4 @@ mod tests {
         assert!(Email::parse("a@b.cn").is_ok() && Email::parse("a@b").is_err());
     }
 }
+pub mod review;

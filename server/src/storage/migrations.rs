@@ -143,6 +143,108 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE images ADD COLUMN upload_key TEXT;
     "#,
+    // 3: review: staff and their sessions, the review of each submitted dossier, decisions, the
+    // district's review windows and publishing, the hash-chained audit log, the notification
+    // outbox.
+    r#"
+    ALTER TABLE districts ADD COLUMN site_review_opens_at INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE districts ADD COLUMN site_review_closes_at INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE districts ADD COLUMN district_review_opens_at INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE districts ADD COLUMN district_review_closes_at INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE districts ADD COLUMN results_published_at INTEGER;
+    -- counts submissions; decisions name the version they were made on
+    ALTER TABLE candidates ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+
+    CREATE TABLE staff (
+        id TEXT PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL,
+        district TEXT NOT NULL REFERENCES districts(code),
+        exam_site TEXT,
+        password_hash TEXT NOT NULL,
+        totp_secret BLOB,
+        totp_enabled_at INTEGER,
+        totp_required INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        disabled_at INTEGER
+    ) STRICT;
+
+    CREATE TABLE staff_sessions (
+        token_hash BLOB PRIMARY KEY,
+        staff_id TEXT NOT NULL REFERENCES staff(id),
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        revoked_at INTEGER
+    ) STRICT;
+
+    -- one row per submitted dossier; district and exam_site copied for the queue's indexes
+    CREATE TABLE reviews (
+        candidate_id TEXT PRIMARY KEY REFERENCES candidates(id),
+        district TEXT NOT NULL,
+        exam_site TEXT NOT NULL,
+        stage TEXT NOT NULL,
+        state TEXT NOT NULL,
+        resubmitted INTEGER NOT NULL DEFAULT 0,
+        entered_at INTEGER NOT NULL,
+        claimed_by TEXT REFERENCES staff(id),
+        claim_expires_at INTEGER,
+        result_reason TEXT,
+        decided_at INTEGER
+    ) STRICT;
+    CREATE INDEX reviews_queue ON reviews(district, stage, state, entered_at);
+    CREATE INDEX reviews_site_queue ON reviews(district, exam_site, stage, state, entered_at);
+
+    CREATE TABLE decisions (
+        id INTEGER PRIMARY KEY,
+        candidate_id TEXT NOT NULL REFERENCES candidates(id),
+        stage TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        staff_id TEXT NOT NULL REFERENCES staff(id),
+        -- NULL: the decision on the whole dossier
+        category TEXT,
+        decision TEXT NOT NULL,
+        reason TEXT,
+        message TEXT,
+        at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX decisions_by_candidate ON decisions(candidate_id, id);
+
+    -- hash = SHA-256(prev_hash || the entry's canonical text); audit_head holds the last one,
+    -- so removing the newest entries is detected too
+    CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        candidate_id TEXT,
+        category TEXT,
+        detail TEXT NOT NULL,
+        ip TEXT,
+        prev_hash BLOB NOT NULL,
+        hash BLOB NOT NULL
+    ) STRICT;
+    CREATE INDEX audit_by_candidate ON audit(candidate_id, seq);
+    CREATE TABLE audit_head (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        seq INTEGER NOT NULL,
+        hash BLOB NOT NULL
+    ) STRICT;
+
+    -- notifications, written in the transaction of the decision that causes them
+    CREATE TABLE outbox (
+        id TEXT PRIMARY KEY,
+        candidate_id TEXT NOT NULL REFERENCES candidates(id),
+        message_id TEXT NOT NULL REFERENCES messages(id),
+        channel TEXT NOT NULL,
+        due_at INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        sent_at INTEGER
+    ) STRICT;
+    CREATE INDEX outbox_due ON outbox(state, due_at);
+    "#,
 ];
 
 /// Bring the database to the newest version, one transaction per migration.

@@ -4,6 +4,7 @@
 pub mod blobs;
 pub mod db;
 pub mod migrations;
+pub mod review;
 
 use dossier_core::api::{DocumentKind, DossierState, MaterialState, MessageKind, Requirement};
 use dossier_core::domain::{CandidateAttributes, Condition};
@@ -519,6 +520,15 @@ fn image_row(r: &Row<'_>) -> rusqlite::Result<ImageRow> {
 pub fn live_images(conn: &Connection, candidate: Uuid) -> Result<Vec<ImageRow>, StorageError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {IMAGE_COLUMNS} FROM images WHERE candidate_id = ?1 AND deleted_at IS NULL ORDER BY category, slot"
+    ))?;
+    let rows = stmt.query_map([candidate.to_string()], image_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Every image a candidate ever uploaded, deleted and replaced ones too (the reviewers' history).
+pub fn images_of(conn: &Connection, candidate: Uuid) -> Result<Vec<ImageRow>, StorageError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {IMAGE_COLUMNS} FROM images WHERE candidate_id = ?1 ORDER BY category, uploaded_at DESC, slot"
     ))?;
     let rows = stmt.query_map([candidate.to_string()], image_row)?;
     Ok(rows.collect::<Result<_, _>>()?)

@@ -1,0 +1,329 @@
+//! The staff API: sign-in (`/api/v1/staff`), review (`/api/v1/review`) and the district's
+//! administration (`/api/v1/admin`). Handlers authenticate and hand over to `Review`.
+use dossier_core::api::ErrorCode;
+use dossier_core::api::review::{
+    ClaimView, DecisionReceipt, DecisionRequest, DistrictWindows, NewStaff, PublishReceipt,
+    QueuePage, ReviewDossier, ReviewStage, ReviewState, StaffCreated, StaffLoginRequest,
+    StaffSession, StaffView, TotpCode, TotpEnrollment,
+};
+use poem::Request;
+use poem::web::Data;
+use poem_openapi::auth::Bearer;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::{Binary, Json};
+use poem_openapi::{ApiResponse, OpenApi, SecurityScheme, Tags};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::api::{ImageBytes, NoContent};
+use crate::app::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::storage::review::{QueueFilter, Staff};
+
+use super::staff_view;
+
+#[derive(Tags)]
+enum StaffTags {
+    /// Reviewers' and administrators' sign-in and second factor
+    Staff,
+    /// Queues, dossiers, claims and decisions
+    Review,
+    /// The district's accounts, windows, results and exports
+    Admin,
+}
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+/// Where a request came from, for the audit log.
+fn ip(req: &Request) -> Option<String> {
+    req.remote_addr()
+        .as_socket_addr()
+        .map(|a| a.ip().to_string())
+}
+
+/// A signed-in staff member and the token they came with.
+pub struct SignedIn {
+    pub staff: Staff,
+    token: String,
+}
+
+async fn check_staff(req: &Request, bearer: Bearer) -> poem::Result<SignedIn> {
+    let state = req
+        .data::<AppState>()
+        .ok_or_else(|| ApiError::new(ErrorCode::Internal, "no state").into_poem())?;
+    let staff = state
+        .review
+        .authenticate(&bearer.token, now())
+        .await
+        .map_err(ApiError::into_poem)?;
+    Ok(SignedIn {
+        staff,
+        token: bearer.token,
+    })
+}
+
+/// A reviewer's or administrator's access token.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", checker = "check_staff")]
+pub struct StaffToken(SignedIn);
+
+#[derive(ApiResponse)]
+enum CsvFile {
+    #[oai(status = 200)]
+    Ok(
+        Binary<Vec<u8>>,
+        #[oai(header = "Content-Type")] String,
+        #[oai(header = "Content-Disposition")] String,
+        #[oai(header = "Cache-Control")] String,
+    ),
+}
+
+pub struct StaffApi;
+
+#[OpenApi(prefix_path = "/api/v1/staff", tag = "StaffTags::Staff")]
+impl StaffApi {
+    /// Sign in with password and, once set up, the authenticator code (TOTP, RFC 6238).
+    #[oai(path = "/login", method = "post")]
+    async fn login(
+        &self,
+        req: &Request,
+        state: Data<&AppState>,
+        body: Json<StaffLoginRequest>,
+    ) -> ApiResult<Json<StaffSession>> {
+        Ok(Json(state.review.login(body.0, ip(req), now()).await?))
+    }
+
+    #[oai(path = "/logout", method = "post")]
+    async fn logout(&self, state: Data<&AppState>, auth: StaffToken) -> ApiResult<NoContent> {
+        state.review.logout(&auth.0.token, now()).await?;
+        Ok(NoContent::Done)
+    }
+
+    /// Who is signed in.
+    #[oai(path = "/me", method = "get")]
+    async fn me(&self, auth: StaffToken) -> Json<StaffView> {
+        Json(staff_view(&auth.0.staff))
+    }
+
+    /// Start setting up the authenticator app: a new secret and its otpauth URL (for a QR code).
+    #[oai(path = "/totp/enroll", method = "post")]
+    async fn totp_enroll(
+        &self,
+        state: Data<&AppState>,
+        auth: StaffToken,
+    ) -> ApiResult<Json<TotpEnrollment>> {
+        Ok(Json(state.review.totp_enroll(&auth.0.staff).await?))
+    }
+
+    /// Finish the set-up with a code from the app; from then on sign-in needs a code.
+    #[oai(path = "/totp/confirm", method = "post")]
+    async fn totp_confirm(
+        &self,
+        req: &Request,
+        state: Data<&AppState>,
+        auth: StaffToken,
+        body: Json<TotpCode>,
+    ) -> ApiResult<NoContent> {
+        state
+            .review
+            .totp_confirm(&auth.0.staff, &body.0.code, ip(req), now())
+            .await?;
+        Ok(NoContent::Done)
+    }
+}
+
+pub struct ReviewApi;
+
+#[OpenApi(prefix_path = "/api/v1/review", tag = "StaffTags::Review")]
+impl ReviewApi {
+    /// A page of a stage's queue within your scope, waiting longest first, with the counts for
+    /// the filter tabs.
+    #[oai(path = "/queue", method = "get")]
+    #[allow(clippy::too_many_arguments)]
+    async fn queue(
+        &self,
+        state: Data<&AppState>,
+        auth: StaffToken,
+        stage: Query<ReviewStage>,
+        #[oai(name = "state")] review_state: Query<Option<ReviewState>>,
+        exam_site: Query<Option<String>>,
+        resubmitted: Query<Option<bool>>,
+        page: Query<Option<u32>>,
+        per_page: Query<Option<u32>>,
+    ) -> ApiResult<Json<QueuePage>> {
+        let per_page = per_page.0.unwrap_or(50).clamp(1, 200);
+        let filter = QueueFilter {
+            stage: stage.0,
+            state: review_state.0,
+            exam_site: exam_site.0,
+            resubmitted_only: resubmitted.0.unwrap_or(false),
+            offset: page.0.unwrap_or(0).saturating_mul(per_page),
+            limit: per_page,
+        };
+        Ok(Json(
+            state.review.queue(&auth.0.staff, filter, now()).await?,
+        ))
+    }
+
+    /// Open a dossier: the candidate, every material with its images and their old versions,
+    /// the decisions so far and the audit trail.
+    #[oai(path = "/dossiers/:id", method = "get")]
+    async fn dossier(
+        &self,
+        state: Data<&AppState>,
+        auth: StaffToken,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<ReviewDossier>> {
+        Ok(Json(state.review.open(&auth.0.staff, id.0, now()).await?))
+    }
+
+    /// Claim the dossier for 30 minutes (renewable), so no one else works on it.
+    #[oai(path = "/dossiers/:id/claim", method = "post")]
+    async fn claim(
+        &self,
+        req: &Request,
+        state: Data<&AppState>,
+        auth: StaffToken,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<ClaimView>> {
+        Ok(Json(
+            state
+                .review
+                .claim(&auth.0.staff, id.0, ip(req), now())
+                .await?,
+        ))
+    }
+
+    /// Let go of your claim.
+    #[oai(path = "/dossiers/:id/claim", method = "delete")]
+    async fn release(
+        &self,
+        req: &Request,
+        state: Data<&AppState>,
+        auth: StaffToken,
+        id: Path<Uuid>,
+    ) -> ApiResult<NoContent> {
+        state
+            .review
+            .release(&auth.0.staff, id.0, ip(req), now())
+            .await?;
+        Ok(NoContent::Done)
+    }
+
+    /// Decide a dossier you have claimed: approve or return each material, and the outcome.
+    #[oai(path = "/dossiers/:id/decision", method = "post")]
+    async fn decide(
+        &self,
+        req: &Request,
+        state: Data<&AppState>,
+        auth: StaffToken,
+        id: Path<Uuid>,
+        body: Json<DecisionRequest>,
+    ) -> ApiResult<Json<DecisionReceipt>> {
+        Ok(Json(
+            state
+                .review
+                .decide(&auth.0.staff, id.0, body.0, ip(req), now())
+                .await?,
+        ))
+    }
+
+    /// An image of a dossier in your scope (old versions too).
+    #[oai(path = "/images/:id", method = "get")]
+    async fn image(
+        &self,
+        state: Data<&AppState>,
+        auth: StaffToken,
+        id: Path<Uuid>,
+    ) -> ApiResult<ImageBytes> {
+        let (bytes, content_type) = state.review.image(&auth.0.staff, id.0).await?;
+        Ok(ImageBytes::Ok(
+            Binary(bytes),
+            content_type,
+            "no-store, private".into(),
+            "nosniff".into(),
+        ))
+    }
+}
+
+pub struct AdminApi;
+
+#[OpenApi(prefix_path = "/api/v1/admin", tag = "StaffTags::Admin")]
+impl AdminApi {
+    /// Create a reviewer or administrator account in your district; the first password is
+    /// shown once.
+    #[oai(path = "/staff", method = "post")]
+    async fn create_staff(
+        &self,
+        req: &Request,
+        state: Data<&AppState>,
+        auth: StaffToken,
+        body: Json<NewStaff>,
+    ) -> ApiResult<Json<StaffCreated>> {
+        crate::review::Review::check_second_factor(&auth.0.staff)?;
+        let district = auth.0.staff.district.clone();
+        Ok(Json(
+            state
+                .review
+                .create_staff(Some(&auth.0.staff), &district, body.0, ip(req), now())
+                .await?,
+        ))
+    }
+
+    #[oai(path = "/windows", method = "get")]
+    async fn windows(
+        &self,
+        state: Data<&AppState>,
+        auth: StaffToken,
+    ) -> ApiResult<Json<DistrictWindows>> {
+        Ok(Json(state.review.windows(&auth.0.staff).await?))
+    }
+
+    /// Set the upload and review windows of the district.
+    #[oai(path = "/windows", method = "put")]
+    async fn set_windows(
+        &self,
+        req: &Request,
+        state: Data<&AppState>,
+        auth: StaffToken,
+        body: Json<DistrictWindows>,
+    ) -> ApiResult<NoContent> {
+        state
+            .review
+            .set_windows(&auth.0.staff, body.0, ip(req), now())
+            .await?;
+        Ok(NoContent::Done)
+    }
+
+    /// Publish the final results (after the district review window has closed).
+    #[oai(path = "/publish", method = "post")]
+    async fn publish(
+        &self,
+        req: &Request,
+        state: Data<&AppState>,
+        auth: StaffToken,
+    ) -> ApiResult<Json<PublishReceipt>> {
+        Ok(Json(
+            state.review.publish(&auth.0.staff, ip(req), now()).await?,
+        ))
+    }
+
+    /// The review results as CSV, for the district or one exam site.
+    #[oai(path = "/results.csv", method = "get")]
+    async fn results_csv(
+        &self,
+        state: Data<&AppState>,
+        auth: StaffToken,
+        exam_site: Query<Option<String>>,
+    ) -> ApiResult<CsvFile> {
+        let bytes = state.review.export_csv(&auth.0.staff, exam_site.0).await?;
+        Ok(CsvFile::Ok(
+            Binary(bytes),
+            "text/csv; charset=utf-8".into(),
+            "attachment; filename=\"results.csv\"".into(),
+            "no-store, private".into(),
+        ))
+    }
+}

@@ -1,0 +1,1165 @@
+//! The review workflow: staff sign-in with a second factor, role and scope checks, the queues,
+//! claims, two-stage decisions, windows, publishing, the export, and the audit trail of it all.
+//!
+//! Deny by default: every call takes the signed-in `Staff` and checks role and scope here; a
+//! dossier outside the caller's scope answers 404, as if it did not exist. The rules of a decision
+//! live in `dossier_core::domain::review`; this module applies them in one transaction with the
+//! messages, notifications and audit entries they cause.
+pub mod api;
+
+use std::collections::HashMap;
+
+use dossier_core::api::review::{
+    AuditView, CandidateInfo, ClaimView, DecisionReceipt, DecisionRequest, DecisionView,
+    DistrictWindows, DossierOutcome, MaterialVerdict, NewStaff, PublishReceipt, QueueCounts,
+    QueueEntry, QueuePage, ReviewDossier, ReviewMaterial, ReviewStage, ReviewState, StaffCreated,
+    StaffLoginRequest, StaffRole, StaffSession, StaffView, TotpEnrollment,
+};
+use dossier_core::api::{
+    DossierState, ErrorCode, MaterialState, MessageKind, ReviewNote, WindowState,
+};
+use dossier_core::domain::{self, review as rules};
+use rusqlite::Connection;
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::auth::{Auth, hash_secret_blocking, random_token, token_hash};
+use crate::dossier::{category_view, image_view};
+use crate::error::{ApiError, ApiResult};
+use crate::storage::review::{self as store, AuditEntry, Channel, QueueFilter, Scope, Staff};
+use crate::storage::{self, BlobStore, Db, MessageRow, StorageError};
+
+/// How long a claim holds a dossier for one reviewer.
+pub const CLAIM: Duration = Duration::minutes(30);
+/// How long a staff session lasts (a working day).
+pub const STAFF_SESSION: Duration = Duration::hours(12);
+
+/// Settings of the notifications a decision causes.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct NotifySettings {
+    /// An SMS follows a push that is still unread after this many minutes.
+    pub sms_after_minutes: i64,
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        NotifySettings {
+            sms_after_minutes: 120,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Review {
+    db: Db,
+    auth: Auth,
+    blobs: BlobStore,
+    notify: NotifySettings,
+}
+
+fn forbidden() -> ApiError {
+    ApiError::new(ErrorCode::Forbidden, "your role cannot do this")
+}
+
+fn require(staff: &Staff, roles: &[StaffRole]) -> ApiResult<()> {
+    if roles.contains(&staff.role) {
+        Ok(())
+    } else {
+        Err(forbidden())
+    }
+}
+
+pub fn scope_of(staff: &Staff) -> Scope {
+    Scope {
+        district: staff.district.clone(),
+        exam_site: match staff.role {
+            StaffRole::SiteReviewer => staff.exam_site.clone(),
+            _ => None,
+        },
+    }
+}
+
+fn in_scope(staff: &Staff, district: &str, exam_site: &str) -> bool {
+    let scope = scope_of(staff);
+    scope.district == district && scope.exam_site.as_deref().is_none_or(|s| s == exam_site)
+}
+
+pub fn staff_view(s: &Staff) -> StaffView {
+    StaffView {
+        id: s.id,
+        username: s.username.clone(),
+        name: s.name.clone(),
+        role: s.role,
+        district: s.district.clone(),
+        exam_site: s.exam_site.clone(),
+        totp_enabled: s.totp_enabled,
+        totp_required: s.totp_required,
+    }
+}
+
+fn totp(secret: &[u8], username: &str) -> ApiResult<totp_rs::TOTP> {
+    totp_rs::TOTP::new(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        30,
+        secret.to_vec(),
+        Some("Dossier".into()),
+        username.into(),
+    )
+    .map_err(|e| ApiError::new(ErrorCode::Internal, format!("totp: {e}")))
+}
+
+/// The current code of a TOTP secret (for the CLI and tests, as an authenticator app would).
+pub fn totp_code(secret: &[u8], username: &str, now: OffsetDateTime) -> String {
+    totp(secret, username)
+        .map(|t| t.generate(now.unix_timestamp() as u64))
+        .unwrap_or_default()
+}
+
+fn audit(
+    tx: &Connection,
+    at: OffsetDateTime,
+    actor: &str,
+    action: &str,
+    candidate: Option<Uuid>,
+    category: Option<&str>,
+    detail: impl Into<String>,
+    ip: Option<&str>,
+) -> Result<(), StorageError> {
+    store::append_audit(
+        tx,
+        &AuditEntry {
+            at,
+            actor: actor.into(),
+            action: action.into(),
+            candidate,
+            category: category.map(String::from),
+            detail: detail.into(),
+            ip: ip.map(String::from),
+        },
+    )
+}
+
+/// The window of a review stage, as open/closed/not yet.
+fn stage_window(w: &DistrictWindows, stage: ReviewStage, now: OffsetDateTime) -> WindowState {
+    let (opens, closes) = match stage {
+        ReviewStage::Site => (w.site_review_opens_at, w.site_review_closes_at),
+        _ => (w.district_review_opens_at, w.district_review_closes_at),
+    };
+    domain::window_state(opens, closes, now)
+}
+
+fn window_refusal(state: WindowState, what: &str) -> ApiResult<()> {
+    match state {
+        WindowState::Open => Ok(()),
+        WindowState::NotYetOpen => Err(ApiError::new(
+            ErrorCode::WindowNotOpen,
+            format!("the {what} window has not opened"),
+        )),
+        WindowState::Closed => Err(ApiError::new(
+            ErrorCode::WindowClosed,
+            format!("the {what} window has closed"),
+        )),
+    }
+}
+
+/// A message to the candidate with its push now and its SMS fallback later.
+fn tell_candidate(
+    tx: &Connection,
+    candidate: Uuid,
+    kind: MessageKind,
+    title: &str,
+    body: String,
+    categories: Vec<String>,
+    notify: &NotifySettings,
+    now: OffsetDateTime,
+) -> Result<(), StorageError> {
+    let message = MessageRow {
+        id: Uuid::new_v4(),
+        kind,
+        title: title.into(),
+        body,
+        categories,
+        created_at: now,
+        read_at: None,
+    };
+    storage::insert_message(tx, candidate, &message)?;
+    store::enqueue_notification(tx, candidate, message.id, Channel::Push, now)?;
+    store::enqueue_notification(
+        tx,
+        candidate,
+        message.id,
+        Channel::Sms,
+        now + Duration::minutes(notify.sms_after_minutes),
+    )
+}
+
+impl Review {
+    pub fn new(db: Db, auth: Auth, blobs: BlobStore, notify: NotifySettings) -> Review {
+        Review {
+            db,
+            auth,
+            blobs,
+            notify,
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Accounts and sign-in
+
+    /// Sign in with password and, when the account has one, the authenticator code. Failures are
+    /// throttled per username like candidates' and audited with the address they came from.
+    pub async fn login(
+        &self,
+        req: StaffLoginRequest,
+        ip: Option<String>,
+        now: OffsetDateTime,
+    ) -> ApiResult<StaffSession> {
+        let throttle_key = format!("staff:{}", req.username);
+        self.auth.check_throttle(&throttle_key, now).await?;
+        let name = req.username.clone();
+        let staff = self
+            .db
+            .read(move |c| store::staff_by_username(c, &name))
+            .await
+            .ok()
+            .filter(|s| !s.disabled);
+        let password_ok = self
+            .auth
+            .verify_secret(
+                staff.as_ref().map(|s| s.password_hash.clone()),
+                req.password,
+            )
+            .await;
+        let failure = |why: &'static str| {
+            let (db, username, ip) = (self.db.clone(), req.username.clone(), ip.clone());
+            async move {
+                let _ = db
+                    .write(move |tx| {
+                        audit(
+                            tx,
+                            now,
+                            &username,
+                            "login_failed",
+                            None,
+                            None,
+                            why,
+                            ip.as_deref(),
+                        )
+                    })
+                    .await;
+            }
+        };
+        let Some(staff) = staff.filter(|_| password_ok) else {
+            failure("wrong username or password").await;
+            self.auth.record_failure(&throttle_key, now).await?;
+            return Err(ApiError::new(
+                ErrorCode::Unauthorized,
+                "wrong username or password",
+            ));
+        };
+        if staff.totp_enabled {
+            let secret = staff.totp_secret.clone().unwrap_or_default();
+            let good = req.totp_code.as_deref().is_some_and(|code| {
+                totp(&secret, &staff.username)
+                    .map(|t| t.check(code.trim(), now.unix_timestamp() as u64))
+                    .unwrap_or(false)
+            });
+            if !good {
+                failure("second factor missing or wrong").await;
+                if req.totp_code.is_some() {
+                    self.auth.record_failure(&throttle_key, now).await?;
+                }
+                return Err(ApiError::new(
+                    ErrorCode::TotpRequired,
+                    "enter the 6-digit code of your authenticator app",
+                ));
+            }
+        }
+        let token = random_token();
+        let hash = token_hash(&token);
+        let expires = now + STAFF_SESSION;
+        let (id, username) = (staff.id, staff.username.clone());
+        let detail = if staff.totp_enabled {
+            "password and authenticator code"
+        } else {
+            "password"
+        };
+        self.db
+            .write(move |tx| {
+                storage::clear_throttle(tx, &format!("staff:{username}"))?;
+                store::insert_staff_session(tx, &hash, id, now, expires)?;
+                audit(
+                    tx,
+                    now,
+                    &username,
+                    "login",
+                    None,
+                    None,
+                    detail,
+                    ip.as_deref(),
+                )
+            })
+            .await
+            .map_err(ApiError::from)?;
+        Ok(StaffSession {
+            access_token: token,
+            expires_at: expires,
+            staff: staff_view(&staff),
+        })
+    }
+
+    /// The staff member behind a bearer token. An account that must have a second factor but has
+    /// none yet may only set one up (`totp_only`).
+    pub async fn authenticate(&self, token: &str, now: OffsetDateTime) -> ApiResult<Staff> {
+        let hash = token_hash(token);
+        self.db
+            .read(move |c| store::staff_of_session(c, &hash, now))
+            .await
+            .map_err(|_| ApiError::new(ErrorCode::Unauthorized, "sign in again"))
+    }
+
+    pub async fn logout(&self, token: &str, now: OffsetDateTime) -> ApiResult<()> {
+        let hash = token_hash(token);
+        self.db
+            .write(move |tx| store::revoke_staff_session(tx, &hash, now))
+            .await
+            .map_err(ApiError::from)
+    }
+
+    /// A new secret for the authenticator app; it takes effect once a code is confirmed.
+    pub async fn totp_enroll(&self, staff: &Staff) -> ApiResult<TotpEnrollment> {
+        let mut secret = vec![0u8; 20];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut secret);
+        let t = totp(&secret, &staff.username)?;
+        let id = staff.id;
+        self.db
+            .write(move |tx| store::set_totp_secret(tx, id, &secret))
+            .await
+            .map_err(ApiError::from)?;
+        Ok(TotpEnrollment {
+            secret_base32: t.get_secret_base32(),
+            otpauth_url: t.get_url(),
+        })
+    }
+
+    pub async fn totp_confirm(
+        &self,
+        staff: &Staff,
+        code: &str,
+        ip: Option<String>,
+        now: OffsetDateTime,
+    ) -> ApiResult<()> {
+        let id = staff.id;
+        let fresh = self
+            .db
+            .read(move |c| store::staff_by_id(c, id))
+            .await
+            .map_err(ApiError::from)?;
+        let secret = fresh.totp_secret.ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::BadRequest,
+                "start the authenticator set-up first",
+            )
+        })?;
+        if !totp(&secret, &staff.username)?.check(code.trim(), now.unix_timestamp() as u64) {
+            return Err(ApiError::new(
+                ErrorCode::TotpRequired,
+                "that code is not right",
+            ));
+        }
+        let username = staff.username.clone();
+        self.db
+            .write(move |tx| {
+                store::enable_totp(tx, id, now)?;
+                audit(
+                    tx,
+                    now,
+                    &username,
+                    "totp_enabled",
+                    None,
+                    None,
+                    "",
+                    ip.as_deref(),
+                )
+            })
+            .await
+            .map_err(ApiError::from)
+    }
+
+    /// Create a reviewer or administrator account in `district` (an administrator's, or the
+    /// CLI's when `by` is None); returns the first password.
+    pub async fn create_staff(
+        &self,
+        by: Option<&Staff>,
+        district: &str,
+        new: NewStaff,
+        ip: Option<String>,
+        now: OffsetDateTime,
+    ) -> ApiResult<StaffCreated> {
+        if let Some(admin) = by {
+            require(admin, &[StaffRole::DistrictAdmin])?;
+            if admin.district != district {
+                return Err(forbidden());
+            }
+        }
+        let site = match (new.role, new.exam_site.as_deref().map(str::trim)) {
+            (StaffRole::SiteReviewer, Some(site)) if !site.is_empty() => Some(site.to_string()),
+            (StaffRole::SiteReviewer, _) => {
+                return Err(ApiError::new(
+                    ErrorCode::BadRequest,
+                    "a site reviewer needs an exam site",
+                ));
+            }
+            _ => None,
+        };
+        if new.username.trim().is_empty() || new.name.trim().is_empty() {
+            return Err(ApiError::new(
+                ErrorCode::BadRequest,
+                "username and name are needed",
+            ));
+        }
+        let password = crate::demo::random_password();
+        let hash = {
+            let p = password.clone();
+            tokio::task::spawn_blocking(move || hash_secret_blocking(&p))
+                .await
+                .map_err(|e| ApiError::from(StorageError::Task(e.to_string())))?
+        };
+        let staff = Staff {
+            id: Uuid::new_v4(),
+            username: new.username.trim().into(),
+            name: new.name.trim().into(),
+            role: new.role,
+            district: district.into(),
+            exam_site: site,
+            password_hash: hash,
+            totp_secret: None,
+            totp_enabled: false,
+            totp_required: new.totp_required,
+            disabled: false,
+        };
+        let actor = by.map_or("cli".to_string(), |s| s.username.clone());
+        let row = staff.clone();
+        self.db
+            .write(move |tx| {
+                if store::staff_by_username(tx, &row.username).is_ok() {
+                    return Err(ApiError::new(
+                        ErrorCode::BadRequest,
+                        "that username is taken",
+                    ));
+                }
+                storage::district(tx, &row.district)?;
+                store::insert_staff(tx, &row, now)?;
+                let detail = format!(
+                    "{} {:?} site={:?} totp_required={}",
+                    row.username, row.role, row.exam_site, row.totp_required
+                );
+                audit(
+                    tx,
+                    now,
+                    &actor,
+                    "staff_created",
+                    None,
+                    None,
+                    detail,
+                    ip.as_deref(),
+                )?;
+                Ok(())
+            })
+            .await?;
+        Ok(StaffCreated {
+            staff: staff_view(&staff),
+            password,
+        })
+    }
+
+    /// Refuse everything but the second-factor set-up to an account that must have one and
+    /// does not yet.
+    pub fn check_second_factor(staff: &Staff) -> ApiResult<()> {
+        if staff.totp_required && !staff.totp_enabled {
+            return Err(ApiError::new(
+                ErrorCode::TotpRequired,
+                "set up your authenticator app first",
+            ));
+        }
+        Ok(())
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Queues and dossiers
+
+    pub async fn queue(
+        &self,
+        staff: &Staff,
+        filter: QueueFilter,
+        now: OffsetDateTime,
+    ) -> ApiResult<QueuePage> {
+        Self::check_second_factor(staff)?;
+        let scope = scope_of(staff);
+        self.db
+            .read(move |c| {
+                let (total, rows) = store::queue_page(c, &scope, &filter, now)?;
+                let (waiting, returned, pending, resubmitted) =
+                    store::queue_counts(c, &scope, filter.stage, filter.exam_site.as_deref())?;
+                Ok::<_, StorageError>(QueuePage {
+                    total,
+                    counts: QueueCounts {
+                        waiting,
+                        returned,
+                        pending,
+                        resubmitted,
+                    },
+                    entries: rows
+                        .into_iter()
+                        .map(|r| QueueEntry {
+                            candidate_id: r.review.candidate_id,
+                            username: r.username,
+                            name: r.name,
+                            id_number_masked: domain::mask_id_number(&r.id_number),
+                            exam_site: r.review.exam_site,
+                            stage: r.review.stage,
+                            state: r.review.state,
+                            resubmitted: r.review.resubmitted,
+                            waiting_since: r.review.entered_at,
+                            claimed_by: r.claimed_by_username,
+                        })
+                        .collect(),
+                })
+            })
+            .await
+            .map_err(ApiError::from)
+    }
+
+    /// The review row of a dossier the caller may see; 404 otherwise.
+    fn visible(
+        c: &Connection,
+        staff: &Staff,
+        candidate: Uuid,
+    ) -> ApiResult<(store::ReviewRow, storage::Candidate)> {
+        let review = store::review(c, candidate)?.ok_or_else(ApiError::not_found)?;
+        if !in_scope(staff, &review.district, &review.exam_site) {
+            return Err(ApiError::not_found());
+        }
+        let cand = storage::candidate_by_id(c, candidate)?;
+        Ok((review, cand))
+    }
+
+    pub async fn open(
+        &self,
+        staff: &Staff,
+        candidate: Uuid,
+        now: OffsetDateTime,
+    ) -> ApiResult<ReviewDossier> {
+        Self::check_second_factor(staff)?;
+        let staff = staff.clone();
+        self.db
+            .read(move |c| Self::compose(c, &staff, candidate, now))
+            .await
+    }
+
+    fn compose(
+        c: &Connection,
+        staff: &Staff,
+        candidate: Uuid,
+        now: OffsetDateTime,
+    ) -> ApiResult<ReviewDossier> {
+        let (review, cand) = Self::visible(c, staff, candidate)?;
+        let materials: HashMap<String, storage::MaterialRow> = storage::materials(c, candidate)?
+            .into_iter()
+            .map(|m| (m.category.clone(), m))
+            .collect();
+        let mut images: HashMap<String, Vec<storage::ImageRow>> = HashMap::new();
+        for i in storage::images_of(c, candidate)? {
+            images.entry(i.category.clone()).or_default().push(i);
+        }
+        let attributes = cand.rule_attributes();
+        let reviewer_view = |i: &storage::ImageRow, locked: bool| {
+            let mut v = image_view(i, locked);
+            v.url = format!("/api/v1/review/images/{}", i.id);
+            v.upload_key = None;
+            v
+        };
+        let mut out = Vec::new();
+        for cat in storage::categories(c, &cand.district)? {
+            let row = materials.get(&cat.code);
+            let state = row.map_or(MaterialState::Open, |m| m.state);
+            let locked = domain::is_locked(state);
+            let all = images.remove(&cat.code).unwrap_or_default();
+            let (live, gone): (Vec<_>, Vec<_>) = all.iter().partition(|i| i.deleted_at.is_none());
+            let mut live: Vec<_> = live.into_iter().map(|i| reviewer_view(i, locked)).collect();
+            live.sort_by_key(|i| i.slot);
+            out.push(ReviewMaterial {
+                required: domain::required_for(
+                    cat.requirement,
+                    cat.condition.as_ref(),
+                    &attributes,
+                ),
+                images: live,
+                previous: gone.into_iter().map(|i| reviewer_view(i, true)).collect(),
+                note: row.and_then(|m| match (&m.note_reason, &m.note_message, m.note_at) {
+                    (Some(reason), Some(message), Some(at)) => Some(ReviewNote {
+                        reason: reason.clone(),
+                        message: message.clone(),
+                        at,
+                    }),
+                    _ => None,
+                }),
+                category: category_view(&cand.district, &cat),
+                state,
+            });
+        }
+        let claim = match review.live_claim(now) {
+            Some((by, until)) => Some(ClaimView {
+                by: store::staff_by_id(c, by)?.username,
+                until,
+            }),
+            None => None,
+        };
+        Ok(ReviewDossier {
+            candidate: CandidateInfo {
+                id: cand.id,
+                username: cand.username.clone(),
+                name: cand.name.clone(),
+                id_number: if staff.role == StaffRole::DistrictAdmin {
+                    cand.id_number.clone()
+                } else {
+                    domain::mask_id_number(&cand.id_number)
+                },
+                exam_category: cand.exam_category.clone(),
+                exam_site: cand.exam_site.clone(),
+                mobile_masked: cand.mobile.as_deref().map(domain::mask_mobile),
+            },
+            version: store::candidate_version(c, candidate)?,
+            stage: review.stage,
+            state: review.state,
+            claim,
+            materials: out,
+            decisions: store::decisions(c, candidate)?
+                .into_iter()
+                .map(|d| DecisionView {
+                    stage: d.stage,
+                    version: d.version,
+                    by: d.staff_username,
+                    category: d.category,
+                    decision: d.decision,
+                    reason: d.reason,
+                    message: d.message,
+                    at: d.at,
+                })
+                .collect(),
+            audit: store::audit_of(c, candidate)?
+                .into_iter()
+                .map(|(seq, e)| AuditView {
+                    seq,
+                    at: e.at,
+                    actor: e.actor,
+                    action: e.action,
+                    category: e.category,
+                    detail: e.detail,
+                })
+                .collect(),
+        })
+    }
+
+    /// The bytes of an image of a dossier in scope (old versions too).
+    pub async fn image(&self, staff: &Staff, image: Uuid) -> ApiResult<(Vec<u8>, String)> {
+        Self::check_second_factor(staff)?;
+        let staff = staff.clone();
+        let row = self
+            .db
+            .read(move |c| {
+                let row = storage::image(c, image)?;
+                Self::visible(c, &staff, row.candidate_id)?;
+                Ok::<_, ApiError>(row)
+            })
+            .await?;
+        let blobs = self.blobs.clone();
+        let bytes = tokio::task::spawn_blocking(move || blobs.get(&row.sha256))
+            .await
+            .map_err(|e| ApiError::from(StorageError::Task(e.to_string())))?
+            .map_err(ApiError::from)?;
+        Ok((bytes, row.content_type))
+    }
+
+    /// Claim a dossier for `CLAIM`, so no other reviewer works on it; renewing your own claim
+    /// extends it. Only reviewers of the dossier's current stage may claim.
+    pub async fn claim(
+        &self,
+        staff: &Staff,
+        candidate: Uuid,
+        ip: Option<String>,
+        now: OffsetDateTime,
+    ) -> ApiResult<ClaimView> {
+        Self::check_second_factor(staff)?;
+        let stage = rules::stage_of(staff.role).ok_or_else(forbidden)?;
+        let staff = staff.clone();
+        self.db
+            .write(move |tx| {
+                let (review, _) = Self::visible(tx, &staff, candidate)?;
+                if review.stage != stage
+                    || !matches!(review.state, ReviewState::Waiting | ReviewState::Pending)
+                {
+                    return Err(ApiError::new(
+                        ErrorCode::NotReviewable,
+                        "this dossier is not waiting for your stage",
+                    ));
+                }
+                if let Some((by, _)) = review.live_claim(now)
+                    && by != staff.id
+                {
+                    let holder = store::staff_by_id(tx, by)?.username;
+                    return Err(ApiError::new(
+                        ErrorCode::ClaimedByOther,
+                        format!("{holder} is reviewing this dossier"),
+                    ));
+                }
+                let until = now + CLAIM;
+                store::set_claim(tx, candidate, Some((staff.id, until)))?;
+                audit(
+                    tx,
+                    now,
+                    &staff.username,
+                    "claim",
+                    Some(candidate),
+                    None,
+                    "",
+                    ip.as_deref(),
+                )?;
+                Ok(ClaimView {
+                    by: staff.username.clone(),
+                    until,
+                })
+            })
+            .await
+    }
+
+    pub async fn release(
+        &self,
+        staff: &Staff,
+        candidate: Uuid,
+        ip: Option<String>,
+        now: OffsetDateTime,
+    ) -> ApiResult<()> {
+        Self::check_second_factor(staff)?;
+        let staff = staff.clone();
+        self.db
+            .write(move |tx| {
+                let (review, _) = Self::visible(tx, &staff, candidate)?;
+                if review.live_claim(now).is_some_and(|(by, _)| by == staff.id) {
+                    store::set_claim(tx, candidate, None)?;
+                    audit(
+                        tx,
+                        now,
+                        &staff.username,
+                        "release",
+                        Some(candidate),
+                        None,
+                        "",
+                        ip.as_deref(),
+                    )?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    /// Decide a claimed dossier: every material approved or returned, and the dossier's outcome.
+    pub async fn decide(
+        &self,
+        staff: &Staff,
+        candidate: Uuid,
+        req: DecisionRequest,
+        ip: Option<String>,
+        now: OffsetDateTime,
+    ) -> ApiResult<DecisionReceipt> {
+        Self::check_second_factor(staff)?;
+        let stage = rules::stage_of(staff.role).ok_or_else(forbidden)?;
+        let staff = staff.clone();
+        let notify = self.notify.clone();
+        self.db
+            .write(move |tx| {
+                let (review, cand) = Self::visible(tx, &staff, candidate)?;
+                if review.stage != stage {
+                    return Err(ApiError::new(
+                        ErrorCode::NotReviewable,
+                        "this dossier is not at your stage",
+                    ));
+                }
+                window_refusal(
+                    stage_window(&store::windows(tx, &cand.district)?, stage, now),
+                    "review",
+                )?;
+                match review.live_claim(now) {
+                    Some((by, _)) if by == staff.id => {}
+                    Some(_) => {
+                        return Err(ApiError::new(
+                            ErrorCode::ClaimedByOther,
+                            "another reviewer holds this dossier",
+                        ));
+                    }
+                    None => {
+                        return Err(ApiError::new(
+                            ErrorCode::ClaimRequired,
+                            "claim the dossier before deciding",
+                        ));
+                    }
+                }
+                let version = store::candidate_version(tx, candidate)?;
+                if req.version != version {
+                    return Err(ApiError::new(
+                        ErrorCode::StaleVersion,
+                        "the candidate has resubmitted since you opened this dossier; reload it",
+                    ));
+                }
+                let mut with_images: Vec<String> = storage::live_images(tx, candidate)?
+                    .into_iter()
+                    .map(|i| i.category)
+                    .collect();
+                with_images.dedup();
+                if let Some(unknown) = req
+                    .materials
+                    .iter()
+                    .find(|m| !with_images.contains(&m.category))
+                {
+                    return Err(ApiError::new(
+                        ErrorCode::BadRequest,
+                        format!("{} holds no images to decide on", unknown.category),
+                    ));
+                }
+                let verdicts: Vec<rules::Verdict<'_>> = req
+                    .materials
+                    .iter()
+                    .map(|m| rules::Verdict {
+                        category: &m.category,
+                        verdict: m.verdict,
+                        has_reason_and_message: m.reason.is_some()
+                            && m.message.as_deref().is_some_and(|t| !t.trim().is_empty()),
+                    })
+                    .collect();
+                let categories: Vec<&str> = with_images.iter().map(String::as_str).collect();
+                let reason = req
+                    .reason
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|r| !r.is_empty());
+                let (next_stage, next_state) = rules::decide(
+                    review.stage,
+                    review.state,
+                    &categories,
+                    &verdicts,
+                    req.outcome,
+                    reason.is_some(),
+                )
+                .map_err(|e| match e {
+                    rules::DecisionRefusal::NotReviewable(_) => {
+                        ApiError::new(ErrorCode::NotReviewable, e.to_string())
+                    }
+                    _ => ApiError::new(ErrorCode::DecisionRules, e.to_string()),
+                })?;
+                let who = staff.username.as_str();
+                let mut returned = Vec::new();
+                for m in &req.materials {
+                    let (decision, state) = match m.verdict {
+                        MaterialVerdict::Approve => ("approve", MaterialState::Approved),
+                        MaterialVerdict::Return => ("return", MaterialState::Returned),
+                    };
+                    let reason_text = m.reason.map(|r| r.label().to_string());
+                    store::insert_decision(
+                        tx,
+                        candidate,
+                        stage,
+                        version,
+                        staff.id,
+                        Some(&m.category),
+                        decision,
+                        reason_text.as_deref(),
+                        m.message.as_deref(),
+                        now,
+                    )?;
+                    if state == MaterialState::Returned {
+                        let message = m.message.clone().unwrap_or_default();
+                        storage::return_material(
+                            tx,
+                            candidate,
+                            &m.category,
+                            reason_text.as_deref().unwrap_or_default(),
+                            &message,
+                            now,
+                        )?;
+                        audit(
+                            tx,
+                            now,
+                            who,
+                            "unlock",
+                            Some(candidate),
+                            Some(&m.category),
+                            format!("{}: {message}", reason_text.unwrap_or_default()),
+                            ip.as_deref(),
+                        )?;
+                        returned.push(m);
+                    } else {
+                        storage::set_material_state(tx, candidate, &m.category, state)?;
+                    }
+                    audit(
+                        tx,
+                        now,
+                        who,
+                        decision,
+                        Some(candidate),
+                        Some(&m.category),
+                        format!("version {version}"),
+                        ip.as_deref(),
+                    )?;
+                }
+                let outcome = storage::enum_text(req.outcome);
+                store::insert_decision(
+                    tx, candidate, stage, version, staff.id, None, &outcome, reason, None, now,
+                )?;
+                store::set_review_state(tx, candidate, next_stage, next_state, reason, now)?;
+                audit(
+                    tx,
+                    now,
+                    who,
+                    &format!("dossier_{outcome}"),
+                    Some(candidate),
+                    None,
+                    reason.unwrap_or_default(),
+                    ip.as_deref(),
+                )?;
+                match req.outcome {
+                    DossierOutcome::Return => {
+                        storage::set_dossier_state(tx, candidate, DossierState::Returned, None)?;
+                        let body = returned
+                            .iter()
+                            .map(|m| {
+                                format!(
+                                    "{}（{}）：{}",
+                                    m.category,
+                                    m.reason.map(|r| r.label()).unwrap_or_default(),
+                                    m.message.as_deref().unwrap_or_default()
+                                )
+                            })
+                            .collect::<Vec<_>>()
+                            .join("\n");
+                        tell_candidate(
+                            tx,
+                            candidate,
+                            MessageKind::Returned,
+                            "报名材料被退回，请按要求重新上传后再次提交审核",
+                            body,
+                            returned.iter().map(|m| m.category.clone()).collect(),
+                            &notify,
+                            now,
+                        )?;
+                    }
+                    DossierOutcome::Pending => tell_candidate(
+                        tx,
+                        candidate,
+                        MessageKind::Pending,
+                        "审核待定",
+                        reason.unwrap_or_default().to_string(),
+                        Vec::new(),
+                        &notify,
+                        now,
+                    )?,
+                    _ => {}
+                }
+                Ok(DecisionReceipt {
+                    stage: next_stage,
+                    state: next_state,
+                })
+            })
+            .await
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // The district's administration
+
+    pub async fn windows(&self, staff: &Staff) -> ApiResult<DistrictWindows> {
+        Self::check_second_factor(staff)?;
+        let district = staff.district.clone();
+        self.db
+            .read(move |c| store::windows(c, &district))
+            .await
+            .map_err(ApiError::from)
+    }
+
+    pub async fn set_windows(
+        &self,
+        staff: &Staff,
+        w: DistrictWindows,
+        ip: Option<String>,
+        now: OffsetDateTime,
+    ) -> ApiResult<()> {
+        Self::check_second_factor(staff)?;
+        require(staff, &[StaffRole::DistrictAdmin])?;
+        let ordered = w.upload_opens_at < w.upload_closes_at
+            && w.site_review_opens_at < w.site_review_closes_at
+            && w.district_review_opens_at < w.district_review_closes_at;
+        if !ordered {
+            return Err(ApiError::new(
+                ErrorCode::BadRequest,
+                "every window must open before it closes",
+            ));
+        }
+        let staff = staff.clone();
+        self.db
+            .write(move |tx| {
+                store::set_windows(tx, &staff.district, &w)?;
+                let detail = serde_json::to_string(&w).unwrap_or_default();
+                audit(
+                    tx,
+                    now,
+                    &staff.username,
+                    "windows_changed",
+                    None,
+                    None,
+                    detail,
+                    ip.as_deref(),
+                )
+            })
+            .await
+            .map_err(ApiError::from)
+    }
+
+    /// Publish the final results once the district's review window has closed: every candidate
+    /// with a result gets it as a message and a notification.
+    pub async fn publish(
+        &self,
+        staff: &Staff,
+        ip: Option<String>,
+        now: OffsetDateTime,
+    ) -> ApiResult<PublishReceipt> {
+        Self::check_second_factor(staff)?;
+        require(staff, &[StaffRole::DistrictAdmin])?;
+        let staff = staff.clone();
+        let notify = self.notify.clone();
+        self.db
+            .write(move |tx| {
+                let w = store::windows(tx, &staff.district)?;
+                if now < w.district_review_closes_at {
+                    return Err(ApiError::new(
+                        ErrorCode::WindowNotOpen,
+                        "results are published when the district review window has closed",
+                    ));
+                }
+                if let Some(at) = store::results_published_at(tx, &staff.district)? {
+                    return Err(ApiError::new(
+                        ErrorCode::Locked,
+                        format!("the results were published at {at}"),
+                    ));
+                }
+                let (mut approved, mut not_eligible, mut undecided) = (0, 0, 0);
+                for (review, ..) in store::results(tx, &staff.district, None)? {
+                    let (title, body) = match review.state {
+                        ReviewState::Approved if review.stage == ReviewStage::Done => {
+                            approved += 1;
+                            ("审核通过", "您的报名材料审核通过。".to_string())
+                        }
+                        ReviewState::NotEligible => {
+                            not_eligible += 1;
+                            (
+                                "审核结果：不符合",
+                                format!(
+                                    "您的报名资格审核结果为不符合。原因：{}",
+                                    review.result_reason.clone().unwrap_or_default()
+                                ),
+                            )
+                        }
+                        _ => {
+                            undecided += 1;
+                            continue;
+                        }
+                    };
+                    tell_candidate(
+                        tx,
+                        review.candidate_id,
+                        MessageKind::Result,
+                        title,
+                        body,
+                        Vec::new(),
+                        &notify,
+                        now,
+                    )?;
+                }
+                store::publish_results(tx, &staff.district, now)?;
+                audit(
+                    tx,
+                    now,
+                    &staff.username,
+                    "results_published",
+                    None,
+                    None,
+                    format!(
+                        "approved {approved}, not eligible {not_eligible}, undecided {undecided}"
+                    ),
+                    ip.as_deref(),
+                )?;
+                Ok(PublishReceipt {
+                    published_at: now,
+                    approved,
+                    not_eligible,
+                    undecided,
+                })
+            })
+            .await
+    }
+
+    /// The results of the district, or of one exam site, as CSV (UTF-8 with BOM, so Excel in
+    /// China opens it in the right encoding).
+    pub async fn export_csv(&self, staff: &Staff, exam_site: Option<String>) -> ApiResult<Vec<u8>> {
+        Self::check_second_factor(staff)?;
+        require(staff, &[StaffRole::DistrictAdmin])?;
+        let district = staff.district.clone();
+        let rows = self
+            .db
+            .read(move |c| store::results(c, &district, exam_site.as_deref()))
+            .await
+            .map_err(ApiError::from)?;
+        let mut out = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
+        let write = |out: &mut csv::Writer<Vec<u8>>, record: &[&str]| {
+            out.write_record(record)
+                .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))
+        };
+        write(
+            &mut out,
+            &[
+                "考点",
+                "用户名",
+                "姓名",
+                "身份证号",
+                "报考类别",
+                "审核阶段",
+                "审核状态",
+                "原因",
+            ],
+        )?;
+        for (review, username, name, id_number, exam_category) in rows {
+            let stage = storage::enum_text(review.stage);
+            let state = storage::enum_text(review.state);
+            write(
+                &mut out,
+                &[
+                    &review.exam_site,
+                    &username,
+                    &name,
+                    &id_number,
+                    &exam_category,
+                    &stage,
+                    &state,
+                    review.result_reason.as_deref().unwrap_or(""),
+                ],
+            )?;
+        }
+        out.into_inner()
+            .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))
+    }
+
+    /// Walk the audit chain (the `audit verify` command).
+    pub async fn verify_audit(&self) -> Result<Result<i64, store::AuditBreak>, StorageError> {
+        self.db.read(store::verify_audit).await
+    }
+}

@@ -1,0 +1,771 @@
+//! SQL of the review workflow: staff and their sessions, reviews and claims, the queues,
+//! decisions, windows and publishing, the hash-chained audit log and the notification outbox.
+use dossier_core::api::review::{DistrictWindows, ReviewStage, ReviewState, StaffRole};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{StorageError, enum_text, from_unix, text_enum, to_unix};
+
+fn uuid_of(text: String) -> rusqlite::Result<Uuid> {
+    Uuid::parse_str(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn enum_of<T: serde::de::DeserializeOwned>(text: String) -> rusqlite::Result<T> {
+    text_enum(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Staff
+
+#[derive(Debug, Clone)]
+pub struct Staff {
+    pub id: Uuid,
+    pub username: String,
+    pub name: String,
+    pub role: StaffRole,
+    pub district: String,
+    pub exam_site: Option<String>,
+    pub password_hash: String,
+    pub totp_secret: Option<Vec<u8>>,
+    pub totp_enabled: bool,
+    pub totp_required: bool,
+    pub disabled: bool,
+}
+
+const STAFF_COLUMNS: &str = "id, username, name, role, district, exam_site, password_hash, totp_secret, \
+     totp_enabled_at IS NOT NULL, totp_required, disabled_at IS NOT NULL";
+
+fn staff_row(r: &Row<'_>) -> rusqlite::Result<Staff> {
+    Ok(Staff {
+        id: uuid_of(r.get(0)?)?,
+        username: r.get(1)?,
+        name: r.get(2)?,
+        role: enum_of(r.get(3)?)?,
+        district: r.get(4)?,
+        exam_site: r.get(5)?,
+        password_hash: r.get(6)?,
+        totp_secret: r.get(7)?,
+        totp_enabled: r.get(8)?,
+        totp_required: r.get(9)?,
+        disabled: r.get(10)?,
+    })
+}
+
+pub fn insert_staff(conn: &Connection, s: &Staff, now: OffsetDateTime) -> Result<(), StorageError> {
+    conn.execute(
+        "INSERT INTO staff (id, username, name, role, district, exam_site, password_hash, totp_required, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            s.id.to_string(),
+            s.username,
+            s.name,
+            enum_text(s.role),
+            s.district,
+            s.exam_site,
+            s.password_hash,
+            s.totp_required,
+            to_unix(now)
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn staff_by_username(conn: &Connection, username: &str) -> Result<Staff, StorageError> {
+    conn.query_row(
+        &format!("SELECT {STAFF_COLUMNS} FROM staff WHERE username = ?1"),
+        [username],
+        staff_row,
+    )
+    .optional()?
+    .ok_or(StorageError::NotFound)
+}
+
+pub fn staff_by_id(conn: &Connection, id: Uuid) -> Result<Staff, StorageError> {
+    conn.query_row(
+        &format!("SELECT {STAFF_COLUMNS} FROM staff WHERE id = ?1"),
+        [id.to_string()],
+        staff_row,
+    )
+    .optional()?
+    .ok_or(StorageError::NotFound)
+}
+
+pub fn set_staff_password(
+    conn: &Connection,
+    username: &str,
+    hash: &str,
+) -> Result<(), StorageError> {
+    conn.execute(
+        "UPDATE staff SET password_hash = ?2 WHERE username = ?1",
+        params![username, hash],
+    )?;
+    Ok(())
+}
+
+/// A new, not yet confirmed, TOTP secret.
+pub fn set_totp_secret(conn: &Connection, staff: Uuid, secret: &[u8]) -> Result<(), StorageError> {
+    conn.execute(
+        "UPDATE staff SET totp_secret = ?2, totp_enabled_at = NULL WHERE id = ?1",
+        params![staff.to_string(), secret],
+    )?;
+    Ok(())
+}
+
+pub fn enable_totp(
+    conn: &Connection,
+    staff: Uuid,
+    now: OffsetDateTime,
+) -> Result<(), StorageError> {
+    conn.execute(
+        "UPDATE staff SET totp_enabled_at = ?2 WHERE id = ?1 AND totp_secret IS NOT NULL",
+        params![staff.to_string(), to_unix(now)],
+    )?;
+    Ok(())
+}
+
+pub fn insert_staff_session(
+    conn: &Connection,
+    token_hash: &[u8],
+    staff: Uuid,
+    now: OffsetDateTime,
+    expires: OffsetDateTime,
+) -> Result<(), StorageError> {
+    conn.execute(
+        "INSERT INTO staff_sessions (token_hash, staff_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+        params![token_hash, staff.to_string(), to_unix(now), to_unix(expires)],
+    )?;
+    Ok(())
+}
+
+/// The staff member of a live session.
+pub fn staff_of_session(
+    conn: &Connection,
+    token_hash: &[u8],
+    now: OffsetDateTime,
+) -> Result<Staff, StorageError> {
+    let cols = STAFF_COLUMNS
+        .split(", ")
+        .map(|c| format!("s.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    conn.query_row(
+        &format!(
+            "SELECT {cols} FROM staff_sessions t JOIN staff s ON s.id = t.staff_id
+             WHERE t.token_hash = ?1 AND t.revoked_at IS NULL AND t.expires_at > ?2 AND s.disabled_at IS NULL"
+        ),
+        params![token_hash, to_unix(now)],
+        staff_row,
+    )
+    .optional()?
+    .ok_or(StorageError::NotFound)
+}
+
+pub fn revoke_staff_session(
+    conn: &Connection,
+    token_hash: &[u8],
+    now: OffsetDateTime,
+) -> Result<(), StorageError> {
+    conn.execute(
+        "UPDATE staff_sessions SET revoked_at = ?2 WHERE token_hash = ?1",
+        params![token_hash, to_unix(now)],
+    )?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Windows and publishing
+
+pub fn windows(conn: &Connection, district: &str) -> Result<DistrictWindows, StorageError> {
+    conn.query_row(
+        "SELECT upload_opens_at, upload_closes_at, site_review_opens_at, site_review_closes_at,
+                district_review_opens_at, district_review_closes_at
+         FROM districts WHERE code = ?1",
+        [district],
+        |r| {
+            Ok(DistrictWindows {
+                upload_opens_at: from_unix(r.get(0)?),
+                upload_closes_at: from_unix(r.get(1)?),
+                site_review_opens_at: from_unix(r.get(2)?),
+                site_review_closes_at: from_unix(r.get(3)?),
+                district_review_opens_at: from_unix(r.get(4)?),
+                district_review_closes_at: from_unix(r.get(5)?),
+            })
+        },
+    )
+    .optional()?
+    .ok_or(StorageError::NotFound)
+}
+
+pub fn set_windows(
+    conn: &Connection,
+    district: &str,
+    w: &DistrictWindows,
+) -> Result<(), StorageError> {
+    conn.execute(
+        "UPDATE districts SET upload_opens_at = ?2, upload_closes_at = ?3, site_review_opens_at = ?4,
+             site_review_closes_at = ?5, district_review_opens_at = ?6, district_review_closes_at = ?7
+         WHERE code = ?1",
+        params![
+            district,
+            to_unix(w.upload_opens_at),
+            to_unix(w.upload_closes_at),
+            to_unix(w.site_review_opens_at),
+            to_unix(w.site_review_closes_at),
+            to_unix(w.district_review_opens_at),
+            to_unix(w.district_review_closes_at)
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn results_published_at(
+    conn: &Connection,
+    district: &str,
+) -> Result<Option<OffsetDateTime>, StorageError> {
+    let at: Option<i64> = conn.query_row(
+        "SELECT results_published_at FROM districts WHERE code = ?1",
+        [district],
+        |r| r.get(0),
+    )?;
+    Ok(at.map(from_unix))
+}
+
+pub fn publish_results(
+    conn: &Connection,
+    district: &str,
+    now: OffsetDateTime,
+) -> Result<(), StorageError> {
+    conn.execute(
+        "UPDATE districts SET results_published_at = ?2 WHERE code = ?1",
+        params![district, to_unix(now)],
+    )?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reviews, claims and queues
+
+#[derive(Debug, Clone)]
+pub struct ReviewRow {
+    pub candidate_id: Uuid,
+    pub district: String,
+    pub exam_site: String,
+    pub stage: ReviewStage,
+    pub state: ReviewState,
+    pub resubmitted: bool,
+    pub entered_at: OffsetDateTime,
+    pub claimed_by: Option<Uuid>,
+    pub claim_expires_at: Option<OffsetDateTime>,
+    pub result_reason: Option<String>,
+    pub decided_at: Option<OffsetDateTime>,
+}
+
+impl ReviewRow {
+    /// The claim, unless it has expired.
+    pub fn live_claim(&self, now: OffsetDateTime) -> Option<(Uuid, OffsetDateTime)> {
+        match (self.claimed_by, self.claim_expires_at) {
+            (Some(by), Some(until)) if until > now => Some((by, until)),
+            _ => None,
+        }
+    }
+}
+
+const REVIEW_COLUMNS: &str = "candidate_id, district, exam_site, stage, state, resubmitted, entered_at, \
+     claimed_by, claim_expires_at, result_reason, decided_at";
+
+fn review_row(r: &Row<'_>) -> rusqlite::Result<ReviewRow> {
+    Ok(ReviewRow {
+        candidate_id: uuid_of(r.get(0)?)?,
+        district: r.get(1)?,
+        exam_site: r.get(2)?,
+        stage: enum_of(r.get(3)?)?,
+        state: enum_of(r.get(4)?)?,
+        resubmitted: r.get(5)?,
+        entered_at: from_unix(r.get(6)?),
+        claimed_by: r.get::<_, Option<String>>(7)?.map(uuid_of).transpose()?,
+        claim_expires_at: r.get::<_, Option<i64>>(8)?.map(from_unix),
+        result_reason: r.get(9)?,
+        decided_at: r.get::<_, Option<i64>>(10)?.map(from_unix),
+    })
+}
+
+pub fn review(conn: &Connection, candidate: Uuid) -> Result<Option<ReviewRow>, StorageError> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {REVIEW_COLUMNS} FROM reviews WHERE candidate_id = ?1"),
+            [candidate.to_string()],
+            review_row,
+        )
+        .optional()?)
+}
+
+/// A (re)submission: the dossier enters the queue of the stage that returned it (the site's, the
+/// first time), and its version goes up.
+pub fn enter_review(
+    conn: &Connection,
+    candidate: Uuid,
+    district: &str,
+    exam_site: &str,
+    now: OffsetDateTime,
+) -> Result<(), StorageError> {
+    conn.execute(
+        "UPDATE candidates SET version = version + 1 WHERE id = ?1",
+        [candidate.to_string()],
+    )?;
+    conn.execute(
+        "INSERT INTO reviews (candidate_id, district, exam_site, stage, state, resubmitted, entered_at)
+         VALUES (?1, ?2, ?3, 'site', 'waiting', 0, ?4)
+         ON CONFLICT(candidate_id) DO UPDATE SET state = 'waiting', resubmitted = 1, entered_at = ?4,
+             claimed_by = NULL, claim_expires_at = NULL",
+        params![candidate.to_string(), district, exam_site, to_unix(now)],
+    )?;
+    Ok(())
+}
+
+pub fn candidate_version(conn: &Connection, candidate: Uuid) -> Result<u32, StorageError> {
+    Ok(conn.query_row(
+        "SELECT version FROM candidates WHERE id = ?1",
+        [candidate.to_string()],
+        |r| r.get(0),
+    )?)
+}
+
+pub fn set_claim(
+    conn: &Connection,
+    candidate: Uuid,
+    claim: Option<(Uuid, OffsetDateTime)>,
+) -> Result<(), StorageError> {
+    conn.execute(
+        "UPDATE reviews SET claimed_by = ?2, claim_expires_at = ?3 WHERE candidate_id = ?1",
+        params![
+            candidate.to_string(),
+            claim.map(|(s, _)| s.to_string()),
+            claim.map(|(_, t)| to_unix(t))
+        ],
+    )?;
+    Ok(())
+}
+
+/// Move the review after a decision; the claim ends with it.
+pub fn set_review_state(
+    conn: &Connection,
+    candidate: Uuid,
+    stage: ReviewStage,
+    state: ReviewState,
+    reason: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<(), StorageError> {
+    let stage_changed: bool = conn.query_row(
+        "SELECT stage != ?2 FROM reviews WHERE candidate_id = ?1",
+        params![candidate.to_string(), enum_text(stage)],
+        |r| r.get(0),
+    )?;
+    conn.execute(
+        "UPDATE reviews SET stage = ?2, state = ?3, result_reason = ?4, decided_at = ?5,
+             claimed_by = NULL, claim_expires_at = NULL,
+             entered_at = CASE WHEN ?6 THEN ?5 ELSE entered_at END,
+             resubmitted = CASE WHEN ?6 THEN 0 ELSE resubmitted END
+         WHERE candidate_id = ?1",
+        params![
+            candidate.to_string(),
+            enum_text(stage),
+            enum_text(state),
+            reason,
+            to_unix(now),
+            stage_changed
+        ],
+    )?;
+    Ok(())
+}
+
+/// Who may see what: a district, and for site reviewers one exam site of it.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    pub district: String,
+    pub exam_site: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct QueueFilter {
+    pub stage: ReviewStage,
+    pub state: Option<ReviewState>,
+    /// Narrow to one site (district roles); a site reviewer's scope fixes it.
+    pub exam_site: Option<String>,
+    pub resubmitted_only: bool,
+    pub offset: u32,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct QueueRow {
+    pub review: ReviewRow,
+    pub username: String,
+    pub name: String,
+    pub id_number: String,
+    pub claimed_by_username: Option<String>,
+}
+
+/// One page of a queue, waiting longest first, and the number of entries matching the filter.
+pub fn queue_page(
+    conn: &Connection,
+    scope: &Scope,
+    filter: &QueueFilter,
+    now: OffsetDateTime,
+) -> Result<(u64, Vec<QueueRow>), StorageError> {
+    let site = scope.exam_site.as_ref().or(filter.exam_site.as_ref());
+    let state = filter.state.map(enum_text);
+    let stage = enum_text(filter.stage);
+    let condition = "r.district = ?1 AND r.stage = ?2 AND (?3 IS NULL OR r.exam_site = ?3)
+         AND (?4 IS NULL OR r.state = ?4) AND (?5 = 0 OR r.resubmitted = 1)";
+    let total: u64 = conn
+        .prepare_cached(&format!("SELECT COUNT(*) FROM reviews r WHERE {condition}"))?
+        .query_row(
+            params![scope.district, stage, site, state, filter.resubmitted_only],
+            |r| r.get(0),
+        )?;
+    let cols = REVIEW_COLUMNS
+        .split(", ")
+        .map(|c| format!("r.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {cols}, c.username, c.name, c.id_number,
+                CASE WHEN r.claim_expires_at > ?8 THEN s.username END
+         FROM reviews r JOIN candidates c ON c.id = r.candidate_id
+         LEFT JOIN staff s ON s.id = r.claimed_by
+         WHERE {condition}
+         ORDER BY r.entered_at, r.candidate_id LIMIT ?6 OFFSET ?7"
+    ))?;
+    let rows = stmt
+        .query_map(
+            params![
+                scope.district,
+                stage,
+                site,
+                state,
+                filter.resubmitted_only,
+                filter.limit,
+                filter.offset,
+                to_unix(now)
+            ],
+            |r| {
+                Ok(QueueRow {
+                    review: review_row(r)?,
+                    username: r.get(11)?,
+                    name: r.get(12)?,
+                    id_number: r.get(13)?,
+                    claimed_by_username: r.get(14)?,
+                })
+            },
+        )?
+        .collect::<Result<_, _>>()?;
+    Ok((total, rows))
+}
+
+/// Per state counts of a stage within the scope (and site filter): (waiting, returned, pending,
+/// resubmitted and waiting).
+pub fn queue_counts(
+    conn: &Connection,
+    scope: &Scope,
+    stage: ReviewStage,
+    exam_site: Option<&str>,
+) -> Result<(u64, u64, u64, u64), StorageError> {
+    let site = scope.exam_site.as_deref().or(exam_site);
+    Ok(conn
+        .prepare_cached(
+            "SELECT COALESCE(SUM(state = 'waiting'), 0), COALESCE(SUM(state = 'returned'), 0),
+                    COALESCE(SUM(state = 'pending'), 0),
+                    COALESCE(SUM(state = 'waiting' AND resubmitted = 1), 0)
+             FROM reviews WHERE district = ?1 AND stage = ?2 AND (?3 IS NULL OR exam_site = ?3)",
+        )?
+        .query_row(params![scope.district, enum_text(stage), site], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?)
+}
+
+/// Final results of a district (optionally one site), for the export.
+pub fn results(
+    conn: &Connection,
+    district: &str,
+    exam_site: Option<&str>,
+) -> Result<Vec<(ReviewRow, String, String, String, String)>, StorageError> {
+    let cols = REVIEW_COLUMNS
+        .split(", ")
+        .map(|c| format!("r.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {cols}, c.username, c.name, c.id_number, c.exam_category
+         FROM reviews r JOIN candidates c ON c.id = r.candidate_id
+         WHERE r.district = ?1 AND (?2 IS NULL OR r.exam_site = ?2)
+         ORDER BY r.exam_site, c.username"
+    ))?;
+    let rows = stmt
+        .query_map(params![district, exam_site], |r| {
+            Ok((
+                review_row(r)?,
+                r.get(11)?,
+                r.get(12)?,
+                r.get(13)?,
+                r.get(14)?,
+            ))
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decisions
+
+#[derive(Debug, Clone)]
+pub struct DecisionRow {
+    pub stage: ReviewStage,
+    pub version: u32,
+    pub staff_username: String,
+    pub category: Option<String>,
+    pub decision: String,
+    pub reason: Option<String>,
+    pub message: Option<String>,
+    pub at: OffsetDateTime,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn insert_decision(
+    conn: &Connection,
+    candidate: Uuid,
+    stage: ReviewStage,
+    version: u32,
+    staff: Uuid,
+    category: Option<&str>,
+    decision: &str,
+    reason: Option<&str>,
+    message: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<(), StorageError> {
+    conn.execute(
+        "INSERT INTO decisions (candidate_id, stage, version, staff_id, category, decision, reason, message, at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            candidate.to_string(),
+            enum_text(stage),
+            version,
+            staff.to_string(),
+            category,
+            decision,
+            reason,
+            message,
+            to_unix(now)
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn decisions(conn: &Connection, candidate: Uuid) -> Result<Vec<DecisionRow>, StorageError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT d.stage, d.version, s.username, d.category, d.decision, d.reason, d.message, d.at
+         FROM decisions d JOIN staff s ON s.id = d.staff_id
+         WHERE d.candidate_id = ?1 ORDER BY d.id",
+    )?;
+    let rows = stmt
+        .query_map([candidate.to_string()], |r| {
+            Ok(DecisionRow {
+                stage: enum_of(r.get(0)?)?,
+                version: r.get(1)?,
+                staff_username: r.get(2)?,
+                category: r.get(3)?,
+                decision: r.get(4)?,
+                reason: r.get(5)?,
+                message: r.get(6)?,
+                at: from_unix(r.get(7)?),
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Audit: a hash chain
+
+/// One audit entry: who did what to which dossier or material, when, from where.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    pub at: OffsetDateTime,
+    pub actor: String,
+    pub action: String,
+    pub candidate: Option<Uuid>,
+    pub category: Option<String>,
+    pub detail: String,
+    pub ip: Option<String>,
+}
+
+fn canonical(seq: i64, e: &AuditEntry) -> String {
+    serde_json::json!([
+        seq,
+        to_unix(e.at),
+        e.actor,
+        e.action,
+        e.candidate.map(|c| c.to_string()),
+        e.category,
+        e.detail,
+        e.ip
+    ])
+    .to_string()
+}
+
+fn chain(prev: &[u8], seq: i64, e: &AuditEntry) -> Vec<u8> {
+    let mut h = Sha256::new();
+    h.update(prev);
+    h.update(canonical(seq, e).as_bytes());
+    h.finalize().to_vec()
+}
+
+/// Append an entry to the chain (inside the transaction of what it records).
+pub fn append_audit(conn: &Connection, e: &AuditEntry) -> Result<(), StorageError> {
+    let (last, prev): (i64, Vec<u8>) = conn
+        .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?
+        .unwrap_or((0, vec![0u8; 32]));
+    let seq = last + 1;
+    let hash = chain(&prev, seq, e);
+    conn.execute(
+        "INSERT INTO audit (seq, at, actor, action, candidate_id, category, detail, ip, prev_hash, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            seq,
+            to_unix(e.at),
+            e.actor,
+            e.action,
+            e.candidate.map(|c| c.to_string()),
+            e.category,
+            e.detail,
+            e.ip,
+            prev,
+            hash
+        ],
+    )?;
+    conn.execute(
+        "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?1, ?2)
+         ON CONFLICT(id) DO UPDATE SET seq = ?1, hash = ?2",
+        params![seq, hash],
+    )?;
+    Ok(())
+}
+
+fn audit_row(r: &Row<'_>) -> rusqlite::Result<(i64, AuditEntry, Vec<u8>, Vec<u8>)> {
+    Ok((
+        r.get(0)?,
+        AuditEntry {
+            at: from_unix(r.get(1)?),
+            actor: r.get(2)?,
+            action: r.get(3)?,
+            candidate: r.get::<_, Option<String>>(4)?.map(uuid_of).transpose()?,
+            category: r.get(5)?,
+            detail: r.get(6)?,
+            ip: r.get(7)?,
+        },
+        r.get(8)?,
+        r.get(9)?,
+    ))
+}
+
+const AUDIT_COLUMNS: &str =
+    "seq, at, actor, action, candidate_id, category, detail, ip, prev_hash, hash";
+
+/// A dossier's audit trail, oldest first.
+pub fn audit_of(
+    conn: &Connection,
+    candidate: Uuid,
+) -> Result<Vec<(i64, AuditEntry)>, StorageError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {AUDIT_COLUMNS} FROM audit WHERE candidate_id = ?1 ORDER BY seq"
+    ))?;
+    let rows = stmt
+        .query_map([candidate.to_string()], audit_row)?
+        .map(|r| r.map(|(seq, e, _, _)| (seq, e)))
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+/// Where the chain breaks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuditBreak {
+    #[error("entry {0} was edited (its hash does not match its content)")]
+    Edited(i64),
+    #[error("an entry before {0} was removed (the chain skips)")]
+    Removed(i64),
+    #[error("entries after {0} were removed (the head says {1})")]
+    Truncated(i64, i64),
+}
+
+/// Walk the whole chain; the number of entries, or the first break.
+pub fn verify_audit(conn: &Connection) -> Result<Result<i64, AuditBreak>, StorageError> {
+    let mut stmt = conn.prepare(&format!("SELECT {AUDIT_COLUMNS} FROM audit ORDER BY seq"))?;
+    let mut rows = stmt.query([])?;
+    let mut prev = vec![0u8; 32];
+    let mut expected = 1i64;
+    while let Some(row) = rows.next()? {
+        let (seq, entry, prev_hash, hash) = audit_row(row)?;
+        if seq != expected || prev_hash != prev {
+            return Ok(Err(AuditBreak::Removed(seq)));
+        }
+        if chain(&prev, seq, &entry) != hash {
+            return Ok(Err(AuditBreak::Edited(seq)));
+        }
+        prev = hash;
+        expected += 1;
+    }
+    let last = expected - 1;
+    let head: Option<(i64, Vec<u8>)> = conn
+        .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?;
+    match head {
+        Some((seq, hash)) if seq != last || hash != prev => {
+            Ok(Err(AuditBreak::Truncated(last, seq)))
+        }
+        None if last > 0 => Ok(Err(AuditBreak::Truncated(last, 0))),
+        _ => Ok(Ok(last)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outbox
+
+/// A notification channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Push,
+    Sms,
+}
+
+/// Queue a notification of `message`, due at `due` (in the decision's transaction).
+pub fn enqueue_notification(
+    conn: &Connection,
+    candidate: Uuid,
+    message: Uuid,
+    channel: Channel,
+    due: OffsetDateTime,
+) -> Result<(), StorageError> {
+    conn.execute(
+        "INSERT INTO outbox (id, candidate_id, message_id, channel, due_at, state)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'pending')",
+        params![
+            Uuid::new_v4().to_string(),
+            candidate.to_string(),
+            message.to_string(),
+            enum_text(channel),
+            to_unix(due)
+        ],
+    )?;
+    Ok(())
+}

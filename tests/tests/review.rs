@@ -1,0 +1,630 @@
+//! The review workflow end to end: a candidate submits through core's client; a site reviewer
+//! returns a material; the candidate replaces it and resubmits; the site passes, the district
+//! approves, the administrator publishes and exports. Claims, stale decisions, the second factor,
+//! the authorisation matrix and the audit chain.
+use std::collections::HashMap;
+
+use dossier_core::api::{DossierState, MaterialState, MessageKind, ResultOutcome};
+use dossier_core::client::{Client, UploadRequest};
+use dossier_server::review::totp_code;
+use dossier_tests::{CANDIDATES, StaffSession, TestServer, photo};
+use reqwest::Method;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+const ZHANG: &str = CANDIDATES[0].username; // 东城区考点
+
+fn upload(category: &str, seed: u32) -> UploadRequest<'_> {
+    UploadRequest {
+        category,
+        jpeg: photo(seed),
+        idempotency_key: Uuid::new_v4(),
+        slot: None,
+        replaces: None,
+    }
+}
+
+/// Fill every required category and submit.
+async fn submitted(server: &TestServer, username: &str) -> Client {
+    let client = server.activated(username).await;
+    for (category, n) in [
+        ("id_card", 2),
+        ("diploma", 1),
+        ("probation", 1),
+        ("work_proof", 1),
+    ] {
+        for i in 0..n {
+            client
+                .upload(&upload(category, 300 + i + category.len() as u32))
+                .await
+                .unwrap();
+        }
+    }
+    client.submit().await.unwrap();
+    client
+}
+
+fn approve_all(dossier: &Value) -> Vec<Value> {
+    dossier["materials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| !m["images"].as_array().unwrap().is_empty())
+        .map(|m| json!({"category": m["category"]["code"], "verdict": "approve"}))
+        .collect()
+}
+
+async fn staff(server: &TestServer) -> HashMap<&'static str, StaffSession> {
+    let passwords = server.staff_passwords();
+    let mut out = HashMap::new();
+    for name in ["dongcheng", "xicheng", "district", "admin"] {
+        out.insert(
+            name,
+            StaffSession::login(&server.base, name, &passwords[name]).await,
+        );
+    }
+    out
+}
+
+#[tokio::test]
+async fn return_replace_resubmit_pass_approve_publish_and_export() {
+    let server = TestServer::start().await;
+    let candidate = submitted(&server, ZHANG).await;
+    let id = server.candidate_id(ZHANG);
+    let staff = staff(&server).await;
+    let site = &staff["dongcheng"];
+
+    // The site's queue holds the dossier; the other site's does not.
+    let (status, page) = site.get("/api/v1/review/queue?stage=site").await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["total"], 1);
+    assert_eq!(page["entries"][0]["name"], "张明");
+    assert_eq!(page["entries"][0]["id_number_masked"], "110***********1234");
+    let (_, other) = staff["xicheng"]
+        .get("/api/v1/review/queue?stage=site")
+        .await;
+    assert_eq!(other["total"], 0);
+
+    // Claim, open, return the diploma with a reason and a message.
+    let (status, _) = site
+        .post(&format!("/api/v1/review/dossiers/{id}/claim"), json!({}))
+        .await;
+    assert_eq!(status, 200);
+    let (_, dossier) = site.get(&format!("/api/v1/review/dossiers/{id}")).await;
+    assert_eq!(dossier["version"], 1);
+    assert_eq!(dossier["claim"]["by"], "dongcheng");
+    let mut decisions = approve_all(&dossier);
+    for d in &mut decisions {
+        if d["category"] == "diploma" {
+            *d = json!({"category": "diploma", "verdict": "return", "reason": "blurry",
+                        "message": "毕业证书照片模糊，请重新拍摄上传。"});
+        }
+    }
+    let (status, body) = site
+        .post(
+            &format!("/api/v1/review/dossiers/{id}/decision"),
+            json!({"version": 1, "materials": decisions.clone(), "outcome": "pass"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("decision_rules")),
+        "pass with a return"
+    );
+    let (status, body) = site
+        .post(
+            &format!("/api/v1/review/dossiers/{id}/decision"),
+            json!({"version": 1, "materials": decisions, "outcome": "return"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (body["stage"].as_str(), body["state"].as_str()),
+        (Some("site"), Some("returned"))
+    );
+
+    // The candidate sees the message and exactly that material unlocked.
+    let messages = candidate.messages().await.unwrap();
+    assert_eq!(messages.messages[0].kind, MessageKind::Returned);
+    assert!(messages.messages[0].body.contains("模糊"));
+    let view = candidate.dossier().await.unwrap();
+    assert_eq!(view.state, DossierState::Returned);
+    for m in &view.materials {
+        let expected = match m.category.code.as_str() {
+            "diploma" => MaterialState::Returned,
+            _ if m.images.is_empty() => m.state,
+            _ => MaterialState::Approved,
+        };
+        assert_eq!(m.state, expected, "{}", m.category.code);
+    }
+    let diploma = view
+        .materials
+        .iter()
+        .find(|m| m.category.code == "diploma")
+        .unwrap();
+    let old = diploma.images[0].id;
+    candidate
+        .upload(&UploadRequest {
+            replaces: Some(old),
+            ..upload("diploma", 999)
+        })
+        .await
+        .unwrap();
+    candidate.submit().await.unwrap();
+
+    // Back in the site's queue as resubmitted; the reviewer sees the old version beside the new.
+    let (_, page) = site
+        .get("/api/v1/review/queue?stage=site&resubmitted=true")
+        .await;
+    assert_eq!(page["total"], 1);
+    assert_eq!(page["counts"]["resubmitted"], 1);
+    site.post(&format!("/api/v1/review/dossiers/{id}/claim"), json!({}))
+        .await;
+    let (_, dossier) = site.get(&format!("/api/v1/review/dossiers/{id}")).await;
+    assert_eq!(dossier["version"], 2);
+    let diploma = dossier["materials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["category"]["code"] == "diploma")
+        .unwrap();
+    assert_eq!(diploma["previous"][0]["id"], old.to_string());
+    assert_ne!(diploma["images"][0]["id"], old.to_string());
+    let (status, image) = site
+        .get(diploma["previous"][0]["url"].as_str().unwrap())
+        .await;
+    assert_eq!(status, 200, "the old version can be viewed: {image}");
+
+    // A decision made on the old version fails; on the new one it passes to the district.
+    let all = approve_all(&dossier);
+    let (status, body) = site
+        .post(
+            &format!("/api/v1/review/dossiers/{id}/decision"),
+            json!({"version": 1, "materials": all.clone(), "outcome": "pass"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("stale_version"))
+    );
+    let (status, body) = site
+        .post(
+            &format!("/api/v1/review/dossiers/{id}/decision"),
+            json!({"version": 2, "materials": all.clone(), "outcome": "pass"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["stage"], "district");
+
+    // The district approves; nothing shows to the candidate until publishing.
+    let district = &staff["district"];
+    let (_, page) = district.get("/api/v1/review/queue?stage=district").await;
+    assert_eq!(page["total"], 1);
+    district
+        .post(&format!("/api/v1/review/dossiers/{id}/claim"), json!({}))
+        .await;
+    let (status, body) = district
+        .post(
+            &format!("/api/v1/review/dossiers/{id}/decision"),
+            json!({"version": 2, "materials": all, "outcome": "approve"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["state"].as_str()),
+        (200, Some("approved")),
+        "{body}"
+    );
+    assert!(candidate.dossier().await.unwrap().result.is_none());
+
+    // Publishing waits for the end of the district review window.
+    let admin = &staff["admin"];
+    let (status, body) = admin.post("/api/v1/admin/publish", json!({})).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("window_not_open"))
+    );
+    let (_, mut windows) = admin.get("/api/v1/admin/windows").await;
+    let past = OffsetDateTime::now_utc() - time::Duration::minutes(1);
+    windows["district_review_closes_at"] = json!(
+        past.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    );
+    windows["district_review_opens_at"] = json!(
+        (past - time::Duration::days(1))
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    );
+    let (status, body) = admin
+        .call(Method::PUT, "/api/v1/admin/windows", Some(windows))
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let (status, receipt) = admin.post("/api/v1/admin/publish", json!({})).await;
+    assert_eq!(status, 200, "{receipt}");
+    assert_eq!(
+        (receipt["approved"].as_u64(), receipt["undecided"].as_u64()),
+        (Some(1), Some(0))
+    );
+    let result = candidate
+        .dossier()
+        .await
+        .unwrap()
+        .result
+        .expect("published");
+    assert_eq!(result.outcome, ResultOutcome::Approved);
+    assert_eq!(
+        candidate.messages().await.unwrap().messages[0].kind,
+        MessageKind::Result
+    );
+
+    // The export, for the district and for one site.
+    let (status, csv) = admin.get("/api/v1/admin/results.csv").await;
+    assert_eq!(status, 200);
+    let csv = csv.as_str().unwrap().to_string();
+    assert!(csv.starts_with('\u{feff}'), "a BOM, for Excel");
+    assert!(csv.contains("张明") && csv.contains("approved") && csv.contains("110101199003071234"));
+    let (_, elsewhere) = admin
+        .get("/api/v1/admin/results.csv?exam_site=%E8%A5%BF%E5%9F%8E%E5%8C%BA%E8%80%83%E7%82%B9")
+        .await;
+    assert!(!elsewhere.as_str().unwrap().contains("张明"));
+
+    // Notifications were queued in the same transactions: a push and an SMS fallback per message.
+    let queued = server.scalar(
+        "SELECT COUNT(*) FROM outbox WHERE candidate_id = ?1",
+        &id.to_string(),
+    );
+    assert_eq!(queued, Some(4), "return and result: push + SMS each");
+
+    // The audit trail: logins, claims, decisions, unlocks, publishing; and the chain holds.
+    let (_, dossier) = admin.get(&format!("/api/v1/review/dossiers/{id}")).await;
+    let actions: Vec<&str> = dossier["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "claim",
+        "unlock",
+        "return",
+        "approve",
+        "dossier_return",
+        "dossier_pass",
+        "dossier_approve",
+    ] {
+        assert!(actions.contains(&expected), "{expected} in {actions:?}");
+    }
+    assert!(server.state.review.verify_audit().await.unwrap().is_ok());
+}
+
+#[tokio::test]
+async fn claims_keep_two_reviewers_off_one_dossier_and_expire() {
+    let server = TestServer::start().await;
+    submitted(&server, ZHANG).await;
+    let id = server.candidate_id(ZHANG);
+    let staff = staff(&server).await;
+    let (status, created) = staff["admin"]
+        .post(
+            "/api/v1/admin/staff",
+            json!({"username": "dongcheng2", "name": "第二审核员", "role": "site_reviewer", "exam_site": "东城区考点"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let second = StaffSession::login(
+        &server.base,
+        "dongcheng2",
+        created["password"].as_str().unwrap(),
+    )
+    .await;
+    let first = &staff["dongcheng"];
+    let claim = format!("/api/v1/review/dossiers/{id}/claim");
+    assert_eq!(first.post(&claim, json!({})).await.0, 200);
+    let (status, body) = second.post(&claim, json!({})).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("claimed_by_other"))
+    );
+    assert!(body["message"].as_str().unwrap().contains("dongcheng"));
+    let (_, dossier) = second.get(&format!("/api/v1/review/dossiers/{id}")).await;
+    let decide = json!({"version": 1, "materials": approve_all(&dossier), "outcome": "pass"});
+    let (status, body) = second
+        .post(
+            &format!("/api/v1/review/dossiers/{id}/decision"),
+            decide.clone(),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("claimed_by_other"))
+    );
+    let (_, page) = second.get("/api/v1/review/queue?stage=site").await;
+    assert_eq!(page["entries"][0]["claimed_by"], "dongcheng");
+    // The first reviewer walks away; the claim goes stale.
+    server
+        .state
+        .db
+        .blocking_write(|tx| {
+            tx.execute("UPDATE reviews SET claim_expires_at = 0", [])
+                .map_err(dossier_server::storage::StorageError::from)
+        })
+        .unwrap();
+    assert_eq!(second.post(&claim, json!({})).await.0, 200);
+    let (status, body) = first
+        .post(
+            &format!("/api/v1/review/dossiers/{id}/decision"),
+            decide.clone(),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("claimed_by_other"))
+    );
+    let (status, _) = second
+        .post(&format!("/api/v1/review/dossiers/{id}/decision"), decide)
+        .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn a_required_second_factor_is_set_up_then_asked_at_every_sign_in() {
+    let server = TestServer::start().await;
+    let staff = staff(&server).await;
+    let (status, created) = staff["admin"]
+        .post(
+            "/api/v1/admin/staff",
+            json!({"username": "strict", "name": "严格审核员", "role": "district_reviewer", "totp_required": true}),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let password = created["password"].as_str().unwrap().to_string();
+    let session = StaffSession::login(&server.base, "strict", &password).await;
+    let (status, body) = session.get("/api/v1/review/queue?stage=district").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("totp_required")),
+        "nothing before set-up"
+    );
+    let (status, enrollment) = session.post("/api/v1/staff/totp/enroll", json!({})).await;
+    assert_eq!(status, 200);
+    assert!(
+        enrollment["otpauth_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("otpauth://totp/")
+    );
+    let secret = server
+        .state
+        .db
+        .blocking_write(|tx| dossier_server::storage::review::staff_by_username(tx, "strict"))
+        .unwrap()
+        .totp_secret
+        .unwrap();
+    let (status, _) = session
+        .post("/api/v1/staff/totp/confirm", json!({"code": "000000"}))
+        .await;
+    assert_eq!(status, 401, "a wrong code does not enable it");
+    let code = totp_code(&secret, "strict", OffsetDateTime::now_utc());
+    assert_eq!(
+        session
+            .post("/api/v1/staff/totp/confirm", json!({"code": code}))
+            .await
+            .0,
+        204
+    );
+    assert_eq!(
+        session.get("/api/v1/review/queue?stage=district").await.0,
+        200
+    );
+    let (status, body) = StaffSession::try_login(&server.base, "strict", &password, None)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("totp_required"))
+    );
+    let code = totp_code(&secret, "strict", OffsetDateTime::now_utc());
+    assert!(
+        StaffSession::try_login(&server.base, "strict", &password, Some(&code))
+            .await
+            .is_ok()
+    );
+    // Failures and successes are audited with the address they came from.
+    let failed = server.scalar("SELECT COUNT(*) FROM audit WHERE action = 'login_failed' AND actor = ?1 AND ip = '127.0.0.1'", "strict");
+    assert_eq!(failed, Some(1));
+}
+
+/// Every role and scope against every reviewer endpoint: the expected answer for each.
+#[tokio::test]
+async fn the_authorisation_matrix() {
+    let server = TestServer::start().await;
+    let candidate = submitted(&server, ZHANG).await;
+    let id = server.candidate_id(ZHANG);
+    let image = candidate.dossier().await.unwrap().materials[0].images[0].id;
+    let staff = staff(&server).await;
+    let candidate_token = server.raw_login(ZHANG, dossier_tests::PASSWORD).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let nobody = StaffSession::with_token(&server.base, "not-a-token");
+    let as_candidate = StaffSession::with_token(&server.base, &candidate_token);
+    let decide = json!({"version": 1, "materials": [], "outcome": "pending", "reason": "核对中"});
+    let new_staff = json!({"username": "x", "name": "x", "role": "district_reviewer"});
+    let endpoints: Vec<(&str, Method, String, Option<Value>)> = vec![
+        (
+            "site queue",
+            Method::GET,
+            "/api/v1/review/queue?stage=site".into(),
+            None,
+        ),
+        (
+            "open",
+            Method::GET,
+            format!("/api/v1/review/dossiers/{id}"),
+            None,
+        ),
+        (
+            "image",
+            Method::GET,
+            format!("/api/v1/review/images/{image}"),
+            None,
+        ),
+        (
+            "claim",
+            Method::POST,
+            format!("/api/v1/review/dossiers/{id}/claim"),
+            Some(json!({})),
+        ),
+        (
+            "decide",
+            Method::POST,
+            format!("/api/v1/review/dossiers/{id}/decision"),
+            Some(decide),
+        ),
+        (
+            "create staff",
+            Method::POST,
+            "/api/v1/admin/staff".into(),
+            Some(new_staff),
+        ),
+        ("windows", Method::GET, "/api/v1/admin/windows".into(), None),
+        (
+            "export",
+            Method::GET,
+            "/api/v1/admin/results.csv".into(),
+            None,
+        ),
+        (
+            "publish",
+            Method::POST,
+            "/api/v1/admin/publish".into(),
+            Some(json!({})),
+        ),
+    ];
+    // Rows: who; columns: the endpoints above, in order. The site reviewer decides before the
+    // district reviewer's claim (the dossier is at the site stage, so theirs is refused).
+    let expected: Vec<(&str, &StaffSession, [u16; 9])> = vec![
+        (
+            "no token",
+            &nobody,
+            [401, 401, 401, 401, 401, 401, 401, 401, 401],
+        ),
+        (
+            "candidate token",
+            &as_candidate,
+            [401, 401, 401, 401, 401, 401, 401, 401, 401],
+        ),
+        (
+            "site reviewer, other site",
+            &staff["xicheng"],
+            [200, 404, 404, 404, 404, 403, 200, 403, 403],
+        ),
+        (
+            "district reviewer",
+            &staff["district"],
+            [200, 200, 200, 409, 409, 403, 200, 403, 403],
+        ),
+        (
+            "site reviewer, this site",
+            &staff["dongcheng"],
+            [200, 200, 200, 200, 200, 403, 200, 403, 403],
+        ),
+        (
+            "administrator",
+            &staff["admin"],
+            [200, 200, 200, 403, 403, 200, 200, 200, 403],
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (who, session, statuses) in &expected {
+        for ((name, method, path, body), want) in endpoints.iter().zip(statuses) {
+            let (got, answer) = session.call(method.clone(), path, body.clone()).await;
+            if got != *want {
+                wrong.push(format!("{who} → {name}: {got} (expected {want}) {answer}"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    // What the out-of-scope reviewer's queue shows: nothing of the other site.
+    let (_, page) = staff["xicheng"].get("/api/v1/review/queue?stage=site&exam_site=%E4%B8%9C%E5%9F%8E%E5%8C%BA%E8%80%83%E7%82%B9").await;
+    assert_eq!(
+        page["total"], 0,
+        "a site filter cannot widen a site reviewer's scope"
+    );
+}
+
+#[tokio::test]
+async fn audit_verify_fails_after_any_single_entry_is_edited_or_removed() {
+    let server = TestServer::start().await;
+    submitted(&server, ZHANG).await;
+    let id = server.candidate_id(ZHANG);
+    let staff = staff(&server).await;
+    staff["dongcheng"]
+        .post(&format!("/api/v1/review/dossiers/{id}/claim"), json!({}))
+        .await;
+    staff["dongcheng"]
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/review/dossiers/{id}/claim"),
+            None,
+        )
+        .await;
+    let entries = server.scalar("SELECT COUNT(*) FROM audit", "").unwrap();
+    assert!(entries >= 6, "logins, claim, release: {entries}");
+    let database = server.data.path().join("dossier.sqlite3");
+    let verify = |db: &std::path::Path| {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(db, dir.path().join("dossier.sqlite3")).unwrap();
+        let output = std::process::Command::new(dossier_tests::binary("dossier-test-server"))
+            .args(["audit", "verify"])
+            .env("DOSSIER_DATA_DIR", dir.path())
+            .output()
+            .unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).to_string()
+                + &String::from_utf8_lossy(&output.stderr),
+        )
+    };
+    // A consistent copy of the live database (VACUUM INTO), then tamper with copies of it.
+    let snapshot = tempfile::tempdir().unwrap();
+    let clean = snapshot.path().join("clean.sqlite3");
+    rusqlite::Connection::open(&database)
+        .unwrap()
+        .execute("VACUUM INTO ?1", [clean.to_str().unwrap()])
+        .unwrap();
+    let (ok, said) = verify(&clean);
+    assert!(ok, "intact: {said}");
+    assert!(said.contains(&format!("{entries} entries")), "{said}");
+    let tampered = |sql: &str| {
+        let copy = snapshot
+            .path()
+            .join(format!("t-{}.sqlite3", Uuid::new_v4()));
+        std::fs::copy(&clean, &copy).unwrap();
+        rusqlite::Connection::open(&copy)
+            .unwrap()
+            .execute(sql, [])
+            .unwrap();
+        verify(&copy)
+    };
+    for (what, sql) in [
+        (
+            "an edited detail",
+            "UPDATE audit SET detail = 'nothing happened' WHERE seq = 2",
+        ),
+        (
+            "an edited actor",
+            "UPDATE audit SET actor = 'someone else' WHERE seq = 1",
+        ),
+        ("a removed middle entry", "DELETE FROM audit WHERE seq = 2"),
+        (
+            "the removed newest entry",
+            &format!("DELETE FROM audit WHERE seq = {entries}"),
+        ),
+        ("the removed first entry", "DELETE FROM audit WHERE seq = 1"),
+    ] {
+        let (ok, said) = tampered(sql);
+        assert!(!ok, "{what} went unnoticed: {said}");
+        assert!(said.contains("audit chain broken"), "{what}: {said}");
+    }
+}
