@@ -127,6 +127,10 @@ async fn return_replace_resubmit_pass_approve_publish_and_export() {
     // The candidate sees the message and exactly that material unlocked.
     let messages = candidate.messages().await.unwrap();
     assert_eq!(messages.messages[0].kind, MessageKind::Returned);
+    assert!(
+        messages.messages[0].body.contains("学历证书"),
+        "the category by its name"
+    );
     assert!(messages.messages[0].body.contains("模糊"));
     let view = candidate.dossier().await.unwrap();
     assert_eq!(view.state, DossierState::Returned);

@@ -932,12 +932,17 @@ impl Review {
                 match req.outcome {
                     DossierOutcome::Return => {
                         storage::set_dossier_state(tx, candidate, DossierState::Returned, None)?;
+                        let names: HashMap<String, String> =
+                            storage::categories(tx, &cand.district)?
+                                .into_iter()
+                                .map(|c| (c.code, c.name))
+                                .collect();
                         let body = returned
                             .iter()
                             .map(|m| {
                                 format!(
                                     "{}（{}）：{}",
-                                    m.category,
+                                    names.get(&m.category).unwrap_or(&m.category),
                                     m.reason.map(|r| r.label()).unwrap_or_default(),
                                     m.message.as_deref().unwrap_or_default()
                                 )
