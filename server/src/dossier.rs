@@ -74,6 +74,18 @@ pub(crate) fn image_view(i: &ImageRow, locked: bool) -> ImageView {
     }
 }
 
+/// The reviewer's note on a returned material, if it has one.
+pub(crate) fn note_of(m: &storage::MaterialRow) -> Option<ReviewNote> {
+    match (&m.note_reason, &m.note_message, m.note_at) {
+        (Some(reason), Some(message), Some(at)) => Some(ReviewNote {
+            reason: reason.clone(),
+            message: message.clone(),
+            at,
+        }),
+        _ => None,
+    }
+}
+
 pub fn profile_of(c: &Candidate) -> Profile {
     Profile {
         username: c.username.clone(),
@@ -124,14 +136,7 @@ pub fn compose_view(
         let state = row.map_or(MaterialState::Open, |m| m.state);
         let locked = domain::is_locked(state);
         let held = images.remove(&cat.code).unwrap_or_default();
-        let note = row.and_then(|m| match (&m.note_reason, &m.note_message, m.note_at) {
-            (Some(reason), Some(message), Some(at)) => Some(ReviewNote {
-                reason: reason.clone(),
-                message: message.clone(),
-                at,
-            }),
-            _ => None,
-        });
+        let note = row.and_then(note_of);
         materials.push(MaterialView {
             required: domain::required_for(cat.requirement, cat.condition.as_ref(), &attributes),
             can_upload: domain::check_upload(
@@ -389,12 +394,7 @@ impl Dossiers {
         if row.candidate_id != candidate || row.deleted_at.is_some() {
             return Err(ApiError::not_found());
         }
-        let blobs = self.blobs.clone();
-        let sha = row.sha256.clone();
-        let bytes = tokio::task::spawn_blocking(move || blobs.get(&sha))
-            .await
-            .map_err(|e| ApiError::from(StorageError::Task(e.to_string())))?
-            .map_err(ApiError::from)?;
+        let bytes = self.blobs.read(&row.sha256).await?;
         Ok((bytes, row.content_type))
     }
 

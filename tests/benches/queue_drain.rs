@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use dossier_core::client::{Client, FileTokenStore, MemoryTokenStore, UploadRequest};
 use dossier_core::queue::Queue;
 use dossier_tests::{
-    PASSWORD, ServerProcess, binary, photo_of_size, seed_activated, seeded_username, widen_other,
+    PASSWORD, ServerProcess, binary, phone_photos, seed_activated, seeded_username, widen_other,
 };
 
 const PHOTOS: u32 = 200;
@@ -30,24 +30,7 @@ fn main() {
     let server = ServerProcess::start(dir.path());
 
     println!("preparing {PHOTOS} photos...");
-    let photos: Vec<Vec<u8>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..2u32)
-            .map(|w| {
-                s.spawn(move || {
-                    (w..PHOTOS)
-                        .step_by(2)
-                        .map(|i| (i, photo_of_size(i, 1600, 1100)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        let mut all: Vec<_> = handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap())
-            .collect();
-        all.sort_by_key(|(i, _)| *i);
-        all.into_iter().map(|(_, p)| p).collect()
-    });
+    let photos = phone_photos(PHOTOS);
     let queued_bytes: usize = photos.iter().map(Vec::len).sum();
 
     // Enqueue, against write + fsync of the same bytes.

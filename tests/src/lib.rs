@@ -169,6 +169,11 @@ pub fn photo(seed: u32) -> Vec<u8> {
         };
         image::Rgb([v, v, v.saturating_sub((seed % 9) as u8)])
     });
+    prepared(&img)
+}
+
+/// A drawn document through core's pipeline, as the app would send it.
+fn prepared(img: &image::RgbImage) -> Vec<u8> {
     let mut png = Vec::new();
     img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
         .expect("png");
@@ -343,7 +348,8 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// A document photo of about `kb` KiB after core's pipeline: larger images carry finer detail.
+/// A noisy document photo drawn at `width` x `height`; at 1600 x 1100 it comes out of core's
+/// pipeline at 100-200 KB, like a real one.
 pub fn photo_of_size(seed: u32, width: u32, height: u32) -> Vec<u8> {
     let img = image::RgbImage::from_fn(width, height, |x, y| {
         let h = (x.wrapping_mul(2654435761) ^ y.wrapping_mul(40503) ^ seed.wrapping_mul(97)) % 23;
@@ -351,12 +357,78 @@ pub fn photo_of_size(seed: u32, width: u32, height: u32) -> Vec<u8> {
         let v = if stroke { 30 + h as u8 } else { 215 + h as u8 };
         image::Rgb([v, v, v.saturating_sub((seed % 9) as u8)])
     });
-    let mut png = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-        .expect("png");
-    prepare(PhotoSource::Bytes(&png), &PrepareOptions::default())
-        .expect("prepared")
-        .jpeg
+    prepared(&img)
+}
+
+/// `n` distinct phone-sized document photos (`photo_of_size` at 1600 x 1100), prepared on every
+/// core, in seed order.
+pub fn phone_photos(n: u32) -> Vec<Vec<u8>> {
+    let workers = std::thread::available_parallelism().map_or(2, |p| p.get()) as u32;
+    let mut out: Vec<(u32, Vec<u8>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|w| {
+                s.spawn(move || {
+                    (w..n)
+                        .step_by(workers as usize)
+                        .map(|i| (i, photo_of_size(i, 1600, 1100)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("prepared"))
+            .collect()
+    });
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, p)| p).collect()
+}
+
+/// Upload every required category of the demo district (ID card front and back, diploma,
+/// probation, work proof) with distinct photos.
+pub async fn fill_required(client: &Client) {
+    for (category, n) in [
+        ("id_card", 2),
+        ("diploma", 1),
+        ("probation", 1),
+        ("work_proof", 1),
+    ] {
+        for i in 0..n {
+            client
+                .upload(&dossier_core::client::UploadRequest {
+                    category,
+                    jpeg: photo(100 + i + category.len() as u32 * 10),
+                    idempotency_key: uuid::Uuid::new_v4(),
+                    slot: None,
+                    replaces: None,
+                })
+                .await
+                .expect("uploaded");
+        }
+    }
+}
+
+/// A site or district decision on an opened dossier (the review API's JSON): every material with
+/// images approved, except `returned` (category, message), returned as blurry.
+pub fn verdicts(
+    dossier: &serde_json::Value,
+    returned: Option<(&str, &str)>,
+) -> Vec<serde_json::Value> {
+    dossier["materials"]
+        .as_array()
+        .expect("materials")
+        .iter()
+        .filter(|m| !m["images"].as_array().expect("images").is_empty())
+        .map(|m| {
+            let code = m["category"]["code"].as_str().expect("a code");
+            match returned {
+                Some((category, message)) if category == code => serde_json::json!(
+                    {"category": code, "verdict": "return", "reason": "blurry", "message": message}
+                ),
+                _ => serde_json::json!({"category": code, "verdict": "approve"}),
+            }
+        })
+        .collect()
 }
 
 /// What the fault-injecting proxy did, so a test can show its faults happened.

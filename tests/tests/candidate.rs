@@ -8,7 +8,9 @@ use dossier_core::api::{
 };
 use dossier_core::client::{Action, ClientError, Entry, UploadRequest};
 use dossier_server::storage::{self, MessageRow};
-use dossier_tests::{CANDIDATES, PASSWORD, TestServer, activation, photo, sha256_hex};
+use dossier_tests::{
+    CANDIDATES, PASSWORD, TestServer, activation, fill_required, photo, sha256_hex,
+};
 use time::{Duration, OffsetDateTime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use uuid::Uuid;
@@ -503,25 +505,6 @@ async fn uploads_respect_the_count_and_delete_frees_a_slot() {
 }
 
 // 4. Submit: refused while required categories are short, then everything locks.
-
-async fn fill_required(client: &dossier_core::client::Client) {
-    for (category, n) in [
-        ("id_card", 2),
-        ("diploma", 1),
-        ("probation", 1),
-        ("work_proof", 1),
-    ] {
-        for i in 0..n {
-            client
-                .upload(&upload(
-                    category,
-                    photo(100 + i + category.len() as u32 * 10),
-                ))
-                .await
-                .unwrap();
-        }
-    }
-}
 
 #[tokio::test]
 async fn submit_names_missing_categories_then_locks_everything() {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use dossier_core::client::{Client, FileTokenStore, MemoryTokenStore};
 use dossier_core::queue::{DrainOutcome, DrainPolicy, ItemState, Queue, QueueItem, QueueListener};
 use dossier_tests::{
-    FaultyProxy, PASSWORD, ServerProcess, binary, photo_of_size, seed_activated, seeded_username,
+    FaultyProxy, PASSWORD, ServerProcess, binary, phone_photos, seed_activated, seeded_username,
     sha256_hex, widen_other,
 };
 use rand::Rng;
@@ -21,29 +21,6 @@ fn server_with_room_for(dir: &std::path::Path, slots: u32) -> ServerProcess {
     widen_other(&db, slots);
     drop(db);
     ServerProcess::start(dir)
-}
-
-/// `n` distinct document photos of 100-200 KB, prepared on every core.
-fn photos(n: u32) -> Vec<Vec<u8>> {
-    let workers = std::thread::available_parallelism().map_or(2, |p| p.get()) as u32;
-    let mut out: Vec<(u32, Vec<u8>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..workers)
-            .map(|w| {
-                s.spawn(move || {
-                    (w..n)
-                        .step_by(workers as usize)
-                        .map(|i| (i, photo_of_size(i, 1600, 1100)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("prepared"))
-            .collect()
-    });
-    out.sort_by_key(|(i, _)| *i);
-    out.into_iter().map(|(_, p)| p).collect()
 }
 
 /// What the server stores for the candidate: (live images, all image rows, distinct keys) and
@@ -119,7 +96,7 @@ async fn the_app_killed_twenty_times_mid_drain_delivers_each_of_50_photos_once()
     );
     let client = Client::new(&server.base, Arc::new(FileTokenStore(token_file.clone()))).unwrap();
     client.login(&seeded_username(0), PASSWORD).await.unwrap();
-    let sent = photos(50);
+    let sent = phone_photos(50);
     let queue = Queue::open(&queue_file).unwrap();
     for p in &sent {
         queue.enqueue("other", p, None, None).unwrap();
@@ -195,7 +172,7 @@ async fn through_a_network_that_drops_resets_and_delays_every_photo_arrives_once
     let client = Client::new(&proxy.base, tokens).unwrap();
     let phone = tempfile::tempdir().unwrap();
     let queue = Queue::open(&phone.path().join("queue.sqlite3")).unwrap();
-    let sent = photos(30);
+    let sent = phone_photos(30);
     for p in &sent {
         queue.enqueue("other", p, None, None).unwrap();
     }
@@ -234,7 +211,7 @@ async fn the_server_killed_mid_drain_and_restarted_the_queue_finishes() {
     client.login(&seeded_username(0), PASSWORD).await.unwrap();
     let phone = tempfile::tempdir().unwrap();
     let queue = Arc::new(Queue::open(&phone.path().join("queue.sqlite3")).unwrap());
-    let sent = photos(30);
+    let sent = phone_photos(30);
     for p in &sent {
         queue.enqueue("other", p, None, None).unwrap();
     }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use dossier_core::api::{DossierState, MaterialState, MessageKind, ResultOutcome};
 use dossier_core::client::{Client, UploadRequest};
 use dossier_server::review::totp_code;
-use dossier_tests::{CANDIDATES, StaffSession, TestServer, photo};
+use dossier_tests::{CANDIDATES, StaffSession, TestServer, fill_required, photo, verdicts};
 use reqwest::Method;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -28,31 +28,13 @@ fn upload(category: &str, seed: u32) -> UploadRequest<'_> {
 /// Fill every required category and submit.
 async fn submitted(server: &TestServer, username: &str) -> Client {
     let client = server.activated(username).await;
-    for (category, n) in [
-        ("id_card", 2),
-        ("diploma", 1),
-        ("probation", 1),
-        ("work_proof", 1),
-    ] {
-        for i in 0..n {
-            client
-                .upload(&upload(category, 300 + i + category.len() as u32))
-                .await
-                .unwrap();
-        }
-    }
+    fill_required(&client).await;
     client.submit().await.unwrap();
     client
 }
 
 fn approve_all(dossier: &Value) -> Vec<Value> {
-    dossier["materials"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| !m["images"].as_array().unwrap().is_empty())
-        .map(|m| json!({"category": m["category"]["code"], "verdict": "approve"}))
-        .collect()
+    verdicts(dossier, None)
 }
 
 async fn staff(server: &TestServer) -> HashMap<&'static str, StaffSession> {
@@ -94,13 +76,10 @@ async fn return_replace_resubmit_pass_approve_publish_and_export() {
     let (_, dossier) = site.get(&format!("/api/v1/review/dossiers/{id}")).await;
     assert_eq!(dossier["version"], 1);
     assert_eq!(dossier["claim"]["by"], "dongcheng");
-    let mut decisions = approve_all(&dossier);
-    for d in &mut decisions {
-        if d["category"] == "diploma" {
-            *d = json!({"category": "diploma", "verdict": "return", "reason": "blurry",
-                        "message": "毕业证书照片模糊，请重新拍摄上传。"});
-        }
-    }
+    let decisions = verdicts(
+        &dossier,
+        Some(("diploma", "毕业证书照片模糊，请重新拍摄上传。")),
+    );
     let (status, body) = site
         .post(
             &format!("/api/v1/review/dossiers/{id}/decision"),

@@ -492,28 +492,28 @@ impl Queue {
         )?;
         let mut changed = Vec::new();
         // Items in flight are left to the upload that carries them.
+        let mut recognise = tx.prepare_cached(
+            "UPDATE items SET state = 'uploaded', image = ?2, error_code = NULL, error_message = NULL
+             WHERE key = ?1 AND state IN ('waiting', 'held') RETURNING id",
+        )?;
         for image in cached.dossier.materials.iter().flat_map(|m| &m.images) {
             let Some(key) = image.upload_key else {
                 continue;
             };
-            let id: Option<i64> = tx
-                .query_row(
-                    "UPDATE items SET state = 'uploaded', image = ?2, error_code = NULL, error_message = NULL
-                     WHERE key = ?1 AND state IN ('waiting', 'held') RETURNING id",
-                    params![key.to_string(), image.id.to_string()],
-                    |r| r.get(0),
-                )
+            let id: Option<i64> = recognise
+                .query_row(params![key.to_string(), image.id.to_string()], |r| r.get(0))
                 .optional()?;
             changed.extend(id);
         }
+        drop(recognise);
         if cached.dossier.window.state == WindowState::Open {
             let now = cached.fetched_at.unix_timestamp();
+            let mut release = tx.prepare_cached(
+                "UPDATE items SET state = 'waiting', next_try_at = ?2
+                 WHERE category = ?1 AND state = 'held' RETURNING id",
+            )?;
             for material in cached.dossier.materials.iter().filter(|m| !m.locked) {
-                let mut stmt = tx.prepare(
-                    "UPDATE items SET state = 'waiting', next_try_at = ?2
-                     WHERE category = ?1 AND state = 'held' RETURNING id",
-                )?;
-                let ids = stmt
+                let ids = release
                     .query_map(params![material.category.code, now], |r| r.get(0))?
                     .collect::<Result<Vec<i64>, _>>()?;
                 changed.extend(ids);

@@ -15,16 +15,14 @@ use dossier_core::api::review::{
     QueueEntry, QueuePage, ReviewDossier, ReviewMaterial, ReviewStage, ReviewState, StaffCreated,
     StaffLoginRequest, StaffRole, StaffSession, StaffView, TotpEnrollment,
 };
-use dossier_core::api::{
-    DossierState, ErrorCode, MaterialState, MessageKind, ReviewNote, WindowState,
-};
+use dossier_core::api::{DossierState, ErrorCode, MaterialState, MessageKind, WindowState};
 use dossier_core::domain::{self, review as rules};
 use rusqlite::Connection;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::auth::{Auth, hash_secret_blocking, random_token, token_hash};
-use crate::dossier::{category_view, image_view};
+use crate::dossier::{category_view, image_view, note_of};
 use crate::error::{ApiError, ApiResult};
 use crate::storage::review::{self as store, AuditEntry, Channel, QueueFilter, Scope, Staff};
 use crate::storage::{self, BlobStore, Db, MessageRow, StorageError};
@@ -599,14 +597,7 @@ impl Review {
                 ),
                 images: live,
                 previous: gone.into_iter().map(|i| reviewer_view(i, true)).collect(),
-                note: row.and_then(|m| match (&m.note_reason, &m.note_message, m.note_at) {
-                    (Some(reason), Some(message), Some(at)) => Some(ReviewNote {
-                        reason: reason.clone(),
-                        message: message.clone(),
-                        at,
-                    }),
-                    _ => None,
-                }),
+                note: row.and_then(note_of),
                 category: category_view(&cand.district, &cat),
                 state,
             });
@@ -676,11 +667,7 @@ impl Review {
                 Ok::<_, ApiError>(row)
             })
             .await?;
-        let blobs = self.blobs.clone();
-        let bytes = tokio::task::spawn_blocking(move || blobs.get(&row.sha256))
-            .await
-            .map_err(|e| ApiError::from(StorageError::Task(e.to_string())))?
-            .map_err(ApiError::from)?;
+        let bytes = self.blobs.read(&row.sha256).await?;
         Ok((bytes, row.content_type))
     }
 

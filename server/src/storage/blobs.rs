@@ -72,6 +72,14 @@ impl BlobStore {
         }
     }
 
+    /// `get` on the blocking pool, for async callers.
+    pub async fn read(&self, sha256: &str) -> Result<Vec<u8>, StorageError> {
+        let (store, sha256) = (self.clone(), sha256.to_string());
+        tokio::task::spawn_blocking(move || store.get(&sha256))
+            .await
+            .map_err(|e| StorageError::Task(e.to_string()))?
+    }
+
     /// Remove temp files and blobs that no row references (`is_referenced` says), if older than
     /// `grace`: an upload writes its blob before it commits its row, so a young blob without a row
     /// may be one in flight. Returns how many files were removed.

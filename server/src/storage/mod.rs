@@ -61,6 +61,25 @@ fn malformed(e: StorageError) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
 }
 
+/// A UUID column, inside a row mapper.
+fn uuid_of(text: String) -> rusqlite::Result<Uuid> {
+    Uuid::parse_str(&text).map_err(|e| malformed(StorageError::Malformed(e.to_string())))
+}
+
+/// An enum column (its snake_case wire name), inside a row mapper.
+fn enum_of<T: DeserializeOwned>(text: String) -> rusqlite::Result<T> {
+    text_enum(&text).map_err(malformed)
+}
+
+/// `columns` ("a, b") with a table alias ("r.a, r.b"), for queries that join.
+fn aliased(columns: &str, alias: &str) -> String {
+    columns
+        .split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 // ---------------------------------------------------------------------------------------------
 // Districts and the catalogue
 
@@ -495,12 +514,9 @@ pub struct ImageRow {
 const IMAGE_COLUMNS: &str = "id, candidate_id, category, slot, sha256, bytes, width, height, content_type, uploaded_at, deleted_at, upload_key";
 
 fn image_row(r: &Row<'_>) -> rusqlite::Result<ImageRow> {
-    let uuid = |s: String| {
-        Uuid::parse_str(&s).map_err(|e| malformed(StorageError::Malformed(e.to_string())))
-    };
     Ok(ImageRow {
-        id: uuid(r.get(0)?)?,
-        candidate_id: uuid(r.get(1)?)?,
+        id: uuid_of(r.get(0)?)?,
+        candidate_id: uuid_of(r.get(1)?)?,
         category: r.get(2)?,
         slot: r.get(3)?,
         sha256: r.get(4)?,
@@ -776,12 +792,9 @@ pub fn token(
          WHERE token_hash = ?1 AND kind = ?2",
         params![token_hash, kind.as_str()],
         |r| {
-            let uuid = |s: String| {
-                Uuid::parse_str(&s).map_err(|e| malformed(StorageError::Malformed(e.to_string())))
-            };
             Ok(SessionRow {
-                candidate_id: uuid(r.get(0)?)?,
-                family: uuid(r.get(1)?)?,
+                candidate_id: uuid_of(r.get(0)?)?,
+                family: uuid_of(r.get(1)?)?,
                 csrf_hash: r.get(2)?,
                 expires_at: from_unix(r.get(3)?),
                 used_at: r.get::<_, Option<i64>>(4)?.map(from_unix),

@@ -6,19 +6,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{StorageError, enum_text, from_unix, text_enum, to_unix};
-
-fn uuid_of(text: String) -> rusqlite::Result<Uuid> {
-    Uuid::parse_str(&text).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-    })
-}
-
-fn enum_of<T: serde::de::DeserializeOwned>(text: String) -> rusqlite::Result<T> {
-    text_enum(&text).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-    })
-}
+use super::{StorageError, aliased, enum_of, enum_text, from_unix, to_unix, uuid_of};
 
 // ---------------------------------------------------------------------------------------------
 // Staff
@@ -149,14 +137,10 @@ pub fn staff_of_session(
     token_hash: &[u8],
     now: OffsetDateTime,
 ) -> Result<Staff, StorageError> {
-    let cols = STAFF_COLUMNS
-        .split(", ")
-        .map(|c| format!("s.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    // staff and staff_sessions share no column name, so the columns need no alias.
     conn.query_row(
         &format!(
-            "SELECT {cols} FROM staff_sessions t JOIN staff s ON s.id = t.staff_id
+            "SELECT {STAFF_COLUMNS} FROM staff_sessions t JOIN staff s ON s.id = t.staff_id
              WHERE t.token_hash = ?1 AND t.revoked_at IS NULL AND t.expires_at > ?2 AND s.disabled_at IS NULL"
         ),
         params![token_hash, to_unix(now)],
@@ -361,24 +345,19 @@ pub fn set_review_state(
     reason: Option<&str>,
     now: OffsetDateTime,
 ) -> Result<(), StorageError> {
-    let stage_changed: bool = conn.query_row(
-        "SELECT stage != ?2 FROM reviews WHERE candidate_id = ?1",
-        params![candidate.to_string(), enum_text(stage)],
-        |r| r.get(0),
-    )?;
+    // A new stage starts a new wait (and forgets "resubmitted"); SET sees the old row's values.
     conn.execute(
         "UPDATE reviews SET stage = ?2, state = ?3, result_reason = ?4, decided_at = ?5,
              claimed_by = NULL, claim_expires_at = NULL,
-             entered_at = CASE WHEN ?6 THEN ?5 ELSE entered_at END,
-             resubmitted = CASE WHEN ?6 THEN 0 ELSE resubmitted END
+             entered_at = CASE WHEN stage != ?2 THEN ?5 ELSE entered_at END,
+             resubmitted = CASE WHEN stage != ?2 THEN 0 ELSE resubmitted END
          WHERE candidate_id = ?1",
         params![
             candidate.to_string(),
             enum_text(stage),
             enum_text(state),
             reason,
-            to_unix(now),
-            stage_changed
+            to_unix(now)
         ],
     )?;
     Ok(())
@@ -429,11 +408,7 @@ pub fn queue_page(
             params![scope.district, stage, site, state, filter.resubmitted_only],
             |r| r.get(0),
         )?;
-    let cols = REVIEW_COLUMNS
-        .split(", ")
-        .map(|c| format!("r.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let cols = aliased(REVIEW_COLUMNS, "r");
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {cols}, c.username, c.name, c.id_number,
                 CASE WHEN r.claim_expires_at > ?8 THEN s.username END
@@ -495,11 +470,7 @@ pub fn results(
     district: &str,
     exam_site: Option<&str>,
 ) -> Result<Vec<(ReviewRow, String, String, String, String)>, StorageError> {
-    let cols = REVIEW_COLUMNS
-        .split(", ")
-        .map(|c| format!("r.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let cols = aliased(REVIEW_COLUMNS, "r");
     let mut stmt = conn.prepare(&format!(
         "SELECT {cols}, c.username, c.name, c.id_number, c.exam_category
          FROM reviews r JOIN candidates c ON c.id = r.candidate_id
