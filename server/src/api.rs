@@ -35,6 +35,13 @@ enum ApiTags {
     Profile,
 }
 
+/// Where a request came from, for the audit log.
+pub(crate) fn remote_ip(req: &Request) -> Option<String> {
+    req.remote_addr()
+        .as_socket_addr()
+        .map(|a| a.ip().to_string())
+}
+
 fn now() -> OffsetDateTime {
     OffsetDateTime::now_utc()
 }
@@ -176,12 +183,19 @@ impl AuthApi {
     async fn login(
         &self,
         state: Data<&AppState>,
+        req: &Request,
         body: Json<LoginRequest>,
     ) -> ApiResult<SessionResponse> {
         let mode = body.0.mode.unwrap_or(SessionMode::App);
         Ok(state
             .auth
-            .login(&body.0.username, &body.0.password, mode, now())
+            .login(
+                &body.0.username,
+                &body.0.password,
+                mode,
+                remote_ip(req),
+                now(),
+            )
             .await?
             .into())
     }

@@ -10,6 +10,7 @@ use poem_openapi::OpenApiService;
 use crate::api::{Apis, apis};
 use crate::auth::Auth;
 use crate::dossier::Dossiers;
+use crate::notify::Dispatcher;
 use crate::review::Review;
 use crate::settings::Settings;
 use crate::storage::{BlobStore, Db, StorageError};
@@ -116,10 +117,14 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let sweeper = spawn_sweeper(self.state.dossiers.clone(), &self.settings);
+        let dispatcher = Dispatcher::new(self.state.db.clone(), self.settings.notify.clone())
+            .map_err(std::io::Error::other)?
+            .spawn();
         let result = poem::Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(routes(self.state), shutdown, Some(Duration::from_secs(30)))
             .await;
         sweeper.abort();
+        dispatcher.abort();
         result
     }
 

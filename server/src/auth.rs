@@ -23,6 +23,7 @@ use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
+use crate::storage::review::{AuditEntry, append_audit};
 use crate::storage::{self, Activation, Candidate, Db, StorageError, TokenKind};
 
 /// Lifetimes and cookie policy.
@@ -423,15 +424,38 @@ impl Auth {
         ))
     }
 
+    /// Every attempt, refused or not, is written to the audit log with where it came from.
     pub async fn login(
         &self,
         username: &str,
         password: &str,
         mode: SessionMode,
+        ip: Option<String>,
         now: OffsetDateTime,
     ) -> ApiResult<Grant> {
-        let candidate = self.verify_password(username, password, now).await?;
-        self.grant(&candidate, mode, now).await
+        let verified = self.verify_password(username, password, now).await;
+        let entry = AuditEntry {
+            at: now,
+            actor: format!("candidate:{username}"),
+            action: if verified.is_ok() {
+                "login"
+            } else {
+                "login_failed"
+            }
+            .into(),
+            candidate: verified.as_ref().ok().map(|c| c.id),
+            category: None,
+            detail: match &verified {
+                Ok(_) => format!("{mode:?}"),
+                Err(e) => e.body().message.clone(),
+            },
+            ip,
+        };
+        self.db
+            .write(move |tx| append_audit(tx, &entry))
+            .await
+            .map_err(ApiError::from)?;
+        self.grant(&verified?, mode, now).await
     }
 
     pub async fn recovery_question(&self, username: &str) -> ApiResult<String> {

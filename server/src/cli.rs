@@ -176,7 +176,8 @@ fn run() -> anyhow::Result<()> {
             let db = open_db()?;
             let parsed = district::parse(&std::fs::read_to_string(&file)?)?;
             let base = file.parent().unwrap_or(std::path::Path::new("."));
-            let applied = district::apply(&db, &parsed, district::examples_from_files(base))?;
+            let applied =
+                district::apply(&db, "cli", &parsed, district::examples_from_files(base))?;
             println!(
                 "district {} {} with {} categories",
                 parsed.code,

@@ -148,7 +148,7 @@ pub fn seed(db: &Db, now: OffsetDateTime) -> Result<(), DistrictError> {
     let mut file = district::parse(DISTRICT_FILE)?;
     file.upload_opens_at = Some(now - Duration::days(1));
     file.upload_closes_at = Some(now + Duration::days(30));
-    district::apply(db, &file, |c| {
+    district::apply(db, "demo", &file, |c| {
         Ok(Some((example_image(c.document), "image/png".to_string())))
     })?;
     db.blocking_write(|tx| {

@@ -9,6 +9,7 @@ use dossier_core::domain::Condition;
 use rand::RngCore;
 use time::OffsetDateTime;
 
+use crate::storage::review::{AuditEntry, append_audit};
 use crate::storage::{self, CategoryRow, Db, District, StorageError};
 
 #[derive(Debug, serde::Deserialize)]
@@ -86,8 +87,10 @@ pub struct Applied {
 }
 
 /// Apply a district file. `examples` gives each category's example image bytes and MIME type.
+/// The change is written to the audit log in the same transaction, in `actor`'s name.
 pub fn apply(
     db: &Db,
+    actor: &str,
     file: &DistrictFile,
     examples: impl Fn(&CategoryFile) -> Result<Option<(Vec<u8>, String)>, DistrictError>,
 ) -> Result<Applied, DistrictError> {
@@ -145,6 +148,24 @@ pub fn apply(
                 image.as_ref().map(|(b, t)| (b.as_slice(), t.as_str())),
             )?;
         }
+        let codes: Vec<&str> = file.categories.iter().map(|c| c.code.as_str()).collect();
+        append_audit(
+            tx,
+            &AuditEntry {
+                at: OffsetDateTime::now_utc(),
+                actor: actor.into(),
+                action: "catalogue_changed".into(),
+                candidate: None,
+                category: None,
+                detail: format!(
+                    "district {} ({}): upload window {opens}..{closes}, categories {}",
+                    file.code,
+                    if existing.is_none() { "new" } else { "updated" },
+                    codes.join(",")
+                ),
+                ip: None,
+            },
+        )?;
         Ok(Applied {
             created: existing.is_none(),
             new_ticket_secret: new_secret,
@@ -193,7 +214,7 @@ mod tests {
         let (db, dir) = temp_db();
         let file = parse(crate::demo::DISTRICT_FILE).unwrap();
         assert_eq!(file.categories.len(), 7);
-        let first = apply(&db, &file, |_| Ok(None)).unwrap();
+        let first = apply(&db, "test", &file, |_| Ok(None)).unwrap();
         assert!(
             first.created
                 && first
@@ -201,7 +222,7 @@ mod tests {
                     .as_ref()
                     .is_some_and(|s| s.len() == 32)
         );
-        let again = apply(&db, &file, |_| Ok(None)).unwrap();
+        let again = apply(&db, "test", &file, |_| Ok(None)).unwrap();
         assert!(
             !again.created && again.new_ticket_secret.is_none(),
             "the secret is kept"
@@ -234,7 +255,7 @@ mod tests {
         file.upload_opens_at = None;
         file.upload_closes_at = None;
         assert!(matches!(
-            apply(&db, &file, |_| Ok(None)),
+            apply(&db, "test", &file, |_| Ok(None)),
             Err(DistrictError::Window)
         ));
         std::fs::remove_dir_all(dir).unwrap();

@@ -8,6 +8,7 @@ pub mod demo;
 pub mod district;
 pub mod dossier;
 pub mod error;
+pub mod notify;
 pub mod review;
 pub mod roster;
 pub mod settings;

@@ -7,7 +7,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 
 use crate::auth::AuthSettings;
-use crate::review::NotifySettings;
+use crate::notify::NotifySettings;
 
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(default)]

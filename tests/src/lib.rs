@@ -1,6 +1,8 @@
 //! Helpers shared by the end-to-end tests: the real server on a free port with the demo district,
 //! candidates entered through the real ticket and activation flow, and photos made by core's
 //! real pipeline.
+pub mod fake_providers;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -101,7 +103,7 @@ impl TestServer {
     /// Sign in with a plain HTTP request and return the answer as JSON, for tests that hold the
     /// tokens themselves or send raw requests.
     pub async fn raw_login(&self, username: &str, password: &str) -> serde_json::Value {
-        reqwest::Client::new()
+        http()
             .post(format!("{}/api/v1/auth/login", self.base))
             .json(&serde_json::json!({"username": username, "password": password}))
             .send()
@@ -197,7 +199,7 @@ pub fn widen_other(db: &Db, slots: u32) {
             c.max_images = slots;
         }
     }
-    district::apply(db, &file, |c| {
+    district::apply(db, "demo", &file, |c| {
         Ok(Some((demo::example_image(c.document), "image/png".into())))
     })
     .expect("district applied");
@@ -206,6 +208,17 @@ pub fn widen_other(db: &Db, slots: u32) {
 /// The username of the `i`th candidate made by `seed_activated`.
 pub fn seeded_username(i: usize) -> String {
     format!("2026990000{i:03}")
+}
+
+/// A plain HTTP client for raw requests (rustls with ring, as core's client uses).
+pub fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
+/// The mobile number of the `i`th candidate made by `seed_activated`.
+pub fn seeded_mobile(i: usize) -> String {
+    format!("1390000{i:04}")
 }
 
 /// A data directory with the demo district and `n` activated candidates (password `PASSWORD`),
@@ -227,7 +240,7 @@ pub fn seed_activated(dir: &Path, n: usize) -> Db {
                 exam_category: "临床执业医师".into(),
                 district: demo::DISTRICT.into(),
                 exam_site: "东城区考点".into(),
-                mobile: None,
+                mobile: Some(seeded_mobile(i)),
                 attributes: Default::default(),
             };
             storage::upsert_roster_entry(tx, &entry)?;
@@ -252,6 +265,8 @@ pub struct ServerProcess {
     pub base: String,
     pub port: u16,
     dir: PathBuf,
+    /// Settings as `DOSSIER_*` variables, kept for restarts.
+    env: Vec<(String, String)>,
 }
 
 impl ServerProcess {
@@ -262,8 +277,14 @@ impl ServerProcess {
 
     /// Start on `port` (0: any free one); returns once it listens.
     pub fn start_on(dir: &Path, port: u16) -> ServerProcess {
+        Self::start_with(dir, port, Vec::new())
+    }
+
+    /// Start with more settings, as `DOSSIER_*` environment variables.
+    pub fn start_with(dir: &Path, port: u16, env: Vec<(String, String)>) -> ServerProcess {
         let mut child = Command::new(binary("dossier-test-server"))
             .arg("serve")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .env("DOSSIER_DATA_DIR", dir)
             .env("DOSSIER_LISTEN", format!("127.0.0.1:{port}"))
             .env("DOSSIER_LOG", "warn")
@@ -297,6 +318,7 @@ impl ServerProcess {
             base,
             port,
             dir: dir.to_path_buf(),
+            env,
         }
     }
 
@@ -310,8 +332,8 @@ impl ServerProcess {
     pub fn restart(&mut self, down: std::time::Duration) {
         self.kill();
         std::thread::sleep(down);
-        let (dir, port) = (self.dir.clone(), self.port);
-        *self = Self::start_on(&dir, port);
+        let (dir, port, env) = (self.dir.clone(), self.port, self.env.clone());
+        *self = Self::start_with(&dir, port, env);
     }
 
     /// A read-only look at the server's database, for assertions about what is stored.
@@ -582,7 +604,7 @@ impl StaffSession {
         StaffSession {
             base: base.into(),
             token: token.into(),
-            http: reqwest::Client::new(),
+            http: http(),
         }
     }
 
@@ -599,7 +621,7 @@ impl StaffSession {
         password: &str,
         totp_code: Option<&str>,
     ) -> Result<StaffSession, (u16, serde_json::Value)> {
-        let http = reqwest::Client::new();
+        let http = http();
         let response = http
             .post(format!("{base}/api/v1/staff/login"))
             .json(&serde_json::json!({"username": username, "password": password, "totp_code": totp_code}))

@@ -261,7 +261,7 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_session() {
     let server = TestServer::start().await;
     let client = server.activated(ZHANG).await;
     // Sign in a second time with raw requests to hold the tokens ourselves.
-    let http = reqwest::Client::new();
+    let http = dossier_tests::http();
     let grant = server.raw_login(ZHANG, PASSWORD).await;
     let first_refresh = grant["refresh_token"].as_str().unwrap().to_string();
     let refresh = |token: String| {
@@ -805,7 +805,7 @@ async fn raw(port: u16, request: &[u8], body: Option<&[u8]>) -> (u16, String) {
 async fn oversize_is_413_before_the_body_missing_length_411_and_text_is_refused() {
     let server = TestServer::start().await;
     let client = server.activated(ZHANG).await;
-    let http = reqwest::Client::new();
+    let http = dossier_tests::http();
     let login = server.raw_login(ZHANG, PASSWORD).await;
     let token = login["access_token"].as_str().unwrap();
     let head = |length: &str| {
@@ -918,7 +918,7 @@ async fn a_candidate_cannot_reach_another_candidates_images_by_any_endpoint() {
     assert_eq!(code(&replace), ErrorCode::NotFound);
     // What A gets back: the right type, never sniffed, never cached.
     let login = server.raw_login(ZHANG, PASSWORD).await;
-    let served = reqwest::Client::new()
+    let served = dossier_tests::http()
         .get(format!("{}{}", server.base, image.url))
         .bearer_auth(login["access_token"].as_str().unwrap())
         .send()
@@ -942,7 +942,7 @@ async fn a_candidate_cannot_reach_another_candidates_images_by_any_endpoint() {
     );
     assert_eq!(a.dossier().await.unwrap().materials[0].images.len(), 1);
     // Without any credentials: 401 on every candidate endpoint.
-    let http = reqwest::Client::new();
+    let http = dossier_tests::http();
     for (method, path) in [
         ("GET", "/api/v1/dossier".to_string()),
         ("GET", format!("/api/v1/images/{}", image.id)),
@@ -965,7 +965,7 @@ async fn a_candidate_cannot_reach_another_candidates_images_by_any_endpoint() {
 async fn web_sessions_use_an_httponly_cookie_and_need_the_csrf_token_to_change_anything() {
     let server = TestServer::start().await;
     server.activated(ZHANG).await;
-    let http = reqwest::Client::new();
+    let http = dossier_tests::http();
     let login = http
         .post(format!("{}/api/v1/auth/login", server.base))
         .json(&serde_json::json!({"username": ZHANG, "password": PASSWORD, "mode": "web"}))

@@ -483,39 +483,51 @@ async fn the_authorisation_matrix() {
             "/api/v1/admin/publish".into(),
             Some(json!({})),
         ),
+        (
+            "list staff",
+            Method::GET,
+            "/api/v1/admin/staff".into(),
+            None,
+        ),
+        (
+            "change staff",
+            Method::PATCH,
+            "/api/v1/admin/staff/xicheng".into(),
+            Some(json!({"totp_required": false})),
+        ),
     ];
     // Rows: who; columns: the endpoints above, in order. The site reviewer decides before the
     // district reviewer's claim (the dossier is at the site stage, so theirs is refused).
-    let expected: Vec<(&str, &StaffSession, [u16; 9])> = vec![
+    let expected: Vec<(&str, &StaffSession, [u16; 11])> = vec![
         (
             "no token",
             &nobody,
-            [401, 401, 401, 401, 401, 401, 401, 401, 401],
+            [401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401],
         ),
         (
             "candidate token",
             &as_candidate,
-            [401, 401, 401, 401, 401, 401, 401, 401, 401],
+            [401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401],
         ),
         (
             "site reviewer, other site",
             &staff["xicheng"],
-            [200, 404, 404, 404, 404, 403, 200, 403, 403],
+            [200, 404, 404, 404, 404, 403, 200, 403, 403, 403, 403],
         ),
         (
             "district reviewer",
             &staff["district"],
-            [200, 200, 200, 409, 409, 403, 200, 403, 403],
+            [200, 200, 200, 409, 409, 403, 200, 403, 403, 403, 403],
         ),
         (
             "site reviewer, this site",
             &staff["dongcheng"],
-            [200, 200, 200, 200, 200, 403, 200, 403, 403],
+            [200, 200, 200, 200, 200, 403, 200, 403, 403, 403, 403],
         ),
         (
             "administrator",
             &staff["admin"],
-            [200, 200, 200, 403, 403, 200, 200, 200, 403],
+            [200, 200, 200, 403, 403, 200, 200, 200, 403, 200, 200],
         ),
     ];
     let mut wrong = Vec::new();
@@ -533,6 +545,96 @@ async fn the_authorisation_matrix() {
     assert_eq!(
         page["total"], 0,
         "a site filter cannot widen a site reviewer's scope"
+    );
+}
+
+#[tokio::test]
+async fn staff_changes_apply_at_once_and_every_sign_in_is_audited() {
+    let server = TestServer::start().await;
+    submitted(&server, ZHANG).await;
+    let id = server.candidate_id(ZHANG);
+    let staff = staff(&server).await;
+    let admin = &staff["admin"];
+    let dossier = format!("/api/v1/review/dossiers/{id}");
+    assert_eq!(staff["dongcheng"].get(&dossier).await.0, 200);
+
+    // The administrator lists the district's accounts and moves 东城's reviewer to 西城.
+    let (status, list) = admin.get("/api/v1/admin/staff").await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list["staff"].as_array().unwrap().len(), 4);
+    let (status, changed) = admin
+        .call(
+            Method::PATCH,
+            "/api/v1/admin/staff/dongcheng",
+            Some(json!({"exam_site": "西城区考点"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(changed["exam_site"], "西城区考点");
+    assert_eq!(
+        staff["dongcheng"].get(&dossier).await.0,
+        404,
+        "the new scope applies to the next request"
+    );
+    // A site reviewer needs a site; an administrator cannot change their own account.
+    let (status, _) = admin
+        .call(
+            Method::PATCH,
+            "/api/v1/admin/staff/district",
+            Some(json!({"role": "site_reviewer"})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let (status, _) = admin
+        .call(
+            Method::PATCH,
+            "/api/v1/admin/staff/admin",
+            Some(json!({"disabled": true})),
+        )
+        .await;
+    assert_eq!(status, 403);
+    // Disabled: the session ends and sign-in is refused.
+    let (status, _) = admin
+        .call(
+            Method::PATCH,
+            "/api/v1/admin/staff/xicheng",
+            Some(json!({"disabled": true})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(staff["xicheng"].get("/api/v1/staff/me").await.0, 401);
+    let passwords = server.staff_passwords();
+    assert!(
+        StaffSession::try_login(&server.base, "xicheng", &passwords["xicheng"], None)
+            .await
+            .is_err()
+    );
+
+    // Candidates' sign-ins, failed and not, are in the audit log with their address.
+    server.raw_login(ZHANG, "wrong password").await;
+    server.raw_login(ZHANG, dossier_tests::PASSWORD).await;
+    let db = rusqlite::Connection::open(server.data.path().join("dossier.sqlite3")).unwrap();
+    let actions: Vec<(String, String, Option<String>)> = db
+        .prepare("SELECT actor, action, ip FROM audit ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let has = |actor: &str, action: &str| {
+        actions
+            .iter()
+            .any(|(a, b, ip)| a == actor && b == action && ip.as_deref() == Some("127.0.0.1"))
+    };
+    let candidate = format!("candidate:{ZHANG}");
+    assert!(has(&candidate, "login_failed"), "{actions:?}");
+    assert!(has(&candidate, "login"), "{actions:?}");
+    assert!(has("admin", "staff_changed"), "{actions:?}");
+    assert!(
+        actions
+            .iter()
+            .any(|(a, b, _)| a == "demo" && b == "catalogue_changed"),
+        "the catalogue's loading is audited: {actions:?}"
     );
 }
 

@@ -124,6 +124,10 @@ wire_object! {
         pub totp_enabled: bool,
         /// An administrator requires a second factor; sign-in is refused until it is set up.
         pub totp_required: bool,
+        /// A disabled account cannot sign in; its sessions end at once.
+        #[serde(default)]
+        #[cfg_attr(feature = "openapi", oai(default))]
+        pub disabled: bool,
     }
 }
 
@@ -327,6 +331,33 @@ wire_object! {
         #[serde(default)]
         #[cfg_attr(feature = "openapi", oai(default))]
         pub totp_required: bool,
+    }
+}
+
+wire_object! {
+    /// A change to an account by its district's administrator; absent fields stay as they are.
+    /// A role or site change takes effect on the account's next request.
+    pub struct StaffUpdate {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+        pub role: Option<StaffRole>,
+        /// For a site reviewer: the exam site they review.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+        pub exam_site: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+        pub totp_required: Option<bool>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+        pub disabled: Option<bool>,
+    }
+}
+
+wire_object! {
+    /// The accounts of a district.
+    pub struct StaffList {
+        pub staff: Vec<StaffView>,
     }
 }
 

@@ -3,8 +3,8 @@
 use dossier_core::api::ErrorCode;
 use dossier_core::api::review::{
     ClaimView, DecisionReceipt, DecisionRequest, DistrictWindows, NewStaff, PublishReceipt,
-    QueuePage, ReviewDossier, ReviewStage, ReviewState, StaffCreated, StaffLoginRequest,
-    StaffSession, StaffView, TotpCode, TotpEnrollment,
+    QueuePage, ReviewDossier, ReviewStage, ReviewState, StaffCreated, StaffList, StaffLoginRequest,
+    StaffSession, StaffUpdate, StaffView, TotpCode, TotpEnrollment,
 };
 use poem::Request;
 use poem::web::Data;
@@ -15,7 +15,7 @@ use poem_openapi::{ApiResponse, OpenApi, SecurityScheme, Tags};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::api::{ImageBytes, NoContent};
+use crate::api::{ImageBytes, NoContent, remote_ip};
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::storage::review::{QueueFilter, Staff};
@@ -34,13 +34,6 @@ enum StaffTags {
 
 fn now() -> OffsetDateTime {
     OffsetDateTime::now_utc()
-}
-
-/// Where a request came from, for the audit log.
-fn ip(req: &Request) -> Option<String> {
-    req.remote_addr()
-        .as_socket_addr()
-        .map(|a| a.ip().to_string())
 }
 
 /// A signed-in staff member and the token they came with.
@@ -92,7 +85,9 @@ impl StaffApi {
         state: Data<&AppState>,
         body: Json<StaffLoginRequest>,
     ) -> ApiResult<Json<StaffSession>> {
-        Ok(Json(state.review.login(body.0, ip(req), now()).await?))
+        Ok(Json(
+            state.review.login(body.0, remote_ip(req), now()).await?,
+        ))
     }
 
     #[oai(path = "/logout", method = "post")]
@@ -128,7 +123,7 @@ impl StaffApi {
     ) -> ApiResult<NoContent> {
         state
             .review
-            .totp_confirm(&auth.0.staff, &body.0.code, ip(req), now())
+            .totp_confirm(&auth.0.staff, &body.0.code, remote_ip(req), now())
             .await?;
         Ok(NoContent::Done)
     }
@@ -191,7 +186,7 @@ impl ReviewApi {
         Ok(Json(
             state
                 .review
-                .claim(&auth.0.staff, id.0, ip(req), now())
+                .claim(&auth.0.staff, id.0, remote_ip(req), now())
                 .await?,
         ))
     }
@@ -207,7 +202,7 @@ impl ReviewApi {
     ) -> ApiResult<NoContent> {
         state
             .review
-            .release(&auth.0.staff, id.0, ip(req), now())
+            .release(&auth.0.staff, id.0, remote_ip(req), now())
             .await?;
         Ok(NoContent::Done)
     }
@@ -225,7 +220,7 @@ impl ReviewApi {
         Ok(Json(
             state
                 .review
-                .decide(&auth.0.staff, id.0, body.0, ip(req), now())
+                .decide(&auth.0.staff, id.0, body.0, remote_ip(req), now())
                 .await?,
         ))
     }
@@ -267,7 +262,44 @@ impl AdminApi {
         Ok(Json(
             state
                 .review
-                .create_staff(Some(&auth.0.staff), &district, body.0, ip(req), now())
+                .create_staff(
+                    Some(&auth.0.staff),
+                    &district,
+                    body.0,
+                    remote_ip(req),
+                    now(),
+                )
+                .await?,
+        ))
+    }
+
+    /// The district's reviewer and administrator accounts.
+    #[oai(path = "/staff", method = "get")]
+    async fn list_staff(
+        &self,
+        state: Data<&AppState>,
+        auth: StaffToken,
+    ) -> ApiResult<Json<StaffList>> {
+        crate::review::Review::check_second_factor(&auth.0.staff)?;
+        Ok(Json(state.review.list_staff(&auth.0.staff).await?))
+    }
+
+    /// Change an account of your district: role, exam site, whether a second factor is required,
+    /// disabled. Takes effect on the account's next request; audited.
+    #[oai(path = "/staff/:username", method = "patch")]
+    async fn update_staff(
+        &self,
+        req: &Request,
+        state: Data<&AppState>,
+        auth: StaffToken,
+        username: Path<String>,
+        body: Json<StaffUpdate>,
+    ) -> ApiResult<Json<StaffView>> {
+        crate::review::Review::check_second_factor(&auth.0.staff)?;
+        Ok(Json(
+            state
+                .review
+                .update_staff(&auth.0.staff, &username.0, body.0, remote_ip(req), now())
                 .await?,
         ))
     }
@@ -292,7 +324,7 @@ impl AdminApi {
     ) -> ApiResult<NoContent> {
         state
             .review
-            .set_windows(&auth.0.staff, body.0, ip(req), now())
+            .set_windows(&auth.0.staff, body.0, remote_ip(req), now())
             .await?;
         Ok(NoContent::Done)
     }
@@ -306,7 +338,10 @@ impl AdminApi {
         auth: StaffToken,
     ) -> ApiResult<Json<PublishReceipt>> {
         Ok(Json(
-            state.review.publish(&auth.0.staff, ip(req), now()).await?,
+            state
+                .review
+                .publish(&auth.0.staff, remote_ip(req), now())
+                .await?,
         ))
     }
 

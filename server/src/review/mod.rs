@@ -13,7 +13,7 @@ use dossier_core::api::review::{
     AuditView, CandidateInfo, ClaimView, DecisionReceipt, DecisionRequest, DecisionView,
     DistrictWindows, DossierOutcome, MaterialVerdict, NewStaff, PublishReceipt, QueueCounts,
     QueueEntry, QueuePage, ReviewDossier, ReviewMaterial, ReviewStage, ReviewState, StaffCreated,
-    StaffLoginRequest, StaffRole, StaffSession, StaffView, TotpEnrollment,
+    StaffList, StaffLoginRequest, StaffRole, StaffSession, StaffUpdate, StaffView, TotpEnrollment,
 };
 use dossier_core::api::{DossierState, ErrorCode, MaterialState, MessageKind, WindowState};
 use dossier_core::domain::{self, review as rules};
@@ -24,29 +24,15 @@ use uuid::Uuid;
 use crate::auth::{Auth, hash_secret_blocking, random_token, token_hash};
 use crate::dossier::{category_view, image_view, note_of};
 use crate::error::{ApiError, ApiResult};
-use crate::storage::review::{self as store, AuditEntry, Channel, QueueFilter, Scope, Staff};
+use crate::notify::NotifySettings;
+use crate::storage::outbox::{self, Channel};
+use crate::storage::review::{self as store, AuditEntry, QueueFilter, Scope, Staff};
 use crate::storage::{self, BlobStore, Db, MessageRow, StorageError};
 
 /// How long a claim holds a dossier for one reviewer.
 pub const CLAIM: Duration = Duration::minutes(30);
 /// How long a staff session lasts (a working day).
 pub const STAFF_SESSION: Duration = Duration::hours(12);
-
-/// Settings of the notifications a decision causes.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
-pub struct NotifySettings {
-    /// An SMS follows a push that is still unread after this many minutes.
-    pub sms_after_minutes: i64,
-}
-
-impl Default for NotifySettings {
-    fn default() -> Self {
-        NotifySettings {
-            sms_after_minutes: 120,
-        }
-    }
-}
 
 #[derive(Clone)]
 pub struct Review {
@@ -93,6 +79,7 @@ pub fn staff_view(s: &Staff) -> StaffView {
         exam_site: s.exam_site.clone(),
         totp_enabled: s.totp_enabled,
         totp_required: s.totp_required,
+        disabled: s.disabled,
     }
 }
 
@@ -184,13 +171,13 @@ fn tell_candidate(
         read_at: None,
     };
     storage::insert_message(tx, candidate, &message)?;
-    store::enqueue_notification(tx, candidate, message.id, Channel::Push, now)?;
-    store::enqueue_notification(
+    outbox::enqueue(tx, candidate, message.id, Channel::Push, now)?;
+    outbox::enqueue(
         tx,
         candidate,
         message.id,
         Channel::Sms,
-        now + Duration::minutes(notify.sms_after_minutes),
+        now + Duration::seconds(notify.sms_after_secs),
     )
 }
 
@@ -472,6 +459,96 @@ impl Review {
             staff: staff_view(&staff),
             password,
         })
+    }
+
+    /// The accounts of the administrator's district.
+    pub async fn list_staff(&self, admin: &Staff) -> ApiResult<StaffList> {
+        require(admin, &[StaffRole::DistrictAdmin])?;
+        let district = admin.district.clone();
+        let staff = self
+            .db
+            .read(move |c| store::staff_of_district(c, &district))
+            .await?;
+        Ok(StaffList {
+            staff: staff.iter().map(staff_view).collect(),
+        })
+    }
+
+    /// Change an account's role, site, second-factor rule or disable it. An administrator
+    /// cannot change their own account, so a district always keeps the one who acts.
+    pub async fn update_staff(
+        &self,
+        admin: &Staff,
+        username: &str,
+        update: StaffUpdate,
+        ip: Option<String>,
+        now: OffsetDateTime,
+    ) -> ApiResult<StaffView> {
+        require(admin, &[StaffRole::DistrictAdmin])?;
+        let name = username.to_string();
+        let before = self
+            .db
+            .read(move |c| store::staff_by_username(c, &name))
+            .await
+            .ok()
+            .filter(|s| s.district == admin.district)
+            .ok_or_else(ApiError::not_found)?;
+        if before.id == admin.id {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "ask another administrator to change your own account",
+            ));
+        }
+        let mut after = before.clone();
+        if let Some(role) = update.role {
+            after.role = role;
+        }
+        if let Some(site) = update.exam_site {
+            after.exam_site = Some(site.trim().to_string()).filter(|s| !s.is_empty());
+        }
+        if after.role != StaffRole::SiteReviewer {
+            after.exam_site = None;
+        } else if after.exam_site.is_none() {
+            return Err(ApiError::new(
+                ErrorCode::BadRequest,
+                "a site reviewer needs an exam site",
+            ));
+        }
+        if let Some(required) = update.totp_required {
+            after.totp_required = required;
+        }
+        if let Some(disabled) = update.disabled {
+            after.disabled = disabled;
+        }
+        let detail = format!(
+            "{}: role {:?} -> {:?}, site {:?} -> {:?}, totp_required {} -> {}, disabled {} -> {}",
+            after.username,
+            before.role,
+            after.role,
+            before.exam_site,
+            after.exam_site,
+            before.totp_required,
+            after.totp_required,
+            before.disabled,
+            after.disabled
+        );
+        let (row, actor) = (after.clone(), admin.username.clone());
+        self.db
+            .write(move |tx| {
+                store::update_staff(tx, &row, now)?;
+                audit(
+                    tx,
+                    now,
+                    &actor,
+                    "staff_changed",
+                    None,
+                    None,
+                    detail,
+                    ip.as_deref(),
+                )
+            })
+            .await?;
+        Ok(staff_view(&after))
     }
 
     /// Refuse everything but the second-factor set-up to an account that must have one and

@@ -245,6 +245,31 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX outbox_due ON outbox(state, due_at);
     "#,
+    // 4: the dispatcher's outbox: due times in milliseconds (retries back off by less than a
+    // second when a provider is briefly down), a lease on rows being sent so a crashed sender's
+    // rows are taken up again, and an index for the one-SMS-an-hour rule.
+    r#"
+    CREATE TABLE outbox_v4 (
+        id TEXT PRIMARY KEY,
+        candidate_id TEXT NOT NULL REFERENCES candidates(id),
+        message_id TEXT NOT NULL REFERENCES messages(id),
+        channel TEXT NOT NULL,
+        due_ms INTEGER NOT NULL,
+        -- pending, sending, sent, skipped (read before it was due), no_recipient, failed
+        state TEXT NOT NULL,
+        lease_until_ms INTEGER,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        sent_at INTEGER
+    ) STRICT;
+    INSERT INTO outbox_v4 (id, candidate_id, message_id, channel, due_ms, state, attempts, last_error, sent_at)
+        SELECT id, candidate_id, message_id, channel, due_at * 1000, state, attempts, last_error, sent_at
+        FROM outbox;
+    DROP TABLE outbox;
+    ALTER TABLE outbox_v4 RENAME TO outbox;
+    CREATE INDEX outbox_due ON outbox(state, due_ms);
+    CREATE INDEX outbox_by_candidate ON outbox(candidate_id, channel, sent_at);
+    "#,
 ];
 
 /// Bring the database to the newest version, one transaction per migration.

@@ -4,6 +4,7 @@
 pub mod blobs;
 pub mod db;
 pub mod migrations;
+pub mod outbox;
 pub mod review;
 
 use dossier_core::api::{DocumentKind, DossierState, MaterialState, MessageKind, Requirement};

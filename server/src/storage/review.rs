@@ -1,5 +1,5 @@
 //! SQL of the review workflow: staff and their sessions, reviews and claims, the queues,
-//! decisions, windows and publishing, the hash-chained audit log and the notification outbox.
+//! decisions, windows and publishing, the hash-chained audit log.
 use dossier_core::api::review::{DistrictWindows, ReviewStage, ReviewState, StaffRole};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use sha2::{Digest, Sha256};
@@ -72,6 +72,32 @@ pub fn staff_by_username(conn: &Connection, username: &str) -> Result<Staff, Sto
     )
     .optional()?
     .ok_or(StorageError::NotFound)
+}
+
+pub fn staff_of_district(conn: &Connection, district: &str) -> Result<Vec<Staff>, StorageError> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {STAFF_COLUMNS} FROM staff WHERE district = ?1 ORDER BY role, exam_site, username"
+    ))?;
+    let rows = stmt.query_map([district], staff_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Write an account's role, site, second-factor rule and whether it is disabled.
+pub fn update_staff(conn: &Connection, s: &Staff, now: OffsetDateTime) -> Result<(), StorageError> {
+    conn.execute(
+        "UPDATE staff SET role = ?2, exam_site = ?3, totp_required = ?4,
+             disabled_at = CASE WHEN ?5 THEN COALESCE(disabled_at, ?6) ELSE NULL END
+         WHERE id = ?1",
+        params![
+            s.id.to_string(),
+            enum_text(s.role),
+            s.exam_site,
+            s.totp_required,
+            s.disabled,
+            to_unix(now)
+        ],
+    )?;
+    Ok(())
 }
 
 pub fn staff_by_id(conn: &Connection, id: Uuid) -> Result<Staff, StorageError> {
@@ -706,37 +732,4 @@ pub fn verify_audit(conn: &Connection) -> Result<Result<i64, AuditBreak>, Storag
         None if last > 0 => Ok(Err(AuditBreak::Truncated(last, 0))),
         _ => Ok(Ok(last)),
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Outbox
-
-/// A notification channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    Push,
-    Sms,
-}
-
-/// Queue a notification of `message`, due at `due` (in the decision's transaction).
-pub fn enqueue_notification(
-    conn: &Connection,
-    candidate: Uuid,
-    message: Uuid,
-    channel: Channel,
-    due: OffsetDateTime,
-) -> Result<(), StorageError> {
-    conn.execute(
-        "INSERT INTO outbox (id, candidate_id, message_id, channel, due_at, state)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'pending')",
-        params![
-            Uuid::new_v4().to_string(),
-            candidate.to_string(),
-            message.to_string(),
-            enum_text(channel),
-            to_unix(due)
-        ],
-    )?;
-    Ok(())
 }
