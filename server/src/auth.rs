@@ -377,6 +377,9 @@ impl Auth {
     ) -> ApiResult<()> {
         let name = username.to_string();
         let (free, cap) = (self.settings.free_failures, self.settings.max_delay_secs);
+        // The delay runs from when the refusal is written, not from when the request arrived: a
+        // slow password check must not eat the delay it earns.
+        let now = now.max(OffsetDateTime::now_utc());
         self.db
             .write(move |tx| {
                 let (failures, _) = storage::throttle(tx, &name)?;

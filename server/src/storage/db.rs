@@ -39,6 +39,9 @@ impl Db {
         let mut writer = Connection::open(path)?;
         configure(&writer)?;
         migrations::migrate(&mut writer)?;
+        // Refresh the planner's statistics where tables grew or indexes are new (bounded work,
+        // as SQLite recommends on opening a long-lived connection).
+        writer.execute_batch("PRAGMA optimize=0x10002")?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             let reader = Connection::open_with_flags(

@@ -416,6 +416,30 @@ pub struct QueueRow {
     pub claimed_by_username: Option<String>,
 }
 
+/// The WHERE clause of a queue and its parameters. Only the filters given appear in it, so
+/// SQLite picks the index that matches them (an `?x IS NULL OR col = ?x` term would hide the
+/// column from the planner and scan the whole district).
+fn queue_condition(scope: &Scope, filter: &QueueFilter) -> (String, Vec<rusqlite::types::Value>) {
+    use rusqlite::types::Value;
+    let mut sql = String::from("r.district = ? AND r.stage = ?");
+    let mut values = vec![
+        Value::Text(scope.district.clone()),
+        Value::Text(enum_text(filter.stage)),
+    ];
+    if let Some(site) = scope.exam_site.as_ref().or(filter.exam_site.as_ref()) {
+        sql.push_str(" AND r.exam_site = ?");
+        values.push(Value::Text(site.clone()));
+    }
+    if let Some(state) = filter.state {
+        sql.push_str(" AND r.state = ?");
+        values.push(Value::Text(enum_text(state)));
+    }
+    if filter.resubmitted_only {
+        sql.push_str(" AND r.resubmitted = 1");
+    }
+    (sql, values)
+}
+
 /// One page of a queue, waiting longest first, and the number of entries matching the filter.
 pub fn queue_page(
     conn: &Connection,
@@ -423,71 +447,80 @@ pub fn queue_page(
     filter: &QueueFilter,
     now: OffsetDateTime,
 ) -> Result<(u64, Vec<QueueRow>), StorageError> {
-    let site = scope.exam_site.as_ref().or(filter.exam_site.as_ref());
-    let state = filter.state.map(enum_text);
-    let stage = enum_text(filter.stage);
-    let condition = "r.district = ?1 AND r.stage = ?2 AND (?3 IS NULL OR r.exam_site = ?3)
-         AND (?4 IS NULL OR r.state = ?4) AND (?5 = 0 OR r.resubmitted = 1)";
+    let (condition, mut values) = queue_condition(scope, filter);
     let total: u64 = conn
         .prepare_cached(&format!("SELECT COUNT(*) FROM reviews r WHERE {condition}"))?
-        .query_row(
-            params![scope.district, stage, site, state, filter.resubmitted_only],
-            |r| r.get(0),
-        )?;
+        .query_row(rusqlite::params_from_iter(values.iter()), |r| r.get(0))?;
     let cols = aliased(REVIEW_COLUMNS, "r");
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {cols}, c.username, c.name, c.id_number,
-                CASE WHEN r.claim_expires_at > ?8 THEN s.username END
+                CASE WHEN r.claim_expires_at > ? THEN s.username END
          FROM reviews r JOIN candidates c ON c.id = r.candidate_id
          LEFT JOIN staff s ON s.id = r.claimed_by
          WHERE {condition}
-         ORDER BY r.entered_at, r.candidate_id LIMIT ?6 OFFSET ?7"
+         ORDER BY r.entered_at, r.candidate_id LIMIT ? OFFSET ?"
     ))?;
+    values.insert(0, to_unix(now).into());
+    values.push(i64::from(filter.limit).into());
+    values.push(i64::from(filter.offset).into());
     let rows = stmt
-        .query_map(
-            params![
-                scope.district,
-                stage,
-                site,
-                state,
-                filter.resubmitted_only,
-                filter.limit,
-                filter.offset,
-                to_unix(now)
-            ],
-            |r| {
-                Ok(QueueRow {
-                    review: review_row(r)?,
-                    username: r.get(11)?,
-                    name: r.get(12)?,
-                    id_number: r.get(13)?,
-                    claimed_by_username: r.get(14)?,
-                })
-            },
-        )?
+        .query_map(rusqlite::params_from_iter(values.iter()), |r| {
+            Ok(QueueRow {
+                review: review_row(r)?,
+                username: r.get(11)?,
+                name: r.get(12)?,
+                id_number: r.get(13)?,
+                claimed_by_username: r.get(14)?,
+            })
+        })?
         .collect::<Result<_, _>>()?;
     Ok((total, rows))
 }
 
 /// Per state counts of a stage within the scope (and site filter): (waiting, returned, pending,
-/// resubmitted and waiting).
+/// resubmitted and waiting), read from covering indexes (`reviews_counts`, `reviews_by_site_state`).
 pub fn queue_counts(
     conn: &Connection,
     scope: &Scope,
     stage: ReviewStage,
     exam_site: Option<&str>,
 ) -> Result<(u64, u64, u64, u64), StorageError> {
-    let site = scope.exam_site.as_deref().or(exam_site);
-    Ok(conn
-        .prepare_cached(
-            "SELECT COALESCE(SUM(state = 'waiting'), 0), COALESCE(SUM(state = 'returned'), 0),
-                    COALESCE(SUM(state = 'pending'), 0),
-                    COALESCE(SUM(state = 'waiting' AND resubmitted = 1), 0)
-             FROM reviews WHERE district = ?1 AND stage = ?2 AND (?3 IS NULL OR exam_site = ?3)",
-        )?
-        .query_row(params![scope.district, enum_text(stage), site], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })?)
+    let filter = QueueFilter {
+        stage,
+        state: None,
+        exam_site: exam_site.map(String::from),
+        resubmitted_only: false,
+        offset: 0,
+        limit: 0,
+    };
+    let (condition, values) = queue_condition(scope, &filter);
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT r.state, r.resubmitted, COUNT(*) FROM reviews r WHERE {condition}
+         GROUP BY r.state, r.resubmitted"
+    ))?;
+    let groups = stmt.query_map(rusqlite::params_from_iter(values.iter()), |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, bool>(1)?,
+            r.get::<_, u64>(2)?,
+        ))
+    })?;
+    let (mut waiting, mut returned, mut pending, mut resubmitted) = (0, 0, 0, 0);
+    for group in groups {
+        let (state, again, n) = group?;
+        match state.as_str() {
+            "waiting" => {
+                waiting += n;
+                if again {
+                    resubmitted += n;
+                }
+            }
+            "returned" => returned += n,
+            "pending" => pending += n,
+            _ => {}
+        }
+    }
+    Ok((waiting, returned, pending, resubmitted))
 }
 
 /// Final results of a district (optionally one site), for the export.
