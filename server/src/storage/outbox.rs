@@ -229,13 +229,3 @@ pub fn forget_push_token(
     )?;
     Ok(())
 }
-
-/// Rows per channel and state, for operators.
-pub fn counts(conn: &Connection) -> Result<Vec<(Channel, OutboxState, i64)>, StorageError> {
-    let mut stmt =
-        conn.prepare("SELECT channel, state, COUNT(*) FROM outbox GROUP BY channel, state")?;
-    let rows = stmt.query_map([], |r| {
-        Ok((enum_of(r.get(0)?)?, enum_of(r.get(1)?)?, r.get(2)?))
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
