@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # All of Dossier's tests, on a fresh Debian machine: installs what the build needs, then runs the
-# Rust workspace's tests (unit, the photo pipeline, the end-to-end tests against the real server).
+# Rust workspace's tests (unit, the photo pipeline, the end-to-end tests against the real server),
+# then the bindings' (scripts/bindings-tests.sh: Kotlin on the JVM, Swift generated).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,4 +28,11 @@ set -e
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
      END { printf "rust: %d passed, %d failed\n", p, f }' "$log"
 rm -f "$log"
+
+# The Kotlin bindings on the JVM against the real server (and the Swift bindings generated).
+set +e
+bash scripts/bindings-tests.sh
+bindings=$?
+set -e
+[ "$status" = 0 ] && status=$bindings
 exit "$status"

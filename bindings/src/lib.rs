@@ -1,3 +1,673 @@
-//! The UniFFI layer over `dossier-core` lives here. It is not written yet: see ARCHITECTURE.md
-//! ("Bindings"). The crate exists so the workspace has its final shape.
-pub use dossier_core as core;
+//! UniFFI bindings of dossier-core for the Android and iOS shells. Thin: every object wraps a core
+//! type and decides nothing; the records are the screens' views of core's types, converted in one
+//! place; errors are one public enum with the cases an app acts on.
+//!
+//! - `prepare_photo(path, document)`: the photo pipeline, from a path the app gives (a 50 MB photo
+//!   never crosses the boundary; the ≤200 KB result does).
+//! - `DossierApp`: the signed-in client and the persistent upload queue (enqueue, run, cancel,
+//!   items, subscribe), the materials page, messages, submit, sign-in and activation.
+//! - Foreign traits the app implements: `TokenStorage` (Keystore / Keychain) and `QueueEvents`.
+//!   `subscribe` returns a `Subscription` that unsubscribes when the app drops it.
+use std::path::Path;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use dossier_core::api::{
+    ActivationRequest, DocumentKind, DossierState, ErrorCode, MaterialState, MessageKind,
+    SessionGrant, WindowState,
+};
+use dossier_core::client::{Action, Client, ClientError, Entry, TokenStore, Tokens};
+use dossier_core::photo::{self, PhotoError, PhotoSource, PrepareOptions};
+use dossier_core::queue::{
+    self, CachedDossier, DrainOutcome, DrainPolicy, ItemState, Network, Queue, QueueError,
+    QueueItem, QueueListener,
+};
+use uuid::Uuid;
+
+uniffi::setup_scaffolding!();
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/// What went wrong, by what the app does about it.
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum DossierError {
+    /// No connection, or the server busy: the queue retries by itself; a screen may offer "retry".
+    #[error("network: {reason}")]
+    Network {
+        reason: String,
+        retry_after_secs: Option<u64>,
+    },
+    /// The session ended: show the sign-in screen.
+    #[error("sign in again: {reason}")]
+    SignedOut { reason: String },
+    /// The material or the dossier cannot change now (locked, submitted, outside the upload
+    /// window): show the message; it changes when a reviewer returns it or the window opens.
+    #[error("locked: {reason}")]
+    Locked { code: String, reason: String },
+    /// The server refused for a reason the candidate fixes (missing required materials, count
+    /// reached, wrong password...): show the message. `code` is the server's machine code.
+    #[error("{reason}")]
+    Refused { code: String, reason: String },
+    /// The photo cannot be used (not an image, HEIC, damaged, too large): `code` as the server's.
+    #[error("{reason}")]
+    InvalidPhoto { code: String, reason: String },
+    /// The phone's own storage failed.
+    #[error("storage: {reason}")]
+    Storage { reason: String },
+    /// A request the app should never have made: report it.
+    #[error("bug: {reason}")]
+    Bug { reason: String },
+}
+
+fn code_text(code: ErrorCode) -> String {
+    code.name()
+}
+
+impl From<ClientError> for DossierError {
+    fn from(e: ClientError) -> Self {
+        let reason = e.to_string();
+        match (e.action(), e.code()) {
+            (Action::RetryLater, _) => DossierError::Network {
+                retry_after_secs: e.retry_after().map(|d| d.as_secs()),
+                reason,
+            },
+            (Action::SignIn, _) => DossierError::SignedOut { reason },
+            (
+                Action::UserAction,
+                Some(
+                    code @ (ErrorCode::Locked | ErrorCode::WindowClosed | ErrorCode::WindowNotOpen),
+                ),
+            ) => DossierError::Locked {
+                code: code_text(code),
+                reason,
+            },
+            (Action::UserAction, Some(code @ ErrorCode::InvalidPhoto)) => {
+                DossierError::InvalidPhoto {
+                    code: code_text(code),
+                    reason,
+                }
+            }
+            (Action::UserAction, code) => DossierError::Refused {
+                code: code.map(code_text).unwrap_or_default(),
+                reason,
+            },
+            (Action::Bug, _) => DossierError::Bug { reason },
+        }
+    }
+}
+
+impl From<QueueError> for DossierError {
+    fn from(e: QueueError) -> Self {
+        match e {
+            QueueError::Client(e) => e.into(),
+            QueueError::NotFound(id) => DossierError::Bug {
+                reason: format!("no queued item {id}"),
+            },
+            QueueError::Storage(e) => DossierError::Storage {
+                reason: e.to_string(),
+            },
+        }
+    }
+}
+
+impl From<PhotoError> for DossierError {
+    fn from(e: PhotoError) -> Self {
+        DossierError::InvalidPhoto {
+            code: e.code().into(),
+            reason: e.to_string(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The photo pipeline
+
+/// What the photo shows, for the legibility check's resolution threshold.
+#[derive(Debug, Clone, Copy, uniffi::Enum)]
+pub enum Document {
+    IdCard,
+    A4,
+}
+
+/// An upload-ready photo: upright, metadata-free, within the district's 200 KB.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct PreparedPhoto {
+    pub jpeg: Vec<u8>,
+    pub width: u32,
+    pub height: u32,
+    pub quality: u8,
+    /// The EXIF orientation (1-8) that was applied.
+    pub source_orientation: u16,
+    pub source_bytes: u64,
+    /// Warn before upload: `blurry`, `too_dark`, `washed_out`, `too_small`.
+    pub warnings: Vec<String>,
+}
+
+/// Prepare the photo at `path` (JPEG or PNG from the camera or the gallery).
+#[uniffi::export]
+pub fn prepare_photo(path: String, document: Document) -> Result<PreparedPhoto, DossierError> {
+    let options = PrepareOptions {
+        document: match document {
+            Document::IdCard => DocumentKind::IdCard,
+            Document::A4 => DocumentKind::A4,
+        },
+        ..PrepareOptions::default()
+    };
+    let p = photo::prepare(PhotoSource::Path(Path::new(&path)), &options)?;
+    Ok(PreparedPhoto {
+        width: p.width,
+        height: p.height,
+        quality: p.quality,
+        source_orientation: p.source.orientation,
+        source_bytes: p.source.bytes,
+        warnings: p.checks.warnings.iter().map(|w| w.code().into()).collect(),
+        jpeg: p.jpeg,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Foreign traits
+
+/// The session's tokens as the app keeps them (Android Keystore, iOS Keychain).
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct StoredTokens {
+    pub access_token: String,
+    pub access_expires_at: SystemTime,
+    pub refresh_token: String,
+}
+
+/// Where the app keeps the session between runs.
+#[uniffi::export(with_foreign)]
+pub trait TokenStorage: Send + Sync {
+    fn load(&self) -> Option<StoredTokens>;
+    fn save(&self, tokens: StoredTokens);
+    fn clear(&self);
+}
+
+struct ForeignTokens(Arc<dyn TokenStorage>);
+
+impl TokenStore for ForeignTokens {
+    fn load(&self) -> Option<Tokens> {
+        self.0.load().map(|t| Tokens {
+            access_token: t.access_token,
+            access_expires_at: t.access_expires_at.into(),
+            refresh_token: t.refresh_token,
+        })
+    }
+    fn save(&self, tokens: &Tokens) {
+        self.0.save(StoredTokens {
+            access_token: tokens.access_token.clone(),
+            access_expires_at: tokens.access_expires_at.into(),
+            refresh_token: tokens.refresh_token.clone(),
+        })
+    }
+    fn clear(&self) {
+        self.0.clear()
+    }
+}
+
+/// A queued photo as the app lists it.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct QueuedPhoto {
+    pub id: i64,
+    pub category: String,
+    pub slot: Option<u32>,
+    pub bytes: u64,
+    pub state: QueuedState,
+    pub attempts: u32,
+}
+
+#[derive(Debug, Clone, uniffi::Enum)]
+pub enum QueuedState {
+    Waiting,
+    Uploading,
+    Uploaded {
+        image_id: String,
+    },
+    /// Kept, not retried, until the material opens again (returned, window opened).
+    Held {
+        code: String,
+        message: String,
+    },
+    /// Refused for good: the candidate must act (count reached, not a valid photo).
+    NeedsAttention {
+        code: Option<String>,
+        message: String,
+    },
+    Cancelled,
+}
+
+fn queued(item: &QueueItem) -> QueuedPhoto {
+    QueuedPhoto {
+        id: item.id,
+        category: item.category.clone(),
+        slot: item.slot,
+        bytes: item.bytes,
+        attempts: item.attempts,
+        state: match &item.state {
+            ItemState::Waiting => QueuedState::Waiting,
+            ItemState::Uploading => QueuedState::Uploading,
+            ItemState::Uploaded { image } => QueuedState::Uploaded {
+                image_id: image.to_string(),
+            },
+            ItemState::Held { code, message } => QueuedState::Held {
+                code: code_text(*code),
+                message: message.clone(),
+            },
+            ItemState::NeedsAttention { code, message } => QueuedState::NeedsAttention {
+                code: code.map(code_text),
+                message: message.clone(),
+            },
+            ItemState::Cancelled => QueuedState::Cancelled,
+        },
+    }
+}
+
+/// Told of every change of the queue; called on the thread that made it (post to the UI thread).
+#[uniffi::export(with_foreign)]
+pub trait QueueEvents: Send + Sync {
+    fn photo_changed(&self, photo: QueuedPhoto);
+    fn upload_progress(&self, id: i64, sent: u64, total: u64);
+    /// A refresh brought a new materials page and messages.
+    fn dossier_changed(&self, page: DossierPage);
+}
+
+struct ForeignEvents(Arc<dyn QueueEvents>);
+
+impl QueueListener for ForeignEvents {
+    fn item_changed(&self, item: &QueueItem) {
+        self.0.photo_changed(queued(item))
+    }
+    fn upload_progress(&self, id: i64, sent: u64, total: u64) {
+        self.0.upload_progress(id, sent, total)
+    }
+    fn dossier_changed(&self, cached: &CachedDossier) {
+        self.0.dossier_changed(page(cached))
+    }
+}
+
+/// Keeps a `QueueEvents` subscribed; `close()` (Kotlin's `AutoCloseable`, or the object's
+/// release in Swift) unsubscribes.
+#[derive(uniffi::Object)]
+pub struct Subscription(#[allow(dead_code)] queue::Subscription);
+
+// ---------------------------------------------------------------------------------------------
+// The materials page
+
+#[derive(Debug, Clone, Copy, uniffi::Enum)]
+pub enum DossierStatus {
+    Draft,
+    Submitted,
+    Returned,
+}
+
+#[derive(Debug, Clone, Copy, uniffi::Enum)]
+pub enum MaterialStatus {
+    Open,
+    Submitted,
+    Returned,
+    Approved,
+}
+
+#[derive(Debug, Clone, Copy, uniffi::Enum)]
+pub enum WindowStatus {
+    NotYetOpen,
+    Open,
+    Closed,
+}
+
+/// One material category with its images, as the materials list shows it.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct MaterialCard {
+    pub category: String,
+    pub name: String,
+    pub description: String,
+    pub status: MaterialStatus,
+    pub locked: bool,
+    pub required: bool,
+    pub can_upload: bool,
+    pub min_images: u32,
+    pub max_images: u32,
+    pub image_ids: Vec<String>,
+    /// The reviewer's message when returned.
+    pub note: Option<String>,
+}
+
+/// The materials page (报名材料上传), as last fetched.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct DossierPage {
+    pub district_name: String,
+    pub status: DossierStatus,
+    pub window: WindowStatus,
+    pub upload_closes_at: SystemTime,
+    pub can_submit: bool,
+    /// Required categories still short of images.
+    pub missing: Vec<String>,
+    pub materials: Vec<MaterialCard>,
+    pub unread_messages: u32,
+    /// When the server sent it (shown offline as its age).
+    pub fetched_at: SystemTime,
+}
+
+fn page(cached: &CachedDossier) -> DossierPage {
+    let d = &cached.dossier;
+    DossierPage {
+        district_name: d.district_name.clone(),
+        status: match d.state {
+            DossierState::Draft => DossierStatus::Draft,
+            DossierState::Submitted => DossierStatus::Submitted,
+            DossierState::Returned => DossierStatus::Returned,
+        },
+        window: match d.window.state {
+            WindowState::NotYetOpen => WindowStatus::NotYetOpen,
+            WindowState::Open => WindowStatus::Open,
+            WindowState::Closed => WindowStatus::Closed,
+        },
+        upload_closes_at: d.window.closes_at.into(),
+        can_submit: d.can_submit,
+        missing: d.missing.clone(),
+        unread_messages: d.unread_messages,
+        fetched_at: cached.fetched_at.into(),
+        materials: d
+            .materials
+            .iter()
+            .map(|m| MaterialCard {
+                category: m.category.code.clone(),
+                name: m.category.name.clone(),
+                description: m.category.description.clone(),
+                status: match m.state {
+                    MaterialState::Open => MaterialStatus::Open,
+                    MaterialState::Submitted => MaterialStatus::Submitted,
+                    MaterialState::Returned => MaterialStatus::Returned,
+                    MaterialState::Approved => MaterialStatus::Approved,
+                },
+                locked: m.locked,
+                required: m.required,
+                can_upload: m.can_upload,
+                min_images: m.category.min_images,
+                max_images: m.category.max_images,
+                image_ids: m.images.iter().map(|i| i.id.to_string()).collect(),
+                note: m.note.as_ref().map(|n| n.message.clone()),
+            })
+            .collect(),
+    }
+}
+
+#[derive(Debug, Clone, Copy, uniffi::Enum)]
+pub enum MessageType {
+    Returned,
+    Pending,
+    Result,
+    Notice,
+}
+
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct Message {
+    pub id: String,
+    pub kind: MessageType,
+    pub title: String,
+    pub body: String,
+    pub categories: Vec<String>,
+    pub created_at: SystemTime,
+    pub read: bool,
+}
+
+// ---------------------------------------------------------------------------------------------
+// The app's session and queue
+
+/// What the phone knows of its connection, from the platform's connectivity callbacks.
+#[derive(Debug, Clone, Copy, uniffi::Enum)]
+pub enum Connection {
+    Offline,
+    Metered,
+    Unmetered,
+}
+
+/// How a run of the queue ended.
+#[derive(Debug, Clone, uniffi::Enum)]
+pub enum RunOutcome {
+    /// Nothing waits any more.
+    Done,
+    /// Items wait for a later try; schedule the next run then.
+    RetryAt {
+        at: SystemTime,
+    },
+    SignInNeeded,
+    WaitingForNetwork,
+    WaitingForWifi,
+}
+
+/// The first entry from the registration site's link needs activation; later ones sign in.
+#[derive(Debug, Clone, uniffi::Enum)]
+pub enum EntryResult {
+    ActivationNeeded {
+        activation_token: String,
+        name: String,
+    },
+    SignedIn {
+        username: String,
+    },
+}
+
+/// Activation (账号激活): the password twice, a security question and both pledges.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct Activation {
+    pub activation_token: String,
+    pub password: String,
+    pub password_again: String,
+    pub security_question: String,
+    pub security_answer: String,
+    pub pledge_truthfulness: bool,
+    pub pledge_discipline: bool,
+}
+
+/// The signed-in app: the client and the queue in the app's data directory.
+#[derive(uniffi::Object)]
+pub struct DossierApp {
+    client: Client,
+    queue: Queue,
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl DossierApp {
+    /// `base_url` of the district's server; the queue's database goes in `data_dir`.
+    #[uniffi::constructor]
+    pub fn new(
+        base_url: String,
+        data_dir: String,
+        tokens: Arc<dyn TokenStorage>,
+    ) -> Result<Arc<Self>, DossierError> {
+        let client = Client::new(&base_url, Arc::new(ForeignTokens(tokens)))?;
+        let queue = Queue::open(&Path::new(&data_dir).join("queue.sqlite3"))?;
+        Ok(Arc::new(DossierApp { client, queue }))
+    }
+
+    pub fn is_signed_in(&self) -> bool {
+        self.client.is_signed_in()
+    }
+
+    pub async fn sign_in(&self, username: String, password: String) -> Result<(), DossierError> {
+        let _: SessionGrant = self.client.login(&username, &password).await?;
+        Ok(())
+    }
+
+    /// Enter with the ticket of the registration site's link.
+    pub async fn enter(&self, ticket: String) -> Result<EntryResult, DossierError> {
+        Ok(match self.client.enter_with_ticket(&ticket).await? {
+            Entry::Activate(needed) => EntryResult::ActivationNeeded {
+                activation_token: needed.activation_token,
+                name: needed.name,
+            },
+            Entry::SignedIn(grant) => EntryResult::SignedIn {
+                username: grant.username,
+            },
+        })
+    }
+
+    pub async fn activate(&self, activation: Activation) -> Result<(), DossierError> {
+        self.client
+            .activate(ActivationRequest {
+                activation_token: activation.activation_token,
+                password: activation.password,
+                password_confirm: activation.password_again,
+                security_question: activation.security_question,
+                security_answer: activation.security_answer,
+                pledge_truthfulness: activation.pledge_truthfulness,
+                pledge_discipline: activation.pledge_discipline,
+                mode: None,
+            })
+            .await?;
+        Ok(())
+    }
+
+    pub async fn sign_out(&self) -> Result<(), DossierError> {
+        Ok(self.client.logout().await?)
+    }
+
+    /// The materials page from the server (cached for offline use).
+    pub async fn refresh(&self) -> Result<DossierPage, DossierError> {
+        Ok(page(&self.queue.refresh(&self.client).await?))
+    }
+
+    /// The materials page as last fetched, if ever.
+    pub fn cached_page(&self) -> Result<Option<DossierPage>, DossierError> {
+        Ok(self.queue.cached()?.as_ref().map(page))
+    }
+
+    /// Queue a prepared photo for `category` (optionally a slot, or replacing an image); it is
+    /// stored on the phone before this returns and uploaded exactly once.
+    pub fn enqueue(
+        &self,
+        category: String,
+        jpeg: Vec<u8>,
+        slot: Option<u32>,
+        replaces: Option<String>,
+    ) -> Result<QueuedPhoto, DossierError> {
+        let replaces = match replaces {
+            Some(id) => Some(Uuid::parse_str(&id).map_err(|e| DossierError::Bug {
+                reason: format!("image id {id}: {e}"),
+            })?),
+            None => None,
+        };
+        Ok(queued(
+            &self.queue.enqueue(&category, &jpeg, slot, replaces)?,
+        ))
+    }
+
+    pub fn photos(&self) -> Result<Vec<QueuedPhoto>, DossierError> {
+        Ok(self.queue.items()?.iter().map(queued).collect())
+    }
+
+    pub fn cancel(&self, id: i64) -> Result<(), DossierError> {
+        Ok(self.queue.cancel(id)?)
+    }
+
+    /// Upload what is due. Safe to call from the background worker and the screen at once, and
+    /// to cancel: an interrupted upload is sent again under its key and stored once.
+    pub async fn run_queue(
+        &self,
+        connection: Connection,
+        wifi_only: bool,
+    ) -> Result<RunOutcome, DossierError> {
+        let deadline = self.queue.cached()?.map(|c| c.dossier.window.closes_at);
+        let policy = DrainPolicy {
+            network: match connection {
+                Connection::Offline => Network::Offline,
+                Connection::Metered => Network::Metered,
+                Connection::Unmetered => Network::Unmetered,
+            },
+            wifi_only,
+            deadline,
+            ..DrainPolicy::default()
+        };
+        Ok(match self.queue.drain(&self.client, &policy).await? {
+            DrainOutcome::Done => RunOutcome::Done,
+            DrainOutcome::RetryAt(at) => RunOutcome::RetryAt { at: at.into() },
+            DrainOutcome::SignInNeeded => RunOutcome::SignInNeeded,
+            DrainOutcome::WaitingForNetwork => RunOutcome::WaitingForNetwork,
+            DrainOutcome::WaitingForWifi => RunOutcome::WaitingForWifi,
+        })
+    }
+
+    /// The network came back: items waiting out a backoff are due now.
+    pub fn retry_now(&self) -> Result<u32, DossierError> {
+        Ok(self.queue.retry_now()? as u32)
+    }
+
+    pub fn subscribe(&self, events: Arc<dyn QueueEvents>) -> Arc<Subscription> {
+        Arc::new(Subscription(
+            self.queue.subscribe(Arc::new(ForeignEvents(events))),
+        ))
+    }
+
+    /// Remove an uploaded image (refused with `Locked` once the material is submitted).
+    pub async fn delete_image(&self, image_id: String) -> Result<(), DossierError> {
+        let id = Uuid::parse_str(&image_id).map_err(|e| DossierError::Bug {
+            reason: format!("image id {image_id}: {e}"),
+        })?;
+        Ok(self.client.delete_image(id).await?)
+    }
+
+    /// Submit for review (上报): everything locks.
+    pub async fn submit(&self) -> Result<String, DossierError> {
+        Ok(self.client.submit().await?.message)
+    }
+
+    pub async fn messages(&self) -> Result<Vec<Message>, DossierError> {
+        Ok(self
+            .client
+            .messages()
+            .await?
+            .messages
+            .into_iter()
+            .map(|m| Message {
+                id: m.id.to_string(),
+                kind: match m.kind {
+                    MessageKind::Returned => MessageType::Returned,
+                    MessageKind::Pending => MessageType::Pending,
+                    MessageKind::Result => MessageType::Result,
+                    MessageKind::Notice => MessageType::Notice,
+                },
+                title: m.title,
+                body: m.body,
+                categories: m.categories,
+                created_at: m.created_at.into(),
+                read: m.read,
+            })
+            .collect())
+    }
+
+    pub async fn mark_read(&self, message_id: String) -> Result<(), DossierError> {
+        let id = Uuid::parse_str(&message_id).map_err(|e| DossierError::Bug {
+            reason: format!("message id {message_id}: {e}"),
+        })?;
+        Ok(self.client.mark_read(id).await?)
+    }
+
+    /// Register this phone for push (`platform`: apns, fcm, huawei, xiaomi, oppo, vivo, honor).
+    pub async fn register_push(&self, platform: String, token: String) -> Result<(), DossierError> {
+        let platform = serde_platform(&platform).ok_or_else(|| DossierError::Bug {
+            reason: format!("unknown push platform {platform}"),
+        })?;
+        Ok(self
+            .client
+            .register_push_token(&dossier_core::api::PushTokenRegistration { platform, token })
+            .await?)
+    }
+}
+
+fn serde_platform(name: &str) -> Option<dossier_core::api::PushPlatform> {
+    use dossier_core::api::PushPlatform::*;
+    Some(match name {
+        "apns" => Apns,
+        "fcm" => Fcm,
+        "huawei" => Huawei,
+        "xiaomi" => Xiaomi,
+        "oppo" => Oppo,
+        "vivo" => Vivo,
+        "honor" => Honor,
+        "webhook" => Webhook,
+        _ => return None,
+    })
+}

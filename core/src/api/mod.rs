@@ -93,6 +93,16 @@ wire_enum! {
     }
 }
 
+impl ErrorCode {
+    /// The wire name (`locked`, `window_closed`, ...), as apps and logs show it.
+    pub fn name(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default()
+    }
+}
+
 wire_object! {
     /// The body of every refusal.
     pub struct ErrorBody {

@@ -283,6 +283,19 @@ fn item_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueueItem> {
 const ITEM_COLUMNS: &str = "id, key, category, slot, replaces, bytes, state, image, error_code, error_message, \
      attempts, next_try_at, created_at";
 
+/// An item being uploaded by a drain; dropped unsettled (the drain's future was dropped), it
+/// puts the item back.
+struct Claim<'q> {
+    queue: &'q Queue,
+    id: i64,
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        let _ = self.queue.unclaim(self.id);
+    }
+}
+
 /// How a drain ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DrainOutcome {
@@ -546,6 +559,18 @@ impl Queue {
         Ok(Some((self.item(id)?, jpeg)))
     }
 
+    /// An upload that was cut off within this process: waiting again, due now.
+    fn unclaim(&self, id: i64) -> Result<(), QueueError> {
+        let changed = self.conn().execute(
+            "UPDATE items SET state = 'waiting' WHERE id = ?1 AND state = 'uploading'",
+            [id],
+        )?;
+        if changed > 0 {
+            self.announce(id)?;
+        }
+        Ok(())
+    }
+
     fn settle(
         &self,
         item: &QueueItem,
@@ -618,7 +643,14 @@ impl Queue {
                         listener.upload_progress(id, sent, total);
                     }
                 });
+                // If this future is dropped mid-upload (the app cancelled the run), the item
+                // waits again at once instead of staying `uploading` until the queue reopens.
+                let claim = Claim {
+                    queue: self,
+                    id: item.id,
+                };
                 let result = client.upload_with_progress(&request, progress).await;
+                std::mem::forget(claim);
                 self.settle(&item, &result)?;
                 if result.is_ok() {
                     uploaded.store(true, std::sync::atomic::Ordering::Relaxed);

@@ -1,0 +1,172 @@
+package cn.dossier.kit
+
+import java.io.File
+import java.nio.file.Files
+import kotlinx.coroutines.CancellationException
+import kotlinx.coroutines.delay
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.runBlocking
+import org.junit.Assert.assertEquals
+import org.junit.Assert.assertTrue
+import org.junit.Assert.fail
+import org.junit.Test
+
+/**
+ * The Kotlin bindings on the desktop JVM, against the real server that `scripts/kotlin-tests.sh`
+ * starts with the demo district: the binding layer (records, enums, errors as exceptions, foreign
+ * traits, suspend functions and their cancellation), not core's logic again.
+ */
+class DossierKitTest {
+    private val base = env("DOSSIER_BASE")
+    private val photos = File(env("DOSSIER_PHOTOS"))
+
+    private fun env(name: String): String =
+        System.getenv(name) ?: throw IllegalStateException("$name is set by scripts/kotlin-tests.sh")
+
+    /** The app's token store: memory here, the Keystore on Android. */
+    class MemoryTokens : TokenStorage {
+        @Volatile var tokens: StoredTokens? = null
+        override fun load(): StoredTokens? = tokens
+        override fun save(tokens: StoredTokens) { this.tokens = tokens }
+        override fun clear() { tokens = null }
+    }
+
+    /** Every event, in order, as the app's screen would see them. */
+    class Recorder : QueueEvents {
+        val changes = java.util.concurrent.ConcurrentLinkedQueue<QueuedPhoto>()
+        val progress = java.util.concurrent.ConcurrentLinkedQueue<Triple<Long, ULong, ULong>>()
+        @Volatile var pages = 0
+        override fun photoChanged(photo: QueuedPhoto) { changes.add(photo) }
+        override fun uploadProgress(id: Long, sent: ULong, total: ULong) { progress.add(Triple(id, sent, total)) }
+        override fun dossierChanged(page: DossierPage) { pages++ }
+    }
+
+    private fun app(tokens: MemoryTokens = MemoryTokens()): DossierApp =
+        DossierApp(base, Files.createTempDirectory("dossier-app").toString(), tokens)
+
+    /** A new candidate of the demo district, entered by ticket and activated through the bindings. */
+    private fun activated(ticketVar: String): DossierApp = runBlocking {
+        val app = app()
+        when (val entry = app.enter(env(ticketVar))) {
+            is EntryResult.ActivationNeeded -> app.activate(
+                Activation(
+                    activationToken = entry.activationToken,
+                    password = "Kotlin2026ok",
+                    passwordAgain = "Kotlin2026ok",
+                    securityQuestion = "我的出生地？",
+                    securityAnswer = "北京",
+                    pledgeTruthfulness = true,
+                    pledgeDiscipline = true,
+                )
+            )
+            is EntryResult.SignedIn -> fail("a first entry needs activation")
+        }
+        assertTrue(app.isSignedIn())
+        app
+    }
+
+    private fun prepared(name: String, document: Document = Document.ID_CARD): PreparedPhoto =
+        preparePhoto(File(photos, name).path, document)
+
+    @Test
+    fun aSidewaysCameraPhotoComesOutUprightAndWithinBudget() {
+        val photo = prepared("Landscape_6.jpg")
+        assertEquals("orientation tag applied", 6.toUShort(), photo.sourceOrientation)
+        assertTrue("within 200 KB: ${photo.jpeg.size}", photo.jpeg.size <= 200 * 1024)
+        // Landscape_6 is stored as a portrait frame tagged "rotate 90": upright it is landscape.
+        assertTrue("upright: ${photo.width}x${photo.height}", photo.width > photo.height)
+        assertEquals(0xFF.toByte(), photo.jpeg[0])
+        assertEquals(0xD8.toByte(), photo.jpeg[1])
+    }
+
+    @Test
+    fun notAPhotoIsATypedException() {
+        val text = File.createTempFile("not-a-photo", ".jpg").apply { writeText("hello") }
+        try {
+            preparePhoto(text.path, Document.A4)
+            fail("a text file is not a photo")
+        } catch (e: DossierException.InvalidPhoto) {
+            assertEquals("not_an_image", e.code)
+        }
+    }
+
+    @Test
+    fun threeQueuedPhotosUploadOnceWithEventsThenLockAsTypedErrors() = runBlocking {
+        val app = activated("DOSSIER_TICKET_1")
+        val recorder = Recorder()
+        val subscription = app.subscribe(recorder)
+        val names = listOf("Landscape_1.jpg", "Portrait_6.jpg", "Landscape_8.jpg")
+        val queued = names.map { app.enqueue("other", prepared(it, Document.A4).jpeg, null, null) }
+        assertTrue(queued.all { it.state is QueuedState.Waiting })
+
+        assertEquals(RunOutcome.Done, app.runQueue(Connection.UNMETERED, false))
+        val uploaded = app.photos().map { it.state }.filterIsInstance<QueuedState.Uploaded>()
+        assertEquals(3, uploaded.size)
+        // The listener saw each photo go up, and its bytes reach the total.
+        for (photo in queued) {
+            assertTrue(recorder.changes.any { it.id == photo.id && it.state is QueuedState.Uploading })
+            assertTrue(recorder.changes.any { it.id == photo.id && it.state is QueuedState.Uploaded })
+            assertTrue(recorder.progress.any { it.first == photo.id && it.second == it.third && it.third == photo.bytes })
+        }
+        assertTrue("a refresh after the uploads", recorder.pages >= 1)
+
+        val page = app.refresh()
+        val other = page.materials.first { it.category == "other" }
+        assertEquals(uploaded.map { it.imageId }.toSet(), other.imageIds.toSet())
+        assertEquals(DossierStatus.DRAFT, page.status)
+
+        // Submitting with required materials missing: refused, the missing ones named.
+        try {
+            app.submit()
+            fail("required materials are missing")
+        } catch (e: DossierException.Refused) {
+            assertEquals("missing_required", e.code)
+        }
+        // Fill the required ones, submit: everything locks, and a delete is a Locked exception.
+        for ((category, n) in listOf("id_card" to 2, "diploma" to 1, "probation" to 1, "work_proof" to 1)) {
+            repeat(n) { app.enqueue(category, prepared("Portrait_1.jpg").jpeg, null, null) }
+        }
+        assertEquals(RunOutcome.Done, app.runQueue(Connection.UNMETERED, false))
+        assertTrue(app.submit().isNotEmpty())
+        try {
+            app.deleteImage(other.imageIds.first())
+            fail("a submitted material is locked")
+        } catch (e: DossierException.Locked) {
+            assertEquals("locked", e.code)
+        }
+        // After close, no more events.
+        subscription.close()
+        val before = recorder.changes.size
+        app.enqueue("other", prepared("Landscape_0.jpg", Document.A4).jpeg, null, null)
+        assertEquals(before, recorder.changes.size)
+    }
+
+    @Test
+    fun aCancelledRunLeavesEveryPhotoToUploadOnce() = runBlocking {
+        val app = activated("DOSSIER_TICKET_2")
+        val photos = listOf("Portrait_1.jpg", "Portrait_2.jpg", "Portrait_6.jpg", "Portrait_8.jpg")
+            .map { app.enqueue("other", prepared(it, Document.A4).jpeg, null, null) }
+        val run = launch {
+            app.runQueue(Connection.UNMETERED, false)
+        }
+        delay(5)
+        run.cancel()
+        run.join()
+        assertTrue(run.isCancelled)
+        assertTrue("the run stopped before finishing", app.photos().any { it.state !is QueuedState.Uploaded })
+        // A new run (as WorkManager would start) finishes the job; each photo is stored once.
+        assertEquals(RunOutcome.Done, app.runQueue(Connection.UNMETERED, false))
+        val ids = app.photos().map { it.state }.filterIsInstance<QueuedState.Uploaded>().map { it.imageId }
+        assertEquals(photos.size, ids.toSet().size)
+        val other = app.refresh().materials.first { it.category == "other" }
+        assertEquals(ids.toSet(), other.imageIds.toSet())
+    }
+
+    @Test
+    fun offlineTheQueueWaitsAndSaysSo() = runBlocking {
+        val app = app()
+        app.enqueue("other", prepared("Portrait_0.jpg", Document.A4).jpeg, null, null)
+        assertEquals(RunOutcome.WaitingForNetwork, app.runQueue(Connection.OFFLINE, false))
+        assertTrue(app.photos().single().state is QueuedState.Waiting)
+    }
+}
