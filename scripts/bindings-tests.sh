@@ -31,11 +31,11 @@ if [ ! -x "$kotlinc" ]; then
 fi
 coroutines=$(ls "$tools"/node_modules/kotlin-compiler/lib/kotlinx-coroutines-core-jvm*.jar | head -1)
 
-# The library on its own (feature unification with the server would bloat it), then the
-# generator from the same workspace, then the server for the tests to talk to.
+# The library on its own (feature unification with the server would bloat it).
 cargo build -p dossier-ffi --lib --locked
-cargo build -p dossier-ffi --bin uniffi-bindgen --locked
-cargo build -p dossier-server --locked
+# The generator and the server with the workspace's features: `cargo test --workspace` has
+# built them already, so this reuses that build instead of compiling everything again.
+cargo build --workspace --bin uniffi-bindgen --bin dossier-server --locked
 lib="$root/target/debug/libdossier_ffi.so"
 
 work=$(mktemp -d)

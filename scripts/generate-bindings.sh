@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build -p dossier-ffi --lib --locked
-cargo build -p dossier-ffi --bin uniffi-bindgen --locked
+cargo build --workspace --bin uniffi-bindgen --locked
 lib=target/debug/libdossier_ffi.so
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT

@@ -544,12 +544,7 @@ impl DossierApp {
         slot: Option<u32>,
         replaces: Option<String>,
     ) -> Result<QueuedPhoto, DossierError> {
-        let replaces = match replaces {
-            Some(id) => Some(Uuid::parse_str(&id).map_err(|e| DossierError::Bug {
-                reason: format!("image id {id}: {e}"),
-            })?),
-            None => None,
-        };
+        let replaces = replaces.as_deref().map(id_of).transpose()?;
         Ok(queued(
             &self.queue.enqueue(&category, &jpeg, slot, replaces)?,
         ))
@@ -603,10 +598,7 @@ impl DossierApp {
 
     /// Remove an uploaded image (refused with `Locked` once the material is submitted).
     pub async fn delete_image(&self, image_id: String) -> Result<(), DossierError> {
-        let id = Uuid::parse_str(&image_id).map_err(|e| DossierError::Bug {
-            reason: format!("image id {image_id}: {e}"),
-        })?;
-        Ok(self.client.delete_image(id).await?)
+        Ok(self.client.delete_image(id_of(&image_id)?).await?)
     }
 
     /// Submit for review (上报): everything locks.
@@ -639,10 +631,7 @@ impl DossierApp {
     }
 
     pub async fn mark_read(&self, message_id: String) -> Result<(), DossierError> {
-        let id = Uuid::parse_str(&message_id).map_err(|e| DossierError::Bug {
-            reason: format!("message id {message_id}: {e}"),
-        })?;
-        Ok(self.client.mark_read(id).await?)
+        Ok(self.client.mark_read(id_of(&message_id)?).await?)
     }
 
     /// Register this phone for push (`platform`: apns, fcm, huawei, xiaomi, oppo, vivo, honor).
@@ -655,6 +644,13 @@ impl DossierApp {
             .register_push_token(&dossier_core::api::PushTokenRegistration { platform, token })
             .await?)
     }
+}
+
+/// An image or message id the app got from us; anything else is the app's bug.
+fn id_of(text: &str) -> Result<Uuid, DossierError> {
+    Uuid::parse_str(text).map_err(|e| DossierError::Bug {
+        reason: format!("not an id of ours: {text}: {e}"),
+    })
 }
 
 fn serde_platform(name: &str) -> Option<dossier_core::api::PushPlatform> {
