@@ -31,8 +31,9 @@ if [ ! -x "$kotlinc" ]; then
 fi
 coroutines=$(ls "$tools"/node_modules/kotlin-compiler/lib/kotlinx-coroutines-core-jvm*.jar | head -1)
 
-# The library on its own (feature unification with the server would bloat it).
-cargo build -p dossier-ffi --lib --locked
+# The library on its own (feature unification with the server would bloat it), configured as
+# Android builds it (scripts/build-android-libs.sh).
+cargo build -p dossier-ffi --lib --features bundled-roots --locked
 # The generator and the server with the workspace's features: `cargo test --workspace` has
 # built them already, so this reuses that build instead of compiling everything again.
 cargo build --workspace --bin uniffi-bindgen --bin dossier-server --locked
@@ -52,12 +53,12 @@ for language in kotlin swift; do
     --out-dir "$generated/$language" --no-format >/dev/null
 done
 committed="$root/android/dossierkit/src/main/kotlin/cn/dossier/kit/dossier_ffi.kt"
-swift="$root/ios/DossierKit/Sources"
+swift="$root/ios/DossierKit"
 stale=0
 cmp -s "$generated/kotlin/cn/dossier/kit/dossier_ffi.kt" "$committed" || stale=1
-cmp -s "$generated/swift/DossierFFI.swift" "$swift/DossierFFI/DossierFFI.swift" || stale=1
-cmp -s "$generated/swift/DossierFFIFFI.h" "$swift/DossierFFIFFI/include/DossierFFIFFI.h" || stale=1
-cmp -s "$generated/swift/DossierFFIFFI.modulemap" "$swift/DossierFFIFFI/include/module.modulemap" || stale=1
+cmp -s "$generated/swift/DossierFFI.swift" "$swift/Sources/DossierFFI/DossierFFI.swift" || stale=1
+cmp -s "$generated/swift/DossierFFIFFI.h" "$swift/XCFramework/include/DossierFFIFFI.h" || stale=1
+cmp -s "$generated/swift/DossierFFIFFI.modulemap" "$swift/XCFramework/include/module.modulemap" || stale=1
 if [ "$stale" = 1 ]; then
   echo "the committed Kotlin or Swift bindings are stale: run scripts/generate-bindings.sh" >&2
   echo "kotlin: 0 passed, 1 failed"
@@ -80,7 +81,8 @@ ticket2=$(DOSSIER_DATA_DIR="$work/data" "$root/target/debug/dossier-server" issu
 
 classes="$work/classes"
 cp="/usr/share/java/jna.jar:/usr/share/java/junit4.jar:/usr/share/java/hamcrest-core.jar:$coroutines"
-"$kotlinc" -nowarn -cp "$cp" -d "$classes" "$committed" \
+# The library module's whole Kotlin: the generated bindings and the layer over them.
+"$kotlinc" -nowarn -cp "$cp" -d "$classes" android/dossierkit/src/main/kotlin \
   android/dossierkit/src/test/kotlin/cn/dossier/kit/*.kt 2>&1 | grep -v "^warning" || true
 [ -d "$classes/cn" ] || { echo "kotlinc failed" >&2; exit 1; }
 kotlin_stdlib="$tools/node_modules/kotlin-compiler/lib/kotlin-stdlib.jar"

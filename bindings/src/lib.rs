@@ -273,17 +273,22 @@ pub trait QueueEvents: Send + Sync {
     fn dossier_changed(&self, page: DossierPage);
 }
 
-struct ForeignEvents(Arc<dyn QueueEvents>);
+struct ForeignEvents {
+    events: Arc<dyn QueueEvents>,
+    /// To make the example images' paths into URLs.
+    base_url: String,
+}
 
 impl QueueListener for ForeignEvents {
     fn item_changed(&self, item: &QueueItem) {
-        self.0.photo_changed(queued(item))
+        self.events.photo_changed(queued(item))
     }
     fn upload_progress(&self, id: i64, sent: u64, total: u64) {
-        self.0.upload_progress(id, sent, total)
+        self.events.upload_progress(id, sent, total)
     }
     fn dossier_changed(&self, cached: &CachedDossier) {
-        self.0.dossier_changed(page(cached))
+        self.events
+            .dossier_changed(page(cached, &self.base_url))
     }
 }
 
@@ -327,11 +332,27 @@ pub struct MaterialCard {
     pub locked: bool,
     pub required: bool,
     pub can_upload: bool,
+    /// Who must upload it, when that depends on the candidate ("必传：临床类别考生").
+    pub condition: Option<String>,
     pub min_images: u32,
     pub max_images: u32,
-    pub image_ids: Vec<String>,
+    /// The slots' names when they differ (ID card: front, back).
+    pub slot_labels: Vec<String>,
+    /// The example image (示例), a full URL on the district's server.
+    pub example_url: Option<String>,
+    pub images: Vec<SlotImage>,
     /// The reviewer's message when returned.
     pub note: Option<String>,
+}
+
+/// An uploaded image in its slot; `image(id)` fetches its bytes for the thumbnail.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct SlotImage {
+    pub id: String,
+    /// 0-based slot within the category.
+    pub slot: u32,
+    pub locked: bool,
+    pub bytes: u64,
 }
 
 /// The materials page (报名材料上传), as last fetched.
@@ -350,7 +371,7 @@ pub struct DossierPage {
     pub fetched_at: SystemTime,
 }
 
-fn page(cached: &CachedDossier) -> DossierPage {
+fn page(cached: &CachedDossier, base_url: &str) -> DossierPage {
     let d = &cached.dossier;
     DossierPage {
         district_name: d.district_name.clone(),
@@ -385,9 +406,25 @@ fn page(cached: &CachedDossier) -> DossierPage {
                 locked: m.locked,
                 required: m.required,
                 can_upload: m.can_upload,
+                condition: m.category.condition_text.clone(),
                 min_images: m.category.min_images,
                 max_images: m.category.max_images,
-                image_ids: m.images.iter().map(|i| i.id.to_string()).collect(),
+                slot_labels: m.category.slot_labels.clone(),
+                example_url: m
+                    .category
+                    .example_url
+                    .as_ref()
+                    .map(|path| format!("{base_url}{path}")),
+                images: m
+                    .images
+                    .iter()
+                    .map(|i| SlotImage {
+                        id: i.id.to_string(),
+                        slot: i.slot,
+                        locked: i.locked,
+                        bytes: i.bytes,
+                    })
+                    .collect(),
                 note: m.note.as_ref().map(|n| n.message.clone()),
             })
             .collect(),
@@ -527,12 +564,19 @@ impl DossierApp {
 
     /// The materials page from the server (cached for offline use).
     pub async fn refresh(&self) -> Result<DossierPage, DossierError> {
-        Ok(page(&self.queue.refresh(&self.client).await?))
+        Ok(page(
+            &self.queue.refresh(&self.client).await?,
+            self.client.base_url(),
+        ))
     }
 
     /// The materials page as last fetched, if ever.
     pub fn cached_page(&self) -> Result<Option<DossierPage>, DossierError> {
-        Ok(self.queue.cached()?.as_ref().map(page))
+        Ok(self
+            .queue
+            .cached()?
+            .as_ref()
+            .map(|c| page(c, self.client.base_url())))
     }
 
     /// Queue a prepared photo for `category` (optionally a slot, or replacing an image); it is
@@ -592,8 +636,16 @@ impl DossierApp {
 
     pub fn subscribe(&self, events: Arc<dyn QueueEvents>) -> Arc<Subscription> {
         Arc::new(Subscription(
-            self.queue.subscribe(Arc::new(ForeignEvents(events))),
+            self.queue.subscribe(Arc::new(ForeignEvents {
+                events,
+                base_url: self.client.base_url().to_string(),
+            })),
         ))
+    }
+
+    /// An uploaded image's bytes (the ≤200 KB JPEG), for a slot's thumbnail.
+    pub async fn image(&self, image_id: String) -> Result<Vec<u8>, DossierError> {
+        Ok(self.client.image_bytes(id_of(&image_id)?).await?)
     }
 
     /// Remove an uploaded image (refused with `Locked` once the material is submitted).

@@ -104,7 +104,10 @@ impl ClientError {
             ClientError::Network { .. } | ClientError::Busy { .. } => Action::RetryLater,
             ClientError::SignedOut { .. } => Action::SignIn,
             ClientError::Refused { body, .. } => match body.code {
-                ErrorCode::Throttled => Action::RetryLater,
+                // The server's own trouble (a failing disk, a bug it recovers from): try again.
+                ErrorCode::Throttled | ErrorCode::Internal | ErrorCode::Unavailable => {
+                    Action::RetryLater
+                }
                 ErrorCode::Unauthorized => Action::SignIn,
                 ErrorCode::BadRequest
                 | ErrorCode::IdempotencyKeyRequired
@@ -169,11 +172,26 @@ pub struct Client {
     refreshing: Arc<tokio::sync::Mutex<()>>,
 }
 
+/// The roots TLS trusts: the platform's verifier by default; with `bundled-roots`, only Mozilla's
+/// roots compiled in (see the feature in Cargo.toml).
+#[cfg(not(feature = "bundled-roots"))]
+fn with_roots(builder: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
+    builder
+}
+
+#[cfg(feature = "bundled-roots")]
+fn with_roots(builder: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
+    let roots = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+        .iter()
+        .filter_map(|der| reqwest::Certificate::from_der(der.as_ref()).ok());
+    builder.tls_certs_only(roots)
+}
+
 impl Client {
     /// `base` is the server's root, e.g. `https://dossier.example.cn`.
     pub fn new(base: &str, tokens: Arc<dyn TokenStore>) -> Result<Client, ClientError> {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
+        let http = with_roots(reqwest::Client::builder())
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
             .pool_idle_timeout(Duration::from_secs(30))

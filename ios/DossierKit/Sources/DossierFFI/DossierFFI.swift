@@ -712,6 +712,11 @@ public protocol DossierAppProtocol: AnyObject, Sendable {
      */
     func enter(ticket: String) async throws  -> EntryResult
     
+    /**
+     * An uploaded image's bytes (the ≤200 KB JPEG), for a slot's thumbnail.
+     */
+    func image(imageId: String) async throws  -> Data
+    
     func isSignedIn()  -> Bool
     
     func markRead(messageId: String) async throws 
@@ -911,6 +916,25 @@ open func enter(ticket: String)async throws  -> EntryResult  {
             completeFunc: ffi_dossier_ffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_dossier_ffi_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeEntryResult_lift,
+            errorHandler: FfiConverterTypeDossierError_lift
+        )
+}
+    
+    /**
+     * An uploaded image's bytes (the ≤200 KB JPEG), for a slot's thumbnail.
+     */
+open func image(imageId: String)async throws  -> Data  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_dossier_ffi_fn_method_dossierapp_image(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(imageId)
+                )
+            },
+            pollFunc: ffi_dossier_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_dossier_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_dossier_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterData.lift,
             errorHandler: FfiConverterTypeDossierError_lift
         )
 }
@@ -1998,9 +2022,21 @@ public struct MaterialCard: Equatable, Hashable {
     public var locked: Bool
     public var required: Bool
     public var canUpload: Bool
+    /**
+     * Who must upload it, when that depends on the candidate ("必传：临床类别考生").
+     */
+    public var condition: String?
     public var minImages: UInt32
     public var maxImages: UInt32
-    public var imageIds: [String]
+    /**
+     * The slots' names when they differ (ID card: front, back).
+     */
+    public var slotLabels: [String]
+    /**
+     * The example image (示例), a full URL on the district's server.
+     */
+    public var exampleUrl: String?
+    public var images: [SlotImage]
     /**
      * The reviewer's message when returned.
      */
@@ -2008,7 +2044,16 @@ public struct MaterialCard: Equatable, Hashable {
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(category: String, name: String, description: String, status: MaterialStatus, locked: Bool, required: Bool, canUpload: Bool, minImages: UInt32, maxImages: UInt32, imageIds: [String], 
+    public init(category: String, name: String, description: String, status: MaterialStatus, locked: Bool, required: Bool, canUpload: Bool, 
+        /**
+         * Who must upload it, when that depends on the candidate ("必传：临床类别考生").
+         */condition: String?, minImages: UInt32, maxImages: UInt32, 
+        /**
+         * The slots' names when they differ (ID card: front, back).
+         */slotLabels: [String], 
+        /**
+         * The example image (示例), a full URL on the district's server.
+         */exampleUrl: String?, images: [SlotImage], 
         /**
          * The reviewer's message when returned.
          */note: String?) {
@@ -2019,9 +2064,12 @@ public struct MaterialCard: Equatable, Hashable {
         self.locked = locked
         self.required = required
         self.canUpload = canUpload
+        self.condition = condition
         self.minImages = minImages
         self.maxImages = maxImages
-        self.imageIds = imageIds
+        self.slotLabels = slotLabels
+        self.exampleUrl = exampleUrl
+        self.images = images
         self.note = note
     }
 
@@ -2048,9 +2096,12 @@ public struct FfiConverterTypeMaterialCard: FfiConverterRustBuffer {
                 locked: FfiConverterBool.read(from: &buf), 
                 required: FfiConverterBool.read(from: &buf), 
                 canUpload: FfiConverterBool.read(from: &buf), 
+                condition: FfiConverterOptionString.read(from: &buf), 
                 minImages: FfiConverterUInt32.read(from: &buf), 
                 maxImages: FfiConverterUInt32.read(from: &buf), 
-                imageIds: FfiConverterSequenceString.read(from: &buf), 
+                slotLabels: FfiConverterSequenceString.read(from: &buf), 
+                exampleUrl: FfiConverterOptionString.read(from: &buf), 
+                images: FfiConverterSequenceTypeSlotImage.read(from: &buf), 
                 note: FfiConverterOptionString.read(from: &buf)
         )
     }
@@ -2063,9 +2114,12 @@ public struct FfiConverterTypeMaterialCard: FfiConverterRustBuffer {
         FfiConverterBool.write(value.locked, into: &buf)
         FfiConverterBool.write(value.required, into: &buf)
         FfiConverterBool.write(value.canUpload, into: &buf)
+        FfiConverterOptionString.write(value.condition, into: &buf)
         FfiConverterUInt32.write(value.minImages, into: &buf)
         FfiConverterUInt32.write(value.maxImages, into: &buf)
-        FfiConverterSequenceString.write(value.imageIds, into: &buf)
+        FfiConverterSequenceString.write(value.slotLabels, into: &buf)
+        FfiConverterOptionString.write(value.exampleUrl, into: &buf)
+        FfiConverterSequenceTypeSlotImage.write(value.images, into: &buf)
         FfiConverterOptionString.write(value.note, into: &buf)
     }
 }
@@ -2319,6 +2373,77 @@ public func FfiConverterTypeQueuedPhoto_lift(_ buf: RustBuffer) throws -> Queued
 #endif
 public func FfiConverterTypeQueuedPhoto_lower(_ value: QueuedPhoto) -> RustBuffer {
     return FfiConverterTypeQueuedPhoto.lower(value)
+}
+
+
+/**
+ * An uploaded image in its slot; `image(id)` fetches its bytes for the thumbnail.
+ */
+public struct SlotImage: Equatable, Hashable {
+    public var id: String
+    /**
+     * 0-based slot within the category.
+     */
+    public var slot: UInt32
+    public var locked: Bool
+    public var bytes: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String, 
+        /**
+         * 0-based slot within the category.
+         */slot: UInt32, locked: Bool, bytes: UInt64) {
+        self.id = id
+        self.slot = slot
+        self.locked = locked
+        self.bytes = bytes
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SlotImage: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSlotImage: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SlotImage {
+        return
+            try SlotImage(
+                id: FfiConverterString.read(from: &buf), 
+                slot: FfiConverterUInt32.read(from: &buf), 
+                locked: FfiConverterBool.read(from: &buf), 
+                bytes: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SlotImage, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterUInt32.write(value.slot, into: &buf)
+        FfiConverterBool.write(value.locked, into: &buf)
+        FfiConverterUInt64.write(value.bytes, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSlotImage_lift(_ buf: RustBuffer) throws -> SlotImage {
+    return try FfiConverterTypeSlotImage.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSlotImage_lower(_ value: SlotImage) -> RustBuffer {
+    return FfiConverterTypeSlotImage.lower(value)
 }
 
 
@@ -3507,6 +3632,31 @@ fileprivate struct FfiConverterSequenceTypeQueuedPhoto: FfiConverterRustBuffer {
         return seq
     }
 }
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeSlotImage: FfiConverterRustBuffer {
+    typealias SwiftType = [SlotImage]
+
+    public static func write(_ value: [SlotImage], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeSlotImage.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [SlotImage] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [SlotImage]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeSlotImage.read(from: &buf))
+        }
+        return seq
+    }
+}
 private let UNIFFI_RUST_FUTURE_POLL_READY: Int8 = 0
 private let UNIFFI_RUST_FUTURE_POLL_WAKE: Int8 = 1
 
@@ -3602,6 +3752,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_dossier_ffi_checksum_method_dossierapp_enter() != 45244) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_dossier_ffi_checksum_method_dossierapp_image() != 45497) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_dossier_ffi_checksum_method_dossierapp_is_signed_in() != 25436) {

@@ -764,6 +764,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_dossier_ffi_checksum_method_dossierapp_enter(
     ): Int
+    external fun uniffi_dossier_ffi_checksum_method_dossierapp_image(
+    ): Int
     external fun uniffi_dossier_ffi_checksum_method_dossierapp_is_signed_in(
     ): Int
     external fun uniffi_dossier_ffi_checksum_method_dossierapp_mark_read(
@@ -841,6 +843,8 @@ internal object UniffiLib {
     external fun uniffi_dossier_ffi_fn_method_dossierapp_enqueue(`ptr`: Long,`category`: RustBuffer.ByValue,`jpeg`: RustBuffer.ByValue,`slot`: RustBuffer.ByValue,`replaces`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_dossier_ffi_fn_method_dossierapp_enter(`ptr`: Long,`ticket`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_dossier_ffi_fn_method_dossierapp_image(`ptr`: Long,`imageId`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_dossier_ffi_fn_method_dossierapp_is_signed_in(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Byte
@@ -1034,6 +1038,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_dossier_ffi_checksum_method_dossierapp_enter() and 0xFFFF) != 45244) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_dossier_ffi_checksum_method_dossierapp_image() and 0xFFFF) != 45497) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_dossier_ffi_checksum_method_dossierapp_is_signed_in() and 0xFFFF) != 25436) {
@@ -1712,6 +1719,11 @@ public interface DossierAppInterface {
      */
     suspend fun `enter`(`ticket`: kotlin.String): EntryResult
     
+    /**
+     * An uploaded image's bytes (the ≤200 KB JPEG), for a slot's thumbnail.
+     */
+    suspend fun `image`(`imageId`: kotlin.String): kotlin.ByteArray
+    
     fun `isSignedIn`(): kotlin.Boolean
     
     suspend fun `markRead`(`messageId`: kotlin.String)
@@ -1995,6 +2007,31 @@ open class DossierApp: Disposable, AutoCloseable, DossierAppInterface
         { future -> UniffiLib.ffi_dossier_ffi_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterTypeEntryResult.lift(it) },
+        // Error FFI converter
+        DossierException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * An uploaded image's bytes (the ≤200 KB JPEG), for a slot's thumbnail.
+     */
+    @Throws(DossierException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `image`(`imageId`: kotlin.String) : kotlin.ByteArray {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_dossier_ffi_fn_method_dossierapp_image(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`imageId`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_dossier_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_dossier_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_dossier_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterByteArray.lift(it) },
         // Error FFI converter
         DossierException.ErrorHandler,
     )
@@ -3457,11 +3494,26 @@ data class MaterialCard (
     , 
     var `canUpload`: kotlin.Boolean
     , 
+    /**
+     * Who must upload it, when that depends on the candidate ("必传：临床类别考生").
+     */
+    var `condition`: kotlin.String?
+    , 
     var `minImages`: kotlin.UInt
     , 
     var `maxImages`: kotlin.UInt
     , 
-    var `imageIds`: List<kotlin.String>
+    /**
+     * The slots' names when they differ (ID card: front, back).
+     */
+    var `slotLabels`: List<kotlin.String>
+    , 
+    /**
+     * The example image (示例), a full URL on the district's server.
+     */
+    var `exampleUrl`: kotlin.String?
+    , 
+    var `images`: List<SlotImage>
     , 
     /**
      * The reviewer's message when returned.
@@ -3490,9 +3542,12 @@ public object FfiConverterTypeMaterialCard: FfiConverterRustBuffer<MaterialCard>
             FfiConverterBoolean.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
             FfiConverterUInt.read(buf),
             FfiConverterUInt.read(buf),
             FfiConverterSequenceString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterSequenceTypeSlotImage.read(buf),
             FfiConverterOptionalString.read(buf),
         )
     }
@@ -3505,9 +3560,12 @@ public object FfiConverterTypeMaterialCard: FfiConverterRustBuffer<MaterialCard>
             FfiConverterBoolean.allocationSize(value.`locked`) +
             FfiConverterBoolean.allocationSize(value.`required`) +
             FfiConverterBoolean.allocationSize(value.`canUpload`) +
+            FfiConverterOptionalString.allocationSize(value.`condition`) +
             FfiConverterUInt.allocationSize(value.`minImages`) +
             FfiConverterUInt.allocationSize(value.`maxImages`) +
-            FfiConverterSequenceString.allocationSize(value.`imageIds`) +
+            FfiConverterSequenceString.allocationSize(value.`slotLabels`) +
+            FfiConverterOptionalString.allocationSize(value.`exampleUrl`) +
+            FfiConverterSequenceTypeSlotImage.allocationSize(value.`images`) +
             FfiConverterOptionalString.allocationSize(value.`note`)
     )
 
@@ -3519,9 +3577,12 @@ public object FfiConverterTypeMaterialCard: FfiConverterRustBuffer<MaterialCard>
             FfiConverterBoolean.write(value.`locked`, buf)
             FfiConverterBoolean.write(value.`required`, buf)
             FfiConverterBoolean.write(value.`canUpload`, buf)
+            FfiConverterOptionalString.write(value.`condition`, buf)
             FfiConverterUInt.write(value.`minImages`, buf)
             FfiConverterUInt.write(value.`maxImages`, buf)
-            FfiConverterSequenceString.write(value.`imageIds`, buf)
+            FfiConverterSequenceString.write(value.`slotLabels`, buf)
+            FfiConverterOptionalString.write(value.`exampleUrl`, buf)
+            FfiConverterSequenceTypeSlotImage.write(value.`images`, buf)
             FfiConverterOptionalString.write(value.`note`, buf)
     }
 }
@@ -3719,6 +3780,60 @@ public object FfiConverterTypeQueuedPhoto: FfiConverterRustBuffer<QueuedPhoto> {
             FfiConverterULong.write(value.`bytes`, buf)
             FfiConverterTypeQueuedState.write(value.`state`, buf)
             FfiConverterUInt.write(value.`attempts`, buf)
+    }
+}
+
+
+
+/**
+ * An uploaded image in its slot; `image(id)` fetches its bytes for the thumbnail.
+ */
+data class SlotImage (
+    var `id`: kotlin.String
+    , 
+    /**
+     * 0-based slot within the category.
+     */
+    var `slot`: kotlin.UInt
+    , 
+    var `locked`: kotlin.Boolean
+    , 
+    var `bytes`: kotlin.ULong
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSlotImage: FfiConverterRustBuffer<SlotImage> {
+    override fun read(buf: ByteBuffer): SlotImage {
+        return SlotImage(
+            FfiConverterString.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SlotImage) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterUInt.allocationSize(value.`slot`) +
+            FfiConverterBoolean.allocationSize(value.`locked`) +
+            FfiConverterULong.allocationSize(value.`bytes`)
+    )
+
+    override fun write(value: SlotImage, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterUInt.write(value.`slot`, buf)
+            FfiConverterBoolean.write(value.`locked`, buf)
+            FfiConverterULong.write(value.`bytes`, buf)
     }
 }
 
@@ -4864,6 +4979,34 @@ public object FfiConverterSequenceTypeQueuedPhoto: FfiConverterRustBuffer<List<Q
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeQueuedPhoto.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeSlotImage: FfiConverterRustBuffer<List<SlotImage>> {
+    override fun read(buf: ByteBuffer): List<SlotImage> {
+        val len = buf.getInt()
+        return List<SlotImage>(len) {
+            FfiConverterTypeSlotImage.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<SlotImage>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeSlotImage.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<SlotImage>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeSlotImage.write(it, buf)
         }
     }
 }

@@ -2,17 +2,23 @@ package cn.dossier.kit
 
 import java.io.File
 import java.nio.file.Files
-import kotlinx.coroutines.CancellationException
+import kotlinx.coroutines.async
 import kotlinx.coroutines.delay
+import kotlinx.coroutines.flow.filter
+import kotlinx.coroutines.flow.filterIsInstance
+import kotlinx.coroutines.flow.first
+import kotlinx.coroutines.flow.runningFold
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.withTimeout
+import kotlinx.coroutines.yield
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertTrue
 import org.junit.Assert.fail
 import org.junit.Test
 
 /**
- * The Kotlin bindings on the desktop JVM, against the real server that `scripts/kotlin-tests.sh`
+ * The Kotlin bindings on the desktop JVM, against the real server that `scripts/bindings-tests.sh`
  * starts with the demo district: the binding layer (records, enums, errors as exceptions, foreign
  * traits, suspend functions and their cancellation), not core's logic again.
  */
@@ -21,7 +27,7 @@ class DossierKitTest {
     private val photos = File(env("DOSSIER_PHOTOS"))
 
     private fun env(name: String): String =
-        System.getenv(name) ?: throw IllegalStateException("$name is set by scripts/kotlin-tests.sh")
+        System.getenv(name) ?: throw IllegalStateException("$name is set by scripts/bindings-tests.sh")
 
     /** The app's token store: memory here, the Keystore on Android. */
     class MemoryTokens : TokenStorage {
@@ -112,8 +118,19 @@ class DossierKitTest {
 
         val page = app.refresh()
         val other = page.materials.first { it.category == "other" }
-        assertEquals(uploaded.map { it.imageId }.toSet(), other.imageIds.toSet())
+        assertEquals(uploaded.map { it.imageId }.toSet(), other.images.map { it.id }.toSet())
         assertEquals(DossierStatus.DRAFT, page.status)
+        // The slots as the list draws them, each uploaded image's thumbnail fetched.
+        assertEquals(other.maxImages.toInt(), other.slots().size)
+        assertEquals(3, other.slots().count { it != null })
+        val thumbnail = app.image(other.images.first().id)
+        assertEquals(other.images.first().bytes, thumbnail.size.toULong())
+        assertEquals(0xD8.toByte(), thumbnail[1])
+        // The ID card's two named slots, and its example image's URL on the server.
+        val idCard = page.materials.first { it.category == "id_card" }
+        assertEquals(2, idCard.slots().size)
+        assertTrue(idCard.slotLabel(0) != idCard.slotLabel(1))
+        assertTrue("${idCard.exampleUrl}", idCard.exampleUrl?.startsWith(base) == true)
 
         // Submitting with required materials missing: refused, the missing ones named.
         try {
@@ -129,7 +146,7 @@ class DossierKitTest {
         assertEquals(RunOutcome.Done, app.runQueue(Connection.UNMETERED, false))
         assertTrue(app.submit().isNotEmpty())
         try {
-            app.deleteImage(other.imageIds.first())
+            app.deleteImage(other.images.first().id)
             fail("a submitted material is locked")
         } catch (e: DossierException.Locked) {
             assertEquals("locked", e.code)
@@ -145,7 +162,18 @@ class DossierKitTest {
     fun aCancelledRunLeavesEveryPhotoToUploadOnce() = runBlocking {
         val app = activated("DOSSIER_TICKET_2")
         val photos = listOf("Portrait_1.jpg", "Portrait_2.jpg", "Portrait_6.jpg", "Portrait_8.jpg")
-            .map { app.enqueue("other", prepared(it, Document.A4).jpeg, null, null) }
+            .map { path -> preparePhotoInBackground(File(this@DossierKitTest.photos, path).path, Document.A4) }
+            .map { app.enqueue("other", it.jpeg, null, null) }
+        // The screen's view: the Flow of events until each photo is up, then the collector ends.
+        val uploadedEvents = async {
+            app.events()
+                .filterIsInstance<QueueEvent.PhotoChanged>()
+                .filter { it.photo.state is QueuedState.Uploaded }
+                .runningFold(emptySet<Long>()) { seen, event -> seen + event.photo.id }
+                .first { it.size == photos.size }
+        }
+        // On runBlocking's one thread: let the collector start and subscribe before the run.
+        repeat(3) { yield() }
         val run = launch {
             app.runQueue(Connection.UNMETERED, false)
         }
@@ -159,7 +187,9 @@ class DossierKitTest {
         val ids = app.photos().map { it.state }.filterIsInstance<QueuedState.Uploaded>().map { it.imageId }
         assertEquals(photos.size, ids.toSet().size)
         val other = app.refresh().materials.first { it.category == "other" }
-        assertEquals(ids.toSet(), other.imageIds.toSet())
+        assertEquals(ids.toSet(), other.images.map { it.id }.toSet())
+        // The Flow saw every photo uploaded, then ended (and so unsubscribed).
+        assertEquals(photos.map { it.id }.toSet(), withTimeout(10_000) { uploadedEvents.await() })
     }
 
     @Test

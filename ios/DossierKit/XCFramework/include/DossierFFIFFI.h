@@ -352,6 +352,11 @@ RustBuffer uniffi_dossier_ffi_fn_method_dossierapp_enqueue(uint64_t ptr, RustBuf
 uint64_t uniffi_dossier_ffi_fn_method_dossierapp_enter(uint64_t ptr, RustBuffer ticket
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DOSSIER_FFI_FN_METHOD_DOSSIERAPP_IMAGE
+#define UNIFFI_FFIDEF_UNIFFI_DOSSIER_FFI_FN_METHOD_DOSSIERAPP_IMAGE
+uint64_t uniffi_dossier_ffi_fn_method_dossierapp_image(uint64_t ptr, RustBuffer image_id
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DOSSIER_FFI_FN_METHOD_DOSSIERAPP_IS_SIGNED_IN
 #define UNIFFI_FFIDEF_UNIFFI_DOSSIER_FFI_FN_METHOD_DOSSIERAPP_IS_SIGNED_IN
 int8_t uniffi_dossier_ffi_fn_method_dossierapp_is_signed_in(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -786,6 +791,12 @@ uint16_t uniffi_dossier_ffi_checksum_method_dossierapp_enqueue(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_DOSSIER_FFI_CHECKSUM_METHOD_DOSSIERAPP_ENTER
 #define UNIFFI_FFIDEF_UNIFFI_DOSSIER_FFI_CHECKSUM_METHOD_DOSSIERAPP_ENTER
 uint16_t uniffi_dossier_ffi_checksum_method_dossierapp_enter(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DOSSIER_FFI_CHECKSUM_METHOD_DOSSIERAPP_IMAGE
+#define UNIFFI_FFIDEF_UNIFFI_DOSSIER_FFI_CHECKSUM_METHOD_DOSSIERAPP_IMAGE
+uint16_t uniffi_dossier_ffi_checksum_method_dossierapp_image(void
     
 );
 #endif

@@ -1,0 +1,373 @@
+package cn.dossier.app
+
+import android.content.Intent
+import android.net.Uri
+import androidx.activity.compose.rememberLauncherForActivityResult
+import androidx.activity.result.PickVisualMediaRequest
+import androidx.activity.result.contract.ActivityResultContracts
+import androidx.compose.foundation.Image
+import androidx.compose.foundation.background
+import androidx.compose.foundation.border
+import androidx.compose.foundation.clickable
+import androidx.compose.foundation.layout.Arrangement
+import androidx.compose.foundation.layout.Box
+import androidx.compose.foundation.layout.Column
+import androidx.compose.foundation.layout.Row
+import androidx.compose.foundation.layout.Spacer
+import androidx.compose.foundation.layout.fillMaxSize
+import androidx.compose.foundation.layout.fillMaxWidth
+import androidx.compose.foundation.layout.height
+import androidx.compose.foundation.layout.padding
+import androidx.compose.foundation.layout.size
+import androidx.compose.foundation.lazy.LazyColumn
+import androidx.compose.foundation.lazy.items
+import androidx.compose.foundation.rememberScrollState
+import androidx.compose.foundation.text.KeyboardOptions
+import androidx.compose.foundation.verticalScroll
+import androidx.compose.material.icons.Icons
+import androidx.compose.material.icons.filled.Add
+import androidx.compose.material.icons.filled.Lock
+import androidx.compose.material.icons.filled.Remove
+import androidx.compose.material3.AlertDialog
+import androidx.compose.material3.Badge
+import androidx.compose.material3.BadgedBox
+import androidx.compose.material3.Button
+import androidx.compose.material3.Card
+import androidx.compose.material3.Checkbox
+import androidx.compose.material3.DropdownMenu
+import androidx.compose.material3.DropdownMenuItem
+import androidx.compose.material3.HorizontalDivider
+import androidx.compose.material3.Icon
+import androidx.compose.material3.IconButton
+import androidx.compose.material3.LinearProgressIndicator
+import androidx.compose.material3.MaterialTheme
+import androidx.compose.material3.OutlinedButton
+import androidx.compose.material3.OutlinedTextField
+import androidx.compose.material3.Text
+import androidx.compose.material3.TextButton
+import androidx.compose.runtime.Composable
+import androidx.compose.runtime.getValue
+import androidx.compose.runtime.mutableStateOf
+import androidx.compose.runtime.remember
+import androidx.compose.runtime.saveable.rememberSaveable
+import androidx.compose.runtime.setValue
+import androidx.compose.ui.Alignment
+import androidx.compose.ui.Modifier
+import androidx.compose.ui.graphics.Color
+import androidx.compose.ui.layout.ContentScale
+import androidx.compose.ui.platform.LocalContext
+import androidx.compose.ui.res.stringResource
+import androidx.compose.ui.text.font.FontWeight
+import androidx.compose.ui.text.input.KeyboardType
+import androidx.compose.ui.text.input.PasswordVisualTransformation
+import androidx.compose.ui.unit.dp
+import androidx.core.content.FileProvider
+import cn.dossier.kit.Activation
+import cn.dossier.kit.DossierStatus
+import cn.dossier.kit.MaterialCard
+import cn.dossier.kit.Message
+import cn.dossier.kit.QueuedPhoto
+import cn.dossier.kit.QueuedState
+import cn.dossier.kit.WindowStatus
+import cn.dossier.kit.slotLabel
+import cn.dossier.kit.slots
+import java.io.File
+import java.time.ZoneId
+import java.time.format.DateTimeFormatter
+
+private val timeFormat = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm").withZone(ZoneId.of("Asia/Shanghai"))
+
+@Composable
+private fun Notice(state: UiState, model: DossierViewModel) {
+    val notice = state.notice ?: return
+    AlertDialog(
+        onDismissRequest = model::dismissNotice,
+        confirmButton = { TextButton(onClick = model::dismissNotice) { Text(stringResource(R.string.ok)) } },
+        text = { Text(notice) },
+    )
+}
+
+/** Sign in, or enter with the registration site's ticket (the first time). */
+@Composable
+fun EntryScreen(state: UiState, model: DossierViewModel) {
+    var username by rememberSaveable { mutableStateOf("") }
+    var password by rememberSaveable { mutableStateOf("") }
+    var ticket by rememberSaveable { mutableStateOf("") }
+    Notice(state, model)
+    Column(Modifier.fillMaxSize().padding(24.dp).verticalScroll(rememberScrollState()), verticalArrangement = Arrangement.spacedBy(12.dp)) {
+        Text(stringResource(R.string.app_name), style = MaterialTheme.typography.headlineSmall)
+        OutlinedTextField(username, { username = it }, label = { Text(stringResource(R.string.username)) }, singleLine = true, modifier = Modifier.fillMaxWidth())
+        OutlinedTextField(
+            password, { password = it }, label = { Text(stringResource(R.string.password)) }, singleLine = true,
+            visualTransformation = PasswordVisualTransformation(),
+            keyboardOptions = KeyboardOptions(keyboardType = KeyboardType.Password), modifier = Modifier.fillMaxWidth(),
+        )
+        Button(onClick = { model.signIn(username.trim(), password) }, enabled = !state.busy && username.isNotBlank() && password.isNotEmpty(), modifier = Modifier.fillMaxWidth()) {
+            Text(stringResource(R.string.sign_in))
+        }
+        HorizontalDivider()
+        OutlinedTextField(ticket, { ticket = it }, label = { Text(stringResource(R.string.ticket)) }, singleLine = true, modifier = Modifier.fillMaxWidth())
+        OutlinedButton(onClick = { model.enter(ticket) }, enabled = !state.busy && ticket.isNotBlank(), modifier = Modifier.fillMaxWidth()) {
+            Text(stringResource(R.string.enter_with_ticket))
+        }
+    }
+}
+
+/** Activation (账号激活): the password twice, a security question and both pledges. */
+@Composable
+fun ActivationScreen(state: UiState, model: DossierViewModel) {
+    val needed = state.activation ?: return
+    var password by rememberSaveable { mutableStateOf("") }
+    var again by rememberSaveable { mutableStateOf("") }
+    var question by rememberSaveable { mutableStateOf("") }
+    var answer by rememberSaveable { mutableStateOf("") }
+    var truthful by rememberSaveable { mutableStateOf(false) }
+    var discipline by rememberSaveable { mutableStateOf(false) }
+    Notice(state, model)
+    Column(Modifier.fillMaxSize().padding(24.dp).verticalScroll(rememberScrollState()), verticalArrangement = Arrangement.spacedBy(12.dp)) {
+        Text(stringResource(R.string.activate), style = MaterialTheme.typography.headlineSmall)
+        Text(needed.name, style = MaterialTheme.typography.titleMedium)
+        Text(stringResource(R.string.activation_hint))
+        OutlinedTextField(password, { password = it }, label = { Text(stringResource(R.string.password)) }, visualTransformation = PasswordVisualTransformation(), singleLine = true, modifier = Modifier.fillMaxWidth())
+        OutlinedTextField(again, { again = it }, label = { Text(stringResource(R.string.password_again)) }, visualTransformation = PasswordVisualTransformation(), singleLine = true, modifier = Modifier.fillMaxWidth())
+        OutlinedTextField(question, { question = it }, label = { Text(stringResource(R.string.security_question)) }, singleLine = true, modifier = Modifier.fillMaxWidth())
+        OutlinedTextField(answer, { answer = it }, label = { Text(stringResource(R.string.security_answer)) }, singleLine = true, modifier = Modifier.fillMaxWidth())
+        Row(verticalAlignment = Alignment.CenterVertically) {
+            Checkbox(truthful, { truthful = it }); Text(stringResource(R.string.pledge_truthfulness))
+        }
+        Row(verticalAlignment = Alignment.CenterVertically) {
+            Checkbox(discipline, { discipline = it }); Text(stringResource(R.string.pledge_discipline))
+        }
+        // The server checks the rules (and says which failed); the button only waits for the pledges.
+        Button(
+            onClick = {
+                model.activate(Activation(needed.activationToken, password, again, question, answer, truthful, discipline))
+            },
+            enabled = !state.busy && truthful && discipline, modifier = Modifier.fillMaxWidth(),
+        ) { Text(stringResource(R.string.activate)) }
+    }
+}
+
+/**
+ * The materials page (报名材料上传): at the top the deadline, the dossier's state, the messages and
+ * "submit for review"; below, every category with its description, example, required mark and
+ * slots (thumbnail, lock badge, minus button, upload button while a slot is free).
+ */
+@Composable
+fun MaterialsScreen(state: UiState, model: DossierViewModel, openMessages: () -> Unit) {
+    val page = state.page
+    var confirmSubmit by remember { mutableStateOf(false) }
+    Notice(state, model)
+    if (confirmSubmit) {
+        AlertDialog(
+            onDismissRequest = { confirmSubmit = false },
+            confirmButton = { TextButton(onClick = { confirmSubmit = false; model.submit() }) { Text(stringResource(R.string.submit)) } },
+            dismissButton = { TextButton(onClick = { confirmSubmit = false }) { Text(stringResource(R.string.cancel)) } },
+            text = { Text(stringResource(R.string.submit_confirm)) },
+        )
+    }
+    LazyColumn(Modifier.fillMaxSize().padding(horizontal = 16.dp), verticalArrangement = Arrangement.spacedBy(12.dp)) {
+        item {
+            Column(Modifier.padding(top = 16.dp), verticalArrangement = Arrangement.spacedBy(6.dp)) {
+                Row(verticalAlignment = Alignment.CenterVertically) {
+                    Text(page?.districtName ?: stringResource(R.string.materials), style = MaterialTheme.typography.titleLarge, modifier = Modifier.weight(1f))
+                    BadgedBox(badge = { if ((page?.unreadMessages ?: 0u) > 0u) Badge { Text("${page!!.unreadMessages}") } }) {
+                        TextButton(onClick = openMessages) { Text(stringResource(R.string.messages)) }
+                    }
+                }
+                if (page == null) return@Column
+                Text(stringResource(R.string.deadline, timeFormat.format(page.uploadClosesAt)))
+                Text(
+                    when (page.status) {
+                        DossierStatus.DRAFT -> stringResource(R.string.status_draft)
+                        DossierStatus.SUBMITTED -> stringResource(R.string.status_submitted)
+                        DossierStatus.RETURNED -> stringResource(R.string.status_returned)
+                    },
+                    fontWeight = FontWeight.Bold,
+                )
+                when (page.window) {
+                    WindowStatus.NOT_YET_OPEN -> Text(stringResource(R.string.window_not_open))
+                    WindowStatus.CLOSED -> Text(stringResource(R.string.window_closed))
+                    WindowStatus.OPEN -> Unit
+                }
+                if (page.missing.isNotEmpty() && page.status != DossierStatus.SUBMITTED) {
+                    val names = page.materials.filter { it.category in page.missing }.joinToString("、") { it.name }
+                    Text(stringResource(R.string.missing, names), color = MaterialTheme.colorScheme.error)
+                }
+                Button(onClick = { confirmSubmit = true }, enabled = page.canSubmit && !state.busy, modifier = Modifier.fillMaxWidth()) {
+                    Text(stringResource(R.string.submit))
+                }
+            }
+        }
+        if (page != null) {
+            items(page.materials, key = { it.category }) { material ->
+                MaterialItem(material, state, model)
+            }
+        }
+        item {
+            TextButton(onClick = model::signOut) { Text(stringResource(R.string.sign_out)) }
+        }
+    }
+}
+
+@Composable
+private fun MaterialItem(material: MaterialCard, state: UiState, model: DossierViewModel) {
+    val context = LocalContext.current
+    var deleting by remember { mutableStateOf<String?>(null) }
+    deleting?.let { id ->
+        AlertDialog(
+            onDismissRequest = { deleting = null },
+            confirmButton = { TextButton(onClick = { deleting = null; model.delete(id) }) { Text(stringResource(R.string.ok)) } },
+            dismissButton = { TextButton(onClick = { deleting = null }) { Text(stringResource(R.string.cancel)) } },
+            text = { Text(stringResource(R.string.delete_confirm)) },
+        )
+    }
+    Card(Modifier.fillMaxWidth()) {
+        Column(Modifier.padding(12.dp), verticalArrangement = Arrangement.spacedBy(6.dp)) {
+            Row(verticalAlignment = Alignment.CenterVertically) {
+                if (material.required) Text("* ", color = MaterialTheme.colorScheme.error, fontWeight = FontWeight.Bold)
+                Text(material.name, style = MaterialTheme.typography.titleMedium, modifier = Modifier.weight(1f))
+                if (material.required) Text(stringResource(R.string.required), color = MaterialTheme.colorScheme.error)
+                material.exampleUrl?.let { url ->
+                    TextButton(onClick = { context.startActivity(Intent(Intent.ACTION_VIEW, Uri.parse(url))) }) {
+                        Text(stringResource(R.string.example))
+                    }
+                }
+            }
+            Text(material.description, style = MaterialTheme.typography.bodySmall)
+            material.condition?.let { Text(it, style = MaterialTheme.typography.bodySmall) }
+            material.note?.let { Text(stringResource(R.string.returned_note, it), color = MaterialTheme.colorScheme.error) }
+            Row(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
+                material.slots().forEachIndexed { slot, image ->
+                    Column(horizontalAlignment = Alignment.CenterHorizontally) {
+                        Box(Modifier.size(96.dp).border(1.dp, Color.LightGray).background(Color(0xFFF5F5F5)), contentAlignment = Alignment.Center) {
+                            if (image != null) {
+                                state.thumbnails[image.id]?.let {
+                                    Image(it, contentDescription = material.slotLabel(slot), contentScale = ContentScale.Crop, modifier = Modifier.fillMaxSize())
+                                }
+                                if (image.locked) {
+                                    Icon(Icons.Filled.Lock, stringResource(R.string.locked), Modifier.align(Alignment.TopEnd).padding(4.dp))
+                                } else {
+                                    IconButton(onClick = { deleting = image.id }, modifier = Modifier.align(Alignment.TopEnd)) {
+                                        Icon(Icons.Filled.Remove, stringResource(R.string.delete_confirm))
+                                    }
+                                }
+                            } else if (material.canUpload) {
+                                UploadButton(material, slot.toUInt(), model)
+                            }
+                        }
+                        Text(material.slotLabel(slot), style = MaterialTheme.typography.labelSmall)
+                    }
+                }
+            }
+            state.photos.filter { it.category == material.category && it.state !is QueuedState.Uploaded && it.state !is QueuedState.Cancelled }
+                .forEach { QueuedRow(it, state.progress[it.id], model) }
+        }
+    }
+}
+
+/** The upload button of a free slot: the system photo picker or the camera. */
+@Composable
+private fun UploadButton(material: MaterialCard, slot: UInt, model: DossierViewModel) {
+    val context = LocalContext.current
+    var menu by remember { mutableStateOf(false) }
+    var cameraFile by rememberSaveable { mutableStateOf<String?>(null) }
+    val picker = rememberLauncherForActivityResult(ActivityResultContracts.PickVisualMedia()) { uri ->
+        if (uri != null) model.prepare(uri, material.category, slot, null)
+    }
+    val camera = rememberLauncherForActivityResult(ActivityResultContracts.TakePicture()) { taken ->
+        val file = cameraFile?.let(::File)
+        if (taken && file != null) model.prepare(Uri.fromFile(file), material.category, slot, null)
+    }
+    Box {
+        IconButton(onClick = { menu = true }) { Icon(Icons.Filled.Add, stringResource(R.string.upload)) }
+        DropdownMenu(expanded = menu, onDismissRequest = { menu = false }) {
+            DropdownMenuItem(text = { Text(stringResource(R.string.choose_photo)) }, onClick = {
+                menu = false
+                picker.launch(PickVisualMediaRequest(ActivityResultContracts.PickVisualMedia.ImageOnly))
+            })
+            DropdownMenuItem(text = { Text(stringResource(R.string.take_photo)) }, onClick = {
+                menu = false
+                val dir = File(context.cacheDir, "photos").apply { mkdirs() }
+                val file = File.createTempFile("camera", ".jpg", dir)
+                cameraFile = file.path
+                camera.launch(FileProvider.getUriForFile(context, "${context.packageName}.photos", file))
+            })
+        }
+    }
+}
+
+@Composable
+private fun QueuedRow(photo: QueuedPhoto, progress: Float?, model: DossierViewModel) {
+    Column(Modifier.fillMaxWidth()) {
+        Row(verticalAlignment = Alignment.CenterVertically) {
+            Text(
+                when (val s = photo.state) {
+                    QueuedState.Waiting -> stringResource(R.string.queue_waiting)
+                    QueuedState.Uploading -> stringResource(R.string.queue_uploading, ((progress ?: 0f) * 100).toInt())
+                    is QueuedState.Held -> stringResource(R.string.queue_held, s.message)
+                    is QueuedState.NeedsAttention -> stringResource(R.string.queue_attention, s.message)
+                    else -> ""
+                },
+                style = MaterialTheme.typography.bodySmall, modifier = Modifier.weight(1f),
+            )
+            TextButton(onClick = { model.cancelUpload(photo.id) }) { Text(stringResource(R.string.cancel)) }
+        }
+        if (photo.state is QueuedState.Uploading) LinearProgressIndicator(progress = { progress ?: 0f }, modifier = Modifier.fillMaxWidth())
+    }
+}
+
+/** The prepared photo (upright, ≤200 KB) with its warnings; stored only when confirmed. */
+@Composable
+fun PreviewScreen(pending: PendingPhoto, state: UiState, model: DossierViewModel) {
+    Notice(state, model)
+    Column(Modifier.fillMaxSize().padding(16.dp).verticalScroll(rememberScrollState()), verticalArrangement = Arrangement.spacedBy(12.dp)) {
+        Text(stringResource(R.string.preview), style = MaterialTheme.typography.titleLarge)
+        Image(pending.preview, contentDescription = null, contentScale = ContentScale.Fit, modifier = Modifier.fillMaxWidth().height(360.dp))
+        val p = pending.prepared
+        Text(stringResource(R.string.prepared_size, p.width.toInt(), p.height.toInt(), p.jpeg.size / 1024, (p.sourceBytes / 1024u).toInt()))
+        for (warning in p.warnings) {
+            Text(
+                when (warning) {
+                    "blurry" -> stringResource(R.string.warning_blurry)
+                    "too_dark" -> stringResource(R.string.warning_too_dark)
+                    "washed_out" -> stringResource(R.string.warning_washed_out)
+                    "too_small" -> stringResource(R.string.warning_too_small)
+                    else -> warning
+                },
+                color = MaterialTheme.colorScheme.error,
+            )
+        }
+        Row(horizontalArrangement = Arrangement.spacedBy(12.dp)) {
+            OutlinedButton(onClick = model::discardPending) { Text(stringResource(R.string.retake)) }
+            Button(onClick = model::confirmPending, enabled = !state.busy) { Text(stringResource(R.string.confirm_upload)) }
+        }
+    }
+}
+
+/** The reviewers' messages, unread first; opening one marks it read. */
+@Composable
+fun MessagesScreen(state: UiState, model: DossierViewModel, back: () -> Unit) {
+    Column(Modifier.fillMaxSize().padding(16.dp)) {
+        Row(verticalAlignment = Alignment.CenterVertically) {
+            TextButton(onClick = back) { Text("‹") }
+            Text(stringResource(R.string.messages), style = MaterialTheme.typography.titleLarge)
+        }
+        if (state.messages.isEmpty()) Text(stringResource(R.string.no_messages))
+        LazyColumn(verticalArrangement = Arrangement.spacedBy(8.dp)) {
+            items(state.messages, key = Message::id) { message ->
+                var open by remember { mutableStateOf(false) }
+                Card(Modifier.fillMaxWidth().clickable { open = !open; model.markRead(message) }) {
+                    Column(Modifier.padding(12.dp)) {
+                        Text(message.title, fontWeight = if (message.read) FontWeight.Normal else FontWeight.Bold)
+                        Text(timeFormat.format(message.createdAt), style = MaterialTheme.typography.labelSmall)
+                        if (open) {
+                            Spacer(Modifier.height(6.dp))
+                            Text(message.body)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,326 @@
+import DossierKit
+import PhotosUI
+import SwiftUI
+import UIKit
+
+struct RootView: View {
+    @EnvironmentObject var model: AppModel
+
+    var body: some View {
+        Group {
+            if let activation = model.activation {
+                ActivationView(token: activation.token, name: activation.name)
+            } else if !model.signedIn {
+                EntryView()
+            } else if let pending = model.pending {
+                PreviewView(pending: pending)
+            } else {
+                NavigationStack { MaterialsView() }
+            }
+        }
+        .alert(model.notice ?? "", isPresented: Binding(get: { model.notice != nil }, set: { if !$0 { model.notice = nil } })) {
+            Button("ok") { model.notice = nil }
+        }
+    }
+}
+
+/// Sign in, or enter with the registration site's ticket the first time.
+struct EntryView: View {
+    @EnvironmentObject var model: AppModel
+    @State private var username = ""
+    @State private var password = ""
+    @State private var ticket = ""
+
+    var body: some View {
+        Form {
+            Section("sign_in") {
+                TextField("username", text: $username).textContentType(.username).autocorrectionDisabled()
+                SecureField("password", text: $password).textContentType(.password)
+                Button("sign_in") { Task { await model.signIn(username: username, password: password) } }
+                    .disabled(model.busy || username.isEmpty || password.isEmpty)
+            }
+            Section("enter_with_ticket") {
+                TextField("ticket", text: $ticket).autocorrectionDisabled()
+                Button("enter_with_ticket") { Task { await model.enter(ticket: ticket) } }
+                    .disabled(model.busy || ticket.isEmpty)
+            }
+        }
+    }
+}
+
+/// Activation (账号激活): the password twice, a security question and both pledges.
+struct ActivationView: View {
+    @EnvironmentObject var model: AppModel
+    let token: String
+    let name: String
+    @State private var password = ""
+    @State private var again = ""
+    @State private var question = ""
+    @State private var answer = ""
+    @State private var truthful = false
+    @State private var discipline = false
+
+    var body: some View {
+        Form {
+            Section {
+                Text(name).font(.headline)
+                Text("activation_hint").font(.footnote)
+            }
+            Section("activate") {
+                SecureField("password", text: $password).textContentType(.newPassword)
+                SecureField("password_again", text: $again).textContentType(.newPassword)
+                TextField("security_question", text: $question)
+                TextField("security_answer", text: $answer)
+                Toggle("pledge_truthfulness", isOn: $truthful)
+                Toggle("pledge_discipline", isOn: $discipline)
+            }
+            // The server checks the rules and says which failed; the button waits for the pledges.
+            Button("activate") {
+                Task {
+                    await model.activate(Activation(
+                        activationToken: token, password: password, passwordAgain: again,
+                        securityQuestion: question, securityAnswer: answer,
+                        pledgeTruthfulness: truthful, pledgeDiscipline: discipline))
+                }
+            }
+            .disabled(model.busy || !truthful || !discipline)
+        }
+    }
+}
+
+/// The materials page (报名材料上传): deadline, state, messages and "submit" at the top; every
+/// category below with its slots (thumbnail, lock badge, minus button, upload while a slot is free).
+struct MaterialsView: View {
+    @EnvironmentObject var model: AppModel
+    @State private var confirmSubmit = false
+
+    var body: some View {
+        List {
+            if let page = model.page {
+                Section {
+                    Text("deadline \(page.uploadClosesAt.formatted(date: .numeric, time: .shortened))")
+                    Text(status(page)).bold()
+                    if page.window == .notYetOpen { Text("window_not_open") }
+                    if page.window == .closed { Text("window_closed") }
+                    if !page.missing.isEmpty && page.status != .submitted {
+                        let names = page.materials.filter { page.missing.contains($0.category) }.map(\.name).joined(separator: "、")
+                        Text("missing \(names)").foregroundStyle(.red)
+                    }
+                    Button("submit") { confirmSubmit = true }.disabled(!page.canSubmit || model.busy)
+                }
+                ForEach(page.materials, id: \.category) { material in
+                    MaterialSection(material: material)
+                }
+            }
+            Section { Button("sign_out", role: .destructive) { Task { await model.signOut() } } }
+        }
+        .navigationTitle(model.page?.districtName ?? String(localized: "materials"))
+        .toolbar {
+            NavigationLink {
+                MessagesView()
+            } label: {
+                Text("messages").badge(Int(model.page?.unreadMessages ?? 0))
+            }
+        }
+        .refreshable { await model.refresh() }
+        .confirmationDialog("submit_confirm", isPresented: $confirmSubmit, titleVisibility: .visible) {
+            Button("submit") { Task { await model.submit() } }
+        }
+    }
+
+    private func status(_ page: DossierPage) -> LocalizedStringKey {
+        switch page.status {
+        case .draft: return "status_draft"
+        case .submitted: return "status_submitted"
+        case .returned: return "status_returned"
+        }
+    }
+}
+
+struct MaterialSection: View {
+    @EnvironmentObject var model: AppModel
+    let material: MaterialCard
+    @State private var deleting: String?
+
+    var body: some View {
+        Section {
+            Text(material.description).font(.footnote)
+            if let condition = material.condition { Text(condition).font(.footnote) }
+            if let note = material.note { Text("returned_note \(note)").foregroundStyle(.red) }
+            if let example = material.exampleUrl, let url = URL(string: example) {
+                Link("example", destination: url)
+            }
+            ScrollView(.horizontal) {
+                HStack {
+                    ForEach(Array(material.slots.enumerated()), id: \.offset) { slot, image in
+                        VStack {
+                            SlotView(material: material, slot: slot, image: image, deleting: $deleting)
+                            Text(material.slotLabel(slot)).font(.caption2)
+                        }
+                    }
+                }
+            }
+            ForEach(model.photos.filter { $0.category == material.category }, id: \.id) { photo in
+                QueuedRow(photo: photo)
+            }
+        } header: {
+            HStack {
+                if material.required { Text("*").foregroundStyle(.red) }
+                Text(material.name)
+                if material.required { Text("required").foregroundStyle(.red) }
+            }
+        }
+        .confirmationDialog("delete_confirm", isPresented: Binding(get: { deleting != nil }, set: { if !$0 { deleting = nil } })) {
+            Button("ok", role: .destructive) {
+                if let id = deleting { Task { await model.delete(imageId: id) } }
+            }
+        }
+    }
+}
+
+struct SlotView: View {
+    @EnvironmentObject var model: AppModel
+    let material: MaterialCard
+    let slot: Int
+    let image: SlotImage?
+    @Binding var deleting: String?
+    @State private var picked: PhotosPickerItem?
+    @State private var camera = false
+
+    var body: some View {
+        ZStack(alignment: .topTrailing) {
+            RoundedRectangle(cornerRadius: 6).fill(Color(.secondarySystemBackground)).frame(width: 96, height: 96)
+            if let image {
+                if let thumbnail = model.thumbnails[image.id] {
+                    Image(uiImage: thumbnail).resizable().scaledToFill().frame(width: 96, height: 96).clipped()
+                }
+                if image.locked {
+                    Image(systemName: "lock.fill").padding(4).accessibilityLabel(Text("locked"))
+                } else {
+                    Button { deleting = image.id } label: { Image(systemName: "minus.circle.fill") }.padding(4)
+                }
+            } else if material.canUpload {
+                Menu {
+                    Button("take_photo") { camera = true }
+                    PhotosPicker("choose_photo", selection: $picked, matching: .images)
+                } label: {
+                    Image(systemName: "plus").frame(width: 96, height: 96)
+                }
+            }
+        }
+        .onChange(of: picked) { item in
+            guard let item else { return }
+            Task {
+                // The original file with its orientation tag, written to a temporary file so the
+                // pipeline reads it from a path.
+                if let data = try? await item.loadTransferable(type: Data.self) {
+                    let url = FileManager.default.temporaryDirectory.appendingPathComponent(UUID().uuidString)
+                    try? data.write(to: url)
+                    await model.prepare(url: url, category: material.category, slot: UInt32(slot))
+                    try? FileManager.default.removeItem(at: url)
+                }
+                picked = nil
+            }
+        }
+        .sheet(isPresented: $camera) {
+            CameraView { url in
+                Task {
+                    await model.prepare(url: url, category: material.category, slot: UInt32(slot))
+                    try? FileManager.default.removeItem(at: url)
+                }
+            }
+        }
+    }
+}
+
+struct QueuedRow: View {
+    @EnvironmentObject var model: AppModel
+    let photo: QueuedPhoto
+
+    var body: some View {
+        switch photo.state {
+        case .waiting: Text("queue_waiting").font(.caption)
+        case .uploading: ProgressView(value: model.progress[photo.id] ?? 0) { Text("queue_uploading").font(.caption) }
+        case .held(_, let message): Text("queue_held \(message)").font(.caption)
+        case .needsAttention(_, let message): Text("queue_attention \(message)").font(.caption).foregroundStyle(.red)
+        case .uploaded, .cancelled: EmptyView()
+        }
+    }
+}
+
+/// The prepared photo (upright, ≤200 KB) with its warnings; stored only when confirmed.
+struct PreviewView: View {
+    @EnvironmentObject var model: AppModel
+    let pending: PendingPhoto
+
+    var body: some View {
+        VStack(spacing: 12) {
+            Text("preview").font(.title2)
+            Image(uiImage: pending.preview).resizable().scaledToFit()
+            let p = pending.prepared
+            Text("prepared_size \(p.width) \(p.height) \(p.jpeg.count / 1024) \(p.sourceBytes / 1024)")
+            ForEach(p.warnings, id: \.self) { warning in
+                Text(LocalizedStringKey("warning_\(warning)")).foregroundStyle(.red)
+            }
+            HStack {
+                Button("retake") { model.pending = nil }.buttonStyle(.bordered)
+                Button("confirm_upload") { Task { await model.confirmPending() } }.buttonStyle(.borderedProminent).disabled(model.busy)
+            }
+        }
+        .padding()
+    }
+}
+
+/// The reviewers' messages, unread first; opening one marks it read.
+struct MessagesView: View {
+    @EnvironmentObject var model: AppModel
+
+    var body: some View {
+        List(model.messages, id: \.id) { message in
+            DisclosureGroup {
+                Text(message.body)
+            } label: {
+                VStack(alignment: .leading) {
+                    Text(message.title).fontWeight(message.read ? .regular : .bold)
+                    Text(message.createdAt.formatted()).font(.caption)
+                }
+            }
+            .onTapGesture { Task { await model.markRead(message) } }
+        }
+        .overlay { if model.messages.isEmpty { Text("no_messages") } }
+        .navigationTitle(Text("messages"))
+    }
+}
+
+/// The camera, through UIImagePickerController: the photo is written as a JPEG file, unrotated,
+/// with its orientation tag, so the pipeline turns it upright like any other.
+struct CameraView: UIViewControllerRepresentable {
+    let taken: (URL) -> Void
+    @Environment(\.dismiss) private var dismiss
+
+    func makeUIViewController(context: Context) -> UIImagePickerController {
+        let picker = UIImagePickerController()
+        picker.sourceType = UIImagePickerController.isSourceTypeAvailable(.camera) ? .camera : .photoLibrary
+        picker.delegate = context.coordinator
+        return picker
+    }
+
+    func updateUIViewController(_ controller: UIImagePickerController, context: Context) {}
+
+    func makeCoordinator() -> Coordinator { Coordinator(self) }
+
+    final class Coordinator: NSObject, UIImagePickerControllerDelegate, UINavigationControllerDelegate {
+        let parent: CameraView
+        init(_ parent: CameraView) { self.parent = parent }
+
+        func imagePickerController(_ picker: UIImagePickerController, didFinishPickingMediaWithInfo info: [UIImagePickerController.InfoKey: Any]) {
+            if let image = info[.originalImage] as? UIImage, let jpeg = image.jpegData(compressionQuality: 0.95) {
+                let url = FileManager.default.temporaryDirectory.appendingPathComponent(UUID().uuidString + ".jpg")
+                if (try? jpeg.write(to: url)) != nil { parent.taken(url) }
+            }
+            parent.dismiss()
+        }
+
+        func imagePickerControllerDidCancel(_ picker: UIImagePickerController) { parent.dismiss() }
+    }
+}

@@ -1,0 +1,53 @@
+// The Swift layer over the generated bindings: an AsyncStream of the queue's events and the photo
+// pipeline off the main actor. The generated async functions are already `async throws`, and a
+// cancelled Task cancels the Rust future.
+@_exported import DossierFFI
+import Foundation
+
+/// One change of the upload queue, as a screen shows it.
+public enum QueueEvent: Sendable {
+    case photoChanged(QueuedPhoto)
+    case progress(id: Int64, sent: UInt64, total: UInt64)
+    case pageChanged(DossierPage)
+}
+
+/// Forwards the Rust listener's calls into a continuation; they come on Rust's threads.
+private final class StreamListener: QueueEvents, @unchecked Sendable {
+    let continuation: AsyncStream<QueueEvent>.Continuation
+    init(_ continuation: AsyncStream<QueueEvent>.Continuation) { self.continuation = continuation }
+    func photoChanged(photo: QueuedPhoto) { continuation.yield(.photoChanged(photo)) }
+    func uploadProgress(id: Int64, sent: UInt64, total: UInt64) {
+        continuation.yield(.progress(id: id, sent: sent, total: total))
+    }
+    func dossierChanged(page: DossierPage) { continuation.yield(.pageChanged(page)) }
+}
+
+extension DossierApp {
+    /// The queue's events while iterated: the subscription lives as long as the stream and ends
+    /// when the iterating task is cancelled. Unbounded, so no photo change is lost.
+    public func events() -> AsyncStream<QueueEvent> {
+        AsyncStream(bufferingPolicy: .unbounded) { continuation in
+            let subscription = self.subscribe(events: StreamListener(continuation))
+            continuation.onTermination = { _ in _ = subscription }
+        }
+    }
+}
+
+/// Prepare the photo at `path` (upright, metadata-free, within 200 KB) off the calling actor.
+public func preparePhotoInBackground(path: String, document: Document) async throws -> PreparedPhoto {
+    try await Task.detached(priority: .userInitiated) {
+        try preparePhoto(path: path, document: document)
+    }.value
+}
+
+extension MaterialCard {
+    /// The slots in order, each with its image or empty, as the materials list draws them.
+    public var slots: [SlotImage?] {
+        (0..<Int(maxImages)).map { slot in images.first { Int($0.slot) == slot } }
+    }
+
+    /// The label of a slot: its own name when the category has them (ID card: 正面, 反面).
+    public func slotLabel(_ slot: Int) -> String {
+        slot < slotLabels.count ? slotLabels[slot] : "\(slot + 1)"
+    }
+}
