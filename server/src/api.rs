@@ -358,11 +358,13 @@ impl DossierApi {
             .replayed(candidate, key, &request_sha256)
             .await?
         {
+            state.metrics.upload("replayed");
             return Ok(UploadAnswer::Created(Json(first)));
         }
         let photo = tokio::task::spawn_blocking(move || photo::validate(&bytes))
             .await
-            .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))??;
+            .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?
+            .inspect_err(|_| state.metrics.upload("refused"))?;
         let upload = Upload {
             candidate,
             category: category.0,
@@ -371,9 +373,18 @@ impl DossierApi {
             key,
             request_sha256,
         };
-        Ok(UploadAnswer::Created(Json(
-            state.dossiers.upload(upload, photo, now()).await?,
-        )))
+        match state.dossiers.upload(upload, photo, now()).await.map_err(ApiError::from) {
+            Ok(image) => {
+                state.metrics.upload("stored");
+                state.metrics.upload_bytes.inc_by(image.bytes);
+                Ok(UploadAnswer::Created(Json(image)))
+            }
+            Err(e) => {
+                let failed = crate::error::status_of(e.body().code).is_server_error();
+                state.metrics.upload(if failed { "failed" } else { "refused" });
+                Err(e)
+            }
+        }
     }
 
     /// One of your images (owner only).

@@ -3,14 +3,19 @@
 use std::time::Duration;
 
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
-use poem::middleware::{CatchPanic, CookieJarManager, SetHeader, Tracing};
-use poem::{EndpointExt, Route, get, handler};
+use std::sync::Arc;
+
+use poem::http::StatusCode;
+use poem::middleware::{CatchPanic, CookieJarManager, SetHeader};
+use poem::web::Data;
+use poem::{EndpointExt, IntoResponse, Response, Route, get, handler};
 use poem_openapi::OpenApiService;
 
 use crate::api::{Apis, apis};
 use crate::auth::Auth;
 use crate::dossier::Dossiers;
 use crate::notify::Dispatcher;
+use crate::ops::{GuardedAcceptor, Metrics, Observe};
 use crate::review::Review;
 use crate::settings::Settings;
 use crate::storage::{BlobStore, Db, StorageError};
@@ -22,12 +27,21 @@ pub struct AppState {
     pub auth: Auth,
     pub dossiers: Dossiers,
     pub review: Review,
+    pub metrics: Arc<Metrics>,
+    blobs: BlobStore,
 }
 
 impl AppState {
     pub fn open(settings: &Settings) -> Result<AppState, StorageError> {
         std::fs::create_dir_all(&settings.data_dir)?;
-        let db = Db::open(&settings.database_path())?;
+        let metrics = Metrics::new();
+        let limits = &settings.limits;
+        let db = Db::open(&settings.database_path())?.with_write_limit(
+            limits.max_waiting_writes,
+            Duration::from_millis(limits.write_wait_ms),
+            limits.retry_after_secs,
+            metrics.writes_refused.clone(),
+        );
         let blobs = BlobStore::open(&settings.blobs_dir())?;
         let auth = Auth::new(db.clone(), settings.auth.clone());
         Ok(AppState {
@@ -38,8 +52,10 @@ impl AppState {
                 settings.notify.clone(),
             ),
             auth,
-            dossiers: Dossiers::new(db.clone(), blobs),
+            dossiers: Dossiers::new(db.clone(), blobs.clone()),
             db,
+            metrics,
+            blobs,
         })
     }
 }
@@ -50,12 +66,44 @@ pub fn openapi_service() -> OpenApiService<Apis, ()> {
         .description("Dossier's API: for candidates, entry, activation, the materials page, uploads, submit and messages; for reviewers and district administrators, sign-in with a second factor, the review queues, claims, two-stage decisions, windows, publishing and exports.")
 }
 
+/// Liveness: the process answers.
 #[handler]
 fn healthz() -> &'static str {
     "ok"
 }
 
+/// Readiness: the database answers and the blob store takes a write; otherwise 503, so a load
+/// balancer sends candidates to another instance (or shows its own page) instead of failing them.
+#[handler]
+async fn readyz(state: Data<&AppState>) -> Response {
+    let db = state.db.read(crate::storage::ops::ping).await;
+    let blobs = state.blobs.probe().await;
+    match (db, blobs) {
+        (Ok(()), Ok(())) => "ready".into_response(),
+        (db, blobs) => {
+            let why = [db.err().map(|e| format!("database: {e}")), blobs.err().map(|e| format!("blobs: {e}"))]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join("; ");
+            tracing::warn!(reason = %why, "not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, why).into_response()
+        }
+    }
+}
+
+#[handler]
+async fn prometheus_metrics(state: Data<&AppState>) -> Response {
+    match state.metrics.render(&state.db).await {
+        Ok(text) => Response::builder()
+            .content_type("text/plain; version=0.0.4; charset=utf-8")
+            .body(text),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+    }
+}
+
 pub fn routes(state: AppState) -> impl poem::Endpoint {
+    let observe = Observe::new(state.metrics.clone());
     let service = openapi_service();
     let spec = service.spec_endpoint();
     let docs = service.swagger_ui();
@@ -64,6 +112,8 @@ pub fn routes(state: AppState) -> impl poem::Endpoint {
         .at("/api/openapi.json", spec)
         .nest("/api/docs", docs)
         .at("/healthz", get(healthz))
+        .at("/readyz", get(readyz))
+        .at("/metrics", get(prometheus_metrics))
         .data(state)
         .with(CookieJarManager::new())
         // A panic in any handler or extractor answers 500 instead of dropping the connection.
@@ -74,7 +124,7 @@ pub fn routes(state: AppState) -> impl poem::Endpoint {
                 .overriding("Referrer-Policy", "no-referrer")
                 .overriding("X-Frame-Options", "DENY"),
         )
-        .with(Tracing)
+        .with(observe)
 }
 
 pub struct Application {
@@ -111,7 +161,8 @@ impl Application {
         &self.state
     }
 
-    /// Serve until `shutdown` resolves; in-flight requests get up to 30 s to finish.
+    /// Serve until `shutdown` resolves: then stop accepting, give in-flight requests up to
+    /// `shutdown_grace_secs` to finish, stop the background tasks and checkpoint the database.
     pub async fn run_until(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -120,11 +171,24 @@ impl Application {
         let dispatcher = Dispatcher::new(self.state.db.clone(), self.settings.notify.clone())
             .map_err(std::io::Error::other)?
             .spawn();
-        let result = poem::Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(routes(self.state), shutdown, Some(Duration::from_secs(30)))
+        let acceptor = GuardedAcceptor::new(
+            self.acceptor,
+            self.settings.connections.clone(),
+            self.state.metrics.clone(),
+        );
+        let db = self.state.db.clone();
+        let grace = Duration::from_secs(self.settings.shutdown_grace_secs);
+        let endpoint = routes(self.state);
+        let result = poem::Server::new_with_acceptor(acceptor)
+            .run_with_graceful_shutdown(endpoint, shutdown, Some(grace))
             .await;
         sweeper.abort();
+        // A row being sent stays leased and is sent again (same idempotency key) at the next start.
         dispatcher.abort();
+        if let Err(e) = db.checkpoint().await {
+            tracing::warn!(error = %e, "checkpoint at shutdown failed");
+        }
+        tracing::info!("stopped");
         result
     }
 

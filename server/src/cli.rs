@@ -1,5 +1,5 @@
 //! `dossier-server` commands: serve, demo, migrate, import-roster, issue-ticket, district, staff,
-//! audit, set-window.
+//! audit, set-window, backup, verify, restore.
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -8,7 +8,7 @@ use time::{Duration, OffsetDateTime};
 use crate::auth::{Auth, hash_secret_blocking, normalise_answer};
 use crate::settings::Settings;
 use crate::storage::{self, Activation, Db};
-use crate::{AppState, Application, demo, district, roster};
+use crate::{AppState, Application, demo, district, ops, roster};
 use dossier_core::api::review::{NewStaff, StaffRole};
 
 #[derive(Parser)]
@@ -65,6 +65,14 @@ enum Command {
         opens_at: String,
         closes_at: String,
     },
+    /// Copy the database (online: the server may run and take uploads) and every image file it
+    /// names into DIR, which must be new or empty.
+    Backup { dir: PathBuf },
+    /// Check that every image row's file is present with its SHA-256 (a backup's DIR, or the
+    /// data directory when none is given).
+    Verify { dir: Option<PathBuf> },
+    /// Restore a backup into the (empty) data directory, after verifying it. Stop the server first.
+    Restore { dir: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -111,13 +119,20 @@ pub fn main() {
     }
 }
 
+/// Logs on standard output: key=value text (colours only on a terminal), or one JSON object a
+/// line with `log_format = "json"` for a log collector.
 fn init_logging(settings: &Settings) {
+    use std::io::IsTerminal;
     let filter =
         tracing_subscriber::EnvFilter::try_new(&settings.log).unwrap_or_else(|_| "info".into());
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
-        .try_init();
+        .with_ansi(std::io::stdout().is_terminal());
+    let _ = match settings.log_format {
+        crate::settings::LogFormat::Text => builder.try_init(),
+        crate::settings::LogFormat::Json => builder.json().try_init(),
+    };
 }
 
 fn run() -> anyhow::Result<()> {
@@ -255,7 +270,47 @@ fn run() -> anyhow::Result<()> {
             println!("upload window of {district}: {opens_at} to {closes_at}");
             Ok(())
         }
+        Command::Backup { dir } => {
+            let m = ops::backup::backup(&settings.data_dir, &dir)?;
+            println!(
+                "backup in {}: {} images, {} files, {} bytes (schema {})",
+                dir.display(),
+                m.images,
+                m.blobs,
+                m.blob_bytes,
+                m.schema_version
+            );
+            Ok(())
+        }
+        Command::Verify { dir } => {
+            let dir = dir.unwrap_or_else(|| settings.data_dir.clone());
+            report(&dir, ops::backup::verify(&dir)?)
+        }
+        Command::Restore { dir } => {
+            std::fs::create_dir_all(&settings.data_dir)?;
+            let verified = ops::backup::restore(&dir, &settings.data_dir)?;
+            report(&settings.data_dir, verified)
+        }
     }
+}
+
+fn report(dir: &std::path::Path, v: ops::backup::Verified) -> anyhow::Result<()> {
+    for sha in &v.missing {
+        eprintln!("missing: {sha}");
+    }
+    for sha in &v.corrupt {
+        eprintln!("corrupt: {sha}");
+    }
+    anyhow::ensure!(
+        v.ok(),
+        "{}: {} of {} files missing, {} corrupt",
+        dir.display(),
+        v.missing.len(),
+        v.blobs,
+        v.corrupt.len()
+    );
+    println!("{}: verified {} images, {} files", dir.display(), v.images, v.blobs);
+    Ok(())
 }
 
 /// Seed the demo district and activate its first candidate with a fresh password; returns what
@@ -337,5 +392,5 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-    tracing::info!("shutting down: finishing in-flight requests");
+    tracing::info!("shutting down: no new connections; finishing in-flight requests");
 }

@@ -143,6 +143,23 @@ impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> ApiError {
         match e {
             StorageError::NotFound => ApiError::not_found(),
+            StorageError::Busy { retry_after_secs } => {
+                let mut body = ErrorBody::new(ErrorCode::Unavailable, "the server is busy; try again shortly");
+                body.retry_after_secs = Some(retry_after_secs);
+                ApiError::from_body(body)
+            }
+            // The disk is full or failing: nothing was stored (a blob is renamed into place only
+            // when synced, a row committed only after its blob). The phone keeps the photo and
+            // tries again; reads go on.
+            other if other.is_disk_trouble() => {
+                tracing::error!(error = %other, "storage unavailable");
+                let mut body = ErrorBody::new(
+                    ErrorCode::Unavailable,
+                    "the server cannot store files right now; your photo is kept and sent again later",
+                );
+                body.retry_after_secs = Some(30);
+                ApiError::from_body(body)
+            }
             other => {
                 tracing::error!(error = %other, "storage failed");
                 ApiError::new(

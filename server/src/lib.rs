@@ -9,6 +9,7 @@ pub mod district;
 pub mod dossier;
 pub mod error;
 pub mod notify;
+pub mod ops;
 pub mod review;
 pub mod roster;
 pub mod settings;

@@ -8,6 +8,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 
 use crate::auth::AuthSettings;
 use crate::notify::NotifySettings;
+use crate::ops::{ConnectionSettings, LimitSettings};
 
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(default)]
@@ -18,11 +19,26 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// `tracing` filter, e.g. `info` or `dossier_server=debug`.
     pub log: String,
+    /// `text` (key=value) or `json` (one object a line).
+    pub log_format: LogFormat,
     /// How often unreferenced blobs are swept, and how old they must be.
     pub sweep_interval_secs: u64,
     pub sweep_grace_secs: u64,
+    /// After SIGTERM, in-flight requests get this long to finish before the server exits.
+    pub shutdown_grace_secs: u64,
     pub auth: AuthSettings,
     pub notify: NotifySettings,
+    /// Load shedding and request bodies (`[limits]`).
+    pub limits: LimitSettings,
+    /// Connection limit and the slow-client guard (`[connections]`).
+    pub connections: ConnectionSettings,
+}
+
+#[derive(Debug, Clone, Copy, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 impl Default for Settings {
@@ -31,10 +47,14 @@ impl Default for Settings {
             listen: "127.0.0.1:8080".into(),
             data_dir: PathBuf::from("data"),
             log: "info".into(),
+            log_format: LogFormat::Text,
             sweep_interval_secs: 3600,
             sweep_grace_secs: 3600,
+            shutdown_grace_secs: 30,
             auth: AuthSettings::default(),
             notify: NotifySettings::default(),
+            limits: LimitSettings::default(),
+            connections: ConnectionSettings::default(),
         }
     }
 }

@@ -287,7 +287,7 @@ impl ServerProcess {
             .envs(env.iter().map(|(k, v)| (k, v)))
             .env("DOSSIER_DATA_DIR", dir)
             .env("DOSSIER_LISTEN", format!("127.0.0.1:{port}"))
-            .env("DOSSIER_LOG", "warn")
+            .env("DOSSIER_LOG", env_or(&env, "DOSSIER_LOG", "warn"))
             .stdout(Stdio::piped())
             .spawn()
             .expect("server starts");
@@ -306,8 +306,20 @@ impl ServerProcess {
                     .to_string();
             }
         };
-        // Keep draining stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        // Keep draining stdout (the log goes there) into `server.log` in the data directory, so
+        // the server never blocks on a full pipe and a test can read what it logged.
+        let log_path = dir.join("server.log");
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let mut log = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log_path)
+                .expect("log file");
+            for line in lines.map_while(Result::ok) {
+                let _ = writeln!(log, "{line}");
+            }
+        });
         let port = base
             .rsplit(':')
             .next()
@@ -320,6 +332,22 @@ impl ServerProcess {
             dir: dir.to_path_buf(),
             env,
         }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What the server has logged so far (every start in this data directory).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+
+    /// SIGTERM, and wait for the process to exit; returns its exit code.
+    pub fn terminate(&mut self) -> Option<i32> {
+        // SAFETY: a signal to our own child's pid.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        self.child.wait().ok().and_then(|s| s.code())
     }
 
     /// SIGKILL, and wait for it to be gone.
@@ -350,6 +378,12 @@ impl Drop for ServerProcess {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+fn env_or(env: &[(String, String)], key: &str, default: &str) -> String {
+    env.iter()
+        .find(|(k, _)| k == key)
+        .map_or(default.to_string(), |(_, v)| v.clone())
 }
 
 /// One of this package's binaries, which cargo builds beside the integration tests

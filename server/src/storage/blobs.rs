@@ -61,6 +61,22 @@ impl BlobStore {
         Ok(sha256)
     }
 
+    /// For `/readyz`: a small file can be written, synced and removed in the store.
+    pub async fn probe(&self) -> Result<(), StorageError> {
+        let tmp = self.root.join("tmp").join(format!("probe-{}", uuid::Uuid::new_v4()));
+        tokio::task::spawn_blocking(move || {
+            let result = (|| {
+                let mut file = File::create(&tmp)?;
+                file.write_all(b"ready")?;
+                file.sync_all()
+            })();
+            let _ = fs::remove_file(&tmp);
+            result.map_err(StorageError::from)
+        })
+        .await
+        .map_err(|e| StorageError::Task(e.to_string()))?
+    }
+
     pub fn get(&self, sha256: &str) -> Result<Vec<u8>, StorageError> {
         if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(StorageError::NotFound);
@@ -88,6 +104,11 @@ impl BlobStore {
         grace: Duration,
         is_referenced: impl Fn(&str) -> bool,
     ) -> Result<usize, StorageError> {
+        // A backup is copying the blobs its snapshot names: sweep next time (ops::backup).
+        let lock = crate::ops::backup::blob_lock(&self.root).map_err(|e| StorageError::Malformed(e.to_string()))?;
+        if lock.try_lock().is_err() {
+            return Ok(0);
+        }
         let old = |p: &Path| {
             fs::metadata(p)
                 .and_then(|m| m.modified())

@@ -12,6 +12,18 @@ use super::migrations;
 #[derive(Clone)]
 pub struct Db {
     inner: Arc<Inner>,
+    /// The server's bound on writes waiting for the writer (the CLI has none).
+    gate: Option<Arc<WriteGate>>,
+}
+
+/// At most `places` write transactions waiting or running; one that finds no place within `wait`
+/// is refused (`StorageError::Busy`), so a rush is answered "come back shortly" instead of piling
+/// up behind the one writer until clients time out.
+struct WriteGate {
+    places: tokio::sync::Semaphore,
+    wait: std::time::Duration,
+    retry_after_secs: u64,
+    refused: prometheus_client::metrics::counter::Counter,
 }
 
 struct Inner {
@@ -57,7 +69,25 @@ impl Db {
                 readers,
                 next_reader: AtomicUsize::new(0),
             }),
+            gate: None,
         })
+    }
+
+    /// Bound the writes waiting for the writer (see `WriteGate`); `refused` counts refusals.
+    pub fn with_write_limit(
+        mut self,
+        places: usize,
+        wait: std::time::Duration,
+        retry_after_secs: u64,
+        refused: prometheus_client::metrics::counter::Counter,
+    ) -> Db {
+        self.gate = Some(Arc::new(WriteGate {
+            places: tokio::sync::Semaphore::new(places.max(1)),
+            wait,
+            retry_after_secs,
+            refused,
+        }));
+        self
     }
 
     /// Run `f` in a write transaction (`BEGIN IMMEDIATE`), committed if it returns `Ok`.
@@ -67,6 +97,18 @@ impl Db {
         E: From<StorageError> + Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<T, E> + Send + 'static,
     {
+        let _place = match &self.gate {
+            Some(gate) => match tokio::time::timeout(gate.wait, gate.places.acquire()).await {
+                Ok(Ok(place)) => Some(place),
+                _ => {
+                    gate.refused.inc();
+                    return Err(E::from(StorageError::Busy {
+                        retry_after_secs: gate.retry_after_secs,
+                    }));
+                }
+            },
+            None => None,
+        };
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
@@ -96,6 +138,19 @@ impl Db {
         })
         .await
         .map_err(|e| E::from(StorageError::Task(e.to_string())))?
+    }
+
+    /// Move the WAL's pages into the database file and empty the WAL (at shutdown, so a copy of
+    /// the data directory taken afterwards is the database file alone).
+    pub async fn checkpoint(&self) -> Result<(), StorageError> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| StorageError::Task(e.to_string()))?
     }
 
     /// For the CLI and tests: the writer connection, synchronously.

@@ -4,6 +4,7 @@
 pub mod blobs;
 pub mod db;
 pub mod migrations;
+pub mod ops;
 pub mod outbox;
 pub mod review;
 
@@ -29,6 +30,26 @@ pub enum StorageError {
     Malformed(String),
     #[error("background task failed: {0}")]
     Task(String),
+    /// Too many writes waiting: try again after this long.
+    #[error("busy")]
+    Busy { retry_after_secs: u64 },
+}
+
+impl StorageError {
+    /// The disk is full or failing (as opposed to a bug or a missing row).
+    pub fn is_disk_trouble(&self) -> bool {
+        match self {
+            StorageError::Io(_) => true,
+            StorageError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => matches!(
+                f.code,
+                rusqlite::ErrorCode::DiskFull
+                    | rusqlite::ErrorCode::SystemIoFailure
+                    | rusqlite::ErrorCode::CannotOpen
+                    | rusqlite::ErrorCode::ReadOnly
+            ),
+            _ => false,
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

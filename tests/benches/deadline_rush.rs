@@ -1,0 +1,249 @@
+//! The deadline-day rush on one machine. The real server (release build, the embedded default:
+//! SQLite and blobs on local disk) runs as its own process; this process drives it over loopback
+//! with core's real client: candidates who sign in, read their materials page, upload 8 photos of
+//! 100-200 KB each under idempotency keys and submit, 64 of them at a time; meanwhile one
+//! candidate keeps reading their page and two site reviewers page their queue. Printed: uploads/s
+//! and its ratio to this disk's fsync ceiling measured in the same run (write + fsync + rename +
+//! directory fsync of 150 KB files, the least a durable upload costs), p50/p95/p99 per endpoint,
+//! errors, the server's CPU and peak memory.
+//!
+//! Closed loop: each uploader sends its next request when the last is answered, so latencies are
+//! service times at 64 in flight; the overload behaviour (refusing fast beyond capacity) is
+//! `tests/operations.rs`.
+//!
+//! `cargo bench -p dossier-tests --bench deadline_rush` (DOSSIER_RUSH_CANDIDATES, default 384)
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use dossier_core::client::{Client, MemoryTokenStore, UploadRequest};
+use dossier_tests::{PASSWORD, ServerProcess, StaffSession, phone_photos, seed_activated, seeded_username};
+use uuid::Uuid;
+
+const UPLOADERS: usize = 64;
+const PHOTOS: [(&str, u32); 8] = [
+    ("id_card", 0),
+    ("id_card", 1),
+    ("diploma", 0),
+    ("degree", 0),
+    ("probation", 0),
+    ("work_proof", 0),
+    ("other", 0),
+    ("other", 1),
+];
+
+type Samples = Arc<Mutex<BTreeMap<&'static str, Vec<Duration>>>>;
+
+fn record(samples: &Samples, what: &'static str, took: Duration) {
+    samples.lock().unwrap().entry(what).or_default().push(took);
+}
+
+/// Files of 150 KB made durable one after another as the blob store does: the disk's ceiling
+/// for durable uploads, whatever the server does.
+fn fsync_ceiling(dir: &Path, n: usize) -> f64 {
+    let dir = dir.join("fsync-probe");
+    fs::create_dir_all(&dir).unwrap();
+    let bytes = vec![0x5a_u8; 150 * 1024];
+    let started = Instant::now();
+    for i in 0..n {
+        let tmp = dir.join(format!("{i}.tmp"));
+        let mut f = File::create(&tmp).unwrap();
+        f.write_all(&bytes).unwrap();
+        f.sync_all().unwrap();
+        fs::rename(&tmp, dir.join(format!("{i}"))).unwrap();
+        File::open(&dir).unwrap().sync_all().unwrap();
+    }
+    let rate = n as f64 / started.elapsed().as_secs_f64();
+    fs::remove_dir_all(&dir).unwrap();
+    rate
+}
+
+/// A distinct JPEG from a base one: a different value in the last entries of its first
+/// quantisation table (still a valid photo; different bytes, so no upload is deduplicated).
+fn distinct(base: &[u8], n: u32) -> Vec<u8> {
+    let mut jpeg = base.to_vec();
+    let at = jpeg.windows(2).position(|w| w == [0xFF, 0xDB]).expect("a quantisation table");
+    // marker(2) length(2) precision/id(1), then 64 entries.
+    let table = at + 5;
+    jpeg[table + 63] = 1 + (n % 250) as u8;
+    jpeg[table + 62] = 1 + (n / 250 % 250) as u8;
+    jpeg
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
+}
+
+/// (user + system CPU seconds, peak resident MB) of a process.
+fn cpu_and_peak(pid: u32) -> (f64, f64) {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let cpu = (ticks(11) + ticks(12)) / 100.0;
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let peak_kb = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    (cpu, peak_kb / 1024.0)
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let candidates: usize = std::env::var("DOSSIER_RUSH_CANDIDATES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(384);
+    let dir = tempfile::tempdir_in(std::env::current_dir().unwrap()).unwrap();
+    let data = dir.path().join("data");
+    fs::create_dir_all(&data).unwrap();
+    eprintln!("seeding {candidates} activated candidates and the demo's staff");
+    let db = seed_activated(&data, candidates);
+    let staff: BTreeMap<String, String> =
+        dossier_server::demo::seed_staff(&db, time::OffsetDateTime::now_utc()).unwrap().into_iter().collect();
+    drop(db);
+    eprintln!("preparing photos");
+    let bases = Arc::new(phone_photos(8));
+    let sizes: Vec<usize> = bases.iter().map(Vec::len).collect();
+
+    let server = ServerProcess::start(&data);
+    let pid = server.pid();
+    let base = server.base.clone();
+    let samples: Samples = Arc::default();
+    let errors = Arc::new(Mutex::new(Vec::<String>::new()));
+
+    // The fsync ceiling on the same disk, just before the rush.
+    let ceiling = fsync_ceiling(&data, 300);
+
+    let (cpu_before, _) = cpu_and_peak(pid);
+    let started = Instant::now();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(1));
+    let uploaders = (0..UPLOADERS).map(|_| {
+        let (base, bases, samples, errors, next) =
+            (base.clone(), bases.clone(), samples.clone(), errors.clone(), next.clone());
+        tokio::spawn(async move {
+            loop {
+                // Candidate 0 is the steady reader below.
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= candidates {
+                    break;
+                }
+                let client = Client::new(&base, Arc::new(MemoryTokenStore::default())).unwrap();
+                let t = Instant::now();
+                if let Err(e) = client.login(&seeded_username(i), PASSWORD).await {
+                    errors.lock().unwrap().push(format!("login: {e}"));
+                    continue;
+                }
+                record(&samples, "sign in", t.elapsed());
+                let t = Instant::now();
+                match client.dossier().await {
+                    Ok(_) => record(&samples, "materials page", t.elapsed()),
+                    Err(e) => errors.lock().unwrap().push(format!("dossier: {e}")),
+                }
+                for (k, (category, slot)) in PHOTOS.iter().enumerate() {
+                    let jpeg = distinct(&bases[k], i as u32);
+                    let t = Instant::now();
+                    let request = UploadRequest {
+                        category,
+                        jpeg,
+                        idempotency_key: Uuid::new_v4(),
+                        slot: Some(*slot),
+                        replaces: None,
+                    };
+                    match client.upload(&request).await {
+                        Ok(_) => record(&samples, "upload", t.elapsed()),
+                        Err(e) => errors.lock().unwrap().push(format!("upload: {e}")),
+                    }
+                }
+                let t = Instant::now();
+                match client.submit().await {
+                    Ok(_) => record(&samples, "submit", t.elapsed()),
+                    Err(e) => errors.lock().unwrap().push(format!("submit: {e}")),
+                }
+            }
+        })
+    });
+    let uploaders: Vec<_> = uploaders.collect();
+
+    // While uploads run: one candidate reads their page, two reviewers page the site queue.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (base, samples, stop) = (base.clone(), samples.clone(), stop.clone());
+        tokio::spawn(async move {
+            let client = Client::new(&base, Arc::new(MemoryTokenStore::default())).unwrap();
+            client.login(&seeded_username(0), PASSWORD).await.unwrap();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let t = Instant::now();
+                client.dossier().await.unwrap();
+                record(&samples, "materials page during uploads", t.elapsed());
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    let reviewers: Vec<_> = (0..2)
+        .map(|_| {
+            let (base, samples, stop, password) =
+                (base.clone(), samples.clone(), stop.clone(), staff["dongcheng"].clone());
+            tokio::spawn(async move {
+                let site = StaffSession::login(&base, "dongcheng", &password).await;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let t = Instant::now();
+                    let (status, _) = site.get("/api/v1/review/queue?stage=site&per_page=50").await;
+                    assert_eq!(status, 200);
+                    record(&samples, "review queue page", t.elapsed());
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            })
+        })
+        .collect();
+
+    for u in uploaders {
+        u.await.unwrap();
+    }
+    let wall = started.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    reader.await.unwrap();
+    for r in reviewers {
+        r.await.unwrap();
+    }
+    let (cpu_after, peak_mb) = cpu_and_peak(pid);
+
+    let samples = samples.lock().unwrap();
+    let uploads = samples.get("upload").map_or(0, Vec::len);
+    let rate = uploads as f64 / wall.as_secs_f64();
+    println!("\n## Deadline rush: {} candidates, {UPLOADERS} uploading at once, 8 photos each", candidates - 1);
+    println!(
+        "photos {}-{} KB; fsync ceiling (150 KB write+fsync+rename+dir fsync): {ceiling:.0} files/s",
+        sizes.iter().min().unwrap() / 1024,
+        sizes.iter().max().unwrap() / 1024
+    );
+    println!(
+        "uploads: {uploads} in {:.1} s = {rate:.0}/s = {:.2}x the fsync ceiling",
+        wall.as_secs_f64(),
+        rate / ceiling
+    );
+    println!(
+        "server: {:.0}% CPU of one core on average (2 cores), peak RSS {peak_mb:.0} MB",
+        (cpu_after - cpu_before) / wall.as_secs_f64() * 100.0
+    );
+    let errors = errors.lock().unwrap();
+    println!("errors: {}{}", errors.len(), errors.first().map(|e| format!(" (first: {e})")).unwrap_or_default());
+    println!("\n| endpoint | n | p50 ms | p95 ms | p99 ms |\n|---|---|---|---|---|");
+    for (what, times) in samples.iter() {
+        let mut times = times.clone();
+        times.sort();
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        println!(
+            "| {what} | {} | {:.1} | {:.1} | {:.1} |",
+            times.len(),
+            ms(percentile(&times, 0.5)),
+            ms(percentile(&times, 0.95)),
+            ms(percentile(&times, 0.99))
+        );
+    }
+    drop(server);
+}
