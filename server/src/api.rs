@@ -6,7 +6,7 @@ use dossier_core::api::{
     RecoveryQuestionRequest, RecoveryRequest, RefreshRequest, SessionGrant, SessionMode,
     SubmitReceipt, TicketRequest,
 };
-use dossier_core::photo::{self, UPLOAD_BUDGET_BYTES};
+use dossier_core::photo::UPLOAD_BUDGET_BYTES;
 use poem::http::{Method, header};
 use poem::web::Data;
 use poem::{Body, Request};
@@ -361,9 +361,10 @@ impl DossierApi {
             state.metrics.upload("replayed");
             return Ok(UploadAnswer::Created(Json(first)));
         }
-        let photo = tokio::task::spawn_blocking(move || photo::validate(&bytes))
+        let photo = state
+            .dossiers
+            .check_photo(bytes)
             .await
-            .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?
             .inspect_err(|_| state.metrics.upload("refused"))?;
         let upload = Upload {
             candidate,

@@ -2,6 +2,9 @@
 //! (upload, replace, delete, submit), each checked against `dossier_core::domain` inside the same
 //! write transaction that applies it, by the server's clock.
 use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
 
 use crate::storage::review as review_storage;
 use dossier_core::api::review::{ReviewStage, ReviewState};
@@ -11,7 +14,7 @@ use dossier_core::api::{
     ResultOutcome, ReviewNote, SUBMITTED_TEXT, SubmitReceipt, UploadWindow,
 };
 use dossier_core::domain::{self, MaterialSummary};
-use dossier_core::photo::ValidatedPhoto;
+use dossier_core::photo::{self, ValidatedPhoto};
 use rusqlite::Connection;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -25,6 +28,9 @@ use crate::storage::{
 pub struct Dossiers {
     db: Db,
     blobs: BlobStore,
+    /// Checking an upload decodes it (most of an upload's CPU): as many at a time as there are
+    /// cores, so a rush of uploads queues here instead of crowding out the candidates' reads.
+    checking: Arc<Semaphore>,
 }
 
 pub fn image_url(id: Uuid) -> String {
@@ -225,7 +231,24 @@ fn replay(
 
 impl Dossiers {
     pub fn new(db: Db, blobs: BlobStore) -> Dossiers {
-        Dossiers { db, blobs }
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Dossiers {
+            db,
+            blobs,
+            checking: Arc::new(Semaphore::new(cores)),
+        }
+    }
+
+    /// Check an uploaded photo (see `checking`).
+    pub async fn check_photo<B: AsRef<[u8]> + Send + 'static>(
+        &self,
+        bytes: B,
+    ) -> ApiResult<ValidatedPhoto> {
+        let _turn = self.checking.acquire().await.expect("never closed");
+        tokio::task::spawn_blocking(move || photo::validate(bytes.as_ref()))
+            .await
+            .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?
+            .map_err(ApiError::from)
     }
 
     pub async fn view(&self, candidate: Uuid, now: OffsetDateTime) -> ApiResult<DossierView> {
