@@ -287,8 +287,7 @@ impl QueueListener for ForeignEvents {
         self.events.upload_progress(id, sent, total)
     }
     fn dossier_changed(&self, cached: &CachedDossier) {
-        self.events
-            .dossier_changed(page(cached, &self.base_url))
+        self.events.dossier_changed(page(cached, &self.base_url))
     }
 }
 
@@ -635,12 +634,12 @@ impl DossierApp {
     }
 
     pub fn subscribe(&self, events: Arc<dyn QueueEvents>) -> Arc<Subscription> {
-        Arc::new(Subscription(
-            self.queue.subscribe(Arc::new(ForeignEvents {
+        Arc::new(Subscription(self.queue.subscribe(Arc::new(
+            ForeignEvents {
                 events,
                 base_url: self.client.base_url().to_string(),
-            })),
-        ))
+            },
+        ))))
     }
 
     /// An uploaded image's bytes (the ≤200 KB JPEG), for a slot's thumbnail.

@@ -374,7 +374,12 @@ impl DossierApi {
             key,
             request_sha256,
         };
-        match state.dossiers.upload(upload, photo, now()).await.map_err(ApiError::from) {
+        match state
+            .dossiers
+            .upload(upload, photo, now())
+            .await
+            .map_err(ApiError::from)
+        {
             Ok(image) => {
                 state.metrics.upload("stored");
                 state.metrics.upload_bytes.inc_by(image.bytes);
@@ -382,7 +387,9 @@ impl DossierApi {
             }
             Err(e) => {
                 let failed = crate::error::status_of(e.body().code).is_server_error();
-                state.metrics.upload(if failed { "failed" } else { "refused" });
+                state
+                    .metrics
+                    .upload(if failed { "failed" } else { "refused" });
                 Err(e)
             }
         }

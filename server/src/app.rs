@@ -1,11 +1,10 @@
 //! The application: storage opened, routes assembled, listener bound. `Application::build` then
 //! `port()` and `run_until_stopped()`, so tests bind 127.0.0.1:0 and drive the real server.
+use std::sync::Arc;
 use std::time::Duration;
 
-use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
-use std::sync::Arc;
-
 use poem::http::StatusCode;
+use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::middleware::{CatchPanic, CookieJarManager, SetHeader};
 use poem::web::Data;
 use poem::{EndpointExt, IntoResponse, Response, Route, get, handler};
@@ -81,11 +80,14 @@ async fn readyz(state: Data<&AppState>) -> Response {
     match (db, blobs) {
         (Ok(()), Ok(())) => "ready".into_response(),
         (db, blobs) => {
-            let why = [db.err().map(|e| format!("database: {e}")), blobs.err().map(|e| format!("blobs: {e}"))]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join("; ");
+            let why = [
+                db.err().map(|e| format!("database: {e}")),
+                blobs.err().map(|e| format!("blobs: {e}")),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("; ");
             tracing::warn!(reason = %why, "not ready");
             (StatusCode::SERVICE_UNAVAILABLE, why).into_response()
         }

@@ -322,7 +322,12 @@ fn report(dir: &std::path::Path, v: ops::backup::Verified) -> anyhow::Result<()>
         v.blobs,
         v.corrupt.len()
     );
-    println!("{}: verified {} images, {} files", dir.display(), v.images, v.blobs);
+    println!(
+        "{}: verified {} images, {} files",
+        dir.display(),
+        v.images,
+        v.blobs
+    );
     Ok(())
 }
 

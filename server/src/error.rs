@@ -144,7 +144,10 @@ impl From<StorageError> for ApiError {
         match e {
             StorageError::NotFound => ApiError::not_found(),
             StorageError::Busy { retry_after_secs } => {
-                let mut body = ErrorBody::new(ErrorCode::Unavailable, "the server is busy; try again shortly");
+                let mut body = ErrorBody::new(
+                    ErrorCode::Unavailable,
+                    "the server is busy; try again shortly",
+                );
                 body.retry_after_secs = Some(retry_after_secs);
                 ApiError::from_body(body)
             }

@@ -20,7 +20,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use dossier_core::client::{Client, MemoryTokenStore, UploadRequest};
-use dossier_tests::{PASSWORD, ServerProcess, StaffSession, phone_photos, seed_activated, seeded_username};
+use dossier_tests::{
+    PASSWORD, ServerProcess, StaffSession, phone_photos, seed_activated, seeded_username,
+};
 use uuid::Uuid;
 
 const UPLOADERS: usize = 64;
@@ -65,7 +67,10 @@ fn fsync_ceiling(dir: &Path, n: usize) -> f64 {
 /// quantisation table (still a valid photo; different bytes, so no upload is deduplicated).
 fn distinct(base: &[u8], n: u32) -> Vec<u8> {
     let mut jpeg = base.to_vec();
-    let at = jpeg.windows(2).position(|w| w == [0xFF, 0xDB]).expect("a quantisation table");
+    let at = jpeg
+        .windows(2)
+        .position(|w| w == [0xFF, 0xDB])
+        .expect("a quantisation table");
     // marker(2) length(2) precision/id(1), then 64 entries.
     let table = at + 5;
     jpeg[table + 63] = 1 + (n % 250) as u8;
@@ -80,8 +85,18 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 /// (user + system CPU seconds, peak resident MB) of a process.
 fn cpu_and_peak(pid: u32) -> (f64, f64) {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     let cpu = (ticks(11) + ticks(12)) / 100.0;
     let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let peak_kb = status
@@ -104,7 +119,10 @@ async fn main() {
     eprintln!("seeding {candidates} activated candidates and the demo's staff");
     let db = seed_activated(&data, candidates);
     let staff: BTreeMap<String, String> =
-        dossier_server::demo::seed_staff(&db, time::OffsetDateTime::now_utc()).unwrap().into_iter().collect();
+        dossier_server::demo::seed_staff(&db, time::OffsetDateTime::now_utc())
+            .unwrap()
+            .into_iter()
+            .collect();
     drop(db);
     eprintln!("preparing photos");
     let bases = Arc::new(phone_photos(8));
@@ -126,8 +144,13 @@ async fn main() {
     let clients = Arc::new(Mutex::new(Vec::new()));
     let signing: Vec<_> = (0..UPLOADERS)
         .map(|_| {
-            let (base, samples, errors, next, clients) =
-                (base.clone(), samples.clone(), errors.clone(), next.clone(), clients.clone());
+            let (base, samples, errors, next, clients) = (
+                base.clone(),
+                samples.clone(),
+                errors.clone(),
+                next.clone(),
+                clients.clone(),
+            );
             tokio::spawn(async move {
                 loop {
                     // Candidate 0 is the steady reader below.
@@ -158,7 +181,12 @@ async fn main() {
     let (cpu_before, _) = cpu_and_peak(pid);
     let started = Instant::now();
     let uploaders = (0..UPLOADERS).map(|_| {
-        let (bases, samples, errors, clients) = (bases.clone(), samples.clone(), errors.clone(), clients.clone());
+        let (bases, samples, errors, clients) = (
+            bases.clone(),
+            samples.clone(),
+            errors.clone(),
+            clients.clone(),
+        );
         tokio::spawn(async move {
             loop {
                 let Some((i, client)) = clients.lock().unwrap().pop() else {
@@ -211,13 +239,19 @@ async fn main() {
     };
     let reviewers: Vec<_> = (0..2)
         .map(|_| {
-            let (base, samples, stop, password) =
-                (base.clone(), samples.clone(), stop.clone(), staff["dongcheng"].clone());
+            let (base, samples, stop, password) = (
+                base.clone(),
+                samples.clone(),
+                stop.clone(),
+                staff["dongcheng"].clone(),
+            );
             tokio::spawn(async move {
                 let site = StaffSession::login(&base, "dongcheng", &password).await;
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     let t = Instant::now();
-                    let (status, _) = site.get("/api/v1/review/queue?stage=site&per_page=50").await;
+                    let (status, _) = site
+                        .get("/api/v1/review/queue?stage=site&per_page=50")
+                        .await;
                     assert_eq!(status, 200);
                     record(&samples, "review queue page", t.elapsed());
                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -240,7 +274,10 @@ async fn main() {
     let samples = samples.lock().unwrap();
     let uploads = samples.get("upload").map_or(0, Vec::len);
     let rate = uploads as f64 / wall.as_secs_f64();
-    println!("\n## Deadline rush: {} candidates, {UPLOADERS} uploading at once, 8 photos each", candidates - 1);
+    println!(
+        "\n## Deadline rush: {} candidates, {UPLOADERS} uploading at once, 8 photos each",
+        candidates - 1
+    );
     println!(
         "photos {}-{} KB; fsync ceiling (150 KB write+fsync+rename+dir fsync): {ceiling:.0} files/s",
         sizes.iter().min().unwrap() / 1024,
@@ -257,7 +294,14 @@ async fn main() {
     );
     println!("sign-ins before the rush: {sign_in_rate:.0}/s (Argon2id, 64 at a time)");
     let errors = errors.lock().unwrap();
-    println!("errors: {}{}", errors.len(), errors.first().map(|e| format!(" (first: {e})")).unwrap_or_default());
+    println!(
+        "errors: {}{}",
+        errors.len(),
+        errors
+            .first()
+            .map(|e| format!(" (first: {e})"))
+            .unwrap_or_default()
+    );
     println!("\n| endpoint | n | p50 ms | p95 ms | p99 ms |\n|---|---|---|---|---|");
     for (what, times) in samples.iter() {
         let mut times = times.clone();

@@ -20,7 +20,10 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 async fn signed_in(server: &ServerProcess, i: usize) -> Client {
@@ -135,14 +138,30 @@ async fn beyond_capacity_writes_are_refused_at_once_with_retry_after_and_the_ser
     let accepted = burst.len() - refused.len();
     assert!(accepted > 0, "some went through");
     let text = metrics(&server).await;
-    assert!(metric(&text, "dossier_writes_refused_total") >= refused.len() as f64, "{text}");
+    assert!(
+        metric(&text, "dossier_writes_refused_total") >= refused.len() as f64,
+        "{text}"
+    );
     // Reads were never refused, and the server recovers by itself: one at a time, all go through.
     client.dossier().await.expect("reads are not limited");
     for i in 100..104 {
-        upload(&client, i, Uuid::new_v4()).await.expect("accepted once the burst is over");
+        upload(&client, i, Uuid::new_v4())
+            .await
+            .expect("accepted once the burst is over");
     }
-    let other = client.dossier().await.unwrap().materials.into_iter().find(|m| m.category.code == "other").unwrap();
-    assert_eq!(other.images.len(), accepted + 4, "exactly the acknowledged uploads are stored");
+    let other = client
+        .dossier()
+        .await
+        .unwrap()
+        .materials
+        .into_iter()
+        .find(|m| m.category.code == "other")
+        .unwrap();
+    assert_eq!(
+        other.images.len(),
+        accepted + 4,
+        "exactly the acknowledged uploads are stored"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -199,15 +218,28 @@ async fn a_thousand_slow_clients_are_closed_while_everyone_else_is_served() {
     // Meanwhile a candidate signs in and reads the materials page, again and again.
     let client = signed_in(&server, 0).await;
     for _ in 0..20 {
-        client.dossier().await.expect("served while the slow ones trickle");
+        client
+            .dossier()
+            .await
+            .expect("served while the slow ones trickle");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     for t in slow {
         t.join().unwrap();
     }
-    assert_eq!(closed.load(Ordering::Relaxed), 1000, "every slow client was closed by the server");
+    assert_eq!(
+        closed.load(Ordering::Relaxed),
+        1000,
+        "every slow client was closed by the server"
+    );
     let text = metrics(&server).await;
-    assert!(metric(&text, "dossier_connections_dropped_total{outcome=\"too_slow\"}") >= 1000.0, "{text}");
+    assert!(
+        metric(
+            &text,
+            "dossier_connections_dropped_total{outcome=\"too_slow\"}"
+        ) >= 1000.0,
+        "{text}"
+    );
     client.dossier().await.expect("still served");
 }
 
@@ -255,7 +287,11 @@ async fn sigterm_finishes_the_upload_in_flight_refuses_new_connections_and_exits
     let server = ServerProcess::start(dir.path());
     let client = signed_in(&server, 0).await;
     let dossier = client.dossier().await.unwrap();
-    let other = dossier.materials.iter().find(|m| m.category.code == "other").unwrap();
+    let other = dossier
+        .materials
+        .iter()
+        .find(|m| m.category.code == "other")
+        .unwrap();
     assert_eq!(other.images.len(), 1);
     assert_eq!(other.images[0].upload_key, Some(key));
 }
@@ -300,7 +336,10 @@ async fn a_full_disk_refuses_uploads_loses_none_keeps_reading_and_recovers() {
         match big_upload(&client, 1000 + i, key).await {
             Ok(()) => stored.push(key),
             Err(e) => {
-                assert!(matches!(e, ClientError::Busy { status: 503, .. }), "disk full is 503: {e}");
+                assert!(
+                    matches!(e, ClientError::Busy { status: 503, .. }),
+                    "disk full is 503: {e}"
+                );
                 assert_eq!(e.retry_after(), Some(Duration::from_secs(30)));
                 refused = Some((i, key));
                 break;
@@ -311,7 +350,12 @@ async fn a_full_disk_refuses_uploads_loses_none_keeps_reading_and_recovers() {
     assert!(!stored.is_empty());
     // Reads go on: the materials page shows exactly the acknowledged photos.
     let dossier = client.dossier().await.expect("reads served on a full disk");
-    let keys: Vec<_> = dossier.materials.iter().flat_map(|m| &m.images).filter_map(|i| i.upload_key).collect();
+    let keys: Vec<_> = dossier
+        .materials
+        .iter()
+        .flat_map(|m| &m.images)
+        .filter_map(|i| i.upload_key)
+        .collect();
     assert_eq!(keys.len(), stored.len());
     assert!(stored.iter().all(|k| keys.contains(k)));
     // No partial file under a final name; every row's file whole.
@@ -320,10 +364,18 @@ async fn a_full_disk_refuses_uploads_loses_none_keeps_reading_and_recovers() {
     assert!(server.log().contains("storage unavailable"));
 
     // Space returns: the refused photo goes up under its key, and more after it.
-    let grown = Command::new("mount").args(["-o", "remount,size=64m"]).arg(&disk).status().unwrap();
+    let grown = Command::new("mount")
+        .args(["-o", "remount,size=64m"])
+        .arg(&disk)
+        .status()
+        .unwrap();
     assert!(grown.success());
-    big_upload(&client, 1000 + seed, key).await.expect("accepted once there is room");
-    big_upload(&client, 5000, Uuid::new_v4()).await.expect("and the next");
+    big_upload(&client, 1000 + seed, key)
+        .await
+        .expect("accepted once there is room");
+    big_upload(&client, 5000, Uuid::new_v4())
+        .await
+        .expect("and the next");
     let (ok, report) = cli(&disk, &["verify"]);
     assert!(ok, "{report}");
     drop(server);
@@ -359,7 +411,10 @@ async fn a_backup_taken_while_uploads_go_on_restores_and_verifies() {
             tokio::spawn(async move {
                 let mut n = 0;
                 for j in 1..6u32 {
-                    if upload(&client, (i as u32) * 100 + j, Uuid::new_v4()).await.is_ok() {
+                    if upload(&client, (i as u32) * 100 + j, Uuid::new_v4())
+                        .await
+                        .is_ok()
+                    {
                         n += 1;
                     }
                 }
@@ -375,12 +430,19 @@ async fn a_backup_taken_while_uploads_go_on_restores_and_verifies() {
             .unwrap()
     };
     assert!(ok, "{report}");
-    let uploaded: usize = futures::future::join_all(uploading).await.into_iter().map(Result::unwrap).sum();
+    let uploaded: usize = futures::future::join_all(uploading)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .sum();
     assert!(uploaded > 0);
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(backup.join("backup.json")).unwrap()).unwrap();
     let in_backup = manifest["images"].as_u64().unwrap();
-    assert!(in_backup >= 8, "the backup holds at least what was there before it began");
+    assert!(
+        in_backup >= 8,
+        "the backup holds at least what was there before it began"
+    );
 
     let (ok, report) = cli(&backup, &["verify", backup.to_str().unwrap()]);
     assert!(ok, "{report}");
@@ -428,7 +490,10 @@ async fn logs_name_each_request_once_and_hold_no_personal_data() {
     let dir = tempfile::tempdir().unwrap();
     let db = seed_activated(dir.path(), 3);
     let passwords: std::collections::BTreeMap<String, String> =
-        dossier_server::demo::seed_staff(&db, OffsetDateTime::now_utc()).unwrap().into_iter().collect();
+        dossier_server::demo::seed_staff(&db, OffsetDateTime::now_utc())
+            .unwrap()
+            .into_iter()
+            .collect();
     drop(db);
     // Debug logs, notifications to the log channel (no providers), the SMS due at once.
     let server = ServerProcess::start_with(
@@ -440,7 +505,15 @@ async fn logs_name_each_request_once_and_hold_no_personal_data() {
             ("DOSSIER_NOTIFY__POLL_INTERVAL_MS", "50"),
         ]),
     );
-    assert_eq!(http().get(format!("{}/readyz", server.base)).send().await.unwrap().status(), 200);
+    assert_eq!(
+        http()
+            .get(format!("{}/readyz", server.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 
     // Candidates sign in (one mistypes first), upload, submit; the site returns one material.
     let wrong = http()
@@ -458,12 +531,21 @@ async fn logs_name_each_request_once_and_hold_no_personal_data() {
     let site = StaffSession::login(&server.base, "dongcheng", &passwords["dongcheng"]).await;
     let id: String = server
         .database()
-        .query_row("SELECT id FROM candidates WHERE username = ?1", [seeded_username(0)], |r| r.get(0))
+        .query_row(
+            "SELECT id FROM candidates WHERE username = ?1",
+            [seeded_username(0)],
+            |r| r.get(0),
+        )
         .unwrap();
-    let (status, body) = site.post(&format!("/api/v1/review/dossiers/{id}/claim"), json!({})).await;
+    let (status, body) = site
+        .post(&format!("/api/v1/review/dossiers/{id}/claim"), json!({}))
+        .await;
     assert_eq!(status, 200, "{body}");
     let (_, dossier) = site.get(&format!("/api/v1/review/dossiers/{id}")).await;
-    let materials = verdicts(&dossier, Some(("diploma", "毕业证书照片模糊，请重新拍摄上传。")));
+    let materials = verdicts(
+        &dossier,
+        Some(("diploma", "毕业证书照片模糊，请重新拍摄上传。")),
+    );
     let (status, body) = site
         .post(
             &format!("/api/v1/review/dossiers/{id}/decision"),
@@ -483,14 +565,28 @@ async fn logs_name_each_request_once_and_hold_no_personal_data() {
     assert!(log.contains(masked), "the SMS was logged, masked");
 
     // One line per request, with its id and route pattern.
-    assert!(log.lines().any(|l| l.contains("request{id=") && l.contains("route=/api/v1/auth/login") && l.contains("status=401")));
-    let decision = log.lines().find(|l| l.contains("/decision") && l.contains("status=200"));
-    assert!(decision.is_some_and(|l| !l.contains(&id)), "the route's pattern, not the candidate's path: {decision:?}");
+    assert!(log.lines().any(|l| l.contains("request{id=")
+        && l.contains("route=/api/v1/auth/login")
+        && l.contains("status=401")));
+    let decision = log
+        .lines()
+        .find(|l| l.contains("/decision") && l.contains("status=200"));
+    assert!(
+        decision.is_some_and(|l| !l.contains(&id)),
+        "the route's pattern, not the candidate's path: {decision:?}"
+    );
     // Nobody's ID number, phone, password or token.
     for i in 0..3 {
         let id_number = format!("1101011990010{i:05}");
-        assert!(!log.contains(&id_number), "ID number {id_number} in the log");
-        assert!(!log.contains(&seeded_mobile(i)), "phone {} in the log", seeded_mobile(i));
+        assert!(
+            !log.contains(&id_number),
+            "ID number {id_number} in the log"
+        );
+        assert!(
+            !log.contains(&seeded_mobile(i)),
+            "phone {} in the log",
+            seeded_mobile(i)
+        );
     }
     assert!(!log.contains(PASSWORD) && !log.contains("Wrong-2026x"));
     assert!(!log.contains(&passwords["dongcheng"]));
@@ -498,10 +594,32 @@ async fn logs_name_each_request_once_and_hold_no_personal_data() {
 
     // The metrics saw it all: requests by route and status, uploads, the queues, the outbox.
     let text = metrics(&server).await;
-    assert!(metric(&text, "dossier_http_requests_total{method=\"POST\",route=\"/api/v1/auth/login\",status=\"401\"}") >= 1.0, "{text}");
-    assert!(metric(&text, "dossier_uploads_total{outcome=\"stored\"}") >= 15.0, "{text}");
-    assert!(metric(&text, "dossier_review_dossiers{stage=\"site\"") >= 2.0, "{text}");
+    assert!(
+        metric(
+            &text,
+            "dossier_http_requests_total{method=\"POST\",route=\"/api/v1/auth/login\",status=\"401\"}"
+        ) >= 1.0,
+        "{text}"
+    );
+    assert!(
+        metric(&text, "dossier_uploads_total{outcome=\"stored\"}") >= 15.0,
+        "{text}"
+    );
+    assert!(
+        metric(&text, "dossier_review_dossiers{stage=\"site\"") >= 2.0,
+        "{text}"
+    );
     assert!(text.contains("dossier_http_request_duration_seconds_bucket"));
-    assert_eq!(metric(&text, "dossier_outbox_notifications{channel=\"sms\",state=\"failed\"}"), 0.0, "{text}");
-    assert!(text.contains("dossier_outbox_notifications{channel=\"push\",state=\"pending\"}"), "{text}");
+    assert_eq!(
+        metric(
+            &text,
+            "dossier_outbox_notifications{channel=\"sms\",state=\"failed\"}"
+        ),
+        0.0,
+        "{text}"
+    );
+    assert!(
+        text.contains("dossier_outbox_notifications{channel=\"push\",state=\"pending\"}"),
+        "{text}"
+    );
 }

@@ -61,13 +61,21 @@ impl Verified {
 /// The lock the sweeper and backups share (see the module's comment).
 pub fn blob_lock(blobs: &Path) -> Result<File, BackupError> {
     let path = blobs.join(".lock");
-    File::options().create(true).truncate(false).write(true).open(&path).map_err(io(&path))
+    File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io(&path))
 }
 
 /// Back the data directory up into `dest` (which must not exist or be empty).
 pub fn backup(data_dir: &Path, dest: &Path) -> Result<Manifest, BackupError> {
     if dest.exists() && fs::read_dir(dest).map_err(io(dest))?.next().is_some() {
-        return Err(BackupError::Refused(format!("{} is not empty", dest.display())));
+        return Err(BackupError::Refused(format!(
+            "{} is not empty",
+            dest.display()
+        )));
     }
     let blobs_dest = dest.join("blobs");
     fs::create_dir_all(&blobs_dest).map_err(io(&blobs_dest))?;
@@ -78,18 +86,25 @@ pub fn backup(data_dir: &Path, dest: &Path) -> Result<Manifest, BackupError> {
     // The consistent copy, a few hundred pages at a time so the server's writer is never held.
     // Opened as the server opens it (a read-only connection cannot set up WAL's shared memory
     // when the server is stopped); it only reads.
-    let source = Connection::open_with_flags(data_dir.join(DATABASE), OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+    let source =
+        Connection::open_with_flags(data_dir.join(DATABASE), OpenFlags::SQLITE_OPEN_READ_WRITE)?;
     source.busy_timeout(Duration::from_secs(10))?;
     let copy_path = dest.join(DATABASE);
     let mut copy = Connection::open(&copy_path)?;
-    rusqlite::backup::Backup::new(&source, &mut copy)?.run_to_completion(256, Duration::ZERO, None)?;
+    rusqlite::backup::Backup::new(&source, &mut copy)?.run_to_completion(
+        256,
+        Duration::ZERO,
+        None,
+    )?;
     drop(source);
     let schema_version: i64 = copy.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let images: u64 = copy.query_row("SELECT COUNT(*) FROM images", [], |r| r.get(0))?;
     let hashes = image_hashes(&copy)?;
     copy.execute_batch("PRAGMA journal_mode=DELETE")?;
     drop(copy);
-    File::open(&copy_path).and_then(|f| f.sync_all()).map_err(io(&copy_path))?;
+    File::open(&copy_path)
+        .and_then(|f| f.sync_all())
+        .map_err(io(&copy_path))?;
 
     let mut blob_bytes = 0;
     let mut dirs = BTreeSet::new();
@@ -102,12 +117,16 @@ pub fn backup(data_dir: &Path, dest: &Path) -> Result<Manifest, BackupError> {
         }
         if fs::hard_link(&from, &to).is_err() {
             fs::copy(&from, &to).map_err(io(&from))?;
-            File::open(&to).and_then(|f| f.sync_all()).map_err(io(&to))?;
+            File::open(&to)
+                .and_then(|f| f.sync_all())
+                .map_err(io(&to))?;
         }
         blob_bytes += fs::metadata(&to).map_err(io(&to))?.len();
     }
     for dir in dirs.iter().chain([&blobs_dest, &dest.to_path_buf()]) {
-        File::open(dir).and_then(|f| f.sync_all()).map_err(io(dir))?;
+        File::open(dir)
+            .and_then(|f| f.sync_all())
+            .map_err(io(dir))?;
     }
     drop(lock);
 
@@ -120,7 +139,10 @@ pub fn backup(data_dir: &Path, dest: &Path) -> Result<Manifest, BackupError> {
         blobs: hashes.len() as u64,
         blob_bytes,
     };
-    write_synced(&dest.join(MANIFEST), &serde_json::to_vec_pretty(&manifest).expect("serialisable"))?;
+    write_synced(
+        &dest.join(MANIFEST),
+        &serde_json::to_vec_pretty(&manifest).expect("serialisable"),
+    )?;
     Ok(manifest)
 }
 
@@ -129,7 +151,9 @@ pub fn verify(dir: &Path) -> Result<Verified, BackupError> {
     let conn = Connection::open_with_flags(dir.join(DATABASE), OpenFlags::SQLITE_OPEN_READ_WRITE)?;
     let integrity: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
     if integrity != "ok" {
-        return Err(BackupError::Damaged(format!("database integrity: {integrity}")));
+        return Err(BackupError::Damaged(format!(
+            "database integrity: {integrity}"
+        )));
     }
     let mut verified = Verified {
         images: conn.query_row("SELECT COUNT(*) FROM images", [], |r| r.get(0))?,
@@ -181,16 +205,24 @@ pub fn restore(backup: &Path, data_dir: &Path) -> Result<Verified, BackupError> 
             let to = to_dir.join(from.file_name().expect("named"));
             if fs::hard_link(&from, &to).is_err() {
                 fs::copy(&from, &to).map_err(io(&from))?;
-                File::open(&to).and_then(|f| f.sync_all()).map_err(io(&to))?;
+                File::open(&to)
+                    .and_then(|f| f.sync_all())
+                    .map_err(io(&to))?;
             }
         }
-        File::open(&to_dir).and_then(|f| f.sync_all()).map_err(io(&to_dir))?;
+        File::open(&to_dir)
+            .and_then(|f| f.sync_all())
+            .map_err(io(&to_dir))?;
     }
     let partial = data_dir.join(format!("{DATABASE}.restoring"));
     fs::copy(backup.join(DATABASE), &partial).map_err(io(&partial))?;
-    File::open(&partial).and_then(|f| f.sync_all()).map_err(io(&partial))?;
+    File::open(&partial)
+        .and_then(|f| f.sync_all())
+        .map_err(io(&partial))?;
     fs::rename(&partial, data_dir.join(DATABASE)).map_err(io(data_dir))?;
-    File::open(data_dir).and_then(|f| f.sync_all()).map_err(io(data_dir))?;
+    File::open(data_dir)
+        .and_then(|f| f.sync_all())
+        .map_err(io(data_dir))?;
     Ok(verified)
 }
 
@@ -206,5 +238,7 @@ fn blob_path(root: &Path, sha256: &str) -> PathBuf {
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), BackupError> {
     let mut file = File::create(path).map_err(io(path))?;
-    file.write_all(bytes).and_then(|_| file.sync_all()).map_err(io(path))
+    file.write_all(bytes)
+        .and_then(|_| file.sync_all())
+        .map_err(io(path))
 }

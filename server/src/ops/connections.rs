@@ -11,9 +11,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use poem::http::uri::Scheme;
 use poem::listener::Acceptor;
 use poem::web::{LocalAddr, RemoteAddr};
-use poem::http::uri::Scheme;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
@@ -54,7 +54,10 @@ pub struct GuardedAcceptor<A> {
 
 impl<A: Acceptor> GuardedAcceptor<A> {
     pub fn new(inner: A, settings: ConnectionSettings, metrics: Arc<Metrics>) -> Self {
-        let limit = settings.max_connections.min(file_limit().saturating_sub(256)).max(1);
+        let limit = settings
+            .max_connections
+            .min(file_limit().saturating_sub(256))
+            .max(1);
         GuardedAcceptor {
             inner,
             slots: Arc::new(Semaphore::new(limit)),
@@ -92,7 +95,9 @@ impl<A> GuardedAcceptor<A> {
     fn dropped(&self, reason: &str) {
         self.metrics
             .connections_dropped
-            .get_or_create(&OutcomeLabels { outcome: reason.into() })
+            .get_or_create(&OutcomeLabels {
+                outcome: reason.into(),
+            })
             .inc();
     }
 }
@@ -100,14 +105,20 @@ impl<A> GuardedAcceptor<A> {
 /// Raise the open-files limit to its hard limit (the default soft limit is often 1024) and say
 /// what it is.
 pub fn file_limit() -> usize {
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: plain libc calls with a valid pointer to a local struct.
     unsafe {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
             return 1024;
         }
         if limit.rlim_cur < limit.rlim_max {
-            let raised = libc::rlimit { rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max };
+            let raised = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                rlim_max: limit.rlim_max,
+            };
             if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
                 limit.rlim_cur = limit.rlim_max;
             }
@@ -132,7 +143,12 @@ pub struct Guarded<Io> {
 }
 
 impl<Io> Guarded<Io> {
-    fn new(inner: Io, slot: OwnedSemaphorePermit, settings: &ConnectionSettings, metrics: Arc<Metrics>) -> Self {
+    fn new(
+        inner: Io,
+        slot: OwnedSemaphorePermit,
+        settings: &ConnectionSettings,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         metrics.connections.inc();
         let window = Duration::from_millis(settings.window_ms.max(1));
         Guarded {
@@ -171,9 +187,14 @@ impl<Io> Guarded<Io> {
     fn close(&self, reason: &str) -> io::Error {
         self.metrics
             .connections_dropped
-            .get_or_create(&OutcomeLabels { outcome: reason.into() })
+            .get_or_create(&OutcomeLabels {
+                outcome: reason.into(),
+            })
             .inc();
-        io::Error::new(io::ErrorKind::TimedOut, format!("connection closed: {reason}"))
+        io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("connection closed: {reason}"),
+        )
     }
 }
 
@@ -184,7 +205,11 @@ impl<Io> Drop for Guarded<Io> {
 }
 
 impl<Io: AsyncRead + Unpin> AsyncRead for Guarded<Io> {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let before = buf.filled().len();
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
@@ -211,7 +236,11 @@ impl<Io: AsyncRead + Unpin> AsyncRead for Guarded<Io> {
 }
 
 impl<Io: AsyncWrite + Unpin> AsyncWrite for Guarded<Io> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
     }
 

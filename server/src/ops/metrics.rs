@@ -65,12 +65,20 @@ impl Metrics {
     pub fn new() -> Arc<Metrics> {
         let mut registry = Registry::with_prefix("dossier");
         let requests = Family::<RequestLabels, Counter>::default();
-        registry.register("http_requests", "HTTP requests by route and status", requests.clone());
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            requests.clone(),
+        );
         // 1 ms to ~16 s.
         let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.001, 2.0, 15))
         });
-        registry.register("http_request_duration_seconds", "Time to answer, by route", latency.clone());
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to answer, by route",
+            latency.clone(),
+        );
         let writes_refused = Counter::default();
         registry.register(
             "writes_refused",
@@ -78,9 +86,17 @@ impl Metrics {
             writes_refused.clone(),
         );
         let in_flight = Gauge::default();
-        registry.register("http_in_flight", "Requests being answered", in_flight.clone());
+        registry.register(
+            "http_in_flight",
+            "Requests being answered",
+            in_flight.clone(),
+        );
         let connections = Gauge::default();
-        registry.register("connections", "Open client connections", connections.clone());
+        registry.register(
+            "connections",
+            "Open client connections",
+            connections.clone(),
+        );
         let connections_dropped = Family::<OutcomeLabels, Counter>::default();
         registry.register(
             "connections_dropped",
@@ -90,9 +106,17 @@ impl Metrics {
         let uploads = Family::<OutcomeLabels, Counter>::default();
         registry.register("uploads", "Uploads by outcome", uploads.clone());
         let upload_bytes = Counter::default();
-        registry.register("upload_stored_bytes", "Bytes of images stored", upload_bytes.clone());
+        registry.register(
+            "upload_stored_bytes",
+            "Bytes of images stored",
+            upload_bytes.clone(),
+        );
         let review_queue = Family::<StageLabels, Gauge>::default();
-        registry.register("review_dossiers", "Dossiers in review by stage and state", review_queue.clone());
+        registry.register(
+            "review_dossiers",
+            "Dossiers in review by stage and state",
+            review_queue.clone(),
+        );
         let outbox = Family::<OutboxLabels, Gauge>::default();
         registry.register(
             "outbox_notifications",
@@ -115,29 +139,42 @@ impl Metrics {
     }
 
     pub fn upload(&self, outcome: &str) {
-        self.uploads.get_or_create(&OutcomeLabels { outcome: outcome.into() }).inc();
+        self.uploads
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.into(),
+            })
+            .inc();
     }
 
     /// The text exposition, with the database's gauges read now.
     pub async fn render(&self, db: &Db) -> Result<String, StorageError> {
         let (depths, backlog) = db
-            .read(|conn| Ok::<_, StorageError>((ops::review_depths(conn)?, ops::outbox_backlog(conn)?)))
+            .read(|conn| {
+                Ok::<_, StorageError>((ops::review_depths(conn)?, ops::outbox_backlog(conn)?))
+            })
             .await?;
         // A stage or channel that emptied drops out instead of keeping its last value; the
         // outbox's channels always show, at 0 when nothing waits.
         self.review_queue.clear();
         for (stage, state, n) in depths {
-            self.review_queue.get_or_create(&StageLabels { stage, state }).set(n);
+            self.review_queue
+                .get_or_create(&StageLabels { stage, state })
+                .set(n);
         }
         self.outbox.clear();
         for channel in ["push", "sms"] {
             for state in ["pending", "sending", "failed"] {
-                let labels = OutboxLabels { channel: channel.into(), state: state.into() };
+                let labels = OutboxLabels {
+                    channel: channel.into(),
+                    state: state.into(),
+                };
                 self.outbox.get_or_create(&labels).set(0);
             }
         }
         for (channel, state, n) in backlog {
-            self.outbox.get_or_create(&OutboxLabels { channel, state }).set(n);
+            self.outbox
+                .get_or_create(&OutboxLabels { channel, state })
+                .set(n);
         }
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)

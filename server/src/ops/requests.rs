@@ -69,11 +69,18 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
         let elapsed = started.elapsed();
         self.metrics
             .requests
-            .get_or_create(&RequestLabels { method: method.to_string(), route: route.clone(), status: status.as_u16() })
+            .get_or_create(&RequestLabels {
+                method: method.to_string(),
+                route: route.clone(),
+                status: status.as_u16(),
+            })
             .inc();
         self.metrics
             .latency
-            .get_or_create(&RouteLabels { method: method.to_string(), route: route.clone() })
+            .get_or_create(&RouteLabels {
+                method: method.to_string(),
+                route: route.clone(),
+            })
             .observe(elapsed.as_secs_f64());
         span.in_scope(|| {
             tracing::info!(
@@ -96,7 +103,11 @@ fn request_id(req: &Request) -> String {
     req.headers()
         .get(REQUEST_ID_HEADER)
         .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
         .map(str::to_string)
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())
 }

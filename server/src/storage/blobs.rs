@@ -63,7 +63,10 @@ impl BlobStore {
 
     /// For `/readyz`: a small file can be written, synced and removed in the store.
     pub async fn probe(&self) -> Result<(), StorageError> {
-        let tmp = self.root.join("tmp").join(format!("probe-{}", uuid::Uuid::new_v4()));
+        let tmp = self
+            .root
+            .join("tmp")
+            .join(format!("probe-{}", uuid::Uuid::new_v4()));
         tokio::task::spawn_blocking(move || {
             let result = (|| {
                 let mut file = File::create(&tmp)?;
@@ -105,7 +108,8 @@ impl BlobStore {
         is_referenced: impl Fn(&str) -> bool,
     ) -> Result<usize, StorageError> {
         // A backup is copying the blobs its snapshot names: sweep next time (ops::backup).
-        let lock = crate::ops::backup::blob_lock(&self.root).map_err(|e| StorageError::Malformed(e.to_string()))?;
+        let lock = crate::ops::backup::blob_lock(&self.root)
+            .map_err(|e| StorageError::Malformed(e.to_string()))?;
         if lock.try_lock().is_err() {
             return Ok(0);
         }

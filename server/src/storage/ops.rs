@@ -6,9 +6,8 @@ use super::StorageError;
 
 /// Dossiers per review stage and state (site/district, waiting/claimed/returned...).
 pub fn review_depths(conn: &Connection) -> Result<Vec<(String, String, i64)>, StorageError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT stage, state, COUNT(*) FROM reviews GROUP BY stage, state",
-    )?;
+    let mut stmt =
+        conn.prepare_cached("SELECT stage, state, COUNT(*) FROM reviews GROUP BY stage, state")?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
