@@ -32,11 +32,12 @@ async fn signed_in(server: &ServerProcess, i: usize) -> Client {
     client
 }
 
-async fn upload(client: &Client, seed: u32, key: Uuid) -> Result<(), ClientError> {
+/// One photo to "other" under `key`.
+async fn upload_jpeg(client: &Client, jpeg: Vec<u8>, key: Uuid) -> Result<(), ClientError> {
     client
         .upload(&UploadRequest {
             category: "other",
-            jpeg: photo(seed),
+            jpeg,
             idempotency_key: key,
             slot: None,
             replaces: None,
@@ -45,18 +46,14 @@ async fn upload(client: &Client, seed: u32, key: Uuid) -> Result<(), ClientError
         .map(|_| ())
 }
 
+/// A small distinct photo.
+async fn upload(client: &Client, seed: u32, key: Uuid) -> Result<(), ClientError> {
+    upload_jpeg(client, photo(seed), key).await
+}
+
 /// A phone-sized photo (about 150 KB), to fill a small disk quickly.
 async fn big_upload(client: &Client, seed: u32, key: Uuid) -> Result<(), ClientError> {
-    client
-        .upload(&UploadRequest {
-            category: "other",
-            jpeg: dossier_tests::photo_of_size(seed, 1600, 1200),
-            idempotency_key: key,
-            slot: None,
-            replaces: None,
-        })
-        .await
-        .map(|_| ())
+    upload_jpeg(client, dossier_tests::photo_of_size(seed, 1600, 1200), key).await
 }
 
 fn cli(data: &Path, args: &[&str]) -> (bool, String) {
@@ -112,20 +109,11 @@ async fn beyond_capacity_writes_are_refused_at_once_with_retry_after_and_the_ser
     );
     let client = signed_in(&server, 0).await;
     let photos: Vec<_> = (0..32).map(photo).collect();
-    let burst = futures::future::join_all(photos.iter().map(|jpeg| {
-        let client = client.clone();
-        async move {
-            client
-                .upload(&UploadRequest {
-                    category: "other",
-                    jpeg: jpeg.clone(),
-                    idempotency_key: Uuid::new_v4(),
-                    slot: None,
-                    replaces: None,
-                })
-                .await
-        }
-    }))
+    let burst = futures::future::join_all(
+        photos
+            .into_iter()
+            .map(|jpeg| upload_jpeg(&client, jpeg, Uuid::new_v4())),
+    )
     .await;
     let refused: Vec<_> = burst.iter().filter_map(|r| r.as_ref().err()).collect();
     assert!(!refused.is_empty(), "the burst overflowed one place");

@@ -14,6 +14,8 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 use sha2::{Digest, Sha256};
 
+use crate::storage::{self, blobs};
+
 const DATABASE: &str = "dossier.sqlite3";
 const MANIFEST: &str = "backup.json";
 
@@ -23,6 +25,8 @@ pub enum BackupError {
     Io(String, std::io::Error),
     #[error("database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("{0}")]
+    Storage(#[from] crate::storage::StorageError),
     #[error("{0}")]
     Refused(String),
     #[error("the backup is damaged: {0}")]
@@ -58,17 +62,6 @@ impl Verified {
     }
 }
 
-/// The lock the sweeper and backups share (see the module's comment).
-pub fn blob_lock(blobs: &Path) -> Result<File, BackupError> {
-    let path = blobs.join(".lock");
-    File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(io(&path))
-}
-
 /// Back the data directory up into `dest` (which must not exist or be empty).
 pub fn backup(data_dir: &Path, dest: &Path) -> Result<Manifest, BackupError> {
     if dest.exists() && fs::read_dir(dest).map_err(io(dest))?.next().is_some() {
@@ -80,7 +73,7 @@ pub fn backup(data_dir: &Path, dest: &Path) -> Result<Manifest, BackupError> {
     let blobs_dest = dest.join("blobs");
     fs::create_dir_all(&blobs_dest).map_err(io(&blobs_dest))?;
     let blobs = data_dir.join("blobs");
-    let lock = blob_lock(&blobs)?;
+    let lock = blobs::lock_file(&blobs).map_err(io(blobs.join(".lock")))?;
     lock.lock_shared().map_err(io(blobs.join(".lock")))?;
 
     // The consistent copy, a few hundred pages at a time so the server's writer is never held.
@@ -99,35 +92,12 @@ pub fn backup(data_dir: &Path, dest: &Path) -> Result<Manifest, BackupError> {
     drop(source);
     let schema_version: i64 = copy.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let images: u64 = copy.query_row("SELECT COUNT(*) FROM images", [], |r| r.get(0))?;
-    let hashes = image_hashes(&copy)?;
+    let hashes = storage::all_image_hashes(&copy)?;
     copy.execute_batch("PRAGMA journal_mode=DELETE")?;
     drop(copy);
-    File::open(&copy_path)
-        .and_then(|f| f.sync_all())
-        .map_err(io(&copy_path))?;
-
-    let mut blob_bytes = 0;
-    let mut dirs = BTreeSet::new();
-    for sha in &hashes {
-        let from = blob_path(&blobs, sha);
-        let to = blob_path(&blobs_dest, sha);
-        let dir = to.parent().expect("two-level path").to_path_buf();
-        if dirs.insert(dir.clone()) {
-            fs::create_dir_all(&dir).map_err(io(&dir))?;
-        }
-        if fs::hard_link(&from, &to).is_err() {
-            fs::copy(&from, &to).map_err(io(&from))?;
-            File::open(&to)
-                .and_then(|f| f.sync_all())
-                .map_err(io(&to))?;
-        }
-        blob_bytes += fs::metadata(&to).map_err(io(&to))?.len();
-    }
-    for dir in dirs.iter().chain([&blobs_dest, &dest.to_path_buf()]) {
-        File::open(dir)
-            .and_then(|f| f.sync_all())
-            .map_err(io(dir))?;
-    }
+    sync(&copy_path)?;
+    let blob_bytes = copy_blobs(&blobs, &blobs_dest, &hashes)?;
+    sync(dest)?;
     drop(lock);
 
     let manifest = Manifest {
@@ -160,9 +130,9 @@ pub fn verify(dir: &Path) -> Result<Verified, BackupError> {
         ..Verified::default()
     };
     let blobs = dir.join("blobs");
-    for sha in image_hashes(&conn)? {
+    for sha in storage::all_image_hashes(&conn)? {
         verified.blobs += 1;
-        match fs::read(blob_path(&blobs, &sha)) {
+        match fs::read(blobs::blob_path(&blobs, &sha)) {
             Ok(bytes) if hex::encode(Sha256::digest(&bytes)) == sha => {}
             Ok(_) => verified.corrupt.push(sha),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => verified.missing.push(sha),
@@ -192,48 +162,45 @@ pub fn restore(backup: &Path, data_dir: &Path) -> Result<Verified, BackupError> 
     fs::create_dir_all(blobs.join("tmp")).map_err(io(&blobs))?;
     // The database last, under its final name only when complete: a restore cut off midway
     // leaves no database, so it is simply run again.
-    let from_blobs = backup.join("blobs");
-    for entry in fs::read_dir(&from_blobs).map_err(io(&from_blobs))? {
-        let dir = entry.map_err(io(&from_blobs))?.path();
-        if !dir.is_dir() {
-            continue;
-        }
-        let to_dir = blobs.join(dir.file_name().expect("named"));
-        fs::create_dir_all(&to_dir).map_err(io(&to_dir))?;
-        for file in fs::read_dir(&dir).map_err(io(&dir))? {
-            let from = file.map_err(io(&dir))?.path();
-            let to = to_dir.join(from.file_name().expect("named"));
-            if fs::hard_link(&from, &to).is_err() {
-                fs::copy(&from, &to).map_err(io(&from))?;
-                File::open(&to)
-                    .and_then(|f| f.sync_all())
-                    .map_err(io(&to))?;
-            }
-        }
-        File::open(&to_dir)
-            .and_then(|f| f.sync_all())
-            .map_err(io(&to_dir))?;
-    }
+    let hashes = storage::all_image_hashes(&Connection::open(backup.join(DATABASE))?)?;
+    copy_blobs(&backup.join("blobs"), &blobs, &hashes)?;
     let partial = data_dir.join(format!("{DATABASE}.restoring"));
     fs::copy(backup.join(DATABASE), &partial).map_err(io(&partial))?;
-    File::open(&partial)
-        .and_then(|f| f.sync_all())
-        .map_err(io(&partial))?;
+    sync(&partial)?;
     fs::rename(&partial, data_dir.join(DATABASE)).map_err(io(data_dir))?;
-    File::open(data_dir)
-        .and_then(|f| f.sync_all())
-        .map_err(io(data_dir))?;
+    sync(data_dir)?;
     Ok(verified)
 }
 
-fn image_hashes(conn: &Connection) -> Result<Vec<String>, BackupError> {
-    let mut stmt = conn.prepare("SELECT DISTINCT sha256 FROM images ORDER BY sha256")?;
-    let rows = stmt.query_map([], |r| r.get(0))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+/// Copy the named blobs from one store's root to another's: hard links where both are on one
+/// filesystem (a blob never changes once written), else copies, synced with their folders.
+/// Returns the bytes copied.
+fn copy_blobs(from: &Path, to: &Path, hashes: &[String]) -> Result<u64, BackupError> {
+    let mut bytes = 0;
+    let mut dirs = BTreeSet::new();
+    for sha in hashes {
+        let (source, target) = (blobs::blob_path(from, sha), blobs::blob_path(to, sha));
+        let dir = target.parent().expect("two-level path").to_path_buf();
+        if dirs.insert(dir.clone()) {
+            fs::create_dir_all(&dir).map_err(io(&dir))?;
+        }
+        if fs::hard_link(&source, &target).is_err() {
+            fs::copy(&source, &target).map_err(io(&source))?;
+            sync(&target)?;
+        }
+        bytes += fs::metadata(&target).map_err(io(&target))?.len();
+    }
+    for dir in dirs.iter().map(PathBuf::as_path).chain([to]) {
+        sync(dir)?;
+    }
+    Ok(bytes)
 }
 
-fn blob_path(root: &Path, sha256: &str) -> PathBuf {
-    root.join(&sha256[..2.min(sha256.len())]).join(sha256)
+/// fsync a file or a folder.
+fn sync(path: &Path) -> Result<(), BackupError> {
+    File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(io(path))
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), BackupError> {

@@ -18,7 +18,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
 
-use super::metrics::{Metrics, OutcomeLabels};
+use super::metrics::Metrics;
 
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(default)]
@@ -84,21 +84,10 @@ impl<A: Acceptor> Acceptor for GuardedAcceptor<A> {
                 }
                 Err(_) => {
                     drop(io);
-                    self.dropped("over_limit");
+                    self.metrics.connection_dropped("over_limit");
                 }
             }
         }
-    }
-}
-
-impl<A> GuardedAcceptor<A> {
-    fn dropped(&self, reason: &str) {
-        self.metrics
-            .connections_dropped
-            .get_or_create(&OutcomeLabels {
-                outcome: reason.into(),
-            })
-            .inc();
     }
 }
 
@@ -185,12 +174,7 @@ impl<Io> Guarded<Io> {
     }
 
     fn close(&self, reason: &str) -> io::Error {
-        self.metrics
-            .connections_dropped
-            .get_or_create(&OutcomeLabels {
-                outcome: reason.into(),
-            })
-            .inc();
+        self.metrics.connection_dropped(reason);
         io::Error::new(
             io::ErrorKind::TimedOut,
             format!("connection closed: {reason}"),

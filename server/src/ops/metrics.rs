@@ -138,6 +138,14 @@ impl Metrics {
         })
     }
 
+    pub fn connection_dropped(&self, reason: &str) {
+        self.connections_dropped
+            .get_or_create(&OutcomeLabels {
+                outcome: reason.into(),
+            })
+            .inc();
+    }
+
     pub fn upload(&self, outcome: &str) {
         self.uploads
             .get_or_create(&OutcomeLabels {

@@ -11,6 +11,21 @@ use sha2::{Digest, Sha256};
 
 use super::StorageError;
 
+/// Where the blob with this SHA-256 lives under a store's root (also in a backup's copy).
+pub fn blob_path(root: &Path, sha256: &str) -> PathBuf {
+    root.join(&sha256[..2.min(sha256.len())]).join(sha256)
+}
+
+/// The lock file that the sweeper takes exclusively and a backup shares while it copies the
+/// blobs its snapshot names (`ops::backup`), so none of those is swept before it is copied.
+pub fn lock_file(root: &Path) -> std::io::Result<File> {
+    File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(root.join(".lock"))
+}
+
 #[derive(Clone)]
 pub struct BlobStore {
     root: PathBuf,
@@ -30,7 +45,7 @@ impl BlobStore {
     }
 
     fn path_of(&self, sha256: &str) -> PathBuf {
-        self.root.join(&sha256[..2]).join(sha256)
+        blob_path(&self.root, sha256)
     }
 
     /// Store `bytes` durably; returns their SHA-256 (hex). Storing the same bytes twice is one file.
@@ -107,9 +122,8 @@ impl BlobStore {
         grace: Duration,
         is_referenced: impl Fn(&str) -> bool,
     ) -> Result<usize, StorageError> {
-        // A backup is copying the blobs its snapshot names: sweep next time (ops::backup).
-        let lock = crate::ops::backup::blob_lock(&self.root)
-            .map_err(|e| StorageError::Malformed(e.to_string()))?;
+        // A backup is copying the blobs its snapshot names: sweep next time (`lock_file`).
+        let lock = lock_file(&self.root)?;
         if lock.try_lock().is_err() {
             return Ok(0);
         }
