@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # All of Dossier's tests, on a fresh Debian machine: installs what the build needs, then runs the
 # Rust workspace's tests (unit, the photo pipeline, the end-to-end tests against the real server),
-# then the bindings' (scripts/bindings-tests.sh: Kotlin on the JVM, Swift generated).
+# then the bindings' (scripts/bindings-tests.sh: Kotlin on the JVM, Swift generated), then the web
+# pages in headless Chromium (scripts/web-tests.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,4 +36,11 @@ bash scripts/bindings-tests.sh
 bindings=$?
 set -e
 [ "$status" = 0 ] && status=$bindings
+
+# The web pages in headless Chromium (and their screenshots).
+set +e
+bash scripts/web-tests.sh
+web=$?
+set -e
+[ "$status" = 0 ] && status=$web
 exit "$status"

@@ -1,10 +1,10 @@
 //! The candidate API under `/api/v1`: one `#[OpenApi]` struct per resource, combined as a tuple.
 //! Handlers parse and authenticate, then call `auth` or `dossier`; no SQL here.
 use dossier_core::api::{
-    ActivationRequest, DossierView, EntryResponse, ErrorCode, IDEMPOTENCY_KEY_HEADER, ImageView,
-    LoginRequest, MessageList, Profile, ProfileUpdate, PushTokenRegistration, RecoveryQuestion,
-    RecoveryQuestionRequest, RecoveryRequest, RefreshRequest, SessionGrant, SessionMode,
-    SubmitReceipt, TicketRequest,
+    ActivationRequest, DocumentKind, DossierView, EntryResponse, ErrorCode, IDEMPOTENCY_KEY_HEADER,
+    ImageView, LoginRequest, MessageList, Profile, ProfileUpdate, PushTokenRegistration,
+    RecoveryQuestion, RecoveryQuestionRequest, RecoveryRequest, RefreshRequest, SessionGrant,
+    SessionMode, SubmitReceipt, TicketRequest,
 };
 use dossier_core::photo::UPLOAD_BUDGET_BYTES;
 use poem::http::{Method, header};
@@ -292,6 +292,25 @@ pub(crate) enum ImageBytes {
     ),
 }
 
+/// The largest photo the prepare endpoint reads: a 50 MP phone photo is about 20 MB.
+const PREPARE_LIMIT_BYTES: usize = 32 << 20;
+
+#[derive(ApiResponse)]
+enum PreparedAnswer {
+    /// The prepared JPEG.
+    #[oai(status = 200, content_type = "image/jpeg")]
+    Ok(
+        Binary<Vec<u8>>,
+        #[oai(header = "X-Photo-Warnings")] String,
+        #[oai(header = "X-Photo-Width")] u32,
+        #[oai(header = "X-Photo-Height")] u32,
+        /// The EXIF orientation that was applied (1: none).
+        #[oai(header = "X-Source-Orientation")]
+        u16,
+        #[oai(header = "Cache-Control")] String,
+    ),
+}
+
 pub struct DossierApi;
 
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Dossier")]
@@ -436,6 +455,52 @@ impl DossierApi {
         auth: CandidateAuth,
     ) -> ApiResult<Json<SubmitReceipt>> {
         Ok(Json(state.dossiers.submit(auth.candidate(), now()).await?))
+    }
+
+    /// Prepare a photo straight from a phone or camera (JPEG or PNG, several MB, perhaps
+    /// sideways) as the app does on the phone: the answer is the upright, metadata-free JPEG
+    /// within 200 KB, with its legibility warnings in `X-Photo-Warnings` (comma-separated:
+    /// `blurry`, `too_dark`, `washed_out`, `too_small`). Nothing is stored: the page shows it and
+    /// uploads it when the candidate confirms.
+    #[oai(path = "/photos/prepare", method = "post")]
+    async fn prepare(
+        &self,
+        state: Data<&AppState>,
+        _auth: CandidateAuth,
+        /// The document the photo shows, for the resolution check (`id_card` or `a4`).
+        document: Query<Option<DocumentKind>>,
+        body: PhotoBody,
+    ) -> ApiResult<PreparedAnswer> {
+        let limit = PREPARE_LIMIT_BYTES;
+        let bytes = body
+            .into_body()
+            .into_bytes_limit(limit)
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    ErrorCode::PayloadTooLarge,
+                    format!("the photo is larger than {} MB", limit >> 20),
+                )
+            })?;
+        let prepared = state
+            .dossiers
+            .prepare_photo(bytes, document.0.unwrap_or(DocumentKind::A4))
+            .await?;
+        let warnings = prepared
+            .checks
+            .warnings
+            .iter()
+            .map(|w| w.code())
+            .collect::<Vec<_>>()
+            .join(",");
+        Ok(PreparedAnswer::Ok(
+            Binary(prepared.jpeg),
+            warnings,
+            prepared.width,
+            prepared.height,
+            prepared.source.orientation,
+            "no-store".into(),
+        ))
     }
 
     /// The example image (示例) of a category. Public.

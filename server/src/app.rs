@@ -110,7 +110,9 @@ pub fn routes(state: AppState) -> impl poem::Endpoint {
     let spec = service.spec_endpoint();
     let docs = service.swagger_ui();
     Route::new()
-        .nest("/", service)
+        // The operations keep their full paths (`/api/v1/...`), as the spec lists them.
+        .nest_no_strip("/api/v1", service)
+        .nest("/", crate::web::routes())
         .at("/api/openapi.json", spec)
         .nest("/api/docs", docs)
         .at("/healthz", get(healthz))

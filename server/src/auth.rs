@@ -112,6 +112,35 @@ pub fn token_hash(token: &str) -> Vec<u8> {
 }
 
 /// Recovery answers compare without case and surrounding space: people retype them from memory.
+/// Cookie sessions must show their CSRF token on every state change: a cross-site form can make
+/// the browser send the cookie, but cannot read the token. Compared in constant time.
+pub fn check_csrf(
+    given: Option<&str>,
+    expected: Option<&[u8]>,
+    state_change: bool,
+) -> ApiResult<()> {
+    if !state_change {
+        return Ok(());
+    }
+    let ok = match (given, expected) {
+        (Some(given), Some(expected)) => {
+            let given = token_hash(given);
+            given.len() == expected.len()
+                && given
+                    .iter()
+                    .zip(expected)
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    == 0
+        }
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(refused(ErrorCode::Forbidden, "missing or wrong CSRF token"))
+    }
+}
+
 pub fn normalise_answer(answer: &str) -> String {
     answer.trim().to_lowercase()
 }
@@ -133,6 +162,18 @@ impl Auth {
             settings,
             dummy_hash: Arc::new(dummy),
         }
+    }
+
+    /// A session cookie: HttpOnly (no script reads it), `Secure` when served over TLS.
+    pub fn cookie(&self, name: &str, value: &str, same_site: &str, max_age_secs: i64) -> String {
+        let secure = if self.settings.secure_cookies {
+            "; Secure"
+        } else {
+            ""
+        };
+        format!(
+            "{name}={value}; Path=/; HttpOnly; SameSite={same_site}; Max-Age={max_age_secs}{secure}"
+        )
     }
 
     pub fn settings(&self) -> &AuthSettings {
@@ -613,15 +654,13 @@ impl Auth {
                     })
                     .await
                     .map_err(ApiError::from)?;
-                let secure = if self.settings.secure_cookies {
-                    "; Secure"
-                } else {
-                    ""
-                };
-                let set_cookie = format!(
-                    "{}={cookie}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+                // Lax, not Strict: the registration system's link (a top-level navigation from
+                // another site) must arrive signed in on a later entry.
+                let set_cookie = self.cookie(
                     dossier_core::api::SESSION_COOKIE,
-                    self.settings.web_ttl_secs
+                    &cookie,
+                    "Lax",
+                    self.settings.web_ttl_secs,
                 );
                 Ok(Grant {
                     body: SessionGrant {
@@ -722,23 +761,7 @@ impl Auth {
         now: OffsetDateTime,
     ) -> ApiResult<Principal> {
         let s = self.resolve(token, TokenKind::Web, now).await?;
-        if state_change {
-            let ok = match (csrf, &s.csrf_hash) {
-                (Some(given), Some(expected)) => {
-                    let given = token_hash(given);
-                    given.len() == expected.len()
-                        && given
-                            .iter()
-                            .zip(expected)
-                            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                            == 0
-                }
-                _ => false,
-            };
-            if !ok {
-                return Err(refused(ErrorCode::Forbidden, "missing or wrong CSRF token"));
-            }
-        }
+        check_csrf(csrf, s.csrf_hash.as_deref(), state_change)?;
         Ok(Principal {
             candidate_id: s.candidate_id,
             family: s.family,

@@ -9,12 +9,12 @@ use tokio::sync::Semaphore;
 use crate::storage::review as review_storage;
 use dossier_core::api::review::{ReviewStage, ReviewState};
 use dossier_core::api::{
-    Category, DossierState, DossierView, ErrorCode, FinalResult, ImageView, MaterialState,
-    MaterialView, MessageList, MessageView, Profile, ProfileUpdate, PushTokenRegistration,
-    ResultOutcome, ReviewNote, SUBMITTED_TEXT, SubmitReceipt, UploadWindow,
+    Category, DocumentKind, DossierState, DossierView, ErrorCode, FinalResult, ImageView,
+    MaterialState, MaterialView, MessageList, MessageView, Profile, ProfileUpdate,
+    PushTokenRegistration, ResultOutcome, ReviewNote, SUBMITTED_TEXT, SubmitReceipt, UploadWindow,
 };
 use dossier_core::domain::{self, MaterialSummary};
-use dossier_core::photo::{self, ValidatedPhoto};
+use dossier_core::photo::{self, PhotoSource, PrepareOptions, PreparedPhoto, ValidatedPhoto};
 use rusqlite::Connection;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -249,6 +249,26 @@ impl Dossiers {
             .await
             .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?
             .map_err(ApiError::from)
+    }
+
+    /// Run the phone's photo pipeline for the web page: upright, metadata-free, within the
+    /// budget, with the legibility warnings. Shares the check's turns (it is heavier still).
+    pub async fn prepare_photo(
+        &self,
+        bytes: impl AsRef<[u8]> + Send + 'static,
+        document: DocumentKind,
+    ) -> ApiResult<PreparedPhoto> {
+        let _turn = self.checking.acquire().await.expect("never closed");
+        tokio::task::spawn_blocking(move || {
+            let options = PrepareOptions {
+                document,
+                ..PrepareOptions::default()
+            };
+            photo::prepare(PhotoSource::Bytes(bytes.as_ref()), &options)
+        })
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?
+        .map_err(ApiError::from)
     }
 
     pub async fn view(&self, candidate: Uuid, now: OffsetDateTime) -> ApiResult<DossierView> {

@@ -14,6 +14,7 @@ pub mod review;
 pub mod roster;
 pub mod settings;
 pub mod storage;
+pub mod web;
 
 pub use app::{AppState, Application};
 pub use settings::Settings;

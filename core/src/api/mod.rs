@@ -35,6 +35,8 @@ pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
 pub const CSRF_HEADER: &str = "X-CSRF-Token";
 /// The web page's session cookie.
 pub const SESSION_COOKIE: &str = "dossier_session";
+/// The reviewers' console's session cookie (HttpOnly, SameSite=Strict).
+pub const STAFF_COOKIE: &str = "dossier_staff";
 
 // ---------------------------------------------------------------------------------------------
 // Errors

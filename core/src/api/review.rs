@@ -107,6 +107,10 @@ wire_object! {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
         pub totp_code: Option<String>,
+        /// `web`: the console gets an HttpOnly cookie and a CSRF token instead of a bearer token.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+        pub mode: Option<super::SessionMode>,
     }
 }
 
@@ -133,7 +137,14 @@ wire_object! {
 
 wire_object! {
     pub struct StaffSession {
-        pub access_token: String,
+        /// The bearer token (app mode); absent in web mode, where the cookie carries the session.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+        pub access_token: Option<String>,
+        /// Web mode: to send as `X-CSRF-Token` with every state change.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+        pub csrf_token: Option<String>,
         #[serde(with = "time::serde::rfc3339")]
         pub expires_at: OffsetDateTime,
         pub staff: StaffView,
@@ -395,5 +406,28 @@ wire_object! {
         pub not_eligible: u64,
         /// Dossiers without a final result when publishing.
         pub undecided: u64,
+    }
+}
+
+wire_object! {
+    /// The district's catalogue, as candidates see it.
+    pub struct CatalogueView {
+        pub categories: Vec<Category>,
+    }
+}
+
+wire_object! {
+    /// An administrator's change to a category. Which candidates a conditional category binds
+    /// (its roster rule) and the slot names stay in the district file.
+    pub struct CategoryUpdate {
+        pub name: String,
+        pub description: String,
+        pub requirement: super::Requirement,
+        /// For `conditional`: who must upload it, in words (e.g. "必传：临床类别考生").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+        pub condition_text: Option<String>,
+        pub min_images: u32,
+        pub max_images: u32,
     }
 }

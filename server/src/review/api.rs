@@ -1,17 +1,18 @@
 //! The staff API: sign-in (`/api/v1/staff`), review (`/api/v1/review`) and the district's
 //! administration (`/api/v1/admin`). Handlers authenticate and hand over to `Review`.
-use dossier_core::api::ErrorCode;
 use dossier_core::api::review::{
-    ClaimView, DecisionReceipt, DecisionRequest, DistrictWindows, NewStaff, PublishReceipt,
-    QueuePage, ReviewDossier, ReviewStage, ReviewState, StaffCreated, StaffList, StaffLoginRequest,
-    StaffSession, StaffUpdate, StaffView, TotpCode, TotpEnrollment,
+    CatalogueView, CategoryUpdate, ClaimView, DecisionReceipt, DecisionRequest, DistrictWindows,
+    NewStaff, PublishReceipt, QueuePage, ReviewDossier, ReviewStage, ReviewState, StaffCreated,
+    StaffList, StaffLoginRequest, StaffSession, StaffUpdate, StaffView, TotpCode, TotpEnrollment,
 };
-use poem::Request;
+use dossier_core::api::{CSRF_HEADER, ErrorCode, STAFF_COOKIE};
+use poem::http::Method;
 use poem::web::Data;
-use poem_openapi::auth::Bearer;
+use poem::{Body, Request};
+use poem_openapi::auth::{ApiKey, Bearer};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::{Binary, Json};
-use poem_openapi::{ApiResponse, OpenApi, SecurityScheme, Tags};
+use poem_openapi::{ApiRequest, ApiResponse, OpenApi, SecurityScheme, Tags};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -57,10 +58,57 @@ async fn check_staff(req: &Request, bearer: Bearer) -> poem::Result<SignedIn> {
     })
 }
 
+async fn check_staff_cookie(req: &Request, key: ApiKey) -> poem::Result<SignedIn> {
+    let state = req
+        .data::<AppState>()
+        .ok_or_else(|| ApiError::new(ErrorCode::Internal, "no state").into_poem())?;
+    let csrf = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+    let state_change = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let staff = state
+        .review
+        .authenticate_cookie(&key.key, csrf, state_change, now())
+        .await
+        .map_err(ApiError::into_poem)?;
+    Ok(SignedIn {
+        staff,
+        token: key.key,
+    })
+}
+
 /// A reviewer's or administrator's access token.
 #[derive(SecurityScheme)]
 #[oai(ty = "bearer", checker = "check_staff")]
 pub struct StaffToken(SignedIn);
+
+/// The web console's session cookie; state changes also need the `X-CSRF-Token` header.
+#[derive(SecurityScheme)]
+#[oai(
+    ty = "api_key",
+    key_name = "dossier_staff",
+    key_in = "cookie",
+    checker = "check_staff_cookie"
+)]
+pub struct StaffCookie(SignedIn);
+
+/// Either way a staff member signs in.
+#[derive(SecurityScheme)]
+pub enum StaffAuth {
+    StaffToken(StaffToken),
+    StaffCookie(StaffCookie),
+}
+
+impl StaffAuth {
+    fn signed_in(&self) -> &SignedIn {
+        match self {
+            StaffAuth::StaffToken(t) => &t.0,
+            StaffAuth::StaffCookie(c) => &c.0,
+        }
+    }
+
+    fn staff(&self) -> &Staff {
+        &self.signed_in().staff
+    }
+}
 
 #[derive(ApiResponse)]
 enum CsvFile {
@@ -71,6 +119,42 @@ enum CsvFile {
         #[oai(header = "Content-Disposition")] String,
         #[oai(header = "Cache-Control")] String,
     ),
+}
+
+#[derive(ApiResponse)]
+enum StaffSignedIn {
+    /// Signed in. In web mode the cookie is set and the answer carries the CSRF token.
+    #[oai(status = 200)]
+    Ok(
+        Json<StaffSession>,
+        #[oai(header = "Set-Cookie")] Option<String>,
+    ),
+}
+
+#[derive(ApiResponse)]
+enum SignedOut {
+    /// The session has ended; the console's cookie is cleared.
+    #[oai(status = 204)]
+    Done(#[oai(header = "Set-Cookie")] Option<String>),
+}
+
+/// An example image: JPEG or PNG (decided by content).
+#[derive(ApiRequest)]
+enum ExampleImage {
+    #[oai(content_type = "image/jpeg")]
+    Jpeg(Binary<Body>),
+    #[oai(content_type = "image/png")]
+    Png(Binary<Body>),
+    #[oai(content_type = "application/octet-stream")]
+    Octets(Binary<Body>),
+}
+
+impl ExampleImage {
+    fn into_body(self) -> Body {
+        match self {
+            ExampleImage::Jpeg(b) | ExampleImage::Png(b) | ExampleImage::Octets(b) => b.0,
+        }
+    }
 }
 
 pub struct StaffApi;
@@ -84,22 +168,24 @@ impl StaffApi {
         req: &Request,
         state: Data<&AppState>,
         body: Json<StaffLoginRequest>,
-    ) -> ApiResult<Json<StaffSession>> {
-        Ok(Json(
-            state.review.login(body.0, remote_ip(req), now()).await?,
-        ))
+    ) -> ApiResult<StaffSignedIn> {
+        let (session, cookie) = state.review.login(body.0, remote_ip(req), now()).await?;
+        Ok(StaffSignedIn::Ok(Json(session), cookie))
     }
 
+    /// Sign out: the session ends (and the console's cookie is cleared).
     #[oai(path = "/logout", method = "post")]
-    async fn logout(&self, state: Data<&AppState>, auth: StaffToken) -> ApiResult<NoContent> {
-        state.review.logout(&auth.0.token, now()).await?;
-        Ok(NoContent::Done)
+    async fn logout(&self, state: Data<&AppState>, auth: StaffAuth) -> ApiResult<SignedOut> {
+        state.review.logout(&auth.signed_in().token, now()).await?;
+        let clear = matches!(auth, StaffAuth::StaffCookie(_))
+            .then(|| state.auth.cookie(STAFF_COOKIE, "", "Strict", 0));
+        Ok(SignedOut::Done(clear))
     }
 
     /// Who is signed in.
     #[oai(path = "/me", method = "get")]
-    async fn me(&self, auth: StaffToken) -> Json<StaffView> {
-        Json(staff_view(&auth.0.staff))
+    async fn me(&self, auth: StaffAuth) -> Json<StaffView> {
+        Json(staff_view(auth.staff()))
     }
 
     /// Start setting up the authenticator app: a new secret and its otpauth URL (for a QR code).
@@ -107,9 +193,9 @@ impl StaffApi {
     async fn totp_enroll(
         &self,
         state: Data<&AppState>,
-        auth: StaffToken,
+        auth: StaffAuth,
     ) -> ApiResult<Json<TotpEnrollment>> {
-        Ok(Json(state.review.totp_enroll(&auth.0.staff).await?))
+        Ok(Json(state.review.totp_enroll(auth.staff()).await?))
     }
 
     /// Finish the set-up with a code from the app; from then on sign-in needs a code.
@@ -118,12 +204,12 @@ impl StaffApi {
         &self,
         req: &Request,
         state: Data<&AppState>,
-        auth: StaffToken,
+        auth: StaffAuth,
         body: Json<TotpCode>,
     ) -> ApiResult<NoContent> {
         state
             .review
-            .totp_confirm(&auth.0.staff, &body.0.code, remote_ip(req), now())
+            .totp_confirm(auth.staff(), &body.0.code, remote_ip(req), now())
             .await?;
         Ok(NoContent::Done)
     }
@@ -140,7 +226,7 @@ impl ReviewApi {
     async fn queue(
         &self,
         state: Data<&AppState>,
-        auth: StaffToken,
+        auth: StaffAuth,
         stage: Query<ReviewStage>,
         #[oai(name = "state")] review_state: Query<Option<ReviewState>>,
         exam_site: Query<Option<String>>,
@@ -157,9 +243,7 @@ impl ReviewApi {
             offset: page.0.unwrap_or(0).saturating_mul(per_page),
             limit: per_page,
         };
-        Ok(Json(
-            state.review.queue(&auth.0.staff, filter, now()).await?,
-        ))
+        Ok(Json(state.review.queue(auth.staff(), filter, now()).await?))
     }
 
     /// Open a dossier: the candidate, every material with its images and their old versions,
@@ -168,10 +252,10 @@ impl ReviewApi {
     async fn dossier(
         &self,
         state: Data<&AppState>,
-        auth: StaffToken,
+        auth: StaffAuth,
         id: Path<Uuid>,
     ) -> ApiResult<Json<ReviewDossier>> {
-        Ok(Json(state.review.open(&auth.0.staff, id.0, now()).await?))
+        Ok(Json(state.review.open(auth.staff(), id.0, now()).await?))
     }
 
     /// Claim the dossier for 30 minutes (renewable), so no one else works on it.
@@ -180,13 +264,13 @@ impl ReviewApi {
         &self,
         req: &Request,
         state: Data<&AppState>,
-        auth: StaffToken,
+        auth: StaffAuth,
         id: Path<Uuid>,
     ) -> ApiResult<Json<ClaimView>> {
         Ok(Json(
             state
                 .review
-                .claim(&auth.0.staff, id.0, remote_ip(req), now())
+                .claim(auth.staff(), id.0, remote_ip(req), now())
                 .await?,
         ))
     }
@@ -197,12 +281,12 @@ impl ReviewApi {
         &self,
         req: &Request,
         state: Data<&AppState>,
-        auth: StaffToken,
+        auth: StaffAuth,
         id: Path<Uuid>,
     ) -> ApiResult<NoContent> {
         state
             .review
-            .release(&auth.0.staff, id.0, remote_ip(req), now())
+            .release(auth.staff(), id.0, remote_ip(req), now())
             .await?;
         Ok(NoContent::Done)
     }
@@ -213,14 +297,14 @@ impl ReviewApi {
         &self,
         req: &Request,
         state: Data<&AppState>,
-        auth: StaffToken,
+        auth: StaffAuth,
         id: Path<Uuid>,
         body: Json<DecisionRequest>,
     ) -> ApiResult<Json<DecisionReceipt>> {
         Ok(Json(
             state
                 .review
-                .decide(&auth.0.staff, id.0, body.0, remote_ip(req), now())
+                .decide(auth.staff(), id.0, body.0, remote_ip(req), now())
                 .await?,
         ))
     }
@@ -230,10 +314,10 @@ impl ReviewApi {
     async fn image(
         &self,
         state: Data<&AppState>,
-        auth: StaffToken,
+        auth: StaffAuth,
         id: Path<Uuid>,
     ) -> ApiResult<ImageBytes> {
-        let (bytes, content_type) = state.review.image(&auth.0.staff, id.0).await?;
+        let (bytes, content_type) = state.review.image(auth.staff(), id.0).await?;
         Ok(ImageBytes::Ok(
             Binary(bytes),
             content_type,
@@ -254,21 +338,15 @@ impl AdminApi {
         &self,
         req: &Request,
         state: Data<&AppState>,
-        auth: StaffToken,
+        auth: StaffAuth,
         body: Json<NewStaff>,
     ) -> ApiResult<Json<StaffCreated>> {
-        crate::review::Review::check_second_factor(&auth.0.staff)?;
-        let district = auth.0.staff.district.clone();
+        crate::review::Review::check_second_factor(auth.staff())?;
+        let district = auth.staff().district.clone();
         Ok(Json(
             state
                 .review
-                .create_staff(
-                    Some(&auth.0.staff),
-                    &district,
-                    body.0,
-                    remote_ip(req),
-                    now(),
-                )
+                .create_staff(Some(auth.staff()), &district, body.0, remote_ip(req), now())
                 .await?,
         ))
     }
@@ -278,10 +356,10 @@ impl AdminApi {
     async fn list_staff(
         &self,
         state: Data<&AppState>,
-        auth: StaffToken,
+        auth: StaffAuth,
     ) -> ApiResult<Json<StaffList>> {
-        crate::review::Review::check_second_factor(&auth.0.staff)?;
-        Ok(Json(state.review.list_staff(&auth.0.staff).await?))
+        crate::review::Review::check_second_factor(auth.staff())?;
+        Ok(Json(state.review.list_staff(auth.staff()).await?))
     }
 
     /// Change an account of your district: role, exam site, whether a second factor is required,
@@ -291,15 +369,15 @@ impl AdminApi {
         &self,
         req: &Request,
         state: Data<&AppState>,
-        auth: StaffToken,
+        auth: StaffAuth,
         username: Path<String>,
         body: Json<StaffUpdate>,
     ) -> ApiResult<Json<StaffView>> {
-        crate::review::Review::check_second_factor(&auth.0.staff)?;
+        crate::review::Review::check_second_factor(auth.staff())?;
         Ok(Json(
             state
                 .review
-                .update_staff(&auth.0.staff, &username.0, body.0, remote_ip(req), now())
+                .update_staff(auth.staff(), &username.0, body.0, remote_ip(req), now())
                 .await?,
         ))
     }
@@ -308,9 +386,9 @@ impl AdminApi {
     async fn windows(
         &self,
         state: Data<&AppState>,
-        auth: StaffToken,
+        auth: StaffAuth,
     ) -> ApiResult<Json<DistrictWindows>> {
-        Ok(Json(state.review.windows(&auth.0.staff).await?))
+        Ok(Json(state.review.windows(auth.staff()).await?))
     }
 
     /// Set the upload and review windows of the district.
@@ -319,12 +397,66 @@ impl AdminApi {
         &self,
         req: &Request,
         state: Data<&AppState>,
-        auth: StaffToken,
+        auth: StaffAuth,
         body: Json<DistrictWindows>,
     ) -> ApiResult<NoContent> {
         state
             .review
-            .set_windows(&auth.0.staff, body.0, remote_ip(req), now())
+            .set_windows(auth.staff(), body.0, remote_ip(req), now())
+            .await?;
+        Ok(NoContent::Done)
+    }
+
+    /// The district's catalogue: every category as candidates see it.
+    #[oai(path = "/catalogue", method = "get")]
+    async fn catalogue(
+        &self,
+        state: Data<&AppState>,
+        auth: StaffAuth,
+    ) -> ApiResult<Json<CatalogueView>> {
+        Ok(Json(state.review.catalogue(auth.staff()).await?))
+    }
+
+    /// Change a category's name, description, requirement and image counts; audited.
+    #[oai(path = "/catalogue/:code", method = "put")]
+    async fn update_category(
+        &self,
+        req: &Request,
+        state: Data<&AppState>,
+        auth: StaffAuth,
+        code: Path<String>,
+        body: Json<CategoryUpdate>,
+    ) -> ApiResult<NoContent> {
+        state
+            .review
+            .update_category(auth.staff(), code.0, body.0, remote_ip(req), now())
+            .await?;
+        Ok(NoContent::Done)
+    }
+
+    /// Replace a category's example image (示例): the body is a JPEG or PNG of at most 1 MB.
+    #[oai(path = "/catalogue/:code/example", method = "put")]
+    async fn set_example(
+        &self,
+        req: &Request,
+        state: Data<&AppState>,
+        auth: StaffAuth,
+        code: Path<String>,
+        body: ExampleImage,
+    ) -> ApiResult<NoContent> {
+        let bytes = body
+            .into_body()
+            .into_bytes_limit(1 << 20)
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    ErrorCode::PayloadTooLarge,
+                    "an example image is at most 1 MB",
+                )
+            })?;
+        state
+            .review
+            .set_example(auth.staff(), code.0, bytes.to_vec(), remote_ip(req), now())
             .await?;
         Ok(NoContent::Done)
     }
@@ -335,12 +467,12 @@ impl AdminApi {
         &self,
         req: &Request,
         state: Data<&AppState>,
-        auth: StaffToken,
+        auth: StaffAuth,
     ) -> ApiResult<Json<PublishReceipt>> {
         Ok(Json(
             state
                 .review
-                .publish(&auth.0.staff, remote_ip(req), now())
+                .publish(auth.staff(), remote_ip(req), now())
                 .await?,
         ))
     }
@@ -350,10 +482,10 @@ impl AdminApi {
     async fn results_csv(
         &self,
         state: Data<&AppState>,
-        auth: StaffToken,
+        auth: StaffAuth,
         exam_site: Query<Option<String>>,
     ) -> ApiResult<CsvFile> {
-        let bytes = state.review.export_csv(&auth.0.staff, exam_site.0).await?;
+        let bytes = state.review.export_csv(auth.staff(), exam_site.0).await?;
         Ok(CsvFile::Ok(
             Binary(bytes),
             "text/csv; charset=utf-8".into(),

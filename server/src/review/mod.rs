@@ -10,12 +10,16 @@ pub mod api;
 use std::collections::HashMap;
 
 use dossier_core::api::review::{
-    AuditView, CandidateInfo, ClaimView, DecisionReceipt, DecisionRequest, DecisionView,
-    DistrictWindows, DossierOutcome, MaterialVerdict, NewStaff, PublishReceipt, QueueCounts,
-    QueueEntry, QueuePage, ReviewDossier, ReviewMaterial, ReviewStage, ReviewState, StaffCreated,
-    StaffList, StaffLoginRequest, StaffRole, StaffSession, StaffUpdate, StaffView, TotpEnrollment,
+    AuditView, CandidateInfo, CatalogueView, CategoryUpdate, ClaimView, DecisionReceipt,
+    DecisionRequest, DecisionView, DistrictWindows, DossierOutcome, MaterialVerdict, NewStaff,
+    PublishReceipt, QueueCounts, QueueEntry, QueuePage, ReviewDossier, ReviewMaterial, ReviewStage,
+    ReviewState, StaffCreated, StaffList, StaffLoginRequest, StaffRole, StaffSession, StaffUpdate,
+    StaffView, TotpEnrollment,
 };
-use dossier_core::api::{DossierState, ErrorCode, MaterialState, MessageKind, WindowState};
+use dossier_core::api::{
+    DossierState, ErrorCode, MaterialState, MessageKind, Requirement, STAFF_COOKIE, SessionMode,
+    WindowState,
+};
 use dossier_core::domain::{self, review as rules};
 use rusqlite::Connection;
 use time::{Duration, OffsetDateTime};
@@ -196,12 +200,13 @@ impl Review {
 
     /// Sign in with password and, when the account has one, the authenticator code. Failures are
     /// throttled per username like candidates' and audited with the address they came from.
+    /// Sign in; in web mode the answer carries a CSRF token and the `Set-Cookie` value.
     pub async fn login(
         &self,
         req: StaffLoginRequest,
         ip: Option<String>,
         now: OffsetDateTime,
-    ) -> ApiResult<StaffSession> {
+    ) -> ApiResult<(StaffSession, Option<String>)> {
         let throttle_key = format!("staff:{}", req.username);
         self.auth.check_throttle(&throttle_key, now).await?;
         let name = req.username.clone();
@@ -265,6 +270,9 @@ impl Review {
         }
         let token = random_token();
         let hash = token_hash(&token);
+        let web = req.mode == Some(SessionMode::Web);
+        let csrf = web.then(random_token);
+        let csrf_hash = csrf.as_deref().map(token_hash);
         let expires = now + STAFF_SESSION;
         let (id, username) = (staff.id, staff.username.clone());
         let detail = if staff.totp_enabled {
@@ -275,7 +283,7 @@ impl Review {
         self.db
             .write(move |tx| {
                 storage::clear_throttle(tx, &format!("staff:{username}"))?;
-                store::insert_staff_session(tx, &hash, id, now, expires)?;
+                store::insert_staff_session(tx, &hash, csrf_hash.as_deref(), id, now, expires)?;
                 audit(
                     tx,
                     now,
@@ -289,16 +297,51 @@ impl Review {
             })
             .await
             .map_err(ApiError::from)?;
-        Ok(StaffSession {
-            access_token: token,
-            expires_at: expires,
-            staff: staff_view(&staff),
-        })
+        // Strict: the console is never entered by a link from another site.
+        let cookie = web.then(|| {
+            self.auth.cookie(
+                STAFF_COOKIE,
+                &token,
+                "Strict",
+                STAFF_SESSION.whole_seconds(),
+            )
+        });
+        Ok((
+            StaffSession {
+                access_token: (!web).then_some(token),
+                csrf_token: csrf,
+                expires_at: expires,
+                staff: staff_view(&staff),
+            },
+            cookie,
+        ))
     }
 
     /// The staff member behind a bearer token. An account that must have a second factor but has
     /// none yet may only set one up (`totp_only`).
     pub async fn authenticate(&self, token: &str, now: OffsetDateTime) -> ApiResult<Staff> {
+        self.session(token, now).await.map(|(staff, _)| staff)
+    }
+
+    /// The staff member behind the console's cookie; state changes must show the CSRF token.
+    pub async fn authenticate_cookie(
+        &self,
+        token: &str,
+        csrf: Option<&str>,
+        state_change: bool,
+        now: OffsetDateTime,
+    ) -> ApiResult<Staff> {
+        let (staff, csrf_hash) = self.session(token, now).await?;
+        // A bearer session's token presented as a cookie has no CSRF hash and is refused.
+        crate::auth::check_csrf(csrf, csrf_hash.as_deref().or(Some(&[])), state_change)?;
+        Ok(staff)
+    }
+
+    async fn session(
+        &self,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> ApiResult<(Staff, Option<Vec<u8>>)> {
         let hash = token_hash(token);
         self.db
             .read(move |c| store::staff_of_session(c, &hash, now))
@@ -1086,6 +1129,121 @@ impl Review {
                     "windows_changed",
                     None,
                     None,
+                    detail,
+                    ip.as_deref(),
+                )
+            })
+            .await
+            .map_err(ApiError::from)
+    }
+
+    /// The district's catalogue (administrators).
+    pub async fn catalogue(&self, staff: &Staff) -> ApiResult<CatalogueView> {
+        Self::check_second_factor(staff)?;
+        require(staff, &[StaffRole::DistrictAdmin])?;
+        let district = staff.district.clone();
+        let rows = self
+            .db
+            .read({
+                let district = district.clone();
+                move |c| storage::categories(c, &district)
+            })
+            .await
+            .map_err(ApiError::from)?;
+        Ok(CatalogueView {
+            categories: rows.iter().map(|r| category_view(&district, r)).collect(),
+        })
+    }
+
+    /// Change a category's words, requirement and counts; audited. A conditional category needs
+    /// its roster rule, which only the district file sets.
+    pub async fn update_category(
+        &self,
+        staff: &Staff,
+        code: String,
+        u: CategoryUpdate,
+        ip: Option<String>,
+        now: OffsetDateTime,
+    ) -> ApiResult<()> {
+        Self::check_second_factor(staff)?;
+        require(staff, &[StaffRole::DistrictAdmin])?;
+        let bad = |m: &str| Err(ApiError::new(ErrorCode::BadRequest, m));
+        if u.name.trim().is_empty() || u.name.chars().count() > 100 {
+            return bad("the name must be 1 to 100 characters");
+        }
+        if u.description.chars().count() > 2000 {
+            return bad("the description is longer than 2000 characters");
+        }
+        if u.max_images == 0 || u.max_images > 20 || u.min_images > u.max_images {
+            return bad("needs 1 <= max_images <= 20 and min_images <= max_images");
+        }
+        let staff = staff.clone();
+        self.db
+            .write(move |tx| {
+                let mut row = storage::categories(tx, &staff.district)?
+                    .into_iter()
+                    .find(|c| c.code == code)
+                    .ok_or(StorageError::NotFound)?;
+                if u.requirement == Requirement::Conditional && row.condition.is_none() {
+                    return Ok(Err(ApiError::new(
+                        ErrorCode::BadRequest,
+                        "a conditional category needs its roster rule (required_when) in the district file",
+                    )));
+                }
+                if !row.slot_labels.is_empty() && row.slot_labels.len() != u.max_images as usize {
+                    return Ok(Err(ApiError::new(
+                        ErrorCode::BadRequest,
+                        format!("this category's slots are named ({}); keep max_images at {}", row.slot_labels.join(", "), row.slot_labels.len()),
+                    )));
+                }
+                row.name = u.name.trim().to_string();
+                row.description = u.description.trim().to_string();
+                row.requirement = u.requirement;
+                row.condition_text = u.condition_text.filter(|t| !t.trim().is_empty());
+                row.min_images = u.min_images;
+                row.max_images = u.max_images;
+                storage::update_category(tx, &staff.district, &row)?;
+                let detail = format!(
+                    "{}: {:?}, {}..{} images",
+                    row.name, row.requirement, row.min_images, row.max_images
+                );
+                audit(tx, now, &staff.username, "category_changed", None, Some(&row.code), detail, ip.as_deref())?;
+                Ok::<_, StorageError>(Ok(()))
+            })
+            .await
+            .map_err(ApiError::from)?
+    }
+
+    /// Replace a category's example image (示例): JPEG or PNG by content, at most 1 MB.
+    pub async fn set_example(
+        &self,
+        staff: &Staff,
+        code: String,
+        image: Vec<u8>,
+        ip: Option<String>,
+        now: OffsetDateTime,
+    ) -> ApiResult<()> {
+        Self::check_second_factor(staff)?;
+        require(staff, &[StaffRole::DistrictAdmin])?;
+        use dossier_core::photo::PhotoFormat;
+        let format = match PhotoFormat::sniff(&image) {
+            Some(f @ (PhotoFormat::Jpeg | PhotoFormat::Png)) => f,
+            _ => {
+                return Err(ApiError::from(dossier_core::photo::PhotoError::NotAnImage));
+            }
+        };
+        let staff = staff.clone();
+        self.db
+            .write(move |tx| {
+                storage::set_category_example(tx, &staff.district, &code, &image, format.mime())?;
+                let detail = format!("example image, {} bytes", image.len());
+                audit(
+                    tx,
+                    now,
+                    &staff.username,
+                    "category_changed",
+                    None,
+                    Some(&code),
                     detail,
                     ip.as_deref(),
                 )

@@ -288,6 +288,11 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX reviews_counts ON reviews(district, stage, state, resubmitted, exam_site);
     CREATE INDEX push_tokens_by_candidate ON push_tokens(candidate_id);
     "#,
+    // 6: the reviewers' web console signs in with a cookie; its state changes must show the CSRF
+    // token whose hash is kept here (NULL for bearer sessions).
+    r#"
+    ALTER TABLE staff_sessions ADD COLUMN csrf_hash BLOB;
+    "#,
 ];
 
 /// Bring the database to the newest version, one transaction per migration.

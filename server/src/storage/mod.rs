@@ -242,6 +242,51 @@ pub fn categories(conn: &Connection, district: &str) -> Result<Vec<CategoryRow>,
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// Change a category's words, rule and counts (not its example, code or position).
+pub fn update_category(
+    conn: &Connection,
+    district: &str,
+    c: &CategoryRow,
+) -> Result<(), StorageError> {
+    let changed = conn.execute(
+        "UPDATE categories SET name = ?3, description = ?4, requirement = ?5, condition_text = ?6,
+             min_images = ?7, max_images = ?8
+         WHERE district = ?1 AND code = ?2",
+        params![
+            district,
+            c.code,
+            c.name,
+            c.description,
+            enum_text(c.requirement),
+            c.condition_text,
+            c.min_images,
+            c.max_images,
+        ],
+    )?;
+    if changed == 0 {
+        return Err(StorageError::NotFound);
+    }
+    Ok(())
+}
+
+pub fn set_category_example(
+    conn: &Connection,
+    district: &str,
+    code: &str,
+    image: &[u8],
+    content_type: &str,
+) -> Result<(), StorageError> {
+    let changed = conn.execute(
+        "UPDATE categories SET example_image = ?3, example_content_type = ?4
+         WHERE district = ?1 AND code = ?2",
+        params![district, code, image, content_type],
+    )?;
+    if changed == 0 {
+        return Err(StorageError::NotFound);
+    }
+    Ok(())
+}
+
 pub fn category_example(
     conn: &Connection,
     district: &str,

@@ -143,34 +143,36 @@ pub fn enable_totp(
     Ok(())
 }
 
+/// A staff session; `csrf_hash` for cookie sessions (the web console).
 pub fn insert_staff_session(
     conn: &Connection,
     token_hash: &[u8],
+    csrf_hash: Option<&[u8]>,
     staff: Uuid,
     now: OffsetDateTime,
     expires: OffsetDateTime,
 ) -> Result<(), StorageError> {
     conn.execute(
-        "INSERT INTO staff_sessions (token_hash, staff_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
-        params![token_hash, staff.to_string(), to_unix(now), to_unix(expires)],
+        "INSERT INTO staff_sessions (token_hash, staff_id, created_at, expires_at, csrf_hash) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![token_hash, staff.to_string(), to_unix(now), to_unix(expires), csrf_hash],
     )?;
     Ok(())
 }
 
-/// The staff member of a live session.
+/// The staff member of a live session, and the session's CSRF token hash (cookie sessions).
 pub fn staff_of_session(
     conn: &Connection,
     token_hash: &[u8],
     now: OffsetDateTime,
-) -> Result<Staff, StorageError> {
+) -> Result<(Staff, Option<Vec<u8>>), StorageError> {
     // staff and staff_sessions share no column name, so the columns need no alias.
     conn.query_row(
         &format!(
-            "SELECT {STAFF_COLUMNS} FROM staff_sessions t JOIN staff s ON s.id = t.staff_id
+            "SELECT {STAFF_COLUMNS}, t.csrf_hash FROM staff_sessions t JOIN staff s ON s.id = t.staff_id
              WHERE t.token_hash = ?1 AND t.revoked_at IS NULL AND t.expires_at > ?2 AND s.disabled_at IS NULL"
         ),
         params![token_hash, to_unix(now)],
-        staff_row,
+        |r| Ok((staff_row(r)?, r.get(11)?)),
     )
     .optional()?
     .ok_or(StorageError::NotFound)

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The web pages in a real browser: Debian's Chromium (headless), driven by playwright-core from
+# npm, against the real server binary with the demo district (tests/web/journey.test.mjs). Takes
+# the screenshots in docs/screenshots/. Ends with "web: N passed, N failed".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Chromium, and a CJK font so the pages (and their screenshots) show Chinese, not boxes.
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+fc-list 2>/dev/null | grep -qi 'Noto Sans CJK' || missing+=(fonts-noto-cjk)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "please install: ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+# The server with the workspace's features (`cargo test --workspace` has built it already).
+cargo build --workspace --bin dossier-server --locked
+(cd tests/web && npm ci --no-audit --no-fund --silent)
+
+set +e
+(cd tests/web && node --test --test-concurrency=1 \
+  --test-reporter=spec --test-reporter-destination=stdout \
+  --test-reporter=tap --test-reporter-destination=results.tap journey.test.mjs)
+status=$?
+set -e
+awk '/^# pass / { p = $3 } /^# fail / { f = $3 } END { printf "web: %d passed, %d failed\n", p, f }' tests/web/results.tap
+exit "$status"

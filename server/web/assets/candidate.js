@@ -1,0 +1,518 @@
+// The candidates' page: entry by ticket, activation, sign-in, recovery, personal information, and
+// the materials page (报名材料上传) as the exam centre's operating guides describe it.
+import {
+  addStrings, api, ApiError, clearNotice, dialog, formatTime, h, languageButton, notify, setCsrf, show, t,
+  uploadWithProgress, uuid,
+} from './common.js';
+
+addStrings({
+  'app.title': ['医师资格考试报名材料上传', 'Medical Licensing Exam · Materials'],
+  'nav.materials': ['报名材料', 'Materials'],
+  'nav.profile': ['个人信息', 'Personal information'],
+  'nav.logout': ['退出', 'Sign out'],
+  'login.title': ['考生登录', 'Candidate sign-in'],
+  'login.username': ['用户名（报名号）', 'Username (registration number)'],
+  'login.password': ['密码', 'Password'],
+  'login.submit': ['登录', 'Sign in'],
+  'login.forgot': ['忘记密码？', 'Forgot your password?'],
+  'login.hint': ['首次使用请从网上报名系统点击“上传材料”进入并激活账号。', 'First time here? Enter from the registration system ("upload materials") to activate your account.'],
+  'enter.checking': ['正在验证登录链接…', 'Checking the entry link…'],
+  'activate.title': ['激活账号', 'Activate your account'],
+  'activate.who': ['{name}（{username}），请设置密码和密保问题。', '{name} ({username}), set your password and security question.'],
+  'activate.password': ['密码（8-20 位，须同时包含字母和数字）', 'Password (8-20 characters, letters and digits)'],
+  'activate.confirm': ['再次输入密码', 'Password again'],
+  'activate.question': ['密保问题', 'Security question'],
+  'activate.answer': ['密保答案', 'Answer'],
+  'activate.pledge1': ['本人对所填信息及上传附件材料的真实性、准确性、完整性作出郑重承诺。', 'I solemnly pledge that the information and materials I provide are true, accurate and complete.'],
+  'activate.pledge2': ['本人了解并遵守《医师资格考试违纪违规处理规定》。', 'I know and will abide by the rules on exam misconduct.'],
+  'activate.submit': ['激活', 'Activate'],
+  'activate.mismatch': ['两次输入的密码不一致。', 'The two passwords differ.'],
+  'recover.title': ['找回密码', 'Recover your password'],
+  'recover.next': ['下一步', 'Next'],
+  'recover.new': ['新密码', 'New password'],
+  'recover.submit': ['重置密码', 'Reset password'],
+  'recover.done': ['密码已重置，请用新密码登录。', 'Your password has been reset; sign in with it.'],
+  'profile.title': ['个人信息', 'Personal information'],
+  'profile.name': ['姓名', 'Name'],
+  'profile.id': ['证件号码', 'ID number'],
+  'profile.category': ['报考类别', 'Exam category'],
+  'profile.site': ['考点', 'Exam site'],
+  'profile.mobile': ['手机号码（接收审核通知短信）', 'Mobile number (for SMS notices)'],
+  'profile.email': ['电子邮箱', 'E-mail'],
+  'profile.save': ['保存', 'Save'],
+  'profile.saved': ['个人信息已保存。', 'Saved.'],
+  'profile.incomplete': ['请完善个人信息（手机号码），以便接收审核通知。', 'Please complete your personal information (mobile number) to receive review notices.'],
+  'm.deadline': ['上传截止时间', 'Upload deadline'],
+  'm.opens': ['上传开始时间', 'Upload opens'],
+  'm.closed': ['上传时间已截止', 'The upload window has closed'],
+  'm.state': ['材料状态', 'Status'],
+  'state.draft': ['未上报', 'Not submitted'],
+  'state.submitted': ['已上报，等待审核', 'Submitted, awaiting review'],
+  'state.returned': ['被退回，请按审核意见修改后重新上报', 'Returned: change the materials as the reviewers ask, then submit again'],
+  'm.submit': ['上报审核', 'Submit for review'],
+  'm.submit.confirm': ['上报后所有材料将被锁定，不能再修改。确定上报审核吗？', 'After submitting, all materials are locked and cannot be changed. Submit for review?'],
+  'm.submit.ok': ['确定上报', 'Submit'],
+  'm.cancel': ['取消', 'Cancel'],
+  'm.missing': ['尚未上传的必传材料：{names}', 'Required materials still missing: {names}'],
+  'm.result': ['审核结果', 'Result'],
+  'result.approved': ['审核通过', 'Approved'],
+  'result.not_eligible': ['不符合', 'Not eligible'],
+  'm.messages': ['审核意见', 'Messages from reviewers'],
+  'm.messages.none': ['暂无审核意见。', 'No messages.'],
+  'm.unread': ['未读', 'Unread'],
+  'm.markread': ['标为已读', 'Mark as read'],
+  'c.required': ['必须上传', 'Required'],
+  'c.optional': ['选择上传', 'Optional'],
+  'c.example': ['示例', 'Example'],
+  'c.example.title': ['{name} · 示例', '{name} · example'],
+  'c.close': ['关闭', 'Close'],
+  'c.slot': ['第 {n} 张', 'Image {n}'],
+  'c.upload': ['上传', 'Upload'],
+  'c.replace': ['替换', 'Replace'],
+  'c.delete': ['删除', 'Delete'],
+  'c.delete.confirm': ['确定删除这张图片吗？', 'Delete this image?'],
+  'c.locked': ['已锁定', 'Locked'],
+  'c.approved': ['已通过', 'Approved'],
+  'c.returned': ['被退回', 'Returned'],
+  'c.count': ['{have}/{max} 张', '{have}/{max} images'],
+  'p.title': ['确认照片', 'Check the photo'],
+  'p.working': ['正在处理照片（转正、压缩到 200 KB 以内）…', 'Preparing the photo (upright, within 200 KB)…'],
+  'p.info': ['{w}×{h} 像素，{kb} KB', '{w}×{h} pixels, {kb} KB'],
+  'p.rotated': ['已按拍摄方向自动转正。', 'Turned upright as the camera recorded it.'],
+  'p.good': ['照片清晰度和亮度合格。', 'Sharpness and brightness are fine.'],
+  'p.warn.blurry': ['照片可能模糊，文字难以辨认。', 'The photo may be blurry; text may be hard to read.'],
+  'p.warn.too_dark': ['照片太暗。', 'The photo is too dark.'],
+  'p.warn.washed_out': ['照片过曝或反光。', 'The photo is washed out or has glare.'],
+  'p.warn.too_small': ['证件在照片中太小，请靠近拍摄。', 'The document is too small in the photo; move closer.'],
+  'p.warn.retake': ['建议重新拍摄后再上传。', 'Consider taking the photo again.'],
+  'p.confirm': ['确认上传', 'Upload'],
+  'p.again': ['重新选择', 'Choose another'],
+  'p.uploading': ['正在上传…', 'Uploading…'],
+  'p.uploaded': ['已上传：{name}', 'Uploaded: {name}'],
+  'p.deleted': ['已删除。', 'Deleted.'],
+});
+
+let session = { signedIn: false, profileIncomplete: false };
+
+// ------------------------------------------------------------------------------------------------
+// Frame and routing
+
+function header() {
+  const nav = session.signedIn
+    ? [
+      h('a', { href: '#/materials' }, t('nav.materials')),
+      h('a', { href: '#/profile' }, t('nav.profile')),
+      h('button', { type: 'button', class: 'link', onclick: logout }, t('nav.logout')),
+    ]
+    : [];
+  document.getElementById('top').replaceChildren(
+    h('h1', {}, t('app.title')),
+    h('nav', {}, nav, languageButton(route)),
+  );
+  document.title = t('app.title');
+}
+
+async function route() {
+  clearNotice();
+  const params = new URLSearchParams(location.search);
+  if (location.pathname === '/enter' && params.get('ticket')) {
+    const ticket = params.get('ticket');
+    history.replaceState(null, '', '/');
+    return enter(ticket);
+  }
+  const where = location.hash.replace(/^#\/?/, '') || 'materials';
+  if (where === 'recover') return showRecovery();
+  if (where === 'login') return showLogin();
+  if (where === 'profile') return guarded(showProfile);
+  return guarded(showMaterials);
+}
+
+async function guarded(view) {
+  try {
+    session.signedIn = true;
+    await view();
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) {
+      session.signedIn = false;
+      return showLogin();
+    }
+    header();
+    notify(e.describe ? e.describe() : String(e), 'error');
+  }
+}
+
+function signedIn(grant) {
+  setCsrf(grant.csrf_token);
+  session = { signedIn: true, profileIncomplete: grant.profile_incomplete };
+  if (location.hash !== '#/materials') location.hash = '#/materials';
+  else route();
+}
+
+async function logout() {
+  try { await api('POST', '/api/v1/auth/logout'); } catch { /* signed out anyway */ }
+  setCsrf(null);
+  session = { signedIn: false };
+  location.hash = '#/login';
+}
+
+/** Run `action` with the form's button disabled; show its refusal if any. */
+async function busy(button, action) {
+  button.disabled = true;
+  try {
+    await action();
+  } catch (e) {
+    notify(e.describe ? e.describe() : String(e), 'error');
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function field(label, attrs) {
+  return h('label', { class: 'field' }, h('span', {}, label), h('input', attrs));
+}
+
+// ------------------------------------------------------------------------------------------------
+// Entry, activation, sign-in, recovery
+
+async function enter(ticket) {
+  session.signedIn = false;
+  header();
+  show(h('p', { class: 'muted' }, t('enter.checking')));
+  try {
+    const answer = await api('POST', '/api/v1/auth/ticket', { json: { ticket, mode: 'web' } });
+    if (answer.session) return signedIn(answer.session);
+    showActivation(answer.activation);
+  } catch (e) {
+    showLogin();
+    notify(e.describe(), 'error');
+  }
+}
+
+function showActivation(needed) {
+  header();
+  const form = h('form', { class: 'card narrow', id: 'activate' },
+    h('h2', {}, t('activate.title')),
+    h('p', {}, t('activate.who', needed)),
+    field(t('activate.password'), { name: 'password', type: 'password', autocomplete: 'new-password', required: true, minlength: 8, maxlength: 20 }),
+    field(t('activate.confirm'), { name: 'password_confirm', type: 'password', autocomplete: 'new-password', required: true }),
+    field(t('activate.question'), { name: 'security_question', required: true, maxlength: 100 }),
+    field(t('activate.answer'), { name: 'security_answer', required: true, maxlength: 100 }),
+    h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'pledge_truthfulness' }), t('activate.pledge1')),
+    h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'pledge_discipline' }), t('activate.pledge2')),
+    h('button', { type: 'submit', class: 'primary' }, t('activate.submit')));
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const f = new FormData(form);
+    if (f.get('password') !== f.get('password_confirm')) return notify(t('activate.mismatch'), 'error');
+    busy(form.querySelector('button'), async () => {
+      const grant = await api('POST', '/api/v1/auth/activate', {
+        json: {
+          activation_token: needed.activation_token,
+          password: f.get('password'),
+          password_confirm: f.get('password_confirm'),
+          security_question: f.get('security_question'),
+          security_answer: f.get('security_answer'),
+          pledge_truthfulness: f.get('pledge_truthfulness') === 'on',
+          pledge_discipline: f.get('pledge_discipline') === 'on',
+          mode: 'web',
+        },
+      });
+      signedIn(grant);
+    });
+  });
+  show(form);
+}
+
+function showLogin() {
+  session.signedIn = false;
+  header();
+  const form = h('form', { class: 'card narrow', id: 'login' },
+    h('h2', {}, t('login.title')),
+    field(t('login.username'), { name: 'username', autocomplete: 'username', required: true }),
+    field(t('login.password'), { name: 'password', type: 'password', autocomplete: 'current-password', required: true }),
+    h('button', { type: 'submit', class: 'primary' }, t('login.submit')),
+    h('p', {}, h('a', { href: '#/recover' }, t('login.forgot'))),
+    h('p', { class: 'muted' }, t('login.hint')));
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const f = new FormData(form);
+    busy(form.querySelector('button'), async () => {
+      signedIn(await api('POST', '/api/v1/auth/login', {
+        json: { username: f.get('username').trim(), password: f.get('password'), mode: 'web' },
+      }));
+    });
+  });
+  show(form);
+}
+
+function showRecovery() {
+  header();
+  const form = h('form', { class: 'card narrow', id: 'recover' },
+    h('h2', {}, t('recover.title')),
+    field(t('login.username'), { name: 'username', required: true }),
+    h('button', { type: 'submit', class: 'primary' }, t('recover.next')));
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const username = new FormData(form).get('username').trim();
+    busy(form.querySelector('button'), async () => {
+      const q = await api('POST', '/api/v1/auth/recovery/question', { json: { username } });
+      const second = h('form', { class: 'card narrow', id: 'recover-answer' },
+        h('h2', {}, t('recover.title')),
+        h('p', {}, q.security_question),
+        field(t('activate.answer'), { name: 'answer', required: true }),
+        field(t('recover.new'), { name: 'password', type: 'password', autocomplete: 'new-password', required: true }),
+        field(t('activate.confirm'), { name: 'confirm', type: 'password', autocomplete: 'new-password', required: true }),
+        h('button', { type: 'submit', class: 'primary' }, t('recover.submit')));
+      second.addEventListener('submit', (e2) => {
+        e2.preventDefault();
+        const f = new FormData(second);
+        busy(second.querySelector('button'), async () => {
+          await api('POST', '/api/v1/auth/recovery', {
+            json: {
+              username, security_answer: f.get('answer'),
+              new_password: f.get('password'), new_password_confirm: f.get('confirm'),
+            },
+          });
+          location.hash = '#/login';
+          notify(t('recover.done'), 'ok');
+        });
+      });
+      show(second);
+    });
+  });
+  show(form);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Personal information
+
+async function showProfile() {
+  const p = await api('GET', '/api/v1/profile');
+  header();
+  const row = (k, v) => [h('dt', {}, k), h('dd', {}, v)];
+  const form = h('form', { class: 'card narrow', id: 'profile' },
+    h('h2', {}, t('profile.title')),
+    h('dl', { class: 'facts' },
+      row(t('login.username'), p.username), row(t('profile.name'), p.name),
+      row(t('profile.id'), p.id_number_masked), row(t('profile.category'), p.exam_category),
+      row(t('profile.site'), p.exam_site)),
+    field(t('profile.mobile'), { name: 'mobile', type: 'tel', value: p.mobile || '', inputmode: 'numeric', maxlength: 11 }),
+    field(t('profile.email'), { name: 'email', type: 'email', value: p.email || '' }),
+    h('button', { type: 'submit', class: 'primary' }, t('profile.save')));
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const f = new FormData(form);
+    busy(form.querySelector('button'), async () => {
+      const saved = await api('PUT', '/api/v1/profile', {
+        json: { mobile: f.get('mobile').trim() || undefined, email: f.get('email').trim() || undefined },
+      });
+      session.profileIncomplete = !saved.complete;
+      notify(t('profile.saved'), 'ok');
+    });
+  });
+  show(form);
+}
+
+// ------------------------------------------------------------------------------------------------
+// The materials page
+
+async function showMaterials() {
+  const [d, inbox] = await Promise.all([api('GET', '/api/v1/dossier'), api('GET', '/api/v1/messages')]);
+  header();
+  const names = Object.fromEntries(d.materials.map((m) => [m.category.code, m.category.name]));
+  show(
+    !d.profile.complete ? h('p', { class: 'notice info' }, h('a', { href: '#/profile' }, t('profile.incomplete'))) : null,
+    statusPanel(d, names),
+    messagesPanel(inbox),
+    h('section', { class: 'materials', 'aria-label': t('nav.materials') }, d.materials.map((m) => materialCard(d, m))),
+  );
+}
+
+function statusPanel(d, names) {
+  const w = d.window;
+  const windowLine = w.state === 'not_yet_open'
+    ? [t('m.opens'), formatTime(w.opens_at)]
+    : w.state === 'closed' ? [t('m.closed'), formatTime(w.closes_at)] : [t('m.deadline'), formatTime(w.closes_at)];
+  const submit = h('button', { type: 'button', class: 'primary', id: 'submit', disabled: !d.can_submit }, t('m.submit'));
+  submit.addEventListener('click', () => submitDossier(submit));
+  return h('section', { class: 'card status', id: 'status' },
+    h('h2', {}, d.district_name, ' · ', d.profile.name),
+    h('dl', { class: 'facts' },
+      h('dt', {}, windowLine[0]), h('dd', { class: 'deadline' }, windowLine[1]),
+      h('dt', {}, t('m.state')), h('dd', { class: `state state-${d.state}`, id: 'dossier-state' }, t(`state.${d.state}`)),
+      d.result ? [h('dt', {}, t('m.result')), h('dd', { class: `result result-${d.result.outcome}`, id: 'result' },
+        t(`result.${d.result.outcome}`), d.result.reason ? `（${d.result.reason}）` : '')] : null),
+    d.missing.length && d.state !== 'submitted'
+      ? h('p', { class: 'muted', id: 'missing' }, t('m.missing', { names: d.missing.map((c) => names[c] || c).join('、') }))
+      : null,
+    d.state !== 'submitted' && w.state === 'open' ? submit : null);
+}
+
+async function submitDossier(button) {
+  const yes = await dialog(t('m.submit'), h('p', {}, t('m.submit.confirm')),
+    [[t('m.cancel'), false], [t('m.submit.ok'), true, 'primary']]);
+  if (!yes) return;
+  await busy(button, async () => {
+    const receipt = await api('POST', '/api/v1/dossier/submit');
+    await showMaterials();
+    notify(receipt.message, 'ok');
+  });
+}
+
+function messagesPanel(inbox) {
+  // Unread first, newest first within each.
+  const list = [...inbox.messages].sort((a, b) => (a.read - b.read) || b.created_at.localeCompare(a.created_at));
+  return h('section', { class: 'card messages', id: 'messages' },
+    h('h2', {}, t('m.messages'), inbox.unread ? h('span', { class: 'badge unread' }, `${inbox.unread} ${t('m.unread')}`) : null),
+    list.length === 0 ? h('p', { class: 'muted' }, t('m.messages.none')) : h('ul', {}, list.map((m) => {
+      const read = h('button', { type: 'button', class: 'link' }, t('m.markread'));
+      read.addEventListener('click', () => busy(read, async () => {
+        await api('POST', `/api/v1/messages/${m.id}/read`);
+        await showMaterials();
+      }));
+      return h('li', { class: m.read ? 'message read' : 'message unread' },
+        h('div', { class: 'message-head' }, h('strong', {}, m.title), h('time', {}, formatTime(m.created_at))),
+        h('p', { class: 'message-body' }, m.body),
+        m.read ? null : read);
+    })));
+}
+
+function materialCard(d, m) {
+  const c = m.category;
+  const mark = c.requirement === 'required'
+    ? h('span', { class: 'required', title: t('c.required') }, '*')
+    : c.requirement === 'conditional'
+      ? h('span', { class: 'badge must' }, c.condition_text || '必传')
+      : h('span', { class: 'muted small' }, t('c.optional'));
+  const stateBadge = m.state === 'returned' ? h('span', { class: 'badge returned' }, t('c.returned'))
+    : m.state === 'approved' ? h('span', { class: 'badge approved' }, t('c.approved')) : null;
+  const slots = [];
+  for (let slot = 0; slot < c.max_images; slot += 1) {
+    const image = m.images.find((i) => i.slot === slot);
+    const label = c.slot_labels?.[slot] || t('c.slot', { n: slot + 1 });
+    slots.push(slotView(d, m, slot, label, image));
+  }
+  return h('article', { class: 'card material', id: `material-${c.code}`, dataset: { category: c.code } },
+    h('header', {},
+      h('h3', {}, mark, ' ', c.name, ' ', stateBadge),
+      h('span', { class: 'muted small' }, t('c.count', { have: m.images.length, max: c.max_images })),
+      c.example_url ? h('button', { type: 'button', class: 'link example', onclick: () => showExample(c) }, t('c.example')) : null),
+    h('p', { class: 'description' }, c.description),
+    m.note ? h('p', { class: 'notice error note' }, `${m.note.reason}：${m.note.message}`) : null,
+    h('div', { class: 'slots' }, slots));
+}
+
+function slotView(d, m, slot, label, image) {
+  if (image) {
+    const actions = image.locked
+      ? h('span', { class: 'badge locked', title: t('c.locked') }, '🔒 ', t('c.locked'))
+      : [
+        h('button', { type: 'button', class: 'minus', title: t('c.delete'), 'aria-label': `${t('c.delete')} ${label}`, onclick: () => deleteImage(image) }, '−'),
+        pickButton(m, slot, t('c.replace'), image.id),
+      ];
+    return h('figure', { class: 'slot filled', dataset: { slot } },
+      h('img', { src: image.url, alt: `${m.category.name} ${label}`, loading: 'lazy', dataset: { width: image.width, height: image.height } }),
+      h('figcaption', {}, label, ' ', actions));
+  }
+  return h('figure', { class: 'slot empty', dataset: { slot } },
+    h('div', { class: 'placeholder' }, m.can_upload ? pickButton(m, slot, t('c.upload')) : '—'),
+    h('figcaption', {}, label));
+}
+
+/** The upload button of a free slot (or the replace button of an unlocked image). */
+function pickButton(m, slot, text, replaces) {
+  const input = h('input', { type: 'file', accept: 'image/jpeg,image/png,image/*', class: 'visually-hidden', 'aria-label': `${m.category.name} ${text}` });
+  input.addEventListener('change', () => {
+    const file = input.files[0];
+    input.value = '';
+    if (file) preparePhoto(m, slot, file, replaces);
+  });
+  return h('label', { class: 'button upload' }, text, input);
+}
+
+async function showExample(c) {
+  await dialog(t('c.example.title', { name: c.name }),
+    h('img', { class: 'example-image', src: c.example_url, alt: t('c.example.title', { name: c.name }) }),
+    [[t('c.close'), true, 'primary']]);
+}
+
+async function deleteImage(image) {
+  const yes = await dialog(t('c.delete'), h('p', {}, t('c.delete.confirm')),
+    [[t('m.cancel'), false], [t('c.delete'), true, 'danger']]);
+  if (!yes) return;
+  try {
+    await api('DELETE', `/api/v1/images/${image.id}`);
+    await showMaterials();
+    notify(t('p.deleted'), 'ok');
+  } catch (e) {
+    notify(e.describe(), 'error');
+  }
+}
+
+/**
+ * The photo straight from the phone or camera goes to the server's copy of the app's pipeline;
+ * the candidate sees the prepared image and its warnings, and only a confirmation stores it.
+ */
+async function preparePhoto(m, slot, file, replaces) {
+  const body = h('div', { class: 'prepare' }, h('p', { class: 'muted' }, t('p.working')));
+  let cancelled = false;
+  dialog(t('p.title'), body, [[t('m.cancel'), 'cancel']]).then(() => { cancelled = true; });
+  const closeWorking = () => body.closest('dialog')?.close();
+  let prepared;
+  try {
+    const response = await api('POST', `/api/v1/photos/prepare?document=${m.category.document}`, {
+      body: file, headers: { 'content-type': 'application/octet-stream' }, raw: true,
+    });
+    prepared = {
+      blob: await response.blob(),
+      warnings: (response.headers.get('x-photo-warnings') || '').split(',').filter(Boolean),
+      width: response.headers.get('x-photo-width'),
+      height: response.headers.get('x-photo-height'),
+      rotated: response.headers.get('x-source-orientation') !== '1',
+    };
+  } catch (e) {
+    closeWorking();
+    return notify(e.describe(), 'error');
+  }
+  if (cancelled) return; // cancelled while it was being prepared
+  closeWorking();
+  const url = URL.createObjectURL(prepared.blob);
+  const warnings = prepared.warnings.map((w) => h('li', { class: 'warning' }, t(`p.warn.${w}`)));
+  const preview = h('div', { class: 'prepare' },
+    h('img', { class: 'prepared', src: url, alt: t('p.title'), dataset: { width: prepared.width, height: prepared.height } }),
+    h('p', { class: 'muted', id: 'prepared-info' }, t('p.info', { w: prepared.width, h: prepared.height, kb: Math.ceil(prepared.blob.size / 1024) })),
+    prepared.rotated ? h('p', {}, t('p.rotated')) : null,
+    warnings.length ? h('ul', { class: 'warnings' }, warnings, h('li', {}, t('p.warn.retake'))) : h('p', { class: 'ok' }, t('p.good')));
+  const choice = await dialog(t('p.title'), preview,
+    [[t('m.cancel'), 'cancel'], [t('p.again'), 'again'], [t('p.confirm'), 'upload', 'primary']]);
+  URL.revokeObjectURL(url);
+  if (choice === 'again') {
+    const again = pickButton(m, slot, '', replaces).querySelector('input');
+    document.body.append(again);
+    again.click();
+    again.addEventListener('change', () => again.remove(), { once: true });
+    return;
+  }
+  if (choice !== 'upload') return;
+  await upload(m, slot, prepared.blob, replaces);
+}
+
+async function upload(m, slot, blob, replaces) {
+  const bar = h('progress', { max: 100, value: 0, id: 'upload-progress' });
+  notify(t('p.uploading'));
+  document.getElementById('notice').append(bar);
+  const query = new URLSearchParams({ slot: String(slot) });
+  if (replaces) query.set('replaces', replaces);
+  try {
+    await uploadWithProgress(`/api/v1/dossier/materials/${m.category.code}/images?${query}`, blob,
+      { 'content-type': 'image/jpeg', 'Idempotency-Key': uuid() },
+      (f) => { bar.value = Math.round(f * 100); });
+    await showMaterials();
+    notify(t('p.uploaded', { name: m.category.name }), 'ok');
+  } catch (e) {
+    notify(e.describe(), 'error');
+  }
+}
+
+window.addEventListener('hashchange', route);
+route();

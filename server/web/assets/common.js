@@ -1,0 +1,241 @@
+// What both pages share: the language (zh-CN first, English second), calls to the JSON API with the
+// cookie session and its CSRF token, the words for every refusal the API can give, and a small
+// helper to build elements without ever parsing HTML from data.
+
+const STRINGS = { 'zh-CN': {}, en: {} };
+let lang = localStorage.getItem('dossier.lang') || 'zh-CN';
+
+/** Add a page's strings: { key: [zh-CN, en] }. */
+export function addStrings(table) {
+  for (const [key, [zh, en]] of Object.entries(table)) {
+    STRINGS['zh-CN'][key] = zh;
+    STRINGS.en[key] = en;
+  }
+}
+
+/** The text for `key` in the current language; `{name}` placeholders are filled from `vars`. */
+export function t(key, vars = {}) {
+  const text = STRINGS[lang][key] ?? STRINGS['zh-CN'][key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (_, k) => String(vars[k] ?? ''));
+}
+
+export function currentLang() {
+  return lang;
+}
+
+export function setLang(next) {
+  lang = next;
+  localStorage.setItem('dossier.lang', next);
+  document.documentElement.lang = next;
+}
+
+addStrings({
+  'lang.switch': ['English', '中文'],
+  'err.bad_request': ['请求有误，请检查填写的内容。', 'The request is not valid; check what you entered.'],
+  'err.unauthorized': ['登录已失效，请重新登录。', 'You are signed out; please sign in again.'],
+  'err.forbidden': ['无权进行此操作，请刷新页面后重试。', 'Not allowed; reload the page and try again.'],
+  'err.not_found': ['未找到该内容。', 'Not found.'],
+  'err.throttled': ['尝试次数过多，请 {secs} 秒后再试。', 'Too many attempts; try again in {secs} s.'],
+  'err.window_not_open': ['上传时间尚未开始。', 'The upload window has not opened yet.'],
+  'err.window_closed': ['上传时间已截止，材料不能再修改。', 'The upload window has closed; materials can no longer be changed.'],
+  'err.locked': ['材料已锁定，不能修改。', 'This material is locked and cannot be changed.'],
+  'err.count_reached': ['该类材料的图片数量已满，请先删除一张。', 'This category already has all its images; delete one first.'],
+  'err.slot_taken': ['该位置已有图片。', 'That slot already holds an image.'],
+  'err.missing_required': ['以下必传材料尚未上传：{missing}', 'Required materials are missing: {missing}'],
+  'err.nothing_to_submit': ['没有需要上报的内容。', 'There is nothing to submit.'],
+  'err.invalid_photo': ['照片无法使用：{detail}', 'The photo cannot be used: {detail}'],
+  'err.payload_too_large': ['文件太大。', 'The file is too large.'],
+  'err.length_required': ['上传失败，请重试。', 'The upload failed; try again.'],
+  'err.idempotency_key_required': ['上传失败，请重试。', 'The upload failed; try again.'],
+  'err.idempotency_conflict': ['上传冲突，请重新选择照片。', 'Upload conflict; choose the photo again.'],
+  'err.ticket_invalid': ['登录链接无效，请从报名系统重新进入。', 'The entry link is not valid; enter again from the registration system.'],
+  'err.ticket_expired': ['登录链接已过期，请从报名系统重新进入。', 'The entry link has expired; enter again from the registration system.'],
+  'err.ticket_used': ['登录链接已使用过，请用账号和密码登录。', 'The entry link was already used; sign in with your password.'],
+  'err.already_activated': ['账号已激活，请直接登录。', 'The account is already activated; sign in.'],
+  'err.password_rules': ['密码不符合要求：{message}', 'The password does not meet the rules: {message}'],
+  'err.pledges_required': ['请阅读并勾选两项承诺。', 'Please read and tick both pledges.'],
+  'err.invalid_profile': ['个人信息格式不正确：{message}', 'The personal information is not valid: {message}'],
+  'err.unknown_category': ['没有该材料类别。', 'No such material category.'],
+  'err.totp_required': ['请输入身份验证器中的 6 位动态码。', 'Enter the 6-digit code from your authenticator app.'],
+  'err.claimed_by_other': ['该考生材料正由 {message} 审核。', 'This dossier is being reviewed by someone else: {message}'],
+  'err.claim_required': ['请先领取该考生材料。', 'Claim the dossier first.'],
+  'err.stale_version': ['考生已重新上报，请刷新后再审核。', 'The candidate has submitted again; reload before deciding.'],
+  'err.not_reviewable': ['该材料当前不能审核。', 'This dossier cannot be reviewed now.'],
+  'err.decision_rules': ['审核结果不完整：{message}', 'The decision is incomplete: {message}'],
+  'err.internal': ['服务器出错，请稍后重试。', 'Server error; please try again later.'],
+  'err.unavailable': ['系统繁忙，请 {secs} 秒后重试。', 'The system is busy; try again in {secs} s.'],
+  'err.network': ['网络连接失败，请检查网络后重试。', 'No connection; check the network and try again.'],
+  'photo.unsupported_format': ['只接受 JPG/JPEG 或 PNG 格式的照片（HEIC 等格式请在手机设置中改为“兼容性最佳”或截图后上传）。', 'Only JPG/JPEG or PNG photos are accepted (for HEIC, set the camera to "Most Compatible").'],
+  'photo.not_an_image': ['该文件不是图片。', 'This file is not an image.'],
+  'photo.too_many_pixels': ['照片像素过大。', 'The photo has too many pixels.'],
+  'photo.file_too_large': ['文件太大。', 'The file is too large.'],
+  'photo.corrupt': ['照片已损坏，无法读取。', 'The photo is damaged and cannot be read.'],
+  'photo.over_budget': ['文件超过 200 KB。', 'The file is over 200 KB.'],
+  'photo.not_upright': ['照片方向不正。', 'The photo is not upright.'],
+  'photo.budget_unreachable': ['无法在保持清晰的前提下压缩到 200 KB 以内，请重新拍摄。', 'Cannot fit 200 KB and stay legible; take the photo again.'],
+});
+
+/** A refusal from the API, with its machine-readable code and the words to show. */
+export class ApiError extends Error {
+  constructor(status, body, retryAfter) {
+    super(body?.message || `HTTP ${status}`);
+    this.status = status;
+    this.code = body?.code || (status >= 500 ? 'internal' : 'bad_request');
+    this.body = body || {};
+    this.retryAfter = retryAfter;
+  }
+
+  /** What the user reads. */
+  describe() {
+    const b = this.body;
+    const vars = {
+      message: b.message || '',
+      secs: this.retryAfter || b.retry_after_secs || '',
+      missing: (b.missing || []).join('、'),
+      detail: b.detail ? t(`photo.${b.detail}`) : b.message || '',
+    };
+    const key = `err.${this.code}`;
+    return t(key) === key ? b.message || key : t(key, vars);
+  }
+}
+
+/** The CSRF token of the page's cookie session, kept where this origin's pages can read it. */
+const csrf = {
+  key: 'dossier.csrf',
+  get() { return localStorage.getItem(this.key); },
+  set(v) { if (v) localStorage.setItem(this.key, v); else localStorage.removeItem(this.key); },
+};
+
+export function useCsrfKey(key) { csrf.key = key; }
+export function setCsrf(token) { csrf.set(token); }
+
+/** Call the API. `json` is sent as JSON; the answer is parsed as JSON unless `raw`. */
+export async function api(method, path, { json, body, headers = {}, raw = false } = {}) {
+  const h = new Headers(headers);
+  if (json !== undefined) {
+    h.set('content-type', 'application/json');
+    body = JSON.stringify(json);
+  }
+  if (method !== 'GET' && csrf.get()) h.set('X-CSRF-Token', csrf.get());
+  let response;
+  try {
+    response = await fetch(path, { method, headers: h, body, credentials: 'same-origin' });
+  } catch {
+    throw new ApiError(0, { code: 'network' });
+  }
+  if (!response.ok) throw await errorOf(response);
+  if (raw) return response;
+  if (response.status === 204) return null;
+  const type = response.headers.get('content-type') || '';
+  return type.includes('json') ? response.json() : response.text();
+}
+
+async function errorOf(response) {
+  let body = null;
+  try { body = await response.json(); } catch { /* not JSON */ }
+  return new ApiError(response.status, body, response.headers.get('retry-after'));
+}
+
+/**
+ * Upload with progress (fetch reports none). Resolves with the parsed JSON answer.
+ * `onProgress(fraction)` is called as the body goes out.
+ */
+export function uploadWithProgress(path, blob, headers, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', path);
+    for (const [k, v] of Object.entries(headers)) xhr.setRequestHeader(k, v);
+    if (csrf.get()) xhr.setRequestHeader('X-CSRF-Token', csrf.get());
+    xhr.upload.onprogress = (e) => { if (e.lengthComputable) onProgress(e.loaded / e.total); };
+    xhr.onerror = () => reject(new ApiError(0, { code: 'network' }));
+    xhr.onload = () => {
+      let body = null;
+      try { body = JSON.parse(xhr.responseText); } catch { /* empty */ }
+      if (xhr.status >= 200 && xhr.status < 300) resolve(body);
+      else reject(new ApiError(xhr.status, body, xhr.getResponseHeader('retry-after')));
+    };
+    xhr.send(blob);
+  });
+}
+
+/** A random UUID (v4), also where `crypto.randomUUID` is missing (plain http on a LAN address). */
+export function uuid() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const hex = [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** Build an element: h('button', { class: 'x', onclick }, 'text', child). Text is never parsed. */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (k === 'dataset') Object.assign(el.dataset, v);
+    else if (v === true) el.setAttribute(k, '');
+    else el.setAttribute(k, v);
+  }
+  for (const c of children.flat(Infinity)) {
+    if (c === undefined || c === null || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+/** Replace the page's content; arrays are flattened and empty parts (null, false) left out. */
+export function show(...children) {
+  document.getElementById('main').replaceChildren(...children.flat(Infinity).filter((c) => c || c === 0));
+}
+
+/** Exam times are Beijing time, whatever the computer's zone. */
+export function formatTime(iso) {
+  if (!iso) return '';
+  return new Intl.DateTimeFormat(lang, {
+    timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit',
+    hour: '2-digit', minute: '2-digit', hour12: false,
+  }).format(new Date(iso));
+}
+
+/**
+ * A modal dialog; resolves with the value of the button pressed, or null when it is closed
+ * otherwise (Escape, or `close()` by the caller).
+ */
+export function dialog(title, body, buttons) {
+  return new Promise((resolve) => {
+    let result = null;
+    const d = h('dialog', { class: 'modal', 'aria-label': title },
+      h('h2', {}, title),
+      h('div', { class: 'modal-body' }, body),
+      h('div', { class: 'modal-actions' },
+        buttons.map(([label, value, cls]) => h('button', {
+          type: 'button', class: cls || '', onclick: () => { result = value; d.close(); },
+        }, label))));
+    d.addEventListener('close', () => { d.remove(); resolve(result); });
+    document.body.append(d);
+    d.showModal();
+  });
+}
+
+/** A line of feedback at the top of the page: `kind` is ok, error or info. */
+export function notify(text, kind = 'info') {
+  const area = document.getElementById('notice');
+  area.replaceChildren(h('p', { class: `notice ${kind}`, role: kind === 'error' ? 'alert' : 'status' }, text));
+  area.scrollIntoView({ block: 'nearest' });
+}
+
+export function clearNotice() {
+  document.getElementById('notice')?.replaceChildren();
+}
+
+/** The language switch in the header. */
+export function languageButton(rerender) {
+  return h('button', {
+    type: 'button', class: 'link lang', lang: lang === 'en' ? 'zh-CN' : 'en',
+    onclick: () => { setLang(lang === 'en' ? 'zh-CN' : 'en'); rerender(); },
+  }, t('lang.switch'));
+}
+
+document.documentElement.lang = lang;

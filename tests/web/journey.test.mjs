@@ -1,0 +1,335 @@
+// The whole journey in a real browser (Debian's Chromium, headless, driven by playwright-core)
+// against the real server binary with the demo district: a candidate activates, uploads a 2 MB
+// sideways phone photo and sees it upright, deletes and replaces one, submits; a site reviewer
+// returns one material with a message; the candidate reads it, replaces, resubmits; the site
+// passes, the district approves; the administrator closes the review window and publishes; the
+// candidate sees the result. Screenshots of the key pages go to docs/screenshots/.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '../..');
+const shots = join(root, 'docs/screenshots');
+const photos = join(root, 'testdata/photos');
+const serverBin = process.env.DOSSIER_SERVER_BIN || join(root, 'target/debug/dossier-server');
+// The flags this machine's Chromium needs (see the README): no sandbox as root, no GPU, and no
+// background connections to Google's hosts, which the closed network refuses.
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+/**
+ * A real phone photo stored sideways: the iPhone's 3264x2448 (1.9 MB) landscape pixels with
+ * EXIF Orientation 6 ("rotate 90° to view"), which is how a phone held upright saves a portrait.
+ * The file is unchanged but for that one tag value.
+ */
+function sidewaysPhonePhoto() {
+  const bytes = Buffer.from(readFileSync(join(photos, 'real/iphone_hdr_NO.jpg')));
+  const tiff = bytes.indexOf(Buffer.from('Exif\0\0', 'latin1')) + 6;
+  const le = bytes.toString('latin1', tiff, tiff + 2) === 'II';
+  const u16 = (o) => (le ? bytes.readUInt16LE(o) : bytes.readUInt16BE(o));
+  const ifd = tiff + (le ? bytes.readUInt32LE(tiff + 4) : bytes.readUInt32BE(tiff + 4));
+  for (let i = 0; i < u16(ifd); i += 1) {
+    const entry = ifd + 2 + 12 * i;
+    if (u16(entry) === 0x0112) {
+      if (le) bytes.writeUInt16LE(6, entry + 8); else bytes.writeUInt16BE(6, entry + 8);
+      return { name: 'IMG_0001.JPG', mimeType: 'image/jpeg', buffer: bytes };
+    }
+  }
+  throw new Error('the photo has no Orientation tag');
+}
+
+const file = (path, mimeType = 'image/jpeg') => ({
+  name: path.split('/').pop(), mimeType, buffer: readFileSync(join(photos, path)),
+});
+
+let server;
+let base;
+let demo; // what the demo printed: ticket, staff passwords
+let browser;
+let dataDir;
+
+function startServer() {
+  dataDir = mkdtempSync(join(tmpdir(), 'dossier-web-'));
+  return new Promise((resolveStart, reject) => {
+    server = spawn(serverBin, ['demo'], {
+      cwd: dataDir,
+      env: { ...process.env, DOSSIER_LISTEN: '127.0.0.1:0', DOSSIER_DATA_DIR: join(dataDir, 'data'), DOSSIER_LOG: 'warn' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    server.stdout.on('data', (chunk) => {
+      out += chunk;
+      const listening = out.match(/Dossier listening on (http:\/\/\S+)/);
+      if (listening) {
+        const staff = Object.fromEntries([...out.matchAll(/^\s+(\w+)\s+password (\S+)$/gm)].map((m) => [m[1], m[2]]));
+        demo = { ticket: out.match(/ticket (\S+)/)[1], staff };
+        resolveStart(listening[1]);
+      }
+    });
+    server.on('exit', (code) => reject(new Error(`server exited with ${code}: ${out}`)));
+  });
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+}
+
+/** The current dossier as the candidate's page sees it (same cookie). */
+const dossierOf = (page) => page.evaluate(() => fetch('/api/v1/dossier').then((r) => r.json()));
+
+/** Pick a photo for a slot; confirm the prepared image; wait until the slot shows it. */
+async function uploadInto(page, category, slot, photo, { check } = {}) {
+  await page.locator(`#material-${category} .slot[data-slot="${slot}"] input[type=file]`).setInputFiles(photo);
+  const preview = page.locator('dialog.modal img.prepared');
+  await preview.waitFor();
+  await page.waitForFunction(() => document.querySelector('dialog.modal img.prepared')?.complete);
+  if (check) await check(page, preview);
+  await page.getByRole('button', { name: '确认上传' }).click();
+  await page.locator(`#material-${category} .slot[data-slot="${slot}"] img`).waitFor();
+  await page.waitForFunction(() => !document.getElementById('upload-progress'));
+}
+
+/** Each staff member signs in in a browser of their own (their own cookie). */
+async function staffSignIn(username) {
+  const context = await browser.newContext({ locale: 'zh-CN', timezoneId: 'Asia/Shanghai', viewport: { width: 1440, height: 1000 } });
+  context.setDefaultTimeout(15000);
+  const page = await context.newPage();
+  await page.goto(`${base}/staff`);
+  await page.getByLabel('用户名').fill(username);
+  await page.getByLabel('密码').fill(demo.staff[username]);
+  await page.getByRole('button', { name: '登录' }).click();
+  await page.locator('#queue').waitFor();
+  return page;
+}
+
+async function approveAllAndSend(page, outcomeText) {
+  for (const radio of await page.locator('.verdict input[value="approve"]').all()) await radio.check();
+  assert.equal(await page.locator('#outcome option:checked').textContent(), outcomeText);
+  await page.getByRole('button', { name: '提交审核结果' }).click();
+  await page.locator('#queue').waitFor();
+}
+
+describe('the web pages, candidate and reviewers, in Chromium', { concurrency: false }, () => {
+  let candidate; // the candidate's browser page
+
+  before(async () => {
+    mkdirSync(shots, { recursive: true });
+    base = await startServer();
+    browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    const context = await browser.newContext({ locale: 'zh-CN', timezoneId: 'Asia/Shanghai', viewport: { width: 1280, height: 900 } });
+    context.setDefaultTimeout(10000);
+    candidate = await context.newPage();
+  });
+
+  after(async () => {
+    await browser?.close();
+    server?.kill('SIGTERM');
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('serves the pages with a content security policy and nothing from another origin', async () => {
+    const foreign = [];
+    candidate.on('request', (r) => { if (!r.url().startsWith(base) && !r.url().startsWith('blob:') && !r.url().startsWith('data:')) foreign.push(r.url()); });
+    const response = await candidate.goto(`${base}/`);
+    const csp = response.headers()['content-security-policy'];
+    assert.match(csp, /script-src 'self'/);
+    assert.match(csp, /frame-ancestors 'none'/);
+    assert.equal(response.headers()['x-content-type-options'], 'nosniff');
+    await candidate.locator('#login').waitFor();
+    assert.deepEqual(foreign, []);
+    await shot(candidate, '01-candidate-login');
+  });
+
+  it('enters by the ticket and activates with both pledges', async () => {
+    await candidate.goto(`${base}/enter?ticket=${encodeURIComponent(demo.ticket)}`);
+    await candidate.locator('#activate').waitFor();
+    assert.match(await candidate.locator('#activate').textContent(), /李华/);
+    await candidate.getByLabel('密码（8-20 位').fill('lihua2027');
+    await candidate.getByLabel('再次输入密码').fill('lihua2027');
+    await candidate.getByLabel('密保问题').fill('我的小学名称？');
+    await candidate.getByLabel('密保答案').fill('实验小学');
+    await shot(candidate, '02-activation');
+    // Without the pledges the page says what is missing and stays.
+    await candidate.getByRole('button', { name: '激活' }).click();
+    await candidate.getByText('请阅读并勾选两项承诺').waitFor();
+    await candidate.getByLabel(/真实性、准确性、完整性/).check();
+    await candidate.getByLabel(/违纪违规处理规定/).check();
+    await candidate.getByRole('button', { name: '激活' }).click();
+    await candidate.locator('#status').waitFor();
+    assert.equal(await candidate.locator('#dossier-state').textContent(), '未上报');
+    assert.ok(await candidate.locator('#submit').isDisabled(), 'nothing uploaded: submit is disabled');
+    assert.match(await candidate.locator('#material-id_card h3').textContent(), /\*/);
+    await candidate.locator('#material-id_card .example').click();
+    await candidate.locator('dialog.modal img.example-image').waitFor();
+    await candidate.waitForFunction(() => document.querySelector('dialog.modal img.example-image')?.naturalWidth > 0);
+    await candidate.getByRole('button', { name: '关闭' }).click();
+    await shot(candidate, '03-materials-empty');
+  });
+
+  it('prepares a 2 MB sideways phone photo on the server and shows it upright, under 200 KB', async () => {
+    const photo = sidewaysPhonePhoto();
+    assert.ok(photo.buffer.length > 1_800_000);
+    await uploadInto(candidate, 'id_card', 0, photo, {
+      check: async (page) => {
+        const dims = await page.locator('dialog.modal img.prepared').evaluate((img) => [img.naturalWidth, img.naturalHeight]);
+        assert.ok(dims[1] > dims[0], `upright portrait expected, got ${dims}`);
+        assert.match(await page.locator('#prepared-info').textContent(), /KB/);
+        await page.getByText('已按拍摄方向自动转正').waitFor();
+        await shot(page, '04-prepared-photo');
+      },
+    });
+    // What the server stored: the upright JPEG within the budget, shown in the slot.
+    const stored = await candidate.locator('#material-id_card .slot[data-slot="0"] img').evaluate(async (img) => {
+      const blob = await fetch(img.src).then((r) => r.blob());
+      return { bytes: blob.size, w: img.naturalWidth, h: img.naturalHeight };
+    });
+    assert.ok(stored.bytes <= 200 * 1024, `stored ${stored.bytes} bytes`);
+    assert.ok(stored.h > stored.w, 'the thumbnail is upright');
+  });
+
+  it('refuses a HEIC photo with a clear message', async () => {
+    await candidate.locator('#material-degree .slot[data-slot="0"] input[type=file]')
+      .setInputFiles(file('heic/samplefilehub.heif', 'image/heif'));
+    await candidate.locator('.notice.error').filter({ hasText: 'HEIC' }).waitFor();
+  });
+
+  it('fills the required materials, deletes one and replaces it', async () => {
+    await uploadInto(candidate, 'id_card', 1, file('orientation/Landscape_6.jpg'));
+    const missing = (await dossierOf(candidate)).missing;
+    for (const category of missing) await uploadInto(candidate, category, 0, file('real/canon_hdr_NO.jpg'));
+    assert.deepEqual((await dossierOf(candidate)).missing, []);
+    // The minus button, confirmed, empties the slot; a new photo goes into it.
+    const before = await candidate.locator('#material-diploma .slot[data-slot="0"] img').getAttribute('src');
+    await candidate.locator('#material-diploma .slot[data-slot="0"] .minus').click();
+    await candidate.locator('dialog.modal').getByRole('button', { name: '删除' }).click();
+    await candidate.locator('#material-diploma .slot[data-slot="0"].empty').waitFor();
+    await uploadInto(candidate, 'diploma', 0, file('orientation/Portrait_3.jpg'));
+    assert.notEqual(await candidate.locator('#material-diploma .slot[data-slot="0"] img').getAttribute('src'), before);
+    await shot(candidate, '05-materials-filled');
+  });
+
+  it('submits after confirming, and everything is locked', async () => {
+    await candidate.locator('#submit').click();
+    await candidate.locator('dialog.modal').getByRole('button', { name: '确定上报' }).click();
+    await candidate.locator('.notice.ok').filter({ hasText: '上报完成，内容已锁定' }).waitFor();
+    assert.equal(await candidate.locator('#dossier-state').textContent(), '已上报，等待审核');
+    assert.equal(await candidate.locator('.minus').count(), 0, 'no minus button on locked images');
+    assert.ok(await candidate.locator('.badge.locked').count() >= 4);
+    await shot(candidate, '06-submitted');
+  });
+
+  it('a site reviewer returns one material with a message, by keyboard', async () => {
+    const page = await staffSignIn('xicheng');
+    await page.locator('table.queue tbody tr').filter({ hasText: '李华' }).waitFor();
+    await shot(page, '07-review-queue');
+    await page.keyboard.press('Enter');
+    await page.locator('#decision').waitFor();
+    assert.match(await page.locator('#id-number').textContent(), /\*/, 'the ID number is masked for a reviewer');
+    await page.keyboard.press('a'); // id_card approved, on to the diploma
+    await page.keyboard.press('r'); // return the diploma: the message box takes the focus
+    await page.keyboard.type('毕业证书照片反光，请在光线均匀处重新拍摄。');
+    await page.locator('#material-diploma select[name="reason"]').selectOption('blurry');
+    await page.evaluate(() => document.activeElement.blur());
+    for (const radio of await page.locator('.verdict input[value="approve"]').all()) {
+      if (!(await radio.evaluate((r) => r.name === 'verdict-diploma'))) await radio.check();
+    }
+    await page.evaluate(() => document.activeElement.blur());
+    await page.keyboard.press('z');
+    await page.keyboard.press('o');
+    assert.match(await page.locator('.viewer img').first().evaluate((img) => img.style.transform), /rotate\(90deg\) scale\(1\.25\)/);
+    assert.equal(await page.locator('#outcome').inputValue(), 'return');
+    await shot(page, '08-review-dossier');
+    await page.keyboard.press('s');
+    await page.locator('.notice.ok').filter({ hasText: '已退回' }).waitFor();
+    await page.context().close();
+  });
+
+  it('the candidate reads the message, replaces the material and submits again', async () => {
+    await candidate.reload();
+    await candidate.locator('#status').waitFor();
+    assert.match(await candidate.locator('#dossier-state').textContent(), /被退回/);
+    const first = candidate.locator('#messages li').first();
+    assert.match(await first.getAttribute('class'), /unread/);
+    assert.match(await first.textContent(), /毕业证书照片反光/);
+    assert.match(await candidate.locator('#material-diploma .note').textContent(), /照片模糊或无法辨认/);
+    await shot(candidate, '09-returned');
+    await first.getByRole('button', { name: '标为已读' }).click();
+    await candidate.locator('#messages li.read').first().waitFor();
+    // Only the returned material is unlocked: replace it in place.
+    assert.equal(await candidate.locator('#material-id_card .minus').count(), 0);
+    await uploadInto(candidate, 'diploma', 0, file('real/iphone_hdr_NO.jpg'));
+    await candidate.locator('#submit').click();
+    await candidate.locator('dialog.modal').getByRole('button', { name: '确定上报' }).click();
+    await candidate.locator('.notice.ok').filter({ hasText: '上报完成，内容已锁定' }).waitFor();
+  });
+
+  it('the site passes the resubmission, seeing old and new side by side; the district approves', async () => {
+    const site = await staffSignIn('xicheng');
+    await site.getByRole('tab', { name: /重新上报/ }).click();
+    await site.locator('table.queue tbody tr').filter({ hasText: '李华' }).click();
+    await site.locator('#material-diploma .versions .images.before img').first().waitFor();
+    assert.equal(await site.locator('#material-diploma .versions .images.now img').count(), 1);
+    await shot(site, '10-review-resubmitted');
+    await approveAllAndSend(site, '通过，提交考区审核');
+    await site.context().close();
+
+    const district = await staffSignIn('district');
+    await district.locator('table.queue tbody tr').filter({ hasText: '李华' }).click();
+    await district.locator('#decision').waitFor();
+    await approveAllAndSend(district, '审核通过');
+    await district.context().close();
+  });
+
+  it('the administrator closes the district review window and publishes', async () => {
+    const admin = await staffSignIn('admin');
+    await admin.locator('#queue').waitFor();
+    await admin.getByRole('link', { name: '材料目录' }).click();
+    await admin.locator('#category-id_card').waitFor();
+    await shot(admin, '11-admin-catalogue');
+    await admin.getByRole('link', { name: '审核账号' }).click();
+    await admin.locator('#accounts tbody tr').first().waitFor();
+    await shot(admin, '12-admin-accounts');
+    await admin.getByRole('link', { name: '时间设置' }).click();
+    const beijing = (ms) => new Date(Date.now() + ms + 8 * 3600e3).toISOString().slice(0, 16);
+    await admin.locator('input[name="district_review_opens_at"]').fill(beijing(-2 * 86400e3));
+    await admin.locator('input[name="district_review_closes_at"]').fill(beijing(-60e3));
+    await admin.getByRole('button', { name: '保存' }).click();
+    await admin.locator('.notice.ok').waitFor();
+    await admin.getByRole('link', { name: '发布与导出' }).click();
+    await admin.locator('#publish').click();
+    await admin.locator('dialog.modal').getByRole('button', { name: '发布结果' }).click();
+    await admin.locator('.notice.ok').filter({ hasText: '通过 1 人' }).waitFor();
+    const csv = await admin.evaluate(() => fetch('/api/v1/admin/results.csv').then((r) => r.text()));
+    assert.match(csv, /李华/);
+    await shot(admin, '13-admin-published');
+  });
+
+  it('the candidate sees the result, on a desktop and on a phone', async () => {
+    await candidate.reload();
+    await candidate.locator('#result').waitFor();
+    assert.equal(await candidate.locator('#result').textContent(), '审核通过');
+    await shot(candidate, '14-result');
+    const phone = await browser.newContext({
+      locale: 'zh-CN', timezoneId: 'Asia/Shanghai', viewport: { width: 390, height: 844 },
+      deviceScaleFactor: 2, isMobile: true, hasTouch: true,
+      storageState: await candidate.context().storageState(),
+    });
+    const page = await phone.newPage();
+    await page.goto(`${base}/`);
+    await page.locator('#result').waitFor();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `the page is wider than the phone by ${overflow}px`);
+    await shot(page, '15-phone-result');
+    // And in English.
+    await page.getByRole('button', { name: 'English' }).click();
+    await page.locator('#result').filter({ hasText: 'Approved' }).waitFor();
+    await page.getByRole('button', { name: 'Submit for review' }).waitFor({ state: 'detached' });
+    await phone.close();
+  });
+});
