@@ -77,7 +77,7 @@ function startServer() {
 }
 
 async function shot(page, name) {
-  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+  await page.screenshot({ path: join(shots, `${name}.jpg`), type: 'jpeg', quality: 70, fullPage: true });
 }
 
 /** The current dossier as the candidate's page sees it (same cookie). */
@@ -240,11 +240,11 @@ describe('the web pages, candidate and reviewers, in Chromium', { concurrency: f
       if (!(await radio.evaluate((r) => r.name === 'verdict-diploma'))) await radio.check();
     }
     await page.evaluate(() => document.activeElement.blur());
+    assert.equal(await page.locator('#outcome').inputValue(), 'return');
+    await shot(page, '08-review-dossier');
     await page.keyboard.press('z');
     await page.keyboard.press('o');
     assert.match(await page.locator('.viewer img').first().evaluate((img) => img.style.transform), /rotate\(90deg\) scale\(1\.25\)/);
-    assert.equal(await page.locator('#outcome').inputValue(), 'return');
-    await shot(page, '08-review-dossier');
     await page.keyboard.press('s');
     await page.locator('.notice.ok').filter({ hasText: '已退回' }).waitFor();
     await page.context().close();

@@ -38,6 +38,10 @@ addStrings({
   'rstate.approved': ['审核通过', 'Approved'],
   'rstate.not_eligible': ['不符合', 'Not eligible'],
   'q.resubmitted': ['重新上报', 'Resubmitted'],
+  'mstate.open': ['未上报', 'Not submitted'],
+  'mstate.submitted': ['待审核', 'To review'],
+  'mstate.returned': ['已退回', 'Returned'],
+  'mstate.approved': ['已通过', 'Approved'],
   'q.all': ['全部', 'All'],
   'q.empty': ['队列中没有考生。', 'No one in this queue.'],
   'q.keys': ['快捷键：J/K 上下移动，Enter 打开', 'Keys: J/K move, Enter opens'],
@@ -368,7 +372,7 @@ async function showDossier(id) {
     const decide = decidable && m.images.length ? decisionControls(code, verdicts) : null;
     return h('article', { class: 'card material review', id: `material-${code}`, dataset: { category: code } },
       h('header', {}, h('h3', {}, m.category.name, m.required ? h('span', { class: 'required' }, '*') : null),
-        h('span', { class: `badge ${m.state}` }, m.state)),
+        h('span', { class: `badge ${m.state}` }, t(`mstate.${m.state}`))),
       m.note ? h('p', { class: 'notice error' }, `${m.note.reason}：${m.note.message}`) : null,
       m.images.length === 0 ? h('p', { class: 'muted' }, t('d.noimages')) : null,
       m.previous.length
