@@ -367,9 +367,11 @@ fn seed_demo(db: &Db) -> anyhow::Result<String> {
     Ok(format!(
         "Demo district seeded (upload window open for 30 days).\n\
          \n  Signed-in candidate: username {}  password {password}  (security answer: 北京)\n\
-         \n  First entry of {} ({}), valid 10 minutes, single use:\n    ticket {ticket}\n\
+         \n  First entry of {} ({}), valid 10 minutes, single use:\n    ticket {ticket}\n    \
+         in a browser: {{BASE}}/enter?ticket={ticket}\n\
          \n  More tickets: dossier-server issue-ticket {}\n\
-         \n  Reviewers and the administrator (POST /api/v1/staff/login):\n{staff}",
+         \n  Candidates' page: {{BASE}}/    Reviewers' console: {{BASE}}/staff\n\
+         \n  Reviewers and the administrator (console, or POST /api/v1/staff/login):\n{staff}",
         first.username,
         demo::CANDIDATES[1].name,
         ticket_user,
@@ -387,7 +389,8 @@ fn serve(settings: Settings, banner: Option<String>) -> anyhow::Result<()> {
         let host = settings.listen.rsplit_once(':').map_or("127.0.0.1", |(h, _)| h).to_string();
         let base = format!("http://{host}:{}", app.port());
         if let Some(banner) = banner {
-            println!("{banner}");
+            // The banner names pages by path; the port is known only now.
+            println!("{}", banner.replace("{BASE}", &base));
         }
         println!("Dossier listening on {base}  (API docs: {base}/api/docs, OpenAPI: {base}/api/openapi.json)");
         app.run_until(shutdown_signal()).await?;

@@ -152,7 +152,10 @@ async fn the_consoles_cookie_session_needs_its_csrf_token_for_every_change() {
         body.get("access_token").is_none(),
         "no bearer token in web mode"
     );
-    let csrf = body["csrf_token"].as_str().expect("a CSRF token").to_string();
+    let csrf = body["csrf_token"]
+        .as_str()
+        .expect("a CSRF token")
+        .to_string();
     let cookie = set_cookie.split(';').next().unwrap().to_string();
 
     let send = |method: reqwest::Method, path: &str, token: Option<&str>| {
