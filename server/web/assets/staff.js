@@ -369,7 +369,7 @@ async function showDossier(id) {
     const images = (list, cls) => h('div', { class: `images ${cls}` }, list.map((img) => h('figure', { class: 'viewer' },
       h('div', { class: 'frame' }, h('img', { src: img.url.replace('/api/v1/images/', '/api/v1/review/images/'), alt: m.category.name, dataset: { id: img.id } })),
       h('figcaption', {}, m.category.slot_labels?.[img.slot] || `#${img.slot + 1}`, ' · ', formatTime(img.uploaded_at)))));
-    const decide = decidable && m.images.length ? decisionControls(code, verdicts) : null;
+    const decide = decidable && m.images.length ? decisionControls(code, verdicts, () => suggestOutcome()) : null;
     return h('article', { class: 'card material review', id: `material-${code}`, dataset: { category: code } },
       h('header', {}, h('h3', {}, m.category.name, m.required ? h('span', { class: 'required' }, '*') : null),
         h('span', { class: `badge ${m.state}` }, t(`mstate.${m.state}`))),
@@ -465,7 +465,6 @@ async function showDossier(id) {
     if (verdict === 'return') document.querySelector(`#material-${code} textarea`).focus();
     else focusMaterial(current + 1);
   }
-  document.getElementById('main').addEventListener('change', suggestOutcome);
   focusMaterial(0);
   onKeys((e) => {
     const k = e.key.toLowerCase();
@@ -480,7 +479,8 @@ async function showDossier(id) {
   });
 }
 
-function decisionControls(code, verdicts) {
+/** Approve or return one material; `onChange` runs after each change (the outcome follows). */
+function decisionControls(code, verdicts, onChange) {
   const name = `verdict-${code}`;
   const reason = h('select', { name: 'reason' }, REASONS.map((r) => h('option', { value: r }, t(`reason.${r}`))));
   const message = h('textarea', { name: 'message', rows: 2, placeholder: t('d.message'), 'aria-label': t('d.message') });
@@ -490,6 +490,7 @@ function decisionControls(code, verdicts) {
     if (!chosen) return;
     returnFields.hidden = chosen !== 'return';
     verdicts[code] = { verdict: chosen, reason: reason.value, message: message.value.trim() };
+    onChange();
   };
   reason.addEventListener('change', update);
   message.addEventListener('input', update);
