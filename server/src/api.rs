@@ -59,12 +59,19 @@ async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Principal> 
         .map_err(ApiError::into_poem)
 }
 
-async fn check_cookie(req: &Request, key: ApiKey) -> poem::Result<Principal> {
+/// A cookie session's CSRF token as sent, and whether the request changes anything (and so must
+/// carry it). For candidates' and staff's cookies alike.
+pub(crate) fn csrf_of(req: &Request) -> (Option<&str>, bool) {
     let csrf = req
         .headers()
         .get(dossier_core::api::CSRF_HEADER)
         .and_then(|v| v.to_str().ok());
     let state_change = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    (csrf, state_change)
+}
+
+async fn check_cookie(req: &Request, key: ApiKey) -> poem::Result<Principal> {
+    let (csrf, state_change) = csrf_of(req);
     state(req)?
         .auth
         .authenticate_cookie(&key.key, csrf, state_change, now())
@@ -254,9 +261,9 @@ impl AuthApi {
     }
 }
 
-/// A photo: the bytes themselves (JPEG or PNG, decided by content).
+/// An image: the bytes themselves (JPEG or PNG, decided by content).
 #[derive(ApiRequest)]
-enum PhotoBody {
+pub(crate) enum PhotoBody {
     #[oai(content_type = "image/jpeg")]
     Jpeg(Binary<Body>),
     #[oai(content_type = "image/png")]
@@ -266,7 +273,7 @@ enum PhotoBody {
 }
 
 impl PhotoBody {
-    fn into_body(self) -> Body {
+    pub(crate) fn into_body(self) -> Body {
         match self {
             PhotoBody::Jpeg(b) | PhotoBody::Png(b) | PhotoBody::Octets(b) => b.0,
         }

@@ -24,6 +24,19 @@ async fn candidate_token(server: &TestServer) -> String {
         .to_string()
 }
 
+/// The materials page as the candidate's page reads it.
+async fn dossier_of(server: &TestServer, token: &str) -> Value {
+    http()
+        .get(format!("{}/api/v1/dossier", server.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn pages_are_served_with_a_strict_content_security_policy() {
     let server = TestServer::start().await;
@@ -90,15 +103,7 @@ async fn prepare_turns_a_sideways_camera_photo_upright_under_200_kb_and_stores_n
         "no EXIF (and so no GPS) left"
     );
     // Nothing was stored.
-    let dossier: Value = http()
-        .get(format!("{}/api/v1/dossier", server.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let dossier = dossier_of(&server, &token).await;
     let images: usize = dossier["materials"]
         .as_array()
         .unwrap()
@@ -311,15 +316,7 @@ async fn administrators_change_the_catalogue_and_candidates_see_it() {
 
     // The candidate's page shows the change, and the example is the new one.
     let token = candidate_token(&server).await;
-    let dossier: Value = http()
-        .get(format!("{}/api/v1/dossier", server.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let dossier = dossier_of(&server, &token).await;
     let material = dossier["materials"]
         .as_array()
         .unwrap()

@@ -5,18 +5,17 @@ use dossier_core::api::review::{
     NewStaff, PublishReceipt, QueuePage, ReviewDossier, ReviewStage, ReviewState, StaffCreated,
     StaffList, StaffLoginRequest, StaffSession, StaffUpdate, StaffView, TotpCode, TotpEnrollment,
 };
-use dossier_core::api::{CSRF_HEADER, ErrorCode, STAFF_COOKIE};
-use poem::http::Method;
+use dossier_core::api::{ErrorCode, STAFF_COOKIE};
+use poem::Request;
 use poem::web::Data;
-use poem::{Body, Request};
 use poem_openapi::auth::{ApiKey, Bearer};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::{Binary, Json};
-use poem_openapi::{ApiRequest, ApiResponse, OpenApi, SecurityScheme, Tags};
+use poem_openapi::{ApiResponse, OpenApi, SecurityScheme, Tags};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::api::{ImageBytes, NoContent, remote_ip};
+use crate::api::{ImageBytes, NoContent, PhotoBody, csrf_of, remote_ip};
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::storage::review::{QueueFilter, Staff};
@@ -59,11 +58,10 @@ async fn check_staff(req: &Request, bearer: Bearer) -> poem::Result<SignedIn> {
 }
 
 async fn check_staff_cookie(req: &Request, key: ApiKey) -> poem::Result<SignedIn> {
+    let (csrf, state_change) = csrf_of(req);
     let state = req
         .data::<AppState>()
         .ok_or_else(|| ApiError::new(ErrorCode::Internal, "no state").into_poem())?;
-    let csrf = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
-    let state_change = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let staff = state
         .review
         .authenticate_cookie(&key.key, csrf, state_change, now())
@@ -136,25 +134,6 @@ enum SignedOut {
     /// The session has ended; the console's cookie is cleared.
     #[oai(status = 204)]
     Done(#[oai(header = "Set-Cookie")] Option<String>),
-}
-
-/// An example image: JPEG or PNG (decided by content).
-#[derive(ApiRequest)]
-enum ExampleImage {
-    #[oai(content_type = "image/jpeg")]
-    Jpeg(Binary<Body>),
-    #[oai(content_type = "image/png")]
-    Png(Binary<Body>),
-    #[oai(content_type = "application/octet-stream")]
-    Octets(Binary<Body>),
-}
-
-impl ExampleImage {
-    fn into_body(self) -> Body {
-        match self {
-            ExampleImage::Jpeg(b) | ExampleImage::Png(b) | ExampleImage::Octets(b) => b.0,
-        }
-    }
 }
 
 pub struct StaffApi;
@@ -442,7 +421,7 @@ impl AdminApi {
         state: Data<&AppState>,
         auth: StaffAuth,
         code: Path<String>,
-        body: ExampleImage,
+        body: PhotoBody,
     ) -> ApiResult<NoContent> {
         let bytes = body
             .into_body()

@@ -1,7 +1,7 @@
 // The candidates' page: entry by ticket, activation, sign-in, recovery, personal information, and
 // the materials page (报名材料上传) as the exam centre's operating guides describe it.
 import {
-  addStrings, api, ApiError, clearNotice, dialog, formatTime, h, languageButton, notify, setCsrf, show, t,
+  addStrings, api, ApiError, clearNotice, dialog, formatTime, h, languageButton, notify, setCsrf, show, t, busy, field,
   uploadWithProgress, uuid,
 } from './common.js';
 
@@ -155,22 +155,6 @@ async function logout() {
   location.hash = '#/login';
 }
 
-/** Run `action` with the form's button disabled; show its refusal if any. */
-async function busy(button, action) {
-  button.disabled = true;
-  try {
-    await action();
-  } catch (e) {
-    notify(e.describe ? e.describe() : String(e), 'error');
-  } finally {
-    button.disabled = false;
-  }
-}
-
-function field(label, attrs) {
-  return h('label', { class: 'field' }, h('span', {}, label), h('input', attrs));
-}
-
 // ------------------------------------------------------------------------------------------------
 // Entry, activation, sign-in, recovery
 
@@ -193,10 +177,10 @@ function showActivation(needed) {
   const form = h('form', { class: 'card narrow', id: 'activate' },
     h('h2', {}, t('activate.title')),
     h('p', {}, t('activate.who', needed)),
-    field(t('activate.password'), { name: 'password', type: 'password', autocomplete: 'new-password', required: true, minlength: 8, maxlength: 20 }),
-    field(t('activate.confirm'), { name: 'password_confirm', type: 'password', autocomplete: 'new-password', required: true }),
-    field(t('activate.question'), { name: 'security_question', required: true, maxlength: 100 }),
-    field(t('activate.answer'), { name: 'security_answer', required: true, maxlength: 100 }),
+    field(t('activate.password'), h('input', { name: 'password', type: 'password', autocomplete: 'new-password', required: true, minlength: 8, maxlength: 20 })),
+    field(t('activate.confirm'), h('input', { name: 'password_confirm', type: 'password', autocomplete: 'new-password', required: true })),
+    field(t('activate.question'), h('input', { name: 'security_question', required: true, maxlength: 100 })),
+    field(t('activate.answer'), h('input', { name: 'security_answer', required: true, maxlength: 100 })),
     h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'pledge_truthfulness' }), t('activate.pledge1')),
     h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'pledge_discipline' }), t('activate.pledge2')),
     h('button', { type: 'submit', class: 'primary' }, t('activate.submit')));
@@ -228,8 +212,8 @@ function showLogin() {
   header();
   const form = h('form', { class: 'card narrow', id: 'login' },
     h('h2', {}, t('login.title')),
-    field(t('login.username'), { name: 'username', autocomplete: 'username', required: true }),
-    field(t('login.password'), { name: 'password', type: 'password', autocomplete: 'current-password', required: true }),
+    field(t('login.username'), h('input', { name: 'username', autocomplete: 'username', required: true })),
+    field(t('login.password'), h('input', { name: 'password', type: 'password', autocomplete: 'current-password', required: true })),
     h('button', { type: 'submit', class: 'primary' }, t('login.submit')),
     h('p', {}, h('a', { href: '#/recover' }, t('login.forgot'))),
     h('p', { class: 'muted' }, t('login.hint')));
@@ -249,7 +233,7 @@ function showRecovery() {
   header();
   const form = h('form', { class: 'card narrow', id: 'recover' },
     h('h2', {}, t('recover.title')),
-    field(t('login.username'), { name: 'username', required: true }),
+    field(t('login.username'), h('input', { name: 'username', required: true })),
     h('button', { type: 'submit', class: 'primary' }, t('recover.next')));
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
@@ -259,9 +243,9 @@ function showRecovery() {
       const second = h('form', { class: 'card narrow', id: 'recover-answer' },
         h('h2', {}, t('recover.title')),
         h('p', {}, q.security_question),
-        field(t('activate.answer'), { name: 'answer', required: true }),
-        field(t('recover.new'), { name: 'password', type: 'password', autocomplete: 'new-password', required: true }),
-        field(t('activate.confirm'), { name: 'confirm', type: 'password', autocomplete: 'new-password', required: true }),
+        field(t('activate.answer'), h('input', { name: 'answer', required: true })),
+        field(t('recover.new'), h('input', { name: 'password', type: 'password', autocomplete: 'new-password', required: true })),
+        field(t('activate.confirm'), h('input', { name: 'confirm', type: 'password', autocomplete: 'new-password', required: true })),
         h('button', { type: 'submit', class: 'primary' }, t('recover.submit')));
       second.addEventListener('submit', (e2) => {
         e2.preventDefault();
@@ -296,8 +280,8 @@ async function showProfile() {
       row(t('login.username'), p.username), row(t('profile.name'), p.name),
       row(t('profile.id'), p.id_number_masked), row(t('profile.category'), p.exam_category),
       row(t('profile.site'), p.exam_site)),
-    field(t('profile.mobile'), { name: 'mobile', type: 'tel', value: p.mobile || '', inputmode: 'numeric', maxlength: 11 }),
-    field(t('profile.email'), { name: 'email', type: 'email', value: p.email || '' }),
+    field(t('profile.mobile'), h('input', { name: 'mobile', type: 'tel', value: p.mobile || '', inputmode: 'numeric', maxlength: 11 })),
+    field(t('profile.email'), h('input', { name: 'email', type: 'email', value: p.email || '' })),
     h('button', { type: 'submit', class: 'primary' }, t('profile.save')));
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();

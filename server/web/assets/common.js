@@ -185,6 +185,23 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+/** Run `action` with `button` disabled; show its refusal, if any, at the top of the page. */
+export async function busy(button, action) {
+  button.disabled = true;
+  try {
+    await action();
+  } catch (e) {
+    notify(e.describe ? e.describe() : String(e), 'error');
+  } finally {
+    button.disabled = false;
+  }
+}
+
+/** A labelled form control. */
+export function field(label, control) {
+  return h('label', { class: 'field' }, h('span', {}, label), control);
+}
+
 /** Replace the page's content; arrays are flattened and empty parts (null, false) left out. */
 export function show(...children) {
   document.getElementById('main').replaceChildren(...children.flat(Infinity).filter((c) => c || c === 0));

@@ -2,7 +2,7 @@
 // keyboard-driven review of a dossier, and the district's administration (catalogue, windows,
 // accounts, publishing, export).
 import {
-  addStrings, api, ApiError, clearNotice, dialog, formatTime, h, languageButton, notify, setCsrf, show, t,
+  addStrings, api, ApiError, clearNotice, dialog, formatTime, h, languageButton, notify, setCsrf, show, t, busy, field,
   useCsrfKey,
 } from './common.js';
 
@@ -191,21 +191,6 @@ async function route() {
     if (e instanceof ApiError && e.status === 401) { me = null; return showLogin(); }
     notify(e.describe ? e.describe() : String(e), 'error');
   }
-}
-
-async function busy(button, action) {
-  button.disabled = true;
-  try {
-    await action();
-  } catch (e) {
-    notify(e.describe ? e.describe() : String(e), 'error');
-  } finally {
-    button.disabled = false;
-  }
-}
-
-function field(label, control) {
-  return h('label', { class: 'field' }, h('span', {}, label), control);
 }
 
 // ------------------------------------------------------------------------------------------------
