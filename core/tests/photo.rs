@@ -603,6 +603,7 @@ fn validate_strips_metadata_losslessly_and_refuses_rotated_files() {
     let accepted = validate(&input).unwrap();
     assert_eq!((accepted.width, accepted.height), (640, 480));
     assert!(!has_metadata(&accepted.bytes));
+    assert!(accepted.metadata_removed);
     assert_eq!(
         decode(&accepted.bytes),
         decode(&input),
@@ -622,6 +623,22 @@ fn validate_strips_metadata_losslessly_and_refuses_rotated_files() {
         validate(&rotated).unwrap_err(),
         PhotoError::NotUpright { orientation: 6 }
     );
-    // A prepared photo passes as it is.
-    assert!(validate(&prepared.jpeg).is_ok());
+    // A prepared photo passes as it is: the very bytes the phone sent are stored (the server
+    // then reuses the upload's hash as the file's name).
+    let unchanged = validate(&prepared.jpeg).unwrap();
+    assert!(!unchanged.metadata_removed);
+    assert_eq!(unchanged.bytes, prepared.jpeg);
+    // Bytes after the end of a PNG are not kept: the file is written anew without them.
+    let mut png = Vec::new();
+    image::RgbImage::from_pixel(64, 48, image::Rgb([200, 180, 160]))
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let plain = validate(&png).unwrap();
+    assert!(!plain.metadata_removed);
+    assert_eq!(plain.bytes, png);
+    let mut trailing = png.clone();
+    trailing.extend_from_slice(b"appended");
+    let cleaned = validate(&trailing).unwrap();
+    assert!(cleaned.metadata_removed);
+    assert_eq!(cleaned.bytes, png);
 }

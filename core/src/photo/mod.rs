@@ -25,7 +25,7 @@ use std::path::Path;
 pub use checks::{Checks, DocumentKind, Warning, measure};
 pub use encode::EncodePolicy;
 pub use format::PhotoFormat;
-pub use validate::{ValidatedPhoto, validate, validate_with_budget};
+pub use validate::{ValidatedPhoto, validate, validate_owned, validate_with_budget};
 
 /// The district's hard limit for one uploaded file: 200 KB, taken as 200 * 1024 bytes.
 pub const UPLOAD_BUDGET_BYTES: usize = 200 * 1024;

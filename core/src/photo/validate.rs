@@ -13,7 +13,10 @@ pub struct ValidatedPhoto {
     pub format: PhotoFormat,
     pub width: u32,
     pub height: u32,
-    pub bytes: Vec<u8>,
+    pub bytes: Bytes,
+    /// Whether metadata was removed, so `bytes` differ from what was given (a photo from the
+    /// phone's pipeline carries none: its bytes, and their hash, are the upload's own).
+    pub metadata_removed: bool,
 }
 
 /// `validate_with_budget` with the district's 200 KB.
@@ -22,25 +25,45 @@ pub fn validate(bytes: &[u8]) -> Result<ValidatedPhoto, PhotoError> {
 }
 
 pub fn validate_with_budget(bytes: &[u8], budget: usize) -> Result<ValidatedPhoto, PhotoError> {
-    if bytes.len() > budget {
+    check_budget(bytes.len(), budget)?;
+    validate_owned_with_budget(Bytes::copy_from_slice(bytes), budget)
+}
+
+/// `validate` of bytes handed over (the server's request body): nothing is copied unless
+/// metadata has to be removed.
+pub fn validate_owned(bytes: Bytes) -> Result<ValidatedPhoto, PhotoError> {
+    validate_owned_with_budget(bytes, UPLOAD_BUDGET_BYTES)
+}
+
+fn check_budget(len: usize, budget: usize) -> Result<(), PhotoError> {
+    if len > budget {
         return Err(PhotoError::OverBudget {
-            bytes: bytes.len() as u64,
+            bytes: len as u64,
             budget: budget as u64,
         });
     }
-    let format = format::accepted(bytes)?;
-    let bytes = Bytes::copy_from_slice(bytes);
+    Ok(())
+}
+
+fn validate_owned_with_budget(bytes: Bytes, budget: usize) -> Result<ValidatedPhoto, PhotoError> {
+    check_budget(bytes.len(), budget)?;
+    let format = format::accepted(&bytes)?;
     let limits = Limits::UPLOAD;
     let (width, height, cleaned) = match format {
-        PhotoFormat::Jpeg => validate_jpeg(bytes, &limits)?,
-        PhotoFormat::Png => validate_png(bytes, &limits)?,
+        PhotoFormat::Jpeg => validate_jpeg(bytes.clone(), &limits)?,
+        PhotoFormat::Png => validate_png(bytes.clone(), &limits)?,
         _ => unreachable!("format::accepted lets only JPEG and PNG through"),
+    };
+    let (bytes, metadata_removed) = match cleaned {
+        Some(cleaned) => (cleaned, true),
+        None => (bytes, false),
     };
     Ok(ValidatedPhoto {
         format,
         width,
         height,
-        bytes: cleaned,
+        bytes,
+        metadata_removed,
     })
 }
 
@@ -66,7 +89,8 @@ fn keep_jpeg_segment(marker: u8, contents: &[u8]) -> bool {
     }
 }
 
-fn validate_jpeg(bytes: Bytes, limits: &Limits) -> Result<(u32, u32, Vec<u8>), PhotoError> {
+/// The dimensions, and the bytes without metadata when there was any to remove.
+fn validate_jpeg(bytes: Bytes, limits: &Limits) -> Result<(u32, u32, Option<Bytes>), PhotoError> {
     let mut decompressor = turbojpeg::Decompressor::new().map_err(corrupt)?;
     let header = decompressor.read_header(&bytes).map_err(corrupt)?;
     limits.check(header.width as u64, header.height as u64, true)?;
@@ -95,11 +119,14 @@ fn validate_jpeg(bytes: Bytes, limits: &Limits) -> Result<(u32, u32, Vec<u8>), P
     drop(pixels);
     jpeg.segments_mut()
         .retain(|s| keep_jpeg_segment(s.marker(), s.contents()));
-    Ok((w as u32, h as u32, jpeg.encoder().bytes().to_vec()))
+    // Encoding writes back exactly what was parsed, in order, less what was dropped (segments,
+    // fill bytes, stray bytes): the same length means the very same bytes.
+    let cleaned = (jpeg.len() != bytes.len()).then(|| jpeg.encoder().bytes());
+    Ok((w as u32, h as u32, cleaned))
 }
 
 /// PNG chunks dropped: text (tEXt, zTXt, iTXt), EXIF (eXIf) and the modification time (tIME).
-fn validate_png(bytes: Bytes, limits: &Limits) -> Result<(u32, u32, Vec<u8>), PhotoError> {
+fn validate_png(bytes: Bytes, limits: &Limits) -> Result<(u32, u32, Option<Bytes>), PhotoError> {
     let mut png = Png::from_bytes(bytes.clone()).map_err(corrupt)?;
     let orientation = png.exif().as_deref().map_or(1, exif_orientation);
     if orientation != 1 {
@@ -109,7 +136,9 @@ fn validate_png(bytes: Bytes, limits: &Limits) -> Result<(u32, u32, Vec<u8>), Ph
     image::DynamicImage::from_decoder(decoder).map_err(corrupt)?;
     png.chunks_mut()
         .retain(|c| !matches!(&c.kind(), b"tEXt" | b"zTXt" | b"iTXt" | b"eXIf" | b"tIME"));
-    Ok((w, h, png.encoder().bytes().to_vec()))
+    // As for JPEG: the same length re-encoded is the same bytes (anything after IEND is dropped).
+    let cleaned = (png.len() != bytes.len()).then(|| png.encoder().bytes());
+    Ok((w, h, cleaned))
 }
 
 #[cfg(test)]
