@@ -8,21 +8,14 @@
 # JUnit 4 from Debian, a JDK. Ends with "kotlin: N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/packages.sh
 root=$(pwd)
 
 missing=()
 [ -f /usr/share/java/jna.jar ] || missing+=(libjna-java)
 [ -f /usr/share/java/junit4.jar ] || missing+=(junit4)
 command -v javac >/dev/null || missing+=(default-jdk-headless)
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-  else
-    echo "please install: ${missing[*]}" >&2
-    exit 1
-  fi
-fi
+install_missing "${missing[@]}"
 tools="$root/target/tools"
 kotlinc="$tools/node_modules/kotlin-compiler/bin/kotlinc"
 if [ ! -x "$kotlinc" ]; then

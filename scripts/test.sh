@@ -5,20 +5,13 @@
 # pages in headless Chromium (scripts/web-tests.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/packages.sh
 
 # libjpeg-turbo (built from source by turbojpeg-sys) needs cmake, and nasm for its SIMD code.
 missing=()
 command -v cmake >/dev/null || missing+=(cmake)
 command -v nasm >/dev/null || missing+=(nasm)
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-  else
-    echo "please install: ${missing[*]} (e.g. sudo apt-get install ${missing[*]})" >&2
-    exit 1
-  fi
-fi
+install_missing "${missing[@]}"
 
 log=$(mktemp)
 set +e

@@ -4,20 +4,13 @@
 # the screenshots in docs/screenshots/. Ends with "web: N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/packages.sh
 
 # Chromium, and a CJK font so the pages (and their screenshots) show Chinese, not boxes.
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 fc-list 2>/dev/null | grep -qi 'Noto Sans CJK' || missing+=(fonts-noto-cjk)
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-  else
-    echo "please install: ${missing[*]}" >&2
-    exit 1
-  fi
-fi
+install_missing "${missing[@]}"
 
 # The server with the workspace's features (`cargo test --workspace` has built it already).
 cargo build --workspace --bin dossier-server --locked

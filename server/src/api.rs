@@ -46,7 +46,8 @@ fn now() -> OffsetDateTime {
     OffsetDateTime::now_utc()
 }
 
-fn state(req: &Request) -> poem::Result<&AppState> {
+/// The app's state, for the security schemes' checkers (candidates' and staff's).
+pub(crate) fn state(req: &Request) -> poem::Result<&AppState> {
     req.data::<AppState>()
         .ok_or_else(|| ApiError::new(ErrorCode::Internal, "no state").into_poem())
 }

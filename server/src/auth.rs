@@ -18,6 +18,7 @@ use dossier_core::domain;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use time::{Duration, OffsetDateTime};
 use tokio::sync::Semaphore;
 use uuid::Uuid;
@@ -111,7 +112,6 @@ pub fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
-/// Recovery answers compare without case and surrounding space: people retype them from memory.
 /// Cookie sessions must show their CSRF token on every state change: a cross-site form can make
 /// the browser send the cookie, but cannot read the token. Compared in constant time.
 pub fn check_csrf(
@@ -123,15 +123,7 @@ pub fn check_csrf(
         return Ok(());
     }
     let ok = match (given, expected) {
-        (Some(given), Some(expected)) => {
-            let given = token_hash(given);
-            given.len() == expected.len()
-                && given
-                    .iter()
-                    .zip(expected)
-                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                    == 0
-        }
+        (Some(given), Some(expected)) => bool::from(token_hash(given).ct_eq(expected)),
         _ => false,
     };
     if ok {
@@ -141,6 +133,7 @@ pub fn check_csrf(
     }
 }
 
+/// Recovery answers compare without case and surrounding space: people retype them from memory.
 pub fn normalise_answer(answer: &str) -> String {
     answer.trim().to_lowercase()
 }

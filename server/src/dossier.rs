@@ -248,11 +248,8 @@ impl Dossiers {
 
     /// Check an uploaded photo (see `checking`).
     pub async fn check_photo(&self, bytes: Bytes) -> ApiResult<ValidatedPhoto> {
-        let _turn = self.checking.acquire().await.expect("never closed");
-        tokio::task::spawn_blocking(move || photo::validate_owned(bytes))
+        self.on_checking_turn(move || photo::validate_owned(bytes))
             .await
-            .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?
-            .map_err(ApiError::from)
     }
 
     /// Run the phone's photo pipeline for the web page: upright, metadata-free, within the
@@ -262,8 +259,7 @@ impl Dossiers {
         bytes: impl AsRef<[u8]> + Send + 'static,
         document: DocumentKind,
     ) -> ApiResult<PreparedPhoto> {
-        let _turn = self.checking.acquire().await.expect("never closed");
-        tokio::task::spawn_blocking(move || {
+        self.on_checking_turn(move || {
             let options = PrepareOptions {
                 document,
                 ..PrepareOptions::default()
@@ -271,8 +267,18 @@ impl Dossiers {
             photo::prepare(PhotoSource::Bytes(bytes.as_ref()), &options)
         })
         .await
-        .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?
-        .map_err(ApiError::from)
+    }
+
+    /// Photo work off the async threads, at most one per core at a time (see `checking`).
+    async fn on_checking_turn<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T, photo::PhotoError> + Send + 'static,
+    ) -> ApiResult<T> {
+        let _turn = self.checking.acquire().await.expect("never closed");
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?
+            .map_err(ApiError::from)
     }
 
     pub async fn view(&self, candidate: Uuid, now: OffsetDateTime) -> ApiResult<DossierView> {

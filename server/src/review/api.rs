@@ -15,7 +15,7 @@ use poem_openapi::{ApiResponse, OpenApi, SecurityScheme, Tags};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::api::{ImageBytes, NoContent, PhotoBody, csrf_of, remote_ip};
+use crate::api::{ImageBytes, NoContent, PhotoBody, csrf_of, remote_ip, state as state_of};
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::storage::review::{QueueFilter, Staff};
@@ -43,9 +43,7 @@ pub struct SignedIn {
 }
 
 async fn check_staff(req: &Request, bearer: Bearer) -> poem::Result<SignedIn> {
-    let state = req
-        .data::<AppState>()
-        .ok_or_else(|| ApiError::new(ErrorCode::Internal, "no state").into_poem())?;
+    let state = state_of(req)?;
     let staff = state
         .review
         .authenticate(&bearer.token, now())
@@ -59,9 +57,7 @@ async fn check_staff(req: &Request, bearer: Bearer) -> poem::Result<SignedIn> {
 
 async fn check_staff_cookie(req: &Request, key: ApiKey) -> poem::Result<SignedIn> {
     let (csrf, state_change) = csrf_of(req);
-    let state = req
-        .data::<AppState>()
-        .ok_or_else(|| ApiError::new(ErrorCode::Internal, "no state").into_poem())?;
+    let state = state_of(req)?;
     let staff = state
         .review
         .authenticate_cookie(&key.key, csrf, state_change, now())

@@ -199,8 +199,8 @@ impl Review {
     // Accounts and sign-in
 
     /// Sign in with password and, when the account has one, the authenticator code. Failures are
-    /// throttled per username like candidates' and audited with the address they came from.
-    /// Sign in; in web mode the answer carries a CSRF token and the `Set-Cookie` value.
+    /// throttled per username like candidates' and audited with the address they came from. In
+    /// web mode the session also carries a CSRF token, and the `Set-Cookie` value comes with it.
     pub async fn login(
         &self,
         req: StaffLoginRequest,
@@ -1183,18 +1183,22 @@ impl Review {
                 let mut row = storage::categories(tx, &staff.district)?
                     .into_iter()
                     .find(|c| c.code == code)
-                    .ok_or(StorageError::NotFound)?;
+                    .ok_or_else(ApiError::not_found)?;
                 if u.requirement == Requirement::Conditional && row.condition.is_none() {
-                    return Ok(Err(ApiError::new(
-                        ErrorCode::BadRequest,
-                        "a conditional category needs its roster rule (required_when) in the district file",
-                    )));
+                    return bad(
+                        "a conditional category needs its roster rule (required_when) in the \
+                         district file",
+                    );
                 }
                 if !row.slot_labels.is_empty() && row.slot_labels.len() != u.max_images as usize {
-                    return Ok(Err(ApiError::new(
+                    return Err(ApiError::new(
                         ErrorCode::BadRequest,
-                        format!("this category's slots are named ({}); keep max_images at {}", row.slot_labels.join(", "), row.slot_labels.len()),
-                    )));
+                        format!(
+                            "this category's slots are named ({}); keep max_images at {}",
+                            row.slot_labels.join(", "),
+                            row.slot_labels.len()
+                        ),
+                    ));
                 }
                 row.name = u.name.trim().to_string();
                 row.description = u.description.trim().to_string();
@@ -1207,11 +1211,19 @@ impl Review {
                     "{}: {:?}, {}..{} images",
                     row.name, row.requirement, row.min_images, row.max_images
                 );
-                audit(tx, now, &staff.username, "category_changed", None, Some(&row.code), detail, ip.as_deref())?;
-                Ok::<_, StorageError>(Ok(()))
+                audit(
+                    tx,
+                    now,
+                    &staff.username,
+                    "category_changed",
+                    None,
+                    Some(&row.code),
+                    detail,
+                    ip.as_deref(),
+                )?;
+                Ok(())
             })
             .await
-            .map_err(ApiError::from)?
     }
 
     /// Replace a category's example image (示例): JPEG or PNG by content, at most 1 MB.

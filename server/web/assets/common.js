@@ -31,6 +31,12 @@ export function setLang(next) {
 
 addStrings({
   'lang.switch': ['English', '中文'],
+  // Said alike on both pages.
+  'c.optional': ['选择上传', 'Optional'],
+  'c.required': ['必须上传', 'Required'],
+  'login.password': ['密码', 'Password'],
+  'login.submit': ['登录', 'Sign in'],
+  'nav.logout': ['退出', 'Sign out'],
   'err.bad_request': ['请求有误，请检查填写的内容。', 'The request is not valid; check what you entered.'],
   'err.unauthorized': ['登录已失效，请重新登录。', 'You are signed out; please sign in again.'],
   'err.forbidden': ['无权进行此操作，请刷新页面后重试。', 'Not allowed; reload the page and try again.'],
