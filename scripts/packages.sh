@@ -10,3 +10,14 @@ install_missing() {
     exit 1
   fi
 }
+
+# What building Dossier needs beyond a Rust toolchain and a C compiler: libjpeg-turbo (built from
+# source by turbojpeg-sys) needs cmake, and nasm for its SIMD code.
+install_build_tools() {
+  local missing=()
+  command -v cmake >/dev/null || missing+=(cmake)
+  command -v nasm >/dev/null || missing+=(nasm)
+  command -v cc >/dev/null || missing+=(gcc)
+  command -v g++ >/dev/null || missing+=(g++)
+  install_missing "${missing[@]}"
+}

@@ -7,11 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/packages.sh
 
-# libjpeg-turbo (built from source by turbojpeg-sys) needs cmake, and nasm for its SIMD code.
-missing=()
-command -v cmake >/dev/null || missing+=(cmake)
-command -v nasm >/dev/null || missing+=(nasm)
-install_missing "${missing[@]}"
+install_build_tools
 
 log=$(mktemp)
 set +e

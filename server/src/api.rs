@@ -35,8 +35,22 @@ enum ApiTags {
     Profile,
 }
 
-/// Where a request came from, for the audit log.
+/// Where a request came from, for the sign-in throttle and the audit log: the connection's
+/// address, or behind a reverse proxy the configured header's (`auth.client_ip_header`; of
+/// `X-Forwarded-For` the last entry, the one the proxy appended).
 pub(crate) fn remote_ip(req: &Request) -> Option<String> {
+    let header = req
+        .data::<AppState>()
+        .and_then(|s| s.auth.settings().client_ip_header.as_deref());
+    if let Some(name) = header
+        && let Some(value) = req.headers().get(name).and_then(|v| v.to_str().ok())
+        && let Some(ip) = value
+            .rsplit(',')
+            .next()
+            .and_then(|v| v.trim().parse::<std::net::IpAddr>().ok())
+    {
+        return Some(ip.to_string());
+    }
     req.remote_addr()
         .as_socket_addr()
         .map(|a| a.ip().to_string())
@@ -245,6 +259,7 @@ impl AuthApi {
     async fn recover(
         &self,
         state: Data<&AppState>,
+        req: &Request,
         body: Json<RecoveryRequest>,
     ) -> ApiResult<NoContent> {
         let r = body.0;
@@ -255,6 +270,7 @@ impl AuthApi {
                 &r.security_answer,
                 &r.new_password,
                 &r.new_password_confirm,
+                remote_ip(req).as_deref(),
                 now(),
             )
             .await?;
@@ -301,7 +317,7 @@ pub(crate) enum ImageBytes {
 }
 
 /// The largest photo the prepare endpoint reads: a 50 MP phone photo is about 20 MB.
-const PREPARE_LIMIT_BYTES: usize = 32 << 20;
+pub(crate) const PREPARE_LIMIT_BYTES: usize = 32 << 20;
 
 #[derive(ApiResponse)]
 enum PreparedAnswer {
@@ -348,19 +364,19 @@ impl DossierApi {
         category: Path<String>,
         slot: Query<Option<u32>>,
         replaces: Query<Option<Uuid>>,
-        #[oai(name = "Idempotency-Key")] key: Header<Option<String>>,
+        /// A UUID made when the photo was queued; the same key with the same bytes answers the
+        /// first upload's answer again. Exactly one.
+        #[oai(name = "Idempotency-Key")]
+        key: Header<Option<Uuid>>,
         body: PhotoBody,
     ) -> ApiResult<UploadAnswer> {
-        let key = key
-            .0
-            .as_deref()
-            .and_then(|k| Uuid::parse_str(k.trim()).ok())
-            .ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::IdempotencyKeyRequired,
-                    format!("the {IDEMPOTENCY_KEY_HEADER} header must be a UUID"),
-                )
-            })?;
+        let one_key = req.headers().get_all(IDEMPOTENCY_KEY_HEADER).iter().count() == 1;
+        let key = key.0.filter(|_| one_key).ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::IdempotencyKeyRequired,
+                format!("exactly one {IDEMPOTENCY_KEY_HEADER} header, a UUID, is required"),
+            )
+        })?;
         // Refuse by the declared length before reading a byte of the body.
         let length = req
             .headers()
@@ -373,16 +389,18 @@ impl DossierApi {
         if length > UPLOAD_BUDGET_BYTES as u64 {
             return Err(too_large(length));
         }
-        let bytes = body
-            .into_body()
-            .into_bytes_limit(UPLOAD_BUDGET_BYTES)
+        // Too slow or cut short is `body_incomplete` (the queue sends it again), never 413.
+        let bytes = crate::edge::read_body(body.into_body(), UPLOAD_BUDGET_BYTES)
             .await
-            .map_err(|_| too_large(length))?;
+            .map_err(|e| match e.body().code {
+                ErrorCode::PayloadTooLarge => too_large(length),
+                _ => e,
+            })?;
         let request_sha256 = hex::encode(Sha256::digest(&bytes));
         let candidate = auth.candidate();
         if let Some(first) = state
             .dossiers
-            .replayed(candidate, key, &request_sha256)
+            .replayed(candidate, key, &request_sha256, &category.0)
             .await?
         {
             state.metrics.upload("replayed");
@@ -479,17 +497,10 @@ impl DossierApi {
         document: Query<Option<DocumentKind>>,
         body: PhotoBody,
     ) -> ApiResult<PreparedAnswer> {
-        let limit = PREPARE_LIMIT_BYTES;
-        let bytes = body
-            .into_body()
-            .into_bytes_limit(limit)
-            .await
-            .map_err(|_| {
-                ApiError::new(
-                    ErrorCode::PayloadTooLarge,
-                    format!("the photo is larger than {} MB", limit >> 20),
-                )
-            })?;
+        // A place among the photos being prepared before the body is read: each holds up to
+        // 32 MB of body and its decode, so their number bounds the memory they take.
+        let _place = state.dossiers.prepare_place().await?;
+        let bytes = crate::edge::read_body(body.into_body(), PREPARE_LIMIT_BYTES).await?;
         let prepared = state
             .dossiers
             .prepare_photo(bytes, document.0.unwrap_or(DocumentKind::A4))

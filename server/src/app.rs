@@ -13,8 +13,9 @@ use poem_openapi::OpenApiService;
 use crate::api::{Apis, apis};
 use crate::auth::Auth;
 use crate::dossier::Dossiers;
+use crate::edge::{AllowedMethods, Edge};
 use crate::notify::Dispatcher;
-use crate::ops::{GuardedAcceptor, Metrics, Observe};
+use crate::ops::{GuardedAcceptor, LimitSettings, Metrics, Observe};
 use crate::review::Review;
 use crate::settings::Settings;
 use crate::storage::{BlobStore, Db, StorageError};
@@ -28,6 +29,8 @@ pub struct AppState {
     pub review: Review,
     pub metrics: Arc<Metrics>,
     blobs: BlobStore,
+    /// `/readyz` needs this much free room for blobs (`limits.ready_reserve_uploads` photos).
+    ready_reserve_bytes: u64,
 }
 
 impl AppState {
@@ -42,7 +45,7 @@ impl AppState {
             metrics.writes_refused.clone(),
         );
         let blobs = BlobStore::open(&settings.blobs_dir())?;
-        let auth = Auth::new(db.clone(), settings.auth.clone());
+        let auth = Auth::new(db.clone(), settings.auth.clone(), metrics.clone());
         Ok(AppState {
             review: Review::new(
                 db.clone(),
@@ -51,10 +54,12 @@ impl AppState {
                 settings.notify.clone(),
             ),
             auth,
-            dossiers: Dossiers::new(db.clone(), blobs.clone()),
+            dossiers: Dossiers::new(db.clone(), blobs.clone(), limits),
             db,
             metrics,
             blobs,
+            ready_reserve_bytes: limits.ready_reserve_uploads
+                * dossier_core::photo::UPLOAD_BUDGET_BYTES as u64,
         })
     }
 }
@@ -71,12 +76,23 @@ fn healthz() -> &'static str {
     "ok"
 }
 
-/// Readiness: the database answers and the blob store takes a write; otherwise 503, so a load
-/// balancer sends candidates to another instance (or shows its own page) instead of failing them.
+/// Readiness: the database answers and the blob store takes a write with room for the reserve of
+/// uploads; otherwise 503, so a load balancer sends candidates to another instance (or shows its
+/// own page) instead of failing their uploads.
 #[handler]
 async fn readyz(state: Data<&AppState>) -> Response {
     let db = state.db.read(crate::storage::ops::ping).await;
-    let blobs = state.blobs.probe().await;
+    let reserve = state.ready_reserve_bytes;
+    let blobs = match state.blobs.probe().await {
+        Ok(()) => match state.blobs.free_bytes().await {
+            Ok(free) if free < reserve => Err(format!(
+                "{free} bytes free, fewer than the reserve of {reserve} (limits.ready_reserve_uploads)"
+            )),
+            Ok(_) => Ok(()),
+            Err(e) => Err(e.to_string()),
+        },
+        Err(e) => Err(e.to_string()),
+    };
     match (db, blobs) {
         (Ok(()), Ok(())) => "ready".into_response(),
         (db, blobs) => {
@@ -104,9 +120,10 @@ async fn prometheus_metrics(state: Data<&AppState>) -> Response {
     }
 }
 
-pub fn routes(state: AppState) -> impl poem::Endpoint {
+pub fn routes(state: AppState, limits: LimitSettings) -> impl poem::Endpoint {
     let observe = Observe::new(state.metrics.clone());
     let service = openapi_service();
+    let allowed = AllowedMethods::from_spec(&service.spec());
     let spec = service.spec_endpoint();
     let docs = service.swagger_ui();
     Route::new()
@@ -122,6 +139,8 @@ pub fn routes(state: AppState) -> impl poem::Endpoint {
         .with(CookieJarManager::new())
         // A panic in any handler or extractor answers 500 instead of dropping the connection.
         .with(CatchPanic::new())
+        // Bodies bounded by type before they are read; every refusal as the JSON `ErrorBody`.
+        .with(Edge::new(limits, allowed))
         .with(
             SetHeader::new()
                 .overriding("X-Content-Type-Options", "nosniff")
@@ -182,7 +201,7 @@ impl Application {
         );
         let db = self.state.db.clone();
         let grace = Duration::from_secs(self.settings.shutdown_grace_secs);
-        let endpoint = routes(self.state);
+        let endpoint = routes(self.state, self.settings.limits.clone());
         let result = poem::Server::new_with_acceptor(acceptor)
             .run_with_graceful_shutdown(endpoint, shutdown, Some(grace))
             .await;

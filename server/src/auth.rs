@@ -24,6 +24,7 @@ use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
+use crate::ops::Metrics;
 use crate::storage::review::{AuditEntry, append_audit};
 use crate::storage::{self, Activation, Candidate, Db, StorageError, TokenKind};
 
@@ -40,9 +41,19 @@ pub struct AuthSettings {
     /// Mark cookies `Secure` (set when the server is reached over TLS).
     pub secure_cookies: bool,
     pub hash_parallelism: usize,
-    /// Failed attempts allowed before delays start; each further one doubles the delay.
+    /// Failed attempts on one account from one address before delays start; each further one
+    /// doubles the delay. Failures from other addresses never delay the account's owner.
     pub free_failures: u32,
+    /// Failed attempts from one address (on any accounts) before that address is delayed.
+    pub free_failures_per_address: u32,
+    /// The longest delay either can reach.
     pub max_delay_secs: i64,
+    /// A throttle quiet this long starts again from nothing (and its row is deleted).
+    pub forget_after_secs: i64,
+    /// Behind a reverse proxy: the header that carries the client's address (`X-Forwarded-For`,
+    /// whose last entry the proxy appended, or `X-Real-IP`). Unset: the connection's address.
+    /// Set it only when every request comes through that proxy, or clients can pick their own.
+    pub client_ip_header: Option<String>,
 }
 
 impl Default for AuthSettings {
@@ -56,7 +67,10 @@ impl Default for AuthSettings {
             secure_cookies: false,
             hash_parallelism: std::thread::available_parallelism().map_or(2, |n| n.get()),
             free_failures: 3,
+            free_failures_per_address: 30,
             max_delay_secs: 15 * 60,
+            forget_after_secs: 24 * 3600,
+            client_ip_header: None,
         }
     }
 }
@@ -81,6 +95,43 @@ pub struct Auth {
     hashing: Arc<Semaphore>,
     /// Verified against for unknown usernames, so they cost the same time as wrong passwords.
     dummy_hash: Arc<String>,
+    metrics: Arc<Metrics>,
+}
+
+/// Who is signing in, for the throttle: the account (a candidate's or a staff member's) and the
+/// address the attempt came from.
+pub struct SignInAttempt<'a> {
+    pub audience: &'static str,
+    pub username: &'a str,
+    pub ip: Option<&'a str>,
+}
+
+impl<'a> SignInAttempt<'a> {
+    pub fn candidate(username: &'a str, ip: Option<&'a str>) -> Self {
+        SignInAttempt {
+            audience: "candidate",
+            username,
+            ip,
+        }
+    }
+
+    pub fn staff(username: &'a str, ip: Option<&'a str>) -> Self {
+        SignInAttempt {
+            audience: "staff",
+            username,
+            ip,
+        }
+    }
+
+    /// The throttle rows: this account from this address, and this address. Usernames are at
+    /// most 64 characters (the API refuses longer ones before anything is stored).
+    pub fn keys(&self) -> [String; 2] {
+        let ip = self.ip.unwrap_or("unknown");
+        [
+            format!("{}:{}@{ip}", self.audience, self.username),
+            format!("address:{ip}"),
+        ]
+    }
 }
 
 fn argon2() -> Argon2<'static> {
@@ -142,8 +193,24 @@ fn refused(code: ErrorCode, message: &str) -> ApiError {
     ApiError::new(code, message)
 }
 
+/// An unknown token is "sign in"; a database that cannot answer is 503, never a sign-out.
+pub fn session_refusal(e: StorageError) -> ApiError {
+    match e {
+        StorageError::NotFound => ApiError::unauthorized(),
+        other => ApiError::from(other),
+    }
+}
+
+/// A session whose time is up: the app refreshes, the page signs in again.
+pub fn session_expired() -> ApiError {
+    refused(
+        ErrorCode::SessionExpired,
+        "the session has expired; sign in again",
+    )
+}
+
 impl Auth {
-    pub fn new(db: Db, settings: AuthSettings) -> Auth {
+    pub fn new(db: Db, settings: AuthSettings, metrics: Arc<Metrics>) -> Auth {
         let salt = SaltString::encode_b64(b"dossier-dummy-salt").expect("valid salt");
         let dummy = argon2()
             .hash_password(b"not a password of anyone", &salt)
@@ -154,6 +221,7 @@ impl Auth {
             hashing: Arc::new(Semaphore::new(settings.hash_parallelism.max(1))),
             settings,
             dummy_hash: Arc::new(dummy),
+            metrics,
         }
     }
 
@@ -322,7 +390,7 @@ impl Auth {
             .db
             .read(move |c| storage::token(c, &hash, TokenKind::Activation))
             .await
-            .map_err(|_: StorageError| ApiError::unauthorized())?;
+            .map_err(session_refusal)?;
         if session.expires_at <= now || session.used_at.is_some() {
             return Err(ApiError::unauthorized());
         }
@@ -384,46 +452,64 @@ impl Auth {
     // -----------------------------------------------------------------------------------------
     // Passwords, throttled
 
-    /// Refuse while `username` is in a delay after failures.
+    /// Refuse while this account from this address, or this address at all, is in a delay
+    /// after failures. Failures from other addresses never delay the account's owner.
     pub(crate) async fn check_throttle(
         &self,
-        username: &str,
+        who: &SignInAttempt<'_>,
         now: OffsetDateTime,
     ) -> ApiResult<()> {
-        let name = username.to_string();
-        let (_, locked_until) = self
+        let keys = who.keys();
+        let locked_until = self
             .db
-            .read(move |c| storage::throttle(c, &name))
+            .read(move |c| {
+                let mut until = OffsetDateTime::UNIX_EPOCH;
+                for key in &keys {
+                    until = until.max(storage::throttle(c, key)?.1);
+                }
+                Ok::<_, StorageError>(until)
+            })
             .await
             .map_err(ApiError::from)?;
         if locked_until > now {
+            self.metrics.sign_in_refused(who.audience, "throttled");
             let wait = (locked_until - now).whole_seconds().max(1) as u64;
             return Err(ApiError::throttled(wait));
         }
         Ok(())
     }
 
-    /// Record a failure: after `free_failures`, each failure doubles the delay, up to the cap.
+    /// Record a failure on the account-and-address and on the address: past each one's free
+    /// failures every further failure doubles its delay, up to `max_delay_secs`. A row quiet for
+    /// longer than `forget_after_secs` starts again from nothing, and such rows are deleted, so
+    /// the table holds only recent trouble.
     pub(crate) async fn record_failure(
         &self,
-        username: &str,
+        who: &SignInAttempt<'_>,
         now: OffsetDateTime,
     ) -> ApiResult<()> {
-        let name = username.to_string();
-        let (free, cap) = (self.settings.free_failures, self.settings.max_delay_secs);
+        self.metrics.sign_in_refused(who.audience, "failed");
+        let [pair, address] = who.keys();
+        let s = &self.settings;
+        let (cap, forget) = (s.max_delay_secs, Duration::seconds(s.forget_after_secs));
+        let rules = [(pair, s.free_failures), (address, s.free_failures_per_address)];
         // The delay runs from when the refusal is written, not from when the request arrived: a
         // slow password check must not eat the delay it earns.
         let now = now.max(OffsetDateTime::now_utc());
         self.db
             .write(move |tx| {
-                let (failures, _) = storage::throttle(tx, &name)?;
-                let failures = failures + 1;
-                let delay = if failures > free {
-                    (1i64 << (failures - free - 1).min(20)).min(cap)
-                } else {
-                    0
-                };
-                storage::set_throttle(tx, &name, failures, now + Duration::seconds(delay))
+                storage::forget_throttles(tx, now - forget)?;
+                for (key, free) in &rules {
+                    let (failures, until) = storage::throttle(tx, key)?;
+                    let failures = if until < now - forget { 1 } else { failures + 1 };
+                    let delay = if failures > *free {
+                        (1i64 << (failures - free - 1).min(20)).min(cap)
+                    } else {
+                        0
+                    };
+                    storage::set_throttle(tx, key, failures, now + Duration::seconds(delay))?;
+                }
+                Ok::<_, StorageError>(())
             })
             .await
             .map_err(ApiError::from)
@@ -431,11 +517,12 @@ impl Auth {
 
     async fn verify_password(
         &self,
-        username: &str,
+        who: &SignInAttempt<'_>,
         password: &str,
         now: OffsetDateTime,
     ) -> ApiResult<Candidate> {
-        self.check_throttle(username, now).await?;
+        let username = who.username;
+        self.check_throttle(who, now).await?;
         let name = username.to_string();
         let candidate = self
             .db
@@ -446,14 +533,14 @@ impl Auth {
         if self.verify_secret(hash, password.to_string()).await
             && let Some(candidate) = candidate
         {
-            let name = username.to_string();
+            let [pair, _] = who.keys();
             self.db
-                .write(move |tx| storage::clear_throttle(tx, &name))
+                .write(move |tx| storage::clear_throttle(tx, &pair))
                 .await
                 .map_err(ApiError::from)?;
             return Ok(candidate);
         }
-        self.record_failure(username, now).await?;
+        self.record_failure(who, now).await?;
         // The same answer for an unknown username and a wrong password.
         Err(refused(
             ErrorCode::Unauthorized,
@@ -470,7 +557,8 @@ impl Auth {
         ip: Option<String>,
         now: OffsetDateTime,
     ) -> ApiResult<Grant> {
-        let verified = self.verify_password(username, password, now).await;
+        let who = SignInAttempt::candidate(username, ip.as_deref());
+        let verified = self.verify_password(&who, password, now).await;
         let entry = AuditEntry {
             at: now,
             actor: format!("candidate:{username}"),
@@ -518,9 +606,11 @@ impl Auth {
         answer: &str,
         new_password: &str,
         confirm: &str,
+        ip: Option<&str>,
         now: OffsetDateTime,
     ) -> ApiResult<()> {
-        self.check_throttle(username, now).await?;
+        let who = SignInAttempt::candidate(username, ip);
+        self.check_throttle(&who, now).await?;
         let new_password = domain::Password::parse(new_password)
             .map_err(|m| refused(ErrorCode::PasswordRules, m))?;
         if new_password.as_str() != confirm {
@@ -540,19 +630,19 @@ impl Auth {
             .and_then(|c| c.security_answer_hash.clone());
         let Some(candidate) = candidate.filter(|_| hash.is_some()) else {
             self.verify_secret(None, String::new()).await;
-            self.record_failure(username, now).await?;
+            self.record_failure(&who, now).await?;
             return Err(refused(ErrorCode::Unauthorized, "the answer is not right"));
         };
         if !self.verify_secret(hash, normalise_answer(answer)).await {
-            self.record_failure(username, now).await?;
+            self.record_failure(&who, now).await?;
             return Err(refused(ErrorCode::Unauthorized, "the answer is not right"));
         }
         let password_hash = self.hash_secret(new_password.as_str().to_string()).await?;
-        let name = username.to_string();
+        let [pair, _] = who.keys();
         self.db
             .write(move |tx| {
                 storage::set_password(tx, candidate.id, &password_hash)?;
-                storage::clear_throttle(tx, &name)?;
+                storage::clear_throttle(tx, &pair)?;
                 storage::revoke_candidate_sessions(tx, candidate.id, now)?;
                 Ok::<_, StorageError>(())
             })
@@ -725,9 +815,12 @@ impl Auth {
             .db
             .read(move |c| storage::token(c, &hash, kind))
             .await
-            .map_err(|_: StorageError| ApiError::unauthorized())?;
-        if session.revoked_at.is_some() || session.expires_at <= now {
+            .map_err(session_refusal)?;
+        if session.revoked_at.is_some() {
             return Err(ApiError::unauthorized());
+        }
+        if session.expires_at <= now {
+            return Err(session_expired());
         }
         Ok(session)
     }

@@ -184,6 +184,13 @@ fn run() -> anyhow::Result<()> {
             Ok(())
         }
         Command::IssueTicket { candidate, minutes } => {
+            // The server refuses tickets that live longer than this: never print one.
+            let most = settings.auth.ticket_max_lifetime_secs / 60;
+            if !(1..=most).contains(&minutes) {
+                anyhow::bail!(
+                    "--minutes must be between 1 and {most}: the server refuses tickets valid for longer (auth.ticket_max_lifetime_secs)"
+                );
+            }
             let db = open_db()?;
             let c = db.blocking_write(|tx| storage::candidate_by_username(tx, &candidate))?;
             let d = db.blocking_write(|tx| storage::district(tx, &c.district))?;
@@ -355,17 +362,45 @@ fn seed_demo(db: &Db) -> anyhow::Result<String> {
             },
         )?;
         storage::update_profile(tx, c.id, None, Some("demo@example.com"))?;
-        storage::clear_throttle(tx, first.username)?;
+        storage::clear_account_throttles(tx, "candidate", first.username)?;
         let d = storage::district(tx, demo::DISTRICT)?;
         Ok::<_, storage::StorageError>((demo::CANDIDATES[1].username, d.ticket_secret))
     })?;
     let ticket = Auth::issue_ticket(ticket_user, &secret, now, Duration::minutes(10));
-    let staff = demo::seed_staff(db, now)?
-        .into_iter()
-        .map(|(username, password)| format!("    {username:<10} password {password}\n"))
+    let passwords: std::collections::HashMap<String, String> =
+        demo::seed_staff(db, now)?.into_iter().collect();
+    // Who sees whom: a site reviewer sees the candidates of their exam site only.
+    let reviewers_of = |site: &str| {
+        demo::STAFF
+            .iter()
+            .filter(|(_, _, _, s)| s.is_none_or(|s| s == site))
+            .map(|(u, ..)| *u)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let candidates = demo::CANDIDATES
+        .iter()
+        .map(|c| {
+            format!(
+                "    {} {:<4} {}  seen by {}\n",
+                c.username,
+                c.name,
+                c.exam_site,
+                reviewers_of(c.exam_site)
+            )
+        })
+        .collect::<String>();
+    let staff = demo::STAFF
+        .iter()
+        .map(|(username, name, role, site)| {
+            let scope = site.unwrap_or("the whole district");
+            let password = passwords.get(*username).map_or("", String::as_str);
+            format!("    {username:<10} password {password}  {name} ({role:?}, {scope})\n")
+        })
         .collect::<String>();
     Ok(format!(
         "Demo district seeded (upload window open for 30 days).\n\
+         \n  Candidates, their exam sites (考点) and the staff who review them:\n{candidates}\
          \n  Signed-in candidate: username {}  password {password}  (security answer: 北京)\n\
          \n  First entry of {} ({}), valid 10 minutes, single use:\n    ticket {ticket}\n    \
          in a browser: {{BASE}}/enter?ticket={ticket}\n\

@@ -37,6 +37,12 @@ pub struct Dossiers {
     /// file system's journal, so the database's own commits (submit, the page's sessions)
     /// waited behind them: submit's p99 fell from ~400 ms to ~30 ms with the bound.
     storing: Arc<Semaphore>,
+    /// Photos being prepared for the web page: each holds up to 32 MB of body while it waits
+    /// for a checking turn, so their number bounds that memory. A request waits `wait` for a
+    /// place, then is refused with 503 and `retry_after_secs`.
+    preparing: Arc<Semaphore>,
+    prepare_wait: std::time::Duration,
+    retry_after_secs: u64,
 }
 
 pub fn image_url(id: Uuid) -> String {
@@ -219,15 +225,25 @@ pub struct Upload {
 }
 
 /// What a stored idempotency key says about a new request with it.
+/// The first answer again when the key comes back with the same bytes into the same category;
+/// a conflict when the key was used for other bytes or another category (never the first image
+/// presented as if stored where it was not).
 fn replay(
     stored: Option<storage::IdempotentUpload>,
     request_sha256: &str,
+    category: &str,
 ) -> ApiResult<Option<ImageView>> {
     match stored {
         None => Ok(None),
-        Some(s) if s.request_sha256 == request_sha256 => serde_json::from_str(&s.response_json)
-            .map(Some)
-            .map_err(|e| ApiError::from(StorageError::Malformed(e.to_string()))),
+        Some(s) if s.request_sha256 == request_sha256 && s.category == category => {
+            serde_json::from_str(&s.response_json)
+                .map(Some)
+                .map_err(|e| ApiError::from(StorageError::Malformed(e.to_string())))
+        }
+        Some(s) if s.request_sha256 == request_sha256 => Err(ApiError::new(
+            ErrorCode::IdempotencyConflict,
+            format!("this idempotency key was used for a photo in {}", s.category),
+        )),
         Some(_) => Err(ApiError::new(
             ErrorCode::IdempotencyConflict,
             "this idempotency key was used for a different photo",
@@ -236,13 +252,27 @@ fn replay(
 }
 
 impl Dossiers {
-    pub fn new(db: Db, blobs: BlobStore) -> Dossiers {
+    pub fn new(db: Db, blobs: BlobStore, limits: &crate::ops::LimitSettings) -> Dossiers {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Dossiers {
             db,
             blobs,
             checking: Arc::new(Semaphore::new(cores)),
             storing: Arc::new(Semaphore::new(2 * cores)),
+            preparing: Arc::new(Semaphore::new(limits.max_prepares.max(1))),
+            prepare_wait: std::time::Duration::from_millis(limits.write_wait_ms),
+            retry_after_secs: limits.retry_after_secs,
+        }
+    }
+
+    /// A place among the photos being prepared (see `preparing`), held until dropped.
+    pub async fn prepare_place(&self) -> ApiResult<tokio::sync::OwnedSemaphorePermit> {
+        match tokio::time::timeout(self.prepare_wait, self.preparing.clone().acquire_owned()).await
+        {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(ApiError::from(StorageError::Busy {
+                retry_after_secs: self.retry_after_secs,
+            })),
         }
     }
 
@@ -294,6 +324,7 @@ impl Dossiers {
         candidate: Uuid,
         key: Uuid,
         request_sha256: &str,
+        category: &str,
     ) -> ApiResult<Option<ImageView>> {
         let k = key.to_string();
         let stored = self
@@ -301,7 +332,7 @@ impl Dossiers {
             .read(move |c| storage::idempotent_upload(c, candidate, &k))
             .await
             .map_err(ApiError::from)?;
-        replay(stored, request_sha256)
+        replay(stored, request_sha256, category)
     }
 
     /// Store a validated photo: the blob durably first, then the row, in one transaction with the
@@ -338,6 +369,7 @@ impl Dossiers {
                 if let Some(first) = replay(
                     storage::idempotent_upload(tx, upload.candidate, &key)?,
                     &upload.request_sha256,
+                    &upload.category,
                 )? {
                     return Ok(first);
                 }

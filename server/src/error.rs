@@ -19,6 +19,8 @@ pub enum ApiError {
     Forbidden(Json<ErrorBody>),
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
+    #[oai(status = 408)]
+    RequestTimeout(Json<ErrorBody>),
     #[oai(status = 409)]
     Conflict(Json<ErrorBody>),
     #[oai(status = 411)]
@@ -37,22 +39,25 @@ pub enum ApiError {
     Unavailable(Json<ErrorBody>, #[oai(header = "Retry-After")] String),
 }
 
+/// poem-openapi's own refusals (a body or parameter that does not parse or breaks a documented
+/// limit) in the same JSON as every other refusal.
 fn bad_request(err: poem::Error) -> ApiError {
-    ApiError::new(ErrorCode::BadRequest, err.to_string())
+    crate::edge::refusal_of(&err)
 }
 
 /// The HTTP status of each error code.
 pub fn status_of(code: ErrorCode) -> StatusCode {
     use ErrorCode::*;
     match code {
-        BadRequest | IdempotencyKeyRequired | PasswordRules | PledgesRequired | InvalidProfile => {
-            StatusCode::BAD_REQUEST
-        }
-        Unauthorized | TicketInvalid | TicketExpired | TicketUsed | TotpRequired => {
-            StatusCode::UNAUTHORIZED
-        }
+        BadRequest | InvalidField | IdempotencyKeyRequired | PasswordRules | PledgesRequired
+        | InvalidProfile => StatusCode::BAD_REQUEST,
+        Unauthorized | SessionExpired | TicketInvalid | TicketExpired | TicketUsed
+        | TotpRequired => StatusCode::UNAUTHORIZED,
         Forbidden | WindowNotOpen | WindowClosed => StatusCode::FORBIDDEN,
         NotFound | UnknownCategory => StatusCode::NOT_FOUND,
+        MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        BodyIncomplete => StatusCode::REQUEST_TIMEOUT,
+        UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Locked | CountReached | SlotTaken | NothingToSubmit | AlreadyActivated | ClaimedByOther
         | ClaimRequired | StaleVersion | NotReviewable => StatusCode::CONFLICT,
         LengthRequired => StatusCode::LENGTH_REQUIRED,
@@ -80,6 +85,7 @@ impl ApiError {
             StatusCode::UNAUTHORIZED => ApiError::Unauthorized(json),
             StatusCode::FORBIDDEN => ApiError::Forbidden(json),
             StatusCode::NOT_FOUND => ApiError::NotFound(json),
+            StatusCode::REQUEST_TIMEOUT => ApiError::RequestTimeout(json),
             StatusCode::CONFLICT => ApiError::Conflict(json),
             StatusCode::LENGTH_REQUIRED => ApiError::LengthRequired(json),
             StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(json),
@@ -97,6 +103,7 @@ impl ApiError {
             | ApiError::Unauthorized(b)
             | ApiError::Forbidden(b)
             | ApiError::NotFound(b)
+            | ApiError::RequestTimeout(b)
             | ApiError::Conflict(b)
             | ApiError::LengthRequired(b)
             | ApiError::PayloadTooLarge(b)

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod demo;
 pub mod district;
 pub mod dossier;
+pub mod edge;
 pub mod error;
 pub mod notify;
 pub mod ops;

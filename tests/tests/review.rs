@@ -406,15 +406,39 @@ async fn a_required_second_factor_is_set_up_then_asked_at_every_sign_in() {
         (status, body["code"].as_str()),
         (401, Some("totp_required"))
     );
-    let code = totp_code(&secret, "strict", OffsetDateTime::now_utc());
+    // The code that confirmed the set-up is spent (RFC 6238 §5.2): it does not sign in again.
+    let (status, body) = StaffSession::try_login(&server.base, "strict", &password, Some(&code))
+        .await
+        .err()
+        .expect("a spent code is refused");
+    assert_eq!(
+        (status, body["code"].as_str(), body["detail"].as_str()),
+        (401, Some("totp_required"), Some("code_used"))
+    );
+    // The next one does (one step of clock drift is allowed), once.
+    let code = totp_code(
+        &secret,
+        "strict",
+        OffsetDateTime::now_utc() + time::Duration::seconds(30),
+    );
     assert!(
         StaffSession::try_login(&server.base, "strict", &password, Some(&code))
             .await
             .is_ok()
     );
+    let (status, body) = StaffSession::try_login(&server.base, "strict", &password, Some(&code))
+        .await
+        .err()
+        .expect("used twice");
+    assert_eq!(
+        (status, body["detail"].as_str()),
+        (401, Some("code_used")),
+        "{body}"
+    );
     // Failures and successes are audited with the address they came from.
+    // (no code, and the spent code twice)
     let failed = server.scalar("SELECT COUNT(*) FROM audit WHERE action = 'login_failed' AND actor = ?1 AND ip = '127.0.0.1'", "strict");
-    assert_eq!(failed, Some(1));
+    assert_eq!(failed, Some(3));
 }
 
 /// Every role and scope against every reviewer endpoint: the expected answer for each.

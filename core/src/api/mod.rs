@@ -45,9 +45,22 @@ wire_enum! {
     /// What went wrong, for a program to act on. `message` says it for people.
     pub enum ErrorCode {
         BadRequest,
+        /// A text field is longer than its limit, or holds characters it may not (control or
+        /// bidirectional-override characters, markup): `detail` names the field.
+        InvalidField,
+        /// No session, or an unknown or revoked token: sign in.
         Unauthorized,
+        /// The session's time is up: refresh (apps) or sign in again (the page).
+        SessionExpired,
         Forbidden,
         NotFound,
+        /// The method is not one the path takes; the `Allow` header lists those it does.
+        MethodNotAllowed,
+        /// The request body's type is not one the operation takes.
+        UnsupportedMediaType,
+        /// The request body arrived too slowly or stopped before its end: nothing was stored;
+        /// send it again (`detail`: `too_slow` or `cut_short`).
+        BodyIncomplete,
         /// Too many failed sign-ins: wait `retry_after_secs`.
         Throttled,
         WindowNotOpen,
@@ -150,6 +163,7 @@ wire_enum! {
 wire_object! {
     /// The signed, short-lived, single-use ticket the registration system links with.
     pub struct TicketRequest {
+        #[cfg_attr(feature = "openapi", oai(validator(max_length = 512)))]
         pub ticket: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
@@ -182,10 +196,15 @@ wire_object! {
 wire_object! {
     /// Activation (激活): password typed twice, a recovery question, and both pledges (本人承诺).
     pub struct ActivationRequest {
+        #[cfg_attr(feature = "openapi", oai(validator(max_length = 64)))]
         pub activation_token: String,
+        #[cfg_attr(feature = "openapi", oai(validator(max_length = 128)))]
         pub password: String,
+        #[cfg_attr(feature = "openapi", oai(validator(max_length = 128)))]
         pub password_confirm: String,
+        #[cfg_attr(feature = "openapi", oai(validator(max_length = 100)))]
         pub security_question: String,
+        #[cfg_attr(feature = "openapi", oai(validator(max_length = 100)))]
         pub security_answer: String,
         /// 本人对所填信息及上传附件材料的真实性、准确性、完整性作出郑重承诺
         pub pledge_truthfulness: bool,
@@ -199,7 +218,9 @@ wire_object! {
 
 wire_object! {
     pub struct LoginRequest {
+        #[cfg_attr(feature = "openapi", oai(validator(max_length = 64)))]
         pub username: String,
+        #[cfg_attr(feature = "openapi", oai(validator(max_length = 128)))]
         pub password: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
@@ -209,6 +230,7 @@ wire_object! {
 
 wire_object! {
     pub struct RefreshRequest {
+        #[cfg_attr(feature = "openapi", oai(validator(max_length = 64)))]
         pub refresh_token: String,
     }
 }
@@ -240,6 +262,7 @@ wire_object! {
 
 wire_object! {
     pub struct RecoveryQuestionRequest {
+        #[cfg_attr(feature = "openapi", oai(validator(max_length = 64)))]
         pub username: String,
     }
 }
@@ -253,9 +276,13 @@ wire_object! {
 wire_object! {
     /// Password recovery (找回密码) by the security question.
     pub struct RecoveryRequest {
+        #[cfg_attr(feature = "openapi", oai(validator(max_length = 64)))]
         pub username: String,
+        #[cfg_attr(feature = "openapi", oai(validator(max_length = 100)))]
         pub security_answer: String,
+        #[cfg_attr(feature = "openapi", oai(validator(max_length = 128)))]
         pub new_password: String,
+        #[cfg_attr(feature = "openapi", oai(validator(max_length = 128)))]
         pub new_password_confirm: String,
     }
 }
@@ -288,9 +315,11 @@ wire_object! {
     pub struct ProfileUpdate {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+        #[cfg_attr(feature = "openapi", oai(validator(max_length = 32)))]
         pub mobile: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+        #[cfg_attr(feature = "openapi", oai(validator(max_length = 254)))]
         pub email: Option<String>,
     }
 }
@@ -311,6 +340,7 @@ wire_enum! {
 wire_object! {
     pub struct PushTokenRegistration {
         pub platform: PushPlatform,
+        #[cfg_attr(feature = "openapi", oai(validator(max_length = 4096)))]
         pub token: String,
     }
 }

@@ -101,11 +101,14 @@ wire_enum! {
 
 wire_object! {
     pub struct StaffLoginRequest {
+        #[cfg_attr(feature = "openapi", oai(validator(max_length = 64)))]
         pub username: String,
+        #[cfg_attr(feature = "openapi", oai(validator(max_length = 128)))]
         pub password: String,
         /// The 6-digit code of the authenticator app, when the account has a second factor.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+        #[cfg_attr(feature = "openapi", oai(validator(max_length = 16)))]
         pub totp_code: Option<String>,
         /// `web`: the console gets an HttpOnly cookie and a CSRF token instead of a bearer token.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -161,6 +164,7 @@ wire_object! {
 
 wire_object! {
     pub struct TotpCode {
+        #[cfg_attr(feature = "openapi", oai(validator(max_length = 16)))]
         pub code: String,
     }
 }
@@ -298,6 +302,7 @@ wire_object! {
 
 wire_object! {
     pub struct MaterialDecision {
+        #[cfg_attr(feature = "openapi", oai(validator(max_length = 64)))]
         pub category: String,
         pub verdict: MaterialVerdict,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -306,6 +311,7 @@ wire_object! {
         /// To the candidate, for a return.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+        #[cfg_attr(feature = "openapi", oai(validator(max_length = 500)))]
         pub message: Option<String>,
     }
 }
@@ -320,6 +326,7 @@ wire_object! {
         /// Why, for `pending` and `not_eligible`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+        #[cfg_attr(feature = "openapi", oai(validator(max_length = 500)))]
         pub reason: Option<String>,
     }
 }
@@ -333,11 +340,14 @@ wire_object! {
 
 wire_object! {
     pub struct NewStaff {
+        #[cfg_attr(feature = "openapi", oai(validator(max_length = 64)))]
         pub username: String,
+        #[cfg_attr(feature = "openapi", oai(validator(max_length = 64)))]
         pub name: String,
         pub role: StaffRole,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+        #[cfg_attr(feature = "openapi", oai(validator(max_length = 64)))]
         pub exam_site: Option<String>,
         #[serde(default)]
         #[cfg_attr(feature = "openapi", oai(default))]
@@ -355,6 +365,7 @@ wire_object! {
         /// For a site reviewer: the exam site they review.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+        #[cfg_attr(feature = "openapi", oai(validator(max_length = 64)))]
         pub exam_site: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
@@ -420,12 +431,15 @@ wire_object! {
     /// An administrator's change to a category. Which candidates a conditional category binds
     /// (its roster rule) and the slot names stay in the district file.
     pub struct CategoryUpdate {
+        #[cfg_attr(feature = "openapi", oai(validator(max_length = 64)))]
         pub name: String,
+        #[cfg_attr(feature = "openapi", oai(validator(max_length = 2000)))]
         pub description: String,
         pub requirement: super::Requirement,
         /// For `conditional`: who must upload it, in words (e.g. "必传：临床类别考生").
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+        #[cfg_attr(feature = "openapi", oai(validator(max_length = 200)))]
         pub condition_text: Option<String>,
         pub min_images: u32,
         pub max_images: u32,

@@ -105,11 +105,15 @@ impl ClientError {
             ClientError::SignedOut { .. } => Action::SignIn,
             ClientError::Refused { body, .. } => match body.code {
                 // The server's own trouble (a failing disk, a bug it recovers from): try again.
-                ErrorCode::Throttled | ErrorCode::Internal | ErrorCode::Unavailable => {
-                    Action::RetryLater
-                }
-                ErrorCode::Unauthorized => Action::SignIn,
+                ErrorCode::Throttled
+                | ErrorCode::Internal
+                | ErrorCode::Unavailable
+                | ErrorCode::BodyIncomplete => Action::RetryLater,
+                ErrorCode::Unauthorized | ErrorCode::SessionExpired => Action::SignIn,
                 ErrorCode::BadRequest
+                | ErrorCode::InvalidField
+                | ErrorCode::MethodNotAllowed
+                | ErrorCode::UnsupportedMediaType
                 | ErrorCode::IdempotencyKeyRequired
                 | ErrorCode::LengthRequired
                 | ErrorCode::NotFound => Action::Bug,
@@ -256,7 +260,8 @@ impl Client {
         };
         match serde_json::from_slice::<ErrorBody>(&bytes) {
             Ok(body)
-                if status == StatusCode::UNAUTHORIZED && body.code == ErrorCode::Unauthorized =>
+                if status == StatusCode::UNAUTHORIZED
+                    && matches!(body.code, ErrorCode::Unauthorized | ErrorCode::SessionExpired) =>
             {
                 ClientError::SignedOut {
                     message: body.message,

@@ -190,6 +190,71 @@ impl std::fmt::Debug for Password {
     }
 }
 
+/// A staff account's username: 2-32 characters of ASCII letters, digits, `.`, `_` and `-`,
+/// starting with a letter or digit. It is typed at sign-in and shown in the audit trail, so it
+/// must read the same everywhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffUsername(String);
+
+impl StaffUsername {
+    pub fn parse(username: &str) -> Result<StaffUsername, &'static str> {
+        let username = username.trim();
+        let len = username.chars().count();
+        let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+        if (2..=32).contains(&len)
+            && username.chars().all(allowed)
+            && username.starts_with(|c: char| c.is_ascii_alphanumeric())
+        {
+            Ok(StaffUsername(username.to_string()))
+        } else {
+            Err("the username must be 2-32 letters, digits, '.', '_' or '-'")
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A name shown to people (a reviewer's name, an exam site, a category's name): 1-64
+/// characters with no control characters, no invisible or direction-changing characters
+/// (U+202E would show "evil" as "live"), and no markup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisplayName(String);
+
+impl DisplayName {
+    pub fn parse(name: &str) -> Result<DisplayName, &'static str> {
+        let name = name.trim();
+        let len = name.chars().count();
+        if !(1..=64).contains(&len) {
+            return Err("the name must be 1-64 characters long");
+        }
+        if !plain_text(name) {
+            return Err("the name may not contain control characters, invisible characters or markup");
+        }
+        Ok(DisplayName(name.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Text a person reads, without control characters (line breaks allowed when `multiline`),
+/// bidirectional overrides and isolates, zero-width characters, or `<` `>`.
+pub fn plain_text_lines(text: &str, multiline: bool) -> bool {
+    text.chars().all(|c| {
+        let line_break = multiline && matches!(c, '\n' | '\r' | '\t');
+        let invisible = matches!(c,
+            '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}');
+        line_break || !(c.is_control() || invisible || matches!(c, '<' | '>'))
+    })
+}
+
+fn plain_text(text: &str) -> bool {
+    plain_text_lines(text, false)
+}
+
 /// A mainland mobile number as the SMS gateway takes it: 11 digits starting with 1.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mobile(String);
@@ -262,6 +327,20 @@ pub fn mask_mobile(mobile: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn staff_usernames_and_names_are_plain() {
+        assert!(StaffUsername::parse("wang.li-2").is_ok());
+        for bad in ["", "a", "-x", "王审核", "a b", "x\0y", &"a".repeat(33)] {
+            assert!(StaffUsername::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(DisplayName::parse(" 王审核 ").unwrap().as_str(), "王审核");
+        for bad in ["", "a\u{202E}b", "<b>x</b>", "x\0", "tab\tin", &"名".repeat(65)] {
+            assert!(DisplayName::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(plain_text_lines("第一行\n第二行", true));
+        assert!(!plain_text_lines("第一行\n第二行", false));
+    }
     use super::*;
     use time::macros::datetime;
 

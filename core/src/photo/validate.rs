@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use img_parts::{ImageEXIF, jpeg::Jpeg, png::Png};
 
-use super::decode::{Limits, exif_orientation, open_png};
+use super::decode::{Limits, decode_png, exif_orientation};
 use super::{PhotoError, PhotoFormat, UPLOAD_BUDGET_BYTES, format};
 
 /// An accepted upload: its format, dimensions and the bytes to store (metadata removed).
@@ -91,6 +91,12 @@ fn keep_jpeg_segment(marker: u8, contents: &[u8]) -> bool {
 
 /// The dimensions, and the bytes without metadata when there was any to remove.
 fn validate_jpeg(bytes: Bytes, limits: &Limits) -> Result<(u32, u32, Option<Bytes>), PhotoError> {
+    let given = bytes.len();
+    // Whatever follows the end of the image (a ZIP, an HTML page) is not part of it: dropped.
+    let bytes = match jpeg_end(&bytes) {
+        Some(end) if end < given => bytes.slice(..end),
+        _ => bytes,
+    };
     let mut decompressor = turbojpeg::Decompressor::new().map_err(corrupt)?;
     let header = decompressor.read_header(&bytes).map_err(corrupt)?;
     limits.check(header.width as u64, header.height as u64, true)?;
@@ -120,9 +126,51 @@ fn validate_jpeg(bytes: Bytes, limits: &Limits) -> Result<(u32, u32, Option<Byte
     jpeg.segments_mut()
         .retain(|s| keep_jpeg_segment(s.marker(), s.contents()));
     // Encoding writes back exactly what was parsed, in order, less what was dropped (segments,
-    // fill bytes, stray bytes): the same length means the very same bytes.
-    let cleaned = (jpeg.len() != bytes.len()).then(|| jpeg.encoder().bytes());
+    // fill bytes, stray bytes, anything after the end): the same length means the same bytes.
+    let cleaned = (jpeg.len() != given).then(|| jpeg.encoder().bytes());
     Ok((w as u32, h as u32, cleaned))
+}
+
+/// Where a JPEG ends: just past its EOI marker, found by walking the marker segments and the
+/// entropy-coded scans (in which 0xFF is followed by 0x00 or a restart marker), so an EOI-like
+/// pair inside a segment's data is not taken for the end. None if no end is found.
+pub(crate) fn jpeg_end(bytes: &[u8]) -> Option<usize> {
+    const EOI: u8 = 0xD9;
+    const SOS: u8 = 0xDA;
+    let mut i = 2; // after SOI
+    loop {
+        while *bytes.get(i)? != 0xFF {
+            i += 1; // stray bytes between segments
+        }
+        while *bytes.get(i + 1)? == 0xFF {
+            i += 1; // fill bytes
+        }
+        let marker = *bytes.get(i + 1)?;
+        match marker {
+            EOI => return Some(i + 2),
+            0x01 | 0xD0..=0xD7 => {
+                i += 2;
+                continue;
+            }
+            _ => {}
+        }
+        let length = u16::from_be_bytes([*bytes.get(i + 2)?, *bytes.get(i + 3)?]) as usize;
+        i += 2 + length;
+        if marker == SOS {
+            // Entropy-coded data up to the next marker that is not stuffing or a restart.
+            loop {
+                if *bytes.get(i)? == 0xFF {
+                    match *bytes.get(i + 1)? {
+                        0x00 | 0xD0..=0xD7 => i += 2,
+                        0xFF => i += 1,
+                        _ => break,
+                    }
+                } else {
+                    i += 1;
+                }
+            }
+        }
+    }
 }
 
 /// PNG chunks dropped: text (tEXt, zTXt, iTXt), EXIF (eXIf) and the modification time (tIME).
@@ -132,8 +180,9 @@ fn validate_png(bytes: Bytes, limits: &Limits) -> Result<(u32, u32, Option<Bytes
     if orientation != 1 {
         return Err(PhotoError::NotUpright { orientation });
     }
-    let (decoder, w, h) = open_png(&bytes, limits)?;
-    image::DynamicImage::from_decoder(decoder).map_err(corrupt)?;
+    // Every row decoded (where damage shows), averaged down as it comes: memory stays small
+    // whatever the header claims within the limits.
+    let (_, w, h) = decode_png(&bytes, 1024, limits)?;
     png.chunks_mut()
         .retain(|c| !matches!(&c.kind(), b"tEXt" | b"zTXt" | b"iTXt" | b"eXIf" | b"tIME"));
     // As for JPEG: the same length re-encoded is the same bytes (anything after IEND is dropped).

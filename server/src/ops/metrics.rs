@@ -33,6 +33,12 @@ pub struct OutcomeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SignInLabels {
+    pub audience: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StageLabels {
     pub stage: String,
     pub state: String,
@@ -57,6 +63,9 @@ pub struct Metrics {
     /// Uploads by outcome: stored, replayed (same idempotency key), refused, failed.
     pub uploads: Family<OutcomeLabels, Counter>,
     pub upload_bytes: Counter,
+    /// Sign-ins refused, by audience (candidate, staff) and reason (failed, throttled): a rise
+    /// of staff failures is an attack on the console (alert on it).
+    sign_in_refusals: Family<SignInLabels, Counter>,
     review_queue: Family<StageLabels, Gauge>,
     outbox: Family<OutboxLabels, Gauge>,
 }
@@ -111,6 +120,12 @@ impl Metrics {
             "Bytes of images stored",
             upload_bytes.clone(),
         );
+        let sign_in_refusals = Family::<SignInLabels, Counter>::default();
+        registry.register(
+            "sign_in_refusals",
+            "Sign-ins refused, by audience (candidate, staff) and reason (failed, throttled)",
+            sign_in_refusals.clone(),
+        );
         let review_queue = Family::<StageLabels, Gauge>::default();
         registry.register(
             "review_dossiers",
@@ -133,6 +148,7 @@ impl Metrics {
             connections_dropped,
             uploads,
             upload_bytes,
+            sign_in_refusals,
             review_queue,
             outbox,
         })
@@ -142,6 +158,15 @@ impl Metrics {
         self.connections_dropped
             .get_or_create(&OutcomeLabels {
                 outcome: reason.into(),
+            })
+            .inc();
+    }
+
+    pub fn sign_in_refused(&self, audience: &str, reason: &str) {
+        self.sign_in_refusals
+            .get_or_create(&SignInLabels {
+                audience: audience.into(),
+                reason: reason.into(),
             })
             .inc();
     }

@@ -5,7 +5,7 @@ use dossier_core::api::review::{
     NewStaff, PublishReceipt, QueuePage, ReviewDossier, ReviewStage, ReviewState, StaffCreated,
     StaffList, StaffLoginRequest, StaffSession, StaffUpdate, StaffView, TotpCode, TotpEnrollment,
 };
-use dossier_core::api::{ErrorCode, STAFF_COOKIE};
+use dossier_core::api::STAFF_COOKIE;
 use poem::Request;
 use poem::web::Data;
 use poem_openapi::auth::{ApiKey, Bearer};
@@ -106,10 +106,10 @@ impl StaffAuth {
 
 #[derive(ApiResponse)]
 enum CsvFile {
-    #[oai(status = 200)]
+    /// UTF-8 CSV (with a byte-order mark, so Excel reads the Chinese).
+    #[oai(status = 200, content_type = "text/csv; charset=utf-8")]
     Ok(
         Binary<Vec<u8>>,
-        #[oai(header = "Content-Type")] String,
         #[oai(header = "Content-Disposition")] String,
         #[oai(header = "Cache-Control")] String,
     ),
@@ -204,7 +204,7 @@ impl ReviewApi {
         auth: StaffAuth,
         stage: Query<ReviewStage>,
         #[oai(name = "state")] review_state: Query<Option<ReviewState>>,
-        exam_site: Query<Option<String>>,
+        #[oai(validator(max_length = 64))] exam_site: Query<Option<String>>,
         resubmitted: Query<Option<bool>>,
         page: Query<Option<u32>>,
         per_page: Query<Option<u32>>,
@@ -357,6 +357,9 @@ impl AdminApi {
         ))
     }
 
+    /// The district's upload and review windows. Every staff member of the district may read
+    /// them (a reviewer's console shows when their stage closes); only administrators change
+    /// them.
     #[oai(path = "/windows", method = "get")]
     async fn windows(
         &self,
@@ -419,16 +422,7 @@ impl AdminApi {
         code: Path<String>,
         body: PhotoBody,
     ) -> ApiResult<NoContent> {
-        let bytes = body
-            .into_body()
-            .into_bytes_limit(1 << 20)
-            .await
-            .map_err(|_| {
-                ApiError::new(
-                    ErrorCode::PayloadTooLarge,
-                    "an example image is at most 1 MB",
-                )
-            })?;
+        let bytes = crate::edge::read_body(body.into_body(), 1 << 20).await?;
         state
             .review
             .set_example(auth.staff(), code.0, bytes.to_vec(), remote_ip(req), now())
@@ -458,12 +452,11 @@ impl AdminApi {
         &self,
         state: Data<&AppState>,
         auth: StaffAuth,
-        exam_site: Query<Option<String>>,
+        #[oai(validator(max_length = 64))] exam_site: Query<Option<String>>,
     ) -> ApiResult<CsvFile> {
         let bytes = state.review.export_csv(auth.staff(), exam_site.0).await?;
         Ok(CsvFile::Ok(
             Binary(bytes),
-            "text/csv; charset=utf-8".into(),
             "attachment; filename=\"results.csv\"".into(),
             "no-store, private".into(),
         ))

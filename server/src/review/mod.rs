@@ -17,7 +17,7 @@ use dossier_core::api::review::{
     StaffView, TotpEnrollment,
 };
 use dossier_core::api::{
-    DossierState, ErrorCode, MaterialState, MessageKind, Requirement, STAFF_COOKIE, SessionMode,
+    DossierState, ErrorBody, ErrorCode, MaterialState, MessageKind, Requirement, STAFF_COOKIE, SessionMode,
     WindowState,
 };
 use dossier_core::domain::{self, review as rules};
@@ -25,7 +25,7 @@ use rusqlite::Connection;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::auth::{Auth, hash_secret_blocking, random_token, token_hash};
+use crate::auth::{Auth, SignInAttempt, hash_secret_blocking, random_token, token_hash};
 use crate::dossier::{category_view, image_view, note_of};
 use crate::error::{ApiError, ApiResult};
 use crate::notify::NotifySettings;
@@ -44,6 +44,18 @@ pub struct Review {
     auth: Auth,
     blobs: BlobStore,
     notify: NotifySettings,
+}
+
+/// A field that failed its newtype's rule: `invalid_field`, naming the field.
+fn field<T>(name: &str, parsed: Result<T, &'static str>) -> ApiResult<T> {
+    parsed.map_err(|why| invalid_field(name, why))
+}
+
+fn invalid_field(name: &str, why: &str) -> ApiError {
+    ApiError::from_body(ErrorBody {
+        detail: Some(name.into()),
+        ..ErrorBody::new(ErrorCode::InvalidField, format!("{name}: {why}"))
+    })
 }
 
 fn forbidden() -> ApiError {
@@ -98,6 +110,22 @@ fn totp(secret: &[u8], username: &str) -> ApiResult<totp_rs::TOTP> {
         username.into(),
     )
     .map_err(|e| ApiError::new(ErrorCode::Internal, format!("totp: {e}")))
+}
+
+/// The time step (30 s) whose code `code` is, within one step either side for clock drift.
+fn totp_step_of(secret: &[u8], username: &str, code: &str, now: OffsetDateTime) -> Option<u64> {
+    let t = totp(secret, username).ok()?;
+    let code = code.trim();
+    let step = now.unix_timestamp().max(0) as u64 / t.step;
+    [step.saturating_sub(1), step, step + 1]
+        .into_iter()
+        .find(|s| {
+            let expected = t.generate(s * t.step);
+            bool::from(subtle::ConstantTimeEq::ct_eq(
+                expected.as_bytes(),
+                code.as_bytes(),
+            ))
+        })
 }
 
 /// The current code of a TOTP secret (for the CLI and tests, as an authenticator app would).
@@ -207,8 +235,8 @@ impl Review {
         ip: Option<String>,
         now: OffsetDateTime,
     ) -> ApiResult<(StaffSession, Option<String>)> {
-        let throttle_key = format!("staff:{}", req.username);
-        self.auth.check_throttle(&throttle_key, now).await?;
+        let attempt = SignInAttempt::staff(&req.username, ip.as_deref());
+        self.auth.check_throttle(&attempt, now).await?;
         let name = req.username.clone();
         let staff = self
             .db
@@ -244,28 +272,36 @@ impl Review {
         };
         let Some(staff) = staff.filter(|_| password_ok) else {
             failure("wrong username or password").await;
-            self.auth.record_failure(&throttle_key, now).await?;
+            self.auth.record_failure(&attempt, now).await?;
             return Err(ApiError::new(
                 ErrorCode::Unauthorized,
                 "wrong username or password",
             ));
         };
+        // The time step of the code given, if it is right; spent below, so it works once.
+        let mut totp_step = None;
         if staff.totp_enabled {
             let secret = staff.totp_secret.clone().unwrap_or_default();
-            let good = req.totp_code.as_deref().is_some_and(|code| {
-                totp(&secret, &staff.username)
-                    .map(|t| t.check(code.trim(), now.unix_timestamp() as u64))
-                    .unwrap_or(false)
-            });
-            if !good {
+            totp_step = req
+                .totp_code
+                .as_deref()
+                .and_then(|code| totp_step_of(&secret, &staff.username, code, now));
+            if totp_step.is_none() {
                 failure("second factor missing or wrong").await;
                 if req.totp_code.is_some() {
-                    self.auth.record_failure(&throttle_key, now).await?;
+                    self.auth.record_failure(&attempt, now).await?;
                 }
-                return Err(ApiError::new(
+                let mut refusal = ApiError::new(
                     ErrorCode::TotpRequired,
                     "enter the 6-digit code of your authenticator app",
-                ));
+                );
+                if req.totp_code.is_some() {
+                    refusal = ApiError::from_body(ErrorBody {
+                        detail: Some("wrong_code".into()),
+                        ..refusal.body().clone()
+                    });
+                }
+                return Err(refusal);
             }
         }
         let token = random_token();
@@ -280,11 +316,28 @@ impl Review {
         } else {
             "password"
         };
-        self.db
+        let [pair, _] = attempt.keys();
+        let from = ip.clone();
+        let session = self
+            .db
             .write(move |tx| {
-                storage::clear_throttle(tx, &format!("staff:{username}"))?;
+                // RFC 6238 §5.2: a code is accepted once. Spending its step here, in the same
+                // transaction as the session, makes a second sign-in with it fail even if both
+                // arrived together.
+                if let Some(step) = totp_step
+                    && !store::spend_totp_step(tx, id, step)?
+                {
+                    return Err(ApiError::from_body(ErrorBody {
+                        detail: Some("code_used".into()),
+                        ..ErrorBody::new(
+                            ErrorCode::TotpRequired,
+                            "this code was used already; wait for the next one",
+                        )
+                    }));
+                }
+                storage::clear_throttle(tx, &pair)?;
                 store::insert_staff_session(tx, &hash, csrf_hash.as_deref(), id, now, expires)?;
-                audit(
+                Ok(audit(
                     tx,
                     now,
                     &username,
@@ -292,11 +345,17 @@ impl Review {
                     None,
                     None,
                     detail,
-                    ip.as_deref(),
-                )
+                    from.as_deref(),
+                )?)
             })
-            .await
-            .map_err(ApiError::from)?;
+            .await;
+        if let Err(refusal) = session {
+            if refusal.body().code == ErrorCode::TotpRequired {
+                failure("authenticator code used again").await;
+                self.auth.record_failure(&attempt, now).await?;
+            }
+            return Err(refusal);
+        }
         // Strict: the console is never entered by a link from another site.
         let cookie = web.then(|| {
             self.auth.cookie(
@@ -343,10 +402,15 @@ impl Review {
         now: OffsetDateTime,
     ) -> ApiResult<(Staff, Option<Vec<u8>>)> {
         let hash = token_hash(token);
-        self.db
-            .read(move |c| store::staff_of_session(c, &hash, now))
+        let (staff, csrf_hash, expires_at) = self
+            .db
+            .read(move |c| store::staff_of_session(c, &hash))
             .await
-            .map_err(|_| ApiError::new(ErrorCode::Unauthorized, "sign in again"))
+            .map_err(crate::auth::session_refusal)?;
+        if expires_at <= now {
+            return Err(crate::auth::session_expired());
+        }
+        Ok((staff, csrf_hash))
     }
 
     pub async fn logout(&self, token: &str, now: OffsetDateTime) -> ApiResult<()> {
@@ -392,15 +456,17 @@ impl Review {
                 "start the authenticator set-up first",
             )
         })?;
-        if !totp(&secret, &staff.username)?.check(code.trim(), now.unix_timestamp() as u64) {
-            return Err(ApiError::new(
-                ErrorCode::TotpRequired,
-                "that code is not right",
-            ));
-        }
+        let Some(step) = totp_step_of(&secret, &staff.username, code, now) else {
+            return Err(ApiError::from_body(ErrorBody {
+                detail: Some("wrong_code".into()),
+                ..ErrorBody::new(ErrorCode::TotpRequired, "that code is not right")
+            }));
+        };
         let username = staff.username.clone();
         self.db
             .write(move |tx| {
+                // The confirming code is spent too: it cannot sign in a second time.
+                store::spend_totp_step(tx, id, step)?;
                 store::enable_totp(tx, id, now)?;
                 audit(
                     tx,
@@ -434,7 +500,9 @@ impl Review {
             }
         }
         let site = match (new.role, new.exam_site.as_deref().map(str::trim)) {
-            (StaffRole::SiteReviewer, Some(site)) if !site.is_empty() => Some(site.to_string()),
+            (StaffRole::SiteReviewer, Some(site)) if !site.is_empty() => {
+                Some(field("exam_site", domain::DisplayName::parse(site))?.as_str().to_string())
+            }
             (StaffRole::SiteReviewer, _) => {
                 return Err(ApiError::new(
                     ErrorCode::BadRequest,
@@ -443,12 +511,8 @@ impl Review {
             }
             _ => None,
         };
-        if new.username.trim().is_empty() || new.name.trim().is_empty() {
-            return Err(ApiError::new(
-                ErrorCode::BadRequest,
-                "username and name are needed",
-            ));
-        }
+        let username = field("username", domain::StaffUsername::parse(&new.username))?;
+        let name = field("name", domain::DisplayName::parse(&new.name))?;
         let password = crate::demo::random_password();
         let hash = {
             let p = password.clone();
@@ -458,8 +522,8 @@ impl Review {
         };
         let staff = Staff {
             id: Uuid::new_v4(),
-            username: new.username.trim().into(),
-            name: new.name.trim().into(),
+            username: username.as_str().into(),
+            name: name.as_str().into(),
             role: new.role,
             district: district.into(),
             exam_site: site,
@@ -547,7 +611,14 @@ impl Review {
             after.role = role;
         }
         if let Some(site) = update.exam_site {
-            after.exam_site = Some(site.trim().to_string()).filter(|s| !s.is_empty());
+            after.exam_site = match site.trim() {
+                "" => None,
+                site => Some(
+                    field("exam_site", domain::DisplayName::parse(site))?
+                        .as_str()
+                        .to_string(),
+                ),
+            };
         }
         if after.role != StaffRole::SiteReviewer {
             after.exam_site = None;
@@ -617,6 +688,21 @@ impl Review {
     ) -> ApiResult<QueuePage> {
         Self::check_second_factor(staff)?;
         let scope = scope_of(staff);
+        // A site reviewer asking for another site's queue sees nothing, not their own site's.
+        if let (Some(mine), Some(asked)) = (scope.exam_site.as_deref(), filter.exam_site.as_deref())
+            && mine != asked
+        {
+            return Ok(QueuePage {
+                total: 0,
+                counts: QueueCounts {
+                    waiting: 0,
+                    returned: 0,
+                    pending: 0,
+                    resubmitted: 0,
+                },
+                entries: Vec::new(),
+            });
+        }
         self.db
             .read(move |c| {
                 let (total, rows) = store::queue_page(c, &scope, &filter, now)?;
@@ -855,20 +941,32 @@ impl Review {
         self.db
             .write(move |tx| {
                 let (review, _) = Self::visible(tx, &staff, candidate)?;
-                if review.live_claim(now).is_some_and(|(by, _)| by == staff.id) {
-                    store::set_claim(tx, candidate, None)?;
-                    audit(
-                        tx,
-                        now,
-                        &staff.username,
-                        "release",
-                        Some(candidate),
-                        None,
-                        "",
-                        ip.as_deref(),
-                    )?;
+                match review.live_claim(now) {
+                    Some((by, _)) if by == staff.id => {}
+                    Some(_) => {
+                        return Err(ApiError::new(
+                            ErrorCode::ClaimedByOther,
+                            "another reviewer holds this dossier; only they can release it",
+                        ));
+                    }
+                    None => {
+                        return Err(ApiError::new(
+                            ErrorCode::ClaimRequired,
+                            "you do not hold this dossier",
+                        ));
+                    }
                 }
-                Ok(())
+                store::set_claim(tx, candidate, None)?;
+                Ok(audit(
+                    tx,
+                    now,
+                    &staff.username,
+                    "release",
+                    Some(candidate),
+                    None,
+                    "",
+                    ip.as_deref(),
+                )?)
             })
             .await
     }
@@ -884,6 +982,16 @@ impl Review {
     ) -> ApiResult<DecisionReceipt> {
         Self::check_second_factor(staff)?;
         let stage = rules::stage_of(staff.role).ok_or_else(forbidden)?;
+        // What the candidate will read (and the SMS carries): plain text, line breaks allowed.
+        let texts = req.materials.iter().filter_map(|m| m.message.as_deref());
+        for text in texts.chain(req.reason.as_deref()) {
+            if !domain::plain_text_lines(text, true) {
+                return Err(invalid_field(
+                    "message",
+                    "no control characters, invisible characters or markup",
+                ));
+            }
+        }
         let staff = staff.clone();
         let notify = self.notify.clone();
         self.db

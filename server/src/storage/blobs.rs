@@ -101,6 +101,24 @@ impl BlobStore {
         .map_err(|e| StorageError::Task(e.to_string()))?
     }
 
+    /// Bytes free for an unprivileged writer on the store's file system.
+    pub async fn free_bytes(&self) -> Result<u64, StorageError> {
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || {
+            use std::os::unix::ffi::OsStrExt;
+            let path = std::ffi::CString::new(root.as_os_str().as_bytes())
+                .map_err(|e| StorageError::Malformed(e.to_string()))?;
+            let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+            // SAFETY: a NUL-terminated path and a statvfs the call fills in.
+            if unsafe { libc::statvfs(path.as_ptr(), &mut stat) } != 0 {
+                return Err(std::io::Error::last_os_error().into());
+            }
+            Ok(stat.f_bavail as u64 * stat.f_frsize as u64)
+        })
+        .await
+        .map_err(|e| StorageError::Task(e.to_string()))?
+    }
+
     pub fn get(&self, sha256: &str) -> Result<Vec<u8>, StorageError> {
         if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(StorageError::NotFound);

@@ -293,6 +293,14 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE staff_sessions ADD COLUMN csrf_hash BLOB;
     "#,
+    // 7: hardening. An authenticator code works once: the last time step accepted per account.
+    // The sign-in throttle is keyed by account-and-address and by address, and rows quiet for a
+    // day are deleted by their end time.
+    r#"
+    ALTER TABLE staff ADD COLUMN totp_last_step INTEGER;
+    CREATE INDEX login_throttle_by_end ON login_throttle(locked_until);
+    DELETE FROM login_throttle;
+    "#,
 ];
 
 /// Bring the database to the newest version, one transaction per migration.

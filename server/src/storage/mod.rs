@@ -682,6 +682,8 @@ pub fn all_image_hashes(conn: &Connection) -> Result<Vec<String>, StorageError> 
 pub struct IdempotentUpload {
     pub request_sha256: String,
     pub response_json: String,
+    /// The category the first upload with this key went to.
+    pub category: String,
 }
 
 pub fn idempotent_upload(
@@ -691,9 +693,17 @@ pub fn idempotent_upload(
 ) -> Result<Option<IdempotentUpload>, StorageError> {
     Ok(conn
         .query_row(
-            "SELECT request_sha256, response_json FROM idempotency WHERE candidate_id = ?1 AND key = ?2",
+            "SELECT k.request_sha256, k.response_json, i.category
+             FROM idempotency k JOIN images i ON i.id = k.image_id
+             WHERE k.candidate_id = ?1 AND k.key = ?2",
             [candidate.to_string(), key.to_string()],
-            |r| Ok(IdempotentUpload { request_sha256: r.get(0)?, response_json: r.get(1)? }),
+            |r| {
+                Ok(IdempotentUpload {
+                    request_sha256: r.get(0)?,
+                    response_json: r.get(1)?,
+                    category: r.get(2)?,
+                })
+            },
         )
         .optional()?)
 }
@@ -938,6 +948,7 @@ pub fn use_ticket(
     Ok(n == 1)
 }
 
+/// A throttle row (keyed by account-and-address or by address; the column keeps its old name).
 pub fn throttle(conn: &Connection, username: &str) -> Result<(u32, OffsetDateTime), StorageError> {
     Ok(conn
         .query_row(
@@ -963,8 +974,33 @@ pub fn set_throttle(
     Ok(())
 }
 
-pub fn clear_throttle(conn: &Connection, username: &str) -> Result<(), StorageError> {
-    conn.execute("DELETE FROM login_throttle WHERE username = ?1", [username])?;
+pub fn clear_throttle(conn: &Connection, key: &str) -> Result<(), StorageError> {
+    conn.execute("DELETE FROM login_throttle WHERE username = ?1", [key])?;
+    Ok(())
+}
+
+/// Delete every throttle of one account (all addresses), e.g. when its password is reset.
+pub fn clear_account_throttles(
+    conn: &Connection,
+    audience: &str,
+    username: &str,
+) -> Result<(), StorageError> {
+    conn.execute(
+        "DELETE FROM login_throttle WHERE substr(username, 1, ?1) = ?2",
+        params![
+            audience.len() + username.len() + 2,
+            format!("{audience}:{username}@")
+        ],
+    )?;
+    Ok(())
+}
+
+/// Delete the throttles whose last delay ended before `before`.
+pub fn forget_throttles(conn: &Connection, before: OffsetDateTime) -> Result<(), StorageError> {
+    conn.execute(
+        "DELETE FROM login_throttle WHERE locked_until < ?1",
+        [to_unix(before)],
+    )?;
     Ok(())
 }
 

@@ -160,22 +160,34 @@ pub fn insert_staff_session(
 }
 
 /// The staff member of a live session, and the session's CSRF token hash (cookie sessions).
+/// A staff session that is not revoked, of an account that is not disabled: the account, the
+/// session's CSRF hash (web sessions) and when it expires (the caller tells expired apart).
 pub fn staff_of_session(
     conn: &Connection,
     token_hash: &[u8],
-    now: OffsetDateTime,
-) -> Result<(Staff, Option<Vec<u8>>), StorageError> {
+) -> Result<(Staff, Option<Vec<u8>>, OffsetDateTime), StorageError> {
     // staff and staff_sessions share no column name, so the columns need no alias.
     conn.query_row(
         &format!(
-            "SELECT {STAFF_COLUMNS}, t.csrf_hash FROM staff_sessions t JOIN staff s ON s.id = t.staff_id
-             WHERE t.token_hash = ?1 AND t.revoked_at IS NULL AND t.expires_at > ?2 AND s.disabled_at IS NULL"
+            "SELECT {STAFF_COLUMNS}, t.csrf_hash, t.expires_at FROM staff_sessions t JOIN staff s ON s.id = t.staff_id
+             WHERE t.token_hash = ?1 AND t.revoked_at IS NULL AND s.disabled_at IS NULL"
         ),
-        params![token_hash, to_unix(now)],
-        |r| Ok((staff_row(r)?, r.get(11)?)),
+        params![token_hash],
+        |r| Ok((staff_row(r)?, r.get(11)?, from_unix(r.get(12)?))),
     )
     .optional()?
     .ok_or(StorageError::NotFound)
+}
+
+/// Spend an authenticator time step: true if it is later than every step spent before (a
+/// code works once, RFC 6238 §5.2), false if it was used already.
+pub fn spend_totp_step(conn: &Connection, staff: Uuid, step: u64) -> Result<bool, StorageError> {
+    let changed = conn.execute(
+        "UPDATE staff SET totp_last_step = ?2
+         WHERE id = ?1 AND (totp_last_step IS NULL OR totp_last_step < ?2)",
+        params![staff.to_string(), step as i64],
+    )?;
+    Ok(changed == 1)
 }
 
 pub fn revoke_staff_session(
