@@ -109,10 +109,12 @@ pub struct AccessToken(Principal);
 )]
 pub struct SessionCookie(Principal);
 
+/// The app's token or the page's cookie. The token is tried last, so its refusal (the app
+/// refreshes on `session_expired`) is the one answered (poem-openapi answers the last scheme's).
 #[derive(SecurityScheme)]
 pub enum CandidateAuth {
-    AccessToken(AccessToken),
     SessionCookie(SessionCookie),
+    AccessToken(AccessToken),
 }
 
 impl CandidateAuth {

@@ -84,11 +84,13 @@ pub struct StaffToken(SignedIn);
 )]
 pub struct StaffCookie(SignedIn);
 
-/// Either way a staff member signs in.
+/// Either way a staff member signs in. The bearer token is tried last, so its refusal (e.g.
+/// `session_expired`) is the one answered when a program sends one (poem-openapi answers the
+/// last scheme's error).
 #[derive(SecurityScheme)]
 pub enum StaffAuth {
-    StaffToken(StaffToken),
     StaffCookie(StaffCookie),
+    StaffToken(StaffToken),
 }
 
 impl StaffAuth {

@@ -1345,13 +1345,14 @@ impl Review {
     ) -> ApiResult<()> {
         Self::check_second_factor(staff)?;
         require(staff, &[StaffRole::DistrictAdmin])?;
-        use dossier_core::photo::PhotoFormat;
-        let format = match PhotoFormat::sniff(&image) {
-            Some(f @ (PhotoFormat::Jpeg | PhotoFormat::Png)) => f,
-            _ => {
-                return Err(ApiError::from(dossier_core::photo::PhotoError::NotAnImage));
-            }
-        };
+        // Served to anyone: checked as an upload is (decodes, upright, no metadata, nothing
+        // after the image's end), within 1 MB.
+        let checked = tokio::task::spawn_blocking(move || {
+            dossier_core::photo::validate_with_budget(&image, 1 << 20)
+        })
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))??;
+        let (image, format) = (checked.bytes, checked.format);
         let staff = staff.clone();
         self.db
             .write(move |tx| {
