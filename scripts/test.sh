@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # All of Dossier's tests, on a fresh Debian machine: installs what the build needs, then runs the
 # Rust workspace's tests (unit, the photo pipeline, the end-to-end tests against the real server),
-# then the bindings' (scripts/bindings-tests.sh: Kotlin on the JVM, Swift generated), then the web
-# pages in headless Chromium (scripts/web-tests.sh).
+# then the bindings' (scripts/bindings-tests.sh: Kotlin on the JVM, Swift generated), then the API
+# under schemathesis (scripts/api-fuzz.sh), then the web pages in headless Chromium
+# (scripts/web-tests.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/packages.sh
@@ -25,6 +26,13 @@ bash scripts/bindings-tests.sh
 bindings=$?
 set -e
 [ "$status" = 0 ] && status=$bindings
+
+# The API under schemathesis, without and with a candidate's token (any finding fails).
+set +e
+bash scripts/api-fuzz.sh
+fuzz=$?
+set -e
+[ "$status" = 0 ] && status=$fuzz
 
 # The web pages in headless Chromium (and their screenshots).
 set +e

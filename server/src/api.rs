@@ -66,7 +66,30 @@ pub(crate) fn state(req: &Request) -> poem::Result<&AppState> {
         .ok_or_else(|| ApiError::new(ErrorCode::Internal, "no state").into_poem())
 }
 
+/// A request shows one kind of credentials: a bearer token (the apps) or the session cookie
+/// (the page), never both; a request with both is refused whatever either is worth, so a
+/// forged or stale one is never ignored because the other passed.
+pub(crate) fn one_kind_of_credentials(req: &Request, cookie: &str) -> poem::Result<()> {
+    let bearer = req.headers().contains_key(header::AUTHORIZATION);
+    let has_cookie = req
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .any(|c| c.trim().split('=').next() == Some(cookie));
+    if bearer && has_cookie {
+        return Err(ApiError::new(
+            ErrorCode::Unauthorized,
+            "send either the access token or the session cookie, not both",
+        )
+        .into_poem());
+    }
+    Ok(())
+}
+
 async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Principal> {
+    one_kind_of_credentials(req, dossier_core::api::SESSION_COOKIE)?;
     state(req)?
         .auth
         .authenticate_bearer(&bearer.token, now())
@@ -86,6 +109,7 @@ pub(crate) fn csrf_of(req: &Request) -> (Option<&str>, bool) {
 }
 
 async fn check_cookie(req: &Request, key: ApiKey) -> poem::Result<Principal> {
+    one_kind_of_credentials(req, dossier_core::api::SESSION_COOKIE)?;
     let (csrf, state_change) = csrf_of(req);
     state(req)?
         .auth
@@ -306,16 +330,36 @@ enum UploadAnswer {
     Created(Json<ImageView>),
 }
 
+/// A stored image as its own type: JPEG or PNG.
+#[derive(poem_openapi::ResponseContent)]
+pub(crate) enum ImageContent {
+    #[oai(content_type = "image/jpeg")]
+    Jpeg(Binary<Vec<u8>>),
+    #[oai(content_type = "image/png")]
+    Png(Binary<Vec<u8>>),
+}
+
 #[derive(ApiResponse)]
 pub(crate) enum ImageBytes {
-    /// The image, to its owner only; never cached.
+    /// The image (to its owner and the reviewers in scope; examples to anyone).
     #[oai(status = 200)]
     Ok(
-        Binary<Vec<u8>>,
-        #[oai(header = "Content-Type")] String,
+        ImageContent,
         #[oai(header = "Cache-Control")] String,
         #[oai(header = "X-Content-Type-Options")] String,
     ),
+}
+
+impl ImageBytes {
+    /// The bytes with the content type they were stored with, and how they may be cached.
+    pub(crate) fn new(bytes: Vec<u8>, content_type: &str, cache_control: &str) -> ImageBytes {
+        let content = if content_type == "image/png" {
+            ImageContent::Png(Binary(bytes))
+        } else {
+            ImageContent::Jpeg(Binary(bytes))
+        };
+        ImageBytes::Ok(content, cache_control.into(), "nosniff".into())
+    }
 }
 
 /// The largest photo the prepare endpoint reads: a 50 MP phone photo is about 20 MB.
@@ -364,21 +408,22 @@ impl DossierApi {
         auth: CandidateAuth,
         req: &Request,
         category: Path<String>,
+        #[oai(validator(minimum(value = "0"), maximum(value = "4294967295")))]
         slot: Query<Option<u32>>,
         replaces: Query<Option<Uuid>>,
         /// A UUID made when the photo was queued; the same key with the same bytes answers the
         /// first upload's answer again. Exactly one.
         #[oai(name = "Idempotency-Key")]
-        key: Header<Option<Uuid>>,
+        key: Header<Uuid>,
         body: PhotoBody,
     ) -> ApiResult<UploadAnswer> {
-        let one_key = req.headers().get_all(IDEMPOTENCY_KEY_HEADER).iter().count() == 1;
-        let key = key.0.filter(|_| one_key).ok_or_else(|| {
-            ApiError::new(
+        if req.headers().get_all(IDEMPOTENCY_KEY_HEADER).iter().count() != 1 {
+            return Err(ApiError::new(
                 ErrorCode::IdempotencyKeyRequired,
                 format!("exactly one {IDEMPOTENCY_KEY_HEADER} header, a UUID, is required"),
-            )
-        })?;
+            ));
+        }
+        let key = key.0;
         // Refuse by the declared length before reading a byte of the body.
         let length = req
             .headers()
@@ -451,12 +496,7 @@ impl DossierApi {
         id: Path<Uuid>,
     ) -> ApiResult<ImageBytes> {
         let (bytes, content_type) = state.dossiers.image_bytes(auth.candidate(), id.0).await?;
-        Ok(ImageBytes::Ok(
-            Binary(bytes),
-            content_type,
-            "no-store, private".into(),
-            "nosniff".into(),
-        ))
+        Ok(ImageBytes::new(bytes, &content_type, "no-store, private"))
     }
 
     /// Delete an unlocked image (the minus button).
@@ -533,12 +573,7 @@ impl DossierApi {
         category: Path<String>,
     ) -> ApiResult<ImageBytes> {
         let (bytes, content_type) = state.dossiers.example(district.0, category.0).await?;
-        Ok(ImageBytes::Ok(
-            Binary(bytes),
-            content_type,
-            "public, max-age=3600".into(),
-            "nosniff".into(),
-        ))
+        Ok(ImageBytes::new(bytes, &content_type, "public, max-age=3600"))
     }
 }
 

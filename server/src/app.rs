@@ -13,7 +13,7 @@ use poem_openapi::OpenApiService;
 use crate::api::{Apis, apis};
 use crate::auth::Auth;
 use crate::dossier::Dossiers;
-use crate::edge::{AllowedMethods, Edge};
+use crate::edge::{Contract, Edge};
 use crate::notify::Dispatcher;
 use crate::ops::{GuardedAcceptor, LimitSettings, Metrics, Observe};
 use crate::review::Review;
@@ -123,7 +123,7 @@ async fn prometheus_metrics(state: Data<&AppState>) -> Response {
 pub fn routes(state: AppState, limits: LimitSettings) -> impl poem::Endpoint {
     let observe = Observe::new(state.metrics.clone());
     let service = openapi_service();
-    let allowed = AllowedMethods::from_spec(&service.spec());
+    let contract = Contract::from_spec(&service.spec());
     let spec = service.spec_endpoint();
     let docs = service.swagger_ui();
     Route::new()
@@ -140,7 +140,7 @@ pub fn routes(state: AppState, limits: LimitSettings) -> impl poem::Endpoint {
         // A panic in any handler or extractor answers 500 instead of dropping the connection.
         .with(CatchPanic::new())
         // Bodies bounded by type before they are read; every refusal as the JSON `ErrorBody`.
-        .with(Edge::new(limits, allowed))
+        .with(Edge::new(limits, contract))
         .with(
             SetHeader::new()
                 .overriding("X-Content-Type-Options", "nosniff")

@@ -403,8 +403,8 @@ impl Auth {
             ));
         }
         if req.security_question.trim().is_empty() || req.security_answer.trim().is_empty() {
-            return Err(refused(
-                ErrorCode::BadRequest,
+            return Err(ApiError::invalid_field(
+                "security_question",
                 "a security question and its answer are required for password recovery",
             ));
         }

@@ -405,8 +405,8 @@ impl Dossiers {
                 let taken = |s: u32| live.iter().any(|i| i.slot == s);
                 let slot = match slot {
                     Some(s) if s >= category.max_images => {
-                        return Err(ApiError::new(
-                            ErrorCode::BadRequest,
+                        return Err(ApiError::invalid_field(
+                            "slot",
                             format!("slot {s} does not exist in this category"),
                         ));
                     }
@@ -599,8 +599,8 @@ impl Dossiers {
     ) -> ApiResult<()> {
         let token = reg.token.trim().to_string();
         if token.is_empty() || token.len() > 4096 {
-            return Err(ApiError::new(
-                ErrorCode::BadRequest,
+            return Err(ApiError::invalid_field(
+                "token",
                 "the push token is empty or too long",
             ));
         }

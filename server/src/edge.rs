@@ -10,54 +10,161 @@ use poem::{Body, Endpoint, IntoResponse, Middleware, Request, Response};
 use crate::error::ApiError;
 use crate::ops::LimitSettings;
 
-/// Methods per path template, read from the OpenAPI document, for the `Allow` header of 405.
+/// What the OpenAPI document says, enforced where poem-openapi is lenient: the methods of each
+/// path (for the `Allow` header of 405), and the JSON types of request bodies (poem-openapi
+/// reads the number 123 or `true` where a string is documented as the string "123").
 #[derive(Debug, Default)]
-pub struct AllowedMethods {
-    paths: Vec<(Vec<String>, Vec<String>)>,
+pub struct Contract {
+    operations: Vec<Operation>,
+    schemas: serde_json::Map<String, serde_json::Value>,
 }
 
-impl AllowedMethods {
-    pub fn from_spec(spec_json: &str) -> AllowedMethods {
+#[derive(Debug)]
+struct Operation {
+    segments: Vec<String>,
+    method: String,
+    body: Option<serde_json::Value>,
+}
+
+impl Contract {
+    pub fn from_spec(spec_json: &str) -> Contract {
         let spec: serde_json::Value = serde_json::from_str(spec_json).unwrap_or_default();
-        let mut paths = Vec::new();
+        let mut operations = Vec::new();
         if let Some(map) = spec.get("paths").and_then(|p| p.as_object()) {
             for (path, ops) in map {
-                let segments = path.split('/').map(String::from).collect();
-                let methods: Vec<String> = ops
-                    .as_object()
-                    .map(|o| o.keys().map(|m| m.to_ascii_uppercase()).collect())
-                    .unwrap_or_default();
-                paths.push((segments, methods));
+                for (method, op) in ops.as_object().into_iter().flatten() {
+                    let body = op
+                        .pointer("/requestBody/content")
+                        .and_then(|c| c.as_object())
+                        .and_then(|c| c.iter().find(|(ty, _)| ty.starts_with("application/json")))
+                        .and_then(|(_, media)| media.get("schema").cloned());
+                    operations.push(Operation {
+                        segments: path.split('/').map(String::from).collect(),
+                        method: method.to_ascii_uppercase(),
+                        body,
+                    });
+                }
             }
         }
-        AllowedMethods { paths }
+        let schemas = spec
+            .pointer("/components/schemas")
+            .and_then(|s| s.as_object())
+            .cloned()
+            .unwrap_or_default();
+        Contract {
+            operations,
+            schemas,
+        }
+    }
+
+    fn matching<'a>(&'a self, path: &'a str) -> impl Iterator<Item = &'a Operation> + 'a {
+        let given: Vec<&str> = path.split('/').collect();
+        self.operations.iter().filter(move |op| {
+            op.segments.len() == given.len()
+                && op
+                    .segments
+                    .iter()
+                    .zip(&given)
+                    .all(|(s, g)| s.starts_with('{') || s == g)
+        })
     }
 
     /// The methods the path takes, if it is one of the API's.
-    pub fn of(&self, path: &str) -> Option<String> {
-        let given: Vec<&str> = path.split('/').collect();
-        self.paths.iter().find_map(|(segments, methods)| {
-            let same = segments.len() == given.len()
-                && segments
-                    .iter()
-                    .zip(&given)
-                    .all(|(s, g)| s.starts_with('{') || s == g);
-            same.then(|| methods.join(", "))
-        })
+    pub fn allowed(&self, path: &str) -> Option<String> {
+        let mut methods: Vec<&str> = self.matching(path).map(|op| op.method.as_str()).collect();
+        methods.sort_unstable();
+        (!methods.is_empty()).then(|| methods.join(", "))
+    }
+
+    /// Whether a JSON body has the documented types (fields not documented are left alone;
+    /// their absence or lengths are poem-openapi's to check). The error names the field.
+    pub fn check_body(&self, method: &str, path: &str, body: &[u8]) -> Result<(), String> {
+        let Some(schema) = self
+            .matching(path)
+            .find(|op| op.method == method)
+            .and_then(|op| op.body.as_ref())
+        else {
+            return Ok(());
+        };
+        match serde_json::from_slice::<serde_json::Value>(body) {
+            Ok(value) => self.check(schema, &value, "body", 0),
+            Err(_) => Ok(()), // not JSON: poem-openapi says so
+        }
+    }
+
+    fn check(
+        &self,
+        schema: &serde_json::Value,
+        value: &serde_json::Value,
+        at: &str,
+        depth: usize,
+    ) -> Result<(), String> {
+        use serde_json::Value;
+        if depth > 16 {
+            return Ok(());
+        }
+        if let Some(name) = schema
+            .get("$ref")
+            .and_then(|r| r.as_str())
+            .and_then(|r| r.strip_prefix("#/components/schemas/"))
+        {
+            return match self.schemas.get(name) {
+                Some(target) => self.check(target, value, at, depth + 1),
+                None => Ok(()),
+            };
+        }
+        for part in schema.get("allOf").and_then(|a| a.as_array()).into_iter().flatten() {
+            self.check(part, value, at, depth + 1)?;
+        }
+        let Some(ty) = schema.get("type").and_then(|t| t.as_str()) else {
+            return Ok(());
+        };
+        let fits = match (ty, value) {
+            (_, Value::Null) => true, // optional fields may be null; required ones are checked later
+            ("string", Value::String(_)) | ("boolean", Value::Bool(_)) => true,
+            ("integer", Value::Number(n)) => {
+                n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0)
+            }
+            ("number", Value::Number(_)) => true,
+            ("array", Value::Array(items)) => {
+                if let Some(item) = schema.get("items") {
+                    for (i, v) in items.iter().enumerate() {
+                        self.check(item, v, &format!("{at}[{i}]"), depth + 1)?;
+                    }
+                }
+                true
+            }
+            ("object", Value::Object(fields)) => {
+                if let Some(props) = schema.get("properties").and_then(|p| p.as_object()) {
+                    for (name, v) in fields {
+                        if let Some(prop) = props.get(name) {
+                            self.check(prop, v, &format!("{at}.{name}"), depth + 1)?;
+                        }
+                    }
+                }
+                true
+            }
+            _ => false,
+        };
+        if fits {
+            Ok(())
+        } else {
+            Err(format!("{at}: expected {ty}"))
+        }
     }
 }
 
 /// The middleware: bound the body, call the endpoint, word every refusal as JSON.
 pub struct Edge {
     limits: LimitSettings,
-    allowed: Arc<AllowedMethods>,
+    contract: Arc<Contract>,
 }
 
 impl Edge {
-    pub fn new(limits: LimitSettings, allowed: AllowedMethods) -> Edge {
+    pub fn new(limits: LimitSettings, contract: Contract) -> Edge {
         Edge {
             limits,
-            allowed: Arc::new(allowed),
+            contract: Arc::new(contract),
         }
     }
 }
@@ -69,7 +176,7 @@ impl<E: Endpoint> Middleware<E> for Edge {
         EdgeEndpoint {
             inner: ep,
             limits: self.limits.clone(),
-            allowed: self.allowed.clone(),
+            contract: self.contract.clone(),
         }
     }
 }
@@ -77,7 +184,7 @@ impl<E: Endpoint> Middleware<E> for Edge {
 pub struct EdgeEndpoint<E> {
     inner: E,
     limits: LimitSettings,
-    allowed: Arc<AllowedMethods>,
+    contract: Arc<Contract>,
 }
 
 fn is_image(req: &Request) -> bool {
@@ -190,6 +297,9 @@ impl<E: Endpoint> EdgeEndpoint<E> {
         }
         if !is_image(req) && !matches!(*req.method(), Method::GET | Method::HEAD) {
             let bytes = read_body(req.take_body(), limit).await?;
+            self.contract
+                .check_body(req.method().as_str(), req.uri().path(), &bytes)
+                .map_err(|why| ApiError::new(ErrorCode::BadRequest, why))?;
             req.set_body(bytes);
         }
         Ok(())
@@ -206,7 +316,7 @@ impl<E: Endpoint> EdgeEndpoint<E> {
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         if status == StatusCode::METHOD_NOT_ALLOWED
-            && let Some(allow) = self.allowed.of(path)
+            && let Some(allow) = self.contract.allowed(path)
             && let Ok(value) = HeaderValue::from_str(&allow)
         {
             resp.headers_mut().insert(header::ALLOW, value);
@@ -239,7 +349,7 @@ impl<E: Endpoint> Endpoint for EdgeEndpoint<E> {
         if status == StatusCode::METHOD_NOT_ALLOWED && !resp.headers().contains_key(header::ALLOW)
         {
             let mut resp = resp;
-            if let Some(allow) = self.allowed.of(&path)
+            if let Some(allow) = self.contract.allowed(&path)
                 && let Ok(value) = HeaderValue::from_str(&allow)
             {
                 resp.headers_mut().insert(header::ALLOW, value);
@@ -254,15 +364,38 @@ impl<E: Endpoint> Endpoint for EdgeEndpoint<E> {
 mod tests {
     use super::*;
 
+    const SPEC: &str = r##"{
+        "paths": {
+            "/api/v1/images/{id}": {"get": {}, "delete": {}},
+            "/api/v1/push-tokens": {"post": {"requestBody": {"content": {
+                "application/json; charset=utf-8": {"schema": {"$ref": "#/components/schemas/P"}}}}}}
+        },
+        "components": {"schemas": {"P": {"type": "object", "properties": {
+            "token": {"type": "string"},
+            "tags": {"type": "array", "items": {"type": "string"}}}}}}
+    }"##;
+
     #[test]
     fn allow_lists_the_methods_of_a_templated_path() {
-        let spec = r#"{"paths":{"/api/v1/images/{id}":{"get":{},"delete":{}},"/api/v1/dossier":{"get":{}}}}"#;
-        let allowed = AllowedMethods::from_spec(spec);
+        let contract = Contract::from_spec(SPEC);
         assert_eq!(
-            allowed.of("/api/v1/images/0b6f").as_deref(),
-            Some("GET, DELETE, HEAD")
+            contract.allowed("/api/v1/images/0b6f").as_deref(),
+            Some("DELETE, GET")
         );
-        assert_eq!(allowed.of("/api/v1/dossier").as_deref(), Some("GET, HEAD"));
-        assert_eq!(allowed.of("/api/v1/nothing"), None);
+        assert_eq!(contract.allowed("/api/v1/nothing"), None);
+    }
+
+    #[test]
+    fn json_types_are_held_to_the_document() {
+        let contract = Contract::from_spec(SPEC);
+        let check = |body: &str| contract.check_body("POST", "/api/v1/push-tokens", body.as_bytes());
+        assert!(check(r#"{"token": "abc", "tags": ["x"]}"#).is_ok());
+        assert_eq!(check(r#"{"token": 123}"#), Err("body.token: expected string".into()));
+        assert_eq!(check(r#"{"token": true}"#), Err("body.token: expected string".into()));
+        assert_eq!(
+            check(r#"{"token": "a", "tags": ["x", 1]}"#),
+            Err("body.tags[1]: expected string".into())
+        );
+        assert!(check("not json").is_ok(), "left to the parser");
     }
 }

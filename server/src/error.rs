@@ -49,8 +49,8 @@ fn bad_request(err: poem::Error) -> ApiError {
 pub fn status_of(code: ErrorCode) -> StatusCode {
     use ErrorCode::*;
     match code {
-        BadRequest | InvalidField | IdempotencyKeyRequired | PasswordRules | PledgesRequired
-        | InvalidProfile => StatusCode::BAD_REQUEST,
+        // The request does not parse or breaks the documented schema.
+        BadRequest | IdempotencyKeyRequired => StatusCode::BAD_REQUEST,
         Unauthorized | SessionExpired | TicketInvalid | TicketExpired | TicketUsed
         | TotpRequired => StatusCode::UNAUTHORIZED,
         Forbidden | WindowNotOpen | WindowClosed => StatusCode::FORBIDDEN,
@@ -58,13 +58,14 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         BodyIncomplete => StatusCode::REQUEST_TIMEOUT,
         UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        Locked | CountReached | SlotTaken | NothingToSubmit | AlreadyActivated | ClaimedByOther
+        Locked | CountReached | SlotTaken | NothingToSubmit | AlreadyActivated | AlreadyExists
+        | ClaimedByOther
         | ClaimRequired | StaleVersion | NotReviewable => StatusCode::CONFLICT,
         LengthRequired => StatusCode::LENGTH_REQUIRED,
         PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        MissingRequired | IdempotencyConflict | InvalidPhoto | DecisionRules => {
-            StatusCode::UNPROCESSABLE_ENTITY
-        }
+        // Well-formed, but a rule of the domain refuses it.
+        MissingRequired | IdempotencyConflict | InvalidPhoto | DecisionRules | InvalidField
+        | PasswordRules | PledgesRequired | InvalidProfile => StatusCode::UNPROCESSABLE_ENTITY,
         Throttled => StatusCode::TOO_MANY_REQUESTS,
         Internal => StatusCode::INTERNAL_SERVER_ERROR,
         Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -117,6 +118,13 @@ impl ApiError {
 
     pub fn unauthorized() -> ApiError {
         ApiError::new(ErrorCode::Unauthorized, "sign in again")
+    }
+
+    /// A well-formed field that a rule of the domain refuses: `invalid_field`, naming it.
+    pub fn invalid_field(name: &str, message: impl Into<String>) -> ApiError {
+        let mut body = ErrorBody::new(ErrorCode::InvalidField, message);
+        body.detail = Some(name.into());
+        ApiError::from_body(body)
     }
 
     pub fn not_found() -> ApiError {

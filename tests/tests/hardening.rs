@@ -407,7 +407,7 @@ async fn staff_names_are_checked() {
         let (status, body) = admin.post("/api/v1/admin/staff", new.clone()).await;
         assert_eq!(
             (status, body["code"].as_str(), body["detail"].as_str()),
-            (400, Some("invalid_field"), Some(field)),
+            (422, Some("invalid_field"), Some(field)),
             "{new}: {body}"
         );
     }

@@ -608,7 +608,7 @@ async fn staff_changes_apply_at_once_and_every_sign_in_is_audited() {
             Some(json!({"role": "site_reviewer"})),
         )
         .await;
-    assert_eq!(status, 400);
+    assert_eq!(status, 422);
     let (status, _) = admin
         .call(
             Method::PATCH,

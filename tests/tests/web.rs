@@ -271,7 +271,7 @@ async fn administrators_change_the_catalogue_and_candidates_see_it() {
             Some(conditional),
         )
         .await;
-    assert_eq!(status, 400, "no roster rule for it: {body}");
+    assert_eq!(status, 422, "no roster rule for it: {body}");
     let mut id_card = degree.clone();
     id_card["max_images"] = json!(3);
     let (status, _) = admin
@@ -281,7 +281,7 @@ async fn administrators_change_the_catalogue_and_candidates_see_it() {
             Some(id_card),
         )
         .await;
-    assert_eq!(status, 400, "the ID card's two slots are named");
+    assert_eq!(status, 422, "the ID card's two slots are named");
     let (status, _) = admin
         .call(
             put.clone(),

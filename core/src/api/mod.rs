@@ -45,8 +45,8 @@ wire_enum! {
     /// What went wrong, for a program to act on. `message` says it for people.
     pub enum ErrorCode {
         BadRequest,
-        /// A text field is longer than its limit, or holds characters it may not (control or
-        /// bidirectional-override characters, markup): `detail` names the field.
+        /// A well-formed field that a rule refuses (characters a name may not hold, an exam site
+        /// missing, windows out of order...): `detail` names the field.
         InvalidField,
         /// No session, or an unknown or revoked token: sign in.
         Unauthorized,
@@ -86,6 +86,8 @@ wire_enum! {
         TicketExpired,
         TicketUsed,
         AlreadyActivated,
+        /// An account with this username exists already.
+        AlreadyExists,
         /// Password does not follow the rules, or the two entries differ.
         PasswordRules,
         PledgesRequired,

@@ -320,6 +320,10 @@ wire_object! {
     pub struct DecisionRequest {
         /// The version the reviewer looked at; refused with `stale_version` if the candidate has
         /// resubmitted since.
+        #[cfg_attr(
+            feature = "openapi",
+            oai(validator(minimum(value = "0"), maximum(value = "4294967295")))
+        )]
         pub version: u32,
         pub materials: Vec<MaterialDecision>,
         pub outcome: DossierOutcome,
@@ -441,7 +445,9 @@ wire_object! {
         #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
         #[cfg_attr(feature = "openapi", oai(validator(max_length = 200)))]
         pub condition_text: Option<String>,
+        #[cfg_attr(feature = "openapi", oai(validator(minimum(value = "0"), maximum(value = "20"))))]
         pub min_images: u32,
+        #[cfg_attr(feature = "openapi", oai(validator(minimum(value = "0"), maximum(value = "20"))))]
         pub max_images: u32,
     }
 }

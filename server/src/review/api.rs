@@ -15,7 +15,9 @@ use poem_openapi::{ApiResponse, OpenApi, SecurityScheme, Tags};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::api::{ImageBytes, NoContent, PhotoBody, csrf_of, remote_ip, state as state_of};
+use crate::api::{
+    ImageBytes, NoContent, PhotoBody, csrf_of, one_kind_of_credentials, remote_ip, state as state_of,
+};
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::storage::review::{QueueFilter, Staff};
@@ -43,6 +45,7 @@ pub struct SignedIn {
 }
 
 async fn check_staff(req: &Request, bearer: Bearer) -> poem::Result<SignedIn> {
+    one_kind_of_credentials(req, STAFF_COOKIE)?;
     let state = state_of(req)?;
     let staff = state
         .review
@@ -56,6 +59,7 @@ async fn check_staff(req: &Request, bearer: Bearer) -> poem::Result<SignedIn> {
 }
 
 async fn check_staff_cookie(req: &Request, key: ApiKey) -> poem::Result<SignedIn> {
+    one_kind_of_credentials(req, STAFF_COOKIE)?;
     let (csrf, state_change) = csrf_of(req);
     let state = state_of(req)?;
     let staff = state
@@ -161,8 +165,8 @@ impl StaffApi {
 
     /// Who is signed in.
     #[oai(path = "/me", method = "get")]
-    async fn me(&self, auth: StaffAuth) -> Json<StaffView> {
-        Json(staff_view(auth.staff()))
+    async fn me(&self, auth: StaffAuth) -> ApiResult<Json<StaffView>> {
+        Ok(Json(staff_view(auth.staff())))
     }
 
     /// Start setting up the authenticator app: a new secret and its otpauth URL (for a QR code).
@@ -208,7 +212,9 @@ impl ReviewApi {
         #[oai(name = "state")] review_state: Query<Option<ReviewState>>,
         #[oai(validator(max_length = 64))] exam_site: Query<Option<String>>,
         resubmitted: Query<Option<bool>>,
+        #[oai(validator(minimum(value = "0"), maximum(value = "4294967295")))]
         page: Query<Option<u32>>,
+        #[oai(validator(minimum(value = "0"), maximum(value = "4294967295")))]
         per_page: Query<Option<u32>>,
     ) -> ApiResult<Json<QueuePage>> {
         let per_page = per_page.0.unwrap_or(50).clamp(1, 200);
@@ -295,12 +301,7 @@ impl ReviewApi {
         id: Path<Uuid>,
     ) -> ApiResult<ImageBytes> {
         let (bytes, content_type) = state.review.image(auth.staff(), id.0).await?;
-        Ok(ImageBytes::Ok(
-            Binary(bytes),
-            content_type,
-            "no-store, private".into(),
-            "nosniff".into(),
-        ))
+        Ok(ImageBytes::new(bytes, &content_type, "no-store, private"))
     }
 }
 

@@ -48,14 +48,7 @@ pub struct Review {
 
 /// A field that failed its newtype's rule: `invalid_field`, naming the field.
 fn field<T>(name: &str, parsed: Result<T, &'static str>) -> ApiResult<T> {
-    parsed.map_err(|why| invalid_field(name, why))
-}
-
-fn invalid_field(name: &str, why: &str) -> ApiError {
-    ApiError::from_body(ErrorBody {
-        detail: Some(name.into()),
-        ..ErrorBody::new(ErrorCode::InvalidField, format!("{name}: {why}"))
-    })
+    parsed.map_err(|why| ApiError::invalid_field(name, format!("{name}: {why}")))
 }
 
 fn forbidden() -> ApiError {
@@ -451,10 +444,7 @@ impl Review {
             .await
             .map_err(ApiError::from)?;
         let secret = fresh.totp_secret.ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::BadRequest,
-                "start the authenticator set-up first",
-            )
+            ApiError::invalid_field("code", "start the authenticator set-up first")
         })?;
         let Some(step) = totp_step_of(&secret, &staff.username, code, now) else {
             return Err(ApiError::from_body(ErrorBody {
@@ -504,8 +494,8 @@ impl Review {
                 Some(field("exam_site", domain::DisplayName::parse(site))?.as_str().to_string())
             }
             (StaffRole::SiteReviewer, _) => {
-                return Err(ApiError::new(
-                    ErrorCode::BadRequest,
+                return Err(ApiError::invalid_field(
+                    "exam_site",
                     "a site reviewer needs an exam site",
                 ));
             }
@@ -539,7 +529,7 @@ impl Review {
             .write(move |tx| {
                 if store::staff_by_username(tx, &row.username).is_ok() {
                     return Err(ApiError::new(
-                        ErrorCode::BadRequest,
+                        ErrorCode::AlreadyExists,
                         "that username is taken",
                     ));
                 }
@@ -623,8 +613,8 @@ impl Review {
         if after.role != StaffRole::SiteReviewer {
             after.exam_site = None;
         } else if after.exam_site.is_none() {
-            return Err(ApiError::new(
-                ErrorCode::BadRequest,
+            return Err(ApiError::invalid_field(
+                "exam_site",
                 "a site reviewer needs an exam site",
             ));
         }
@@ -986,9 +976,9 @@ impl Review {
         let texts = req.materials.iter().filter_map(|m| m.message.as_deref());
         for text in texts.chain(req.reason.as_deref()) {
             if !domain::plain_text_lines(text, true) {
-                return Err(invalid_field(
+                return Err(ApiError::invalid_field(
                     "message",
-                    "no control characters, invisible characters or markup",
+                    "the message may not contain control characters, invisible characters or markup",
                 ));
             }
         }
@@ -1039,8 +1029,8 @@ impl Review {
                     .iter()
                     .find(|m| !with_images.contains(&m.category))
                 {
-                    return Err(ApiError::new(
-                        ErrorCode::BadRequest,
+                    return Err(ApiError::invalid_field(
+                        "materials",
                         format!("{} holds no images to decide on", unknown.category),
                     ));
                 }
@@ -1220,8 +1210,8 @@ impl Review {
             && w.site_review_opens_at < w.site_review_closes_at
             && w.district_review_opens_at < w.district_review_closes_at;
         if !ordered {
-            return Err(ApiError::new(
-                ErrorCode::BadRequest,
+            return Err(ApiError::invalid_field(
+                "windows",
                 "every window must open before it closes",
             ));
         }
@@ -1275,7 +1265,7 @@ impl Review {
     ) -> ApiResult<()> {
         Self::check_second_factor(staff)?;
         require(staff, &[StaffRole::DistrictAdmin])?;
-        let bad = |m: &str| Err(ApiError::new(ErrorCode::BadRequest, m));
+        let bad = |m: &str| Err(ApiError::invalid_field("category", m));
         if u.name.trim().is_empty() || u.name.chars().count() > 100 {
             return bad("the name must be 1 to 100 characters");
         }
@@ -1299,8 +1289,8 @@ impl Review {
                     );
                 }
                 if !row.slot_labels.is_empty() && row.slot_labels.len() != u.max_images as usize {
-                    return Err(ApiError::new(
-                        ErrorCode::BadRequest,
+                    return Err(ApiError::invalid_field(
+                        "max_images",
                         format!(
                             "this category's slots are named ({}); keep max_images at {}",
                             row.slot_labels.join(", "),
