@@ -79,13 +79,21 @@ pub(crate) fn one_kind_of_credentials(req: &Request, cookie: &str) -> poem::Resu
         .flat_map(|v| v.split(';'))
         .any(|c| c.trim().split('=').next() == Some(cookie));
     if bearer && has_cookie {
-        return Err(ApiError::new(
-            ErrorCode::Unauthorized,
-            "send either the access token or the session cookie, not both",
-        )
-        .into_poem());
+        return Err(refuse_credentials(
+            req,
+            ApiError::new(
+                ErrorCode::Unauthorized,
+                "send either the access token or the session cookie, not both",
+            ),
+        ));
     }
     Ok(())
+}
+
+/// A refusal of the credentials shown, noted for the edge (see `CredentialRefusal`).
+pub(crate) fn refuse_credentials(req: &Request, err: ApiError) -> poem::Error {
+    crate::edge::CredentialRefusal::note(req, &err);
+    err.into_poem()
 }
 
 async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Principal> {
@@ -94,7 +102,7 @@ async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Principal> 
         .auth
         .authenticate_bearer(&bearer.token, now())
         .await
-        .map_err(ApiError::into_poem)
+        .map_err(|e| refuse_credentials(req, e))
 }
 
 /// A cookie session's CSRF token as sent, and whether the request changes anything (and so must
@@ -115,7 +123,7 @@ async fn check_cookie(req: &Request, key: ApiKey) -> poem::Result<Principal> {
         .auth
         .authenticate_cookie(&key.key, csrf, state_change, now())
         .await
-        .map_err(ApiError::into_poem)
+        .map_err(|e| refuse_credentials(req, e))
 }
 
 /// The app's access token.
@@ -133,8 +141,8 @@ pub struct AccessToken(Principal);
 )]
 pub struct SessionCookie(Principal);
 
-/// The app's token or the page's cookie. The token is tried last, so its refusal (the app
-/// refreshes on `session_expired`) is the one answered (poem-openapi answers the last scheme's).
+/// The app's token or the page's cookie; the refusal answered is that of the one shown (see
+/// `edge::CredentialRefusal`).
 #[derive(SecurityScheme)]
 pub enum CandidateAuth {
     SessionCookie(SessionCookie),

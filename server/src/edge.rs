@@ -154,6 +154,28 @@ impl Contract {
     }
 }
 
+/// The refusal of the credentials a request actually showed. poem-openapi tries each way of
+/// signing in (cookie, then token) and answers the last one's error, which for a request that
+/// showed only the other is a bare "no credentials"; the checkers note their own refusal here
+/// (`session_expired`, a missing CSRF token's 403) and the edge answers that one instead.
+#[derive(Clone, Default)]
+pub struct CredentialRefusal(Arc<std::sync::Mutex<Option<ErrorBody>>>);
+
+impl CredentialRefusal {
+    /// Note `err` as the refusal of the credentials `req` showed.
+    pub fn note(req: &Request, err: &ApiError) {
+        if let Some(cell) = req.extensions().get::<CredentialRefusal>()
+            && let Ok(mut slot) = cell.0.lock()
+        {
+            *slot = Some(err.body().clone());
+        }
+    }
+
+    fn take(&self) -> Option<ErrorBody> {
+        self.0.lock().ok().and_then(|mut slot| slot.take())
+    }
+}
+
 /// The middleware: bound the body, call the endpoint, word every refusal as JSON.
 pub struct Edge {
     limits: LimitSettings,
@@ -334,9 +356,18 @@ impl<E: Endpoint> Endpoint for EdgeEndpoint<E> {
         if let Err(refusal) = self.bound_body(&mut req).await {
             return Ok(self.word(&path, refusal));
         }
+        let credentials = CredentialRefusal::default();
+        req.extensions_mut().insert(credentials.clone());
         let resp = match self.inner.call(req).await {
             Ok(resp) => resp.into_response(),
             Err(err) if err.is_from_response() || !api => err.into_response(),
+            Err(err) if err.is::<poem_openapi::error::AuthorizationError>() => {
+                let refusal = credentials
+                    .take()
+                    .map(ApiError::from_body)
+                    .unwrap_or_else(|| refusal_of(&err));
+                return Ok(self.word(&path, refusal));
+            }
             Err(err) => return Ok(self.word(&path, refusal_of(&err))),
         };
         // Answers made as plain text further in (a panic caught, the router's 404 or 405):

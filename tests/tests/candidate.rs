@@ -493,7 +493,7 @@ async fn uploads_respect_the_count_and_delete_frees_a_slot() {
         })
         .await
         .unwrap_err();
-    assert_eq!(code(&beyond), ErrorCode::BadRequest);
+    assert_eq!(code(&beyond), ErrorCode::InvalidField);
     assert_eq!(
         client
             .upload(&upload("probation", photo(11)))

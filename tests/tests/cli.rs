@@ -62,6 +62,8 @@ async fn demo_prints_a_password_and_a_ticket_that_work() {
     let username = word_after(&printed, "username ");
     let password = word_after(&printed, "password ");
     let ticket = word_after(&printed, "ticket ");
+    // Who belongs to which exam site, and who reviews them.
+    assert!(printed.contains("2026110100002 李华   西城区考点  seen by xicheng, district, admin"), "{printed}");
     let signed_in = client(&base);
     signed_in.login(username, password).await.unwrap();
     assert_eq!(signed_in.dossier().await.unwrap().materials.len(), 7);
@@ -140,6 +142,11 @@ async fn a_district_is_set_up_from_its_file_and_roster() {
         "{imported:?}"
     );
 
+    // A ticket the server would refuse (it takes at most 15 minutes) is never printed.
+    let refused = run(dir.path(), &["issue-ticket", "2027000001", "--minutes", "100"]);
+    assert!(!refused.status.success());
+    assert!(refused.stdout.is_empty(), "{refused:?}");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("between 1 and 15"));
     let ticket = run(dir.path(), &["issue-ticket", "2027000001"]);
     let ticket = String::from_utf8(ticket.stdout).unwrap().trim().to_string();
     let (mut server, base, _) = start(dir.path(), &["serve"]);

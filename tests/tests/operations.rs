@@ -336,6 +336,15 @@ async fn a_full_disk_refuses_uploads_loses_none_keeps_reading_and_recovers() {
     }
     let (seed, key) = refused.expect("the disk filled up");
     assert!(!stored.is_empty());
+    // Not ready while there is no room for the reserve of uploads (64 photos, 12.8 MB here):
+    // a load balancer sends candidates elsewhere instead of to certain 503s.
+    let ready = http()
+        .get(format!("{}/readyz", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+    assert!(ready.text().await.unwrap().contains("reserve"));
     // Reads go on: the materials page shows exactly the acknowledged photos.
     let dossier = client.dossier().await.expect("reads served on a full disk");
     let keys: Vec<_> = dossier
@@ -358,6 +367,12 @@ async fn a_full_disk_refuses_uploads_loses_none_keeps_reading_and_recovers() {
         .status()
         .unwrap();
     assert!(grown.success());
+    let ready = http()
+        .get(format!("{}/readyz", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200, "ready again with room for the reserve");
     big_upload(&client, 1000 + seed, key)
         .await
         .expect("accepted once there is room");

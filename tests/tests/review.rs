@@ -456,7 +456,7 @@ async fn the_authorisation_matrix() {
     let nobody = StaffSession::with_token(&server.base, "not-a-token");
     let as_candidate = StaffSession::with_token(&server.base, &candidate_token);
     let decide = json!({"version": 1, "materials": [], "outcome": "pending", "reason": "核对中"});
-    let new_staff = json!({"username": "x", "name": "x", "role": "district_reviewer"});
+    let new_staff = json!({"username": "xx", "name": "x", "role": "district_reviewer"});
     let endpoints: Vec<(&str, Method, String, Option<Value>)> = vec![
         (
             "site queue",

@@ -475,6 +475,51 @@ mod tests {
     }
 
     #[test]
+    fn png_rows_averaged_as_they_come_match_a_whole_decode() {
+        // 16-bit RGBA with transparency, sizes that are no multiple of the factor (3).
+        let (w, h) = (301u32, 203u32);
+        let image = image::ImageBuffer::<image::Rgba<u16>, _>::from_fn(w, h, |x, y| {
+            image::Rgba([(x * 200) as u16, (y * 300) as u16, 40_000, if x < 150 { 65_535 } else { 30_000 }])
+        });
+        let mut png = Vec::new();
+        image
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        let (small, sw, sh) = decode_png(&png, 100, &Limits::PREPARE).unwrap();
+        assert_eq!((sw, sh), (w, h));
+        assert_eq!(small.dimensions(), (101, 68));
+        let whole = flatten_on_white(image::DynamicImage::ImageRgba16(image).to_rgba8().into());
+        for (x, y) in [(0, 0), (50, 30), (100, 67), (49, 10)] {
+            let mut sum = [0u32; 3];
+            let mut n = 0;
+            for yy in y * 3..(y * 3 + 3).min(h) {
+                for xx in x * 3..(x * 3 + 3).min(w) {
+                    let p = whole.get_pixel(xx, yy);
+                    (0..3).for_each(|c| sum[c] += p[c] as u32);
+                    n += 1;
+                }
+            }
+            let got = small.get_pixel(x, y);
+            for c in 0..3 {
+                let want = (sum[c] + n / 2) / n;
+                assert!(got[c].abs_diff(want as u8) <= 2, "({x},{y}) {got:?} vs {want}");
+            }
+        }
+    }
+
+    #[test]
+    fn png_sizes_are_refused_from_the_header() {
+        let mut png = Vec::new();
+        image::RgbImage::new(1, 1)
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        png[16..20].copy_from_slice(&30_000u32.to_be_bytes());
+        png[20..24].copy_from_slice(&30_000u32.to_be_bytes());
+        let err = decode_png(&png, 2048, &Limits::UPLOAD).unwrap_err();
+        assert!(matches!(err, PhotoError::TooManyPixels { .. }), "{err:?}");
+    }
+
+    #[test]
     fn absurd_header_is_refused_before_decoding() {
         let err = Limits::UPLOAD.check(60_000, 60_000, false).unwrap_err();
         assert!(matches!(err, PhotoError::TooManyPixels { .. }));

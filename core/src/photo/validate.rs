@@ -200,6 +200,38 @@ mod tests {
         assert!(matches!(validate(&big), Err(PhotoError::OverBudget { .. })));
     }
 
+    fn small_jpeg() -> Vec<u8> {
+        let pixels: Vec<u8> = (0..32 * 32 * 3).map(|i| (i * 7 % 251) as u8).collect();
+        let image = turbojpeg::Image {
+            pixels: &pixels[..],
+            width: 32,
+            pitch: 96,
+            height: 32,
+            format: turbojpeg::PixelFormat::RGB,
+        };
+        turbojpeg::compress(image, 90, turbojpeg::Subsamp::Sub2x2)
+            .unwrap()
+            .to_vec()
+    }
+
+    #[test]
+    fn bytes_after_a_jpeg_end_are_dropped() {
+        let jpeg = small_jpeg();
+        assert_eq!(jpeg_end(&jpeg), Some(jpeg.len()));
+        let mut sent = jpeg.clone();
+        sent.extend_from_slice(b"PK\x03\x04zip<html><script>x</script></html>\xFF\xD9");
+        let checked = validate(&sent).unwrap();
+        assert_eq!(checked.bytes.as_ref(), jpeg.as_slice());
+        assert!(checked.metadata_removed);
+        // An end marker inside a segment's data is not the end: the comment is skipped whole.
+        let mut with_comment = jpeg[..2].to_vec();
+        with_comment.extend_from_slice(&[0xFF, 0xFE, 0x00, 0x06, 0xFF, 0xD9, 0xFF, 0xD9]);
+        with_comment.extend_from_slice(&jpeg[2..]);
+        with_comment.extend_from_slice(b"trailer");
+        assert_eq!(jpeg_end(&with_comment), Some(with_comment.len() - 7));
+        assert_eq!(validate(&with_comment).unwrap().bytes.as_ref(), jpeg.as_slice());
+    }
+
     #[test]
     fn huge_header_is_refused_without_decoding() {
         // A real 16x16 JPEG whose frame header is patched to claim 60000 x 60000 pixels.

@@ -16,10 +16,11 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::api::{
-    ImageBytes, NoContent, PhotoBody, csrf_of, one_kind_of_credentials, remote_ip, state as state_of,
+    ImageBytes, NoContent, PhotoBody, csrf_of, one_kind_of_credentials, refuse_credentials, remote_ip,
+    state as state_of,
 };
 use crate::app::AppState;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::storage::review::{QueueFilter, Staff};
 
 use super::staff_view;
@@ -51,7 +52,7 @@ async fn check_staff(req: &Request, bearer: Bearer) -> poem::Result<SignedIn> {
         .review
         .authenticate(&bearer.token, now())
         .await
-        .map_err(ApiError::into_poem)?;
+        .map_err(|e| refuse_credentials(req, e))?;
     Ok(SignedIn {
         staff,
         token: bearer.token,
@@ -66,7 +67,7 @@ async fn check_staff_cookie(req: &Request, key: ApiKey) -> poem::Result<SignedIn
         .review
         .authenticate_cookie(&key.key, csrf, state_change, now())
         .await
-        .map_err(ApiError::into_poem)?;
+        .map_err(|e| refuse_credentials(req, e))?;
     Ok(SignedIn {
         staff,
         token: key.key,
@@ -88,9 +89,8 @@ pub struct StaffToken(SignedIn);
 )]
 pub struct StaffCookie(SignedIn);
 
-/// Either way a staff member signs in. The bearer token is tried last, so its refusal (e.g.
-/// `session_expired`) is the one answered when a program sends one (poem-openapi answers the
-/// last scheme's error).
+/// Either way a staff member signs in; the refusal answered is that of the one shown (see
+/// `edge::CredentialRefusal`).
 #[derive(SecurityScheme)]
 pub enum StaffAuth {
     StaffCookie(StaffCookie),
