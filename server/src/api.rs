@@ -416,8 +416,9 @@ impl DossierApi {
         auth: CandidateAuth,
         req: &Request,
         category: Path<String>,
-        #[oai(validator(minimum(value = "0"), maximum(value = "4294967295")))]
-        slot: Query<Option<u32>>,
+        #[oai(validator(minimum(value = "0"), maximum(value = "4294967295")))] slot: Query<
+            Option<u32>,
+        >,
         replaces: Query<Option<Uuid>>,
         /// A UUID made when the photo was queued; the same key with the same bytes answers the
         /// first upload's answer again. Exactly one.
@@ -474,12 +475,7 @@ impl DossierApi {
             key,
             request_sha256,
         };
-        match state
-            .dossiers
-            .upload(upload, photo, now())
-            .await
-            .map_err(ApiError::from)
-        {
+        match state.dossiers.upload(upload, photo, now()).await {
             Ok(image) => {
                 state.metrics.upload("stored");
                 state.metrics.upload_bytes.inc_by(image.bytes);
@@ -581,7 +577,11 @@ impl DossierApi {
         category: Path<String>,
     ) -> ApiResult<ImageBytes> {
         let (bytes, content_type) = state.dossiers.example(district.0, category.0).await?;
-        Ok(ImageBytes::new(bytes, &content_type, "public, max-age=3600"))
+        Ok(ImageBytes::new(
+            bytes,
+            &content_type,
+            "public, max-age=3600",
+        ))
     }
 }
 

@@ -492,7 +492,10 @@ impl Auth {
         let [pair, address] = who.keys();
         let s = &self.settings;
         let (cap, forget) = (s.max_delay_secs, Duration::seconds(s.forget_after_secs));
-        let rules = [(pair, s.free_failures), (address, s.free_failures_per_address)];
+        let rules = [
+            (pair, s.free_failures),
+            (address, s.free_failures_per_address),
+        ];
         // The delay runs from when the refusal is written, not from when the request arrived: a
         // slow password check must not eat the delay it earns.
         let now = now.max(OffsetDateTime::now_utc());
@@ -501,7 +504,11 @@ impl Auth {
                 storage::forget_throttles(tx, now - forget)?;
                 for (key, free) in &rules {
                     let (failures, until) = storage::throttle(tx, key)?;
-                    let failures = if until < now - forget { 1 } else { failures + 1 };
+                    let failures = if until < now - forget {
+                        1
+                    } else {
+                        failures + 1
+                    };
                     let delay = if failures > *free {
                         (1i64 << (failures - free - 1).min(20)).min(cap)
                     } else {

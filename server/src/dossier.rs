@@ -242,7 +242,10 @@ fn replay(
         }
         Some(s) if s.request_sha256 == request_sha256 => Err(ApiError::new(
             ErrorCode::IdempotencyConflict,
-            format!("this idempotency key was used for a photo in {}", s.category),
+            format!(
+                "this idempotency key was used for a photo in {}",
+                s.category
+            ),
         )),
         Some(_) => Err(ApiError::new(
             ErrorCode::IdempotencyConflict,

@@ -113,7 +113,12 @@ impl Contract {
                 None => Ok(()),
             };
         }
-        for part in schema.get("allOf").and_then(|a| a.as_array()).into_iter().flatten() {
+        for part in schema
+            .get("allOf")
+            .and_then(|a| a.as_array())
+            .into_iter()
+            .flatten()
+        {
             self.check(part, value, at, depth + 1)?;
         }
         let Some(ty) = schema.get("type").and_then(|t| t.as_str()) else {
@@ -275,7 +280,8 @@ pub fn refusal_of(err: &poem::Error) -> ApiError {
             format!("the {IDEMPOTENCY_KEY_HEADER} header must be a UUID"),
         );
     }
-    if let Some(poem::error::ReadBodyError::Io(io)) = err.downcast_ref::<poem::error::ReadBodyError>()
+    if let Some(poem::error::ReadBodyError::Io(io)) =
+        err.downcast_ref::<poem::error::ReadBodyError>()
     {
         return incomplete(io);
     }
@@ -377,8 +383,7 @@ impl<E: Endpoint> Endpoint for EdgeEndpoint<E> {
             let err = poem::Error::from_status(status);
             return Ok(self.word(&path, refusal_of(&err)));
         }
-        if status == StatusCode::METHOD_NOT_ALLOWED && !resp.headers().contains_key(header::ALLOW)
-        {
+        if status == StatusCode::METHOD_NOT_ALLOWED && !resp.headers().contains_key(header::ALLOW) {
             let mut resp = resp;
             if let Some(allow) = self.contract.allowed(&path)
                 && let Ok(value) = HeaderValue::from_str(&allow)
@@ -419,10 +424,17 @@ mod tests {
     #[test]
     fn json_types_are_held_to_the_document() {
         let contract = Contract::from_spec(SPEC);
-        let check = |body: &str| contract.check_body("POST", "/api/v1/push-tokens", body.as_bytes());
+        let check =
+            |body: &str| contract.check_body("POST", "/api/v1/push-tokens", body.as_bytes());
         assert!(check(r#"{"token": "abc", "tags": ["x"]}"#).is_ok());
-        assert_eq!(check(r#"{"token": 123}"#), Err("body.token: expected string".into()));
-        assert_eq!(check(r#"{"token": true}"#), Err("body.token: expected string".into()));
+        assert_eq!(
+            check(r#"{"token": 123}"#),
+            Err("body.token: expected string".into())
+        );
+        assert_eq!(
+            check(r#"{"token": true}"#),
+            Err("body.token: expected string".into())
+        );
         assert_eq!(
             check(r#"{"token": "a", "tags": ["x", 1]}"#),
             Err("body.tags[1]: expected string".into())

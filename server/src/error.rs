@@ -59,8 +59,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         BodyIncomplete => StatusCode::REQUEST_TIMEOUT,
         UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Locked | CountReached | SlotTaken | NothingToSubmit | AlreadyActivated | AlreadyExists
-        | ClaimedByOther
-        | ClaimRequired | StaleVersion | NotReviewable => StatusCode::CONFLICT,
+        | ClaimedByOther | ClaimRequired | StaleVersion | NotReviewable => StatusCode::CONFLICT,
         LengthRequired => StatusCode::LENGTH_REQUIRED,
         PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         // Well-formed, but a rule of the domain refuses it.

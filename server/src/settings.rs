@@ -62,7 +62,7 @@ impl Default for Settings {
 impl Settings {
     /// Defaults, then the TOML file (`dossier.toml` in the working directory unless named), then
     /// the environment.
-    pub fn load(file: Option<&Path>) -> Result<Settings, figment::Error> {
+    pub fn load(file: Option<&Path>) -> Result<Settings, Box<figment::Error>> {
         let file = file
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("dossier.toml"));
@@ -70,6 +70,7 @@ impl Settings {
             .merge(Toml::file(file))
             .merge(Env::prefixed("DOSSIER_").split("__"))
             .extract()
+            .map_err(Box::new)
     }
 
     pub fn database_path(&self) -> PathBuf {

@@ -163,7 +163,7 @@ pub fn activation(token: &str) -> ActivationRequest {
 /// A small, distinct, upload-ready JPEG made by core's pipeline from a generated document.
 pub fn photo(seed: u32) -> Vec<u8> {
     let img = image::RgbImage::from_fn(480, 320, |x, y| {
-        let stroke = (y / 7 + seed) % 5 == 0 && (x / 4 + y / 29 + seed) % 6 != 0;
+        let stroke = (y / 7 + seed).is_multiple_of(5) && !(x / 4 + y / 29 + seed).is_multiple_of(6);
         let v = if stroke {
             25 + (seed % 40) as u8
         } else {
@@ -409,7 +409,7 @@ pub fn free_port() -> u16 {
 pub fn photo_of_size(seed: u32, width: u32, height: u32) -> Vec<u8> {
     let img = image::RgbImage::from_fn(width, height, |x, y| {
         let h = (x.wrapping_mul(2654435761) ^ y.wrapping_mul(40503) ^ seed.wrapping_mul(97)) % 23;
-        let stroke = (y / 9 + seed) % 4 == 0 && (x / 5 + y / 31 + seed) % 5 != 0;
+        let stroke = (y / 9 + seed).is_multiple_of(4) && !(x / 5 + y / 31 + seed).is_multiple_of(5);
         let v = if stroke { 30 + h as u8 } else { 215 + h as u8 };
         image::Rgb([v, v, v.saturating_sub((seed % 9) as u8)])
     });

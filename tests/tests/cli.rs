@@ -63,7 +63,10 @@ async fn demo_prints_a_password_and_a_ticket_that_work() {
     let password = word_after(&printed, "password ");
     let ticket = word_after(&printed, "ticket ");
     // Who belongs to which exam site, and who reviews them.
-    assert!(printed.contains("2026110100002 李华   西城区考点  seen by xicheng, district, admin"), "{printed}");
+    assert!(
+        printed.contains("2026110100002 李华   西城区考点  seen by xicheng, district, admin"),
+        "{printed}"
+    );
     let signed_in = client(&base);
     signed_in.login(username, password).await.unwrap();
     assert_eq!(signed_in.dossier().await.unwrap().materials.len(), 7);
@@ -143,7 +146,10 @@ async fn a_district_is_set_up_from_its_file_and_roster() {
     );
 
     // A ticket the server would refuse (it takes at most 15 minutes) is never printed.
-    let refused = run(dir.path(), &["issue-ticket", "2027000001", "--minutes", "100"]);
+    let refused = run(
+        dir.path(),
+        &["issue-ticket", "2027000001", "--minutes", "100"],
+    );
     assert!(!refused.status.success());
     assert!(refused.stdout.is_empty(), "{refused:?}");
     assert!(String::from_utf8_lossy(&refused.stderr).contains("between 1 and 15"));

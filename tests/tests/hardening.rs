@@ -69,9 +69,8 @@ async fn oversized_bodies_and_fields_are_refused_before_anything_is_stored() {
         (413, Some("payload_too_large"))
     );
     // The same sent chunked (no length declared): refused while reading.
-    let chunks = futures::stream::iter(
-        (0..160).map(|_| Ok::<_, std::io::Error>(vec![b'x'; 64 << 10])),
-    );
+    let chunks =
+        futures::stream::iter((0..160).map(|_| Ok::<_, std::io::Error>(vec![b'x'; 64 << 10])));
     let (status, body, _) = body_of(
         http()
             .post(format!("{}/api/v1/auth/login", server.base))
@@ -82,15 +81,42 @@ async fn oversized_bodies_and_fields_are_refused_before_anything_is_stored() {
             .unwrap(),
     )
     .await;
-    assert_eq!((status, body["code"].as_str()), (413, Some("payload_too_large")));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (413, Some("payload_too_large"))
+    );
     // A body within the limit whose username is over its documented length: 400.
-    let (status, body) =
-        login_from(&http(), &server, "/api/v1/auth/login", &"x".repeat(1000), "x").await;
-    assert_eq!((status, body["code"].as_str()), (400, Some("bad_request")), "{body}");
-    let (status, body) =
-        login_from(&http(), &server, "/api/v1/staff/login", &"x".repeat(1000), "x").await;
-    assert_eq!((status, body["code"].as_str()), (400, Some("bad_request")), "{body}");
-    assert_eq!(stored_rows(&server), before, "nothing audited, no throttle row");
+    let (status, body) = login_from(
+        &http(),
+        &server,
+        "/api/v1/auth/login",
+        &"x".repeat(1000),
+        "x",
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("bad_request")),
+        "{body}"
+    );
+    let (status, body) = login_from(
+        &http(),
+        &server,
+        "/api/v1/staff/login",
+        &"x".repeat(1000),
+        "x",
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("bad_request")),
+        "{body}"
+    );
+    assert_eq!(
+        stored_rows(&server),
+        before,
+        "nothing audited, no throttle row"
+    );
     // A failed sign-in with a username at the limit stores it once, bounded.
     let name = "y".repeat(64);
     let (status, _) = login_from(&http(), &server, "/api/v1/auth/login", &name, "wrong").await;
@@ -117,12 +143,22 @@ async fn failures_from_elsewhere_slow_the_attacker_not_the_owner() {
     // Wrong recovery answers from there count for that address too, not for the owner.
     let owner = from_address("127.0.0.1");
     let (status, body) = login_from(&owner, &server, "/api/v1/auth/login", ZHANG, PASSWORD).await;
-    assert_eq!(status, 200, "the owner signs in from their own address: {body}");
+    assert_eq!(
+        status, 200,
+        "the owner signs in from their own address: {body}"
+    );
 
     // Staff the same, and the refusals show in the metrics for an alert.
     let passwords = server.staff_passwords();
     for _ in 0..8 {
-        login_from(&attacker, &server, "/api/v1/staff/login", "dongcheng", "wrong").await;
+        login_from(
+            &attacker,
+            &server,
+            "/api/v1/staff/login",
+            "dongcheng",
+            "wrong",
+        )
+        .await;
     }
     let (status, _) = login_from(
         &owner,
@@ -197,10 +233,20 @@ async fn every_refusal_is_json_with_a_code() {
     let base = &server.base;
     let cases: Vec<(reqwest::RequestBuilder, u16, &str)> = vec![
         // No credentials at all.
-        (http().get(format!("{base}/api/v1/dossier")), 401, "unauthorized"),
-        (http().get(format!("{base}/api/v1/review/queue?stage=site")), 401, "unauthorized"),
         (
-            http().get(format!("{base}/api/v1/dossier")).bearer_auth("not-a-token"),
+            http().get(format!("{base}/api/v1/dossier")),
+            401,
+            "unauthorized",
+        ),
+        (
+            http().get(format!("{base}/api/v1/review/queue?stage=site")),
+            401,
+            "unauthorized",
+        ),
+        (
+            http()
+                .get(format!("{base}/api/v1/dossier"))
+                .bearer_auth("not-a-token"),
             401,
             "unauthorized",
         ),
@@ -249,7 +295,11 @@ async fn every_refusal_is_json_with_a_code() {
     let passwords = server.staff_passwords();
     let site = StaffSession::login(base, "dongcheng", &passwords["dongcheng"]).await;
     let (status, body) = site.get("/api/v1/review/queue").await;
-    assert_eq!((status, body["code"].as_str()), (400, Some("bad_request")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("bad_request")),
+        "{body}"
+    );
 
     // An expired session is told apart from an unknown one.
     let token = server.raw_login(ZHANG, PASSWORD).await["access_token"]
@@ -277,7 +327,10 @@ async fn every_refusal_is_json_with_a_code() {
             .unwrap(),
     )
     .await;
-    assert_eq!((status, body["code"].as_str()), (401, Some("session_expired")));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("session_expired"))
+    );
 }
 
 /// A PNG of `width` x `height` 16-bit RGBA pixels, a smooth gradient (it compresses to little),
@@ -370,7 +423,10 @@ async fn large_pngs_cost_little_memory_and_absurd_ones_say_too_many_pixels() {
 
     // 30000 x 30000: too_many_pixels, as prepare says, not "corrupt".
     let absurd = claimed_png(30_000, 30_000);
-    for path in ["/api/v1/photos/prepare", "/api/v1/dossier/materials/diploma/images"] {
+    for path in [
+        "/api/v1/photos/prepare",
+        "/api/v1/dossier/materials/diploma/images",
+    ] {
         let (status, body, _) = body_of(
             http()
                 .post(format!("{}{path}", server.base))
@@ -397,11 +453,26 @@ async fn staff_names_are_checked() {
     let passwords = server.staff_passwords();
     let admin = StaffSession::login(&server.base, "admin", &passwords["admin"]).await;
     let cases = [
-        (json!({"username": "ok.name", "name": "王\u{202E}审核", "role": "district_reviewer"}), "name"),
-        (json!({"username": "ok.name", "name": "<b>王</b>", "role": "district_reviewer"}), "name"),
-        (json!({"username": "bad\u{0}name", "name": "王审核", "role": "district_reviewer"}), "username"),
-        (json!({"username": "王审核", "name": "王审核", "role": "district_reviewer"}), "username"),
-        (json!({"username": "site.x", "name": "王审核", "role": "site_reviewer", "exam_site": "东城\u{200B}区考点"}), "exam_site"),
+        (
+            json!({"username": "ok.name", "name": "王\u{202E}审核", "role": "district_reviewer"}),
+            "name",
+        ),
+        (
+            json!({"username": "ok.name", "name": "<b>王</b>", "role": "district_reviewer"}),
+            "name",
+        ),
+        (
+            json!({"username": "bad\u{0}name", "name": "王审核", "role": "district_reviewer"}),
+            "username",
+        ),
+        (
+            json!({"username": "王审核", "name": "王审核", "role": "district_reviewer"}),
+            "username",
+        ),
+        (
+            json!({"username": "site.x", "name": "王审核", "role": "site_reviewer", "exam_site": "东城\u{200B}区考点"}),
+            "exam_site",
+        ),
     ];
     for (new, field) in cases {
         let (status, body) = admin.post("/api/v1/admin/staff", new.clone()).await;
@@ -417,7 +488,10 @@ async fn staff_names_are_checked() {
             json!({"username": "x".repeat(1 << 20), "name": "王审核", "role": "district_reviewer"}),
         )
         .await;
-    assert_eq!((status, body["code"].as_str()), (413, Some("payload_too_large")));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (413, Some("payload_too_large"))
+    );
     let (status, body) = admin
         .post(
             "/api/v1/admin/staff",
@@ -446,7 +520,10 @@ async fn bytes_after_an_image_end_are_not_stored() {
     let (jpeg, sent) = with_trailer(b"PK\x03\x04 a zip file<html><script>alert(1)</script></html>");
     let (status, image, _) = body_of(
         http()
-            .post(format!("{}/api/v1/dossier/materials/diploma/images", server.base))
+            .post(format!(
+                "{}/api/v1/dossier/materials/diploma/images",
+                server.base
+            ))
             .bearer_auth(&token)
             .header("content-type", "image/jpeg")
             .header("idempotency-key", Uuid::new_v4().to_string())
@@ -466,14 +543,21 @@ async fn bytes_after_an_image_end_are_not_stored() {
         .bytes()
         .await
         .unwrap();
-    assert_eq!(stored.as_ref(), jpeg.as_slice(), "the image, and nothing after it");
+    assert_eq!(
+        stored.as_ref(),
+        jpeg.as_slice(),
+        "the image, and nothing after it"
+    );
 
     // The public example image likewise.
     let passwords = server.staff_passwords();
     let admin = StaffSession::login(&server.base, "admin", &passwords["admin"]).await;
     let (_, sent) = with_trailer(b"<html>not an image</html>");
     let status = http()
-        .put(format!("{}/api/v1/admin/catalogue/diploma/example", server.base))
+        .put(format!(
+            "{}/api/v1/admin/catalogue/diploma/example",
+            server.base
+        ))
         .bearer_auth(&admin.token)
         .header("content-type", "image/jpeg")
         .body(sent)
@@ -521,13 +605,28 @@ async fn idempotency_keys_are_exact() {
         request.send()
     };
     let key = Uuid::new_v4().to_string();
-    let (status, body, _) = body_of(upload("diploma", &[key.clone(), Uuid::new_v4().to_string()]).await.unwrap()).await;
-    assert_eq!((status, body["code"].as_str()), (400, Some("idempotency_key_required")), "two keys");
+    let (status, body, _) = body_of(
+        upload("diploma", &[key.clone(), Uuid::new_v4().to_string()])
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("idempotency_key_required")),
+        "two keys"
+    );
     let (status, body, _) = body_of(upload("diploma", &["not-a-uuid".into()]).await.unwrap()).await;
-    assert_eq!((status, body["code"].as_str()), (400, Some("idempotency_key_required")), "{body}");
-    let (status, _, _) = body_of(upload("diploma", std::slice::from_ref(&key)).await.unwrap()).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("idempotency_key_required")),
+        "{body}"
+    );
+    let (status, _, _) =
+        body_of(upload("diploma", std::slice::from_ref(&key)).await.unwrap()).await;
     assert_eq!(status, 201);
-    let (status, _, _) = body_of(upload("diploma", std::slice::from_ref(&key)).await.unwrap()).await;
+    let (status, _, _) =
+        body_of(upload("diploma", std::slice::from_ref(&key)).await.unwrap()).await;
     assert_eq!(status, 201, "a replay answers the same");
     let (status, body, _) = body_of(upload("degree", &[key]).await.unwrap()).await;
     assert_eq!(
@@ -574,20 +673,36 @@ async fn the_smaller_ones() {
     client.submit().await.unwrap();
     let id = server.candidate_id(ZHANG);
     let (status, body) = site
-        .call(Method::DELETE, &format!("/api/v1/review/dossiers/{id}/claim"), None)
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/review/dossiers/{id}/claim"),
+            None,
+        )
         .await;
-    assert_eq!((status, body["code"].as_str()), (409, Some("claim_required")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("claim_required")),
+        "{body}"
+    );
     let (status, _) = site
         .post(&format!("/api/v1/review/dossiers/{id}/claim"), json!({}))
         .await;
     assert_eq!(status, 200);
     let district = StaffSession::login(&server.base, "district", &passwords["district"]).await;
     let (status, body) = district
-        .call(Method::DELETE, &format!("/api/v1/review/dossiers/{id}/claim"), None)
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/review/dossiers/{id}/claim"),
+            None,
+        )
         .await;
     assert!(matches!(status, 404 | 409), "{status} {body}");
     let (status, _) = site
-        .call(Method::DELETE, &format!("/api/v1/review/dossiers/{id}/claim"), None)
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/review/dossiers/{id}/claim"),
+            None,
+        )
         .await;
     assert_eq!(status, 204, "the holder releases");
 }

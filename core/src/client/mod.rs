@@ -261,7 +261,10 @@ impl Client {
         match serde_json::from_slice::<ErrorBody>(&bytes) {
             Ok(body)
                 if status == StatusCode::UNAUTHORIZED
-                    && matches!(body.code, ErrorCode::Unauthorized | ErrorCode::SessionExpired) =>
+                    && matches!(
+                        body.code,
+                        ErrorCode::Unauthorized | ErrorCode::SessionExpired
+                    ) =>
             {
                 ClientError::SignedOut {
                     message: body.message,

@@ -230,7 +230,9 @@ impl DisplayName {
             return Err("the name must be 1-64 characters long");
         }
         if !plain_text(name) {
-            return Err("the name may not contain control characters, invisible characters or markup");
+            return Err(
+                "the name may not contain control characters, invisible characters or markup",
+            );
         }
         Ok(DisplayName(name.to_string()))
     }
@@ -335,7 +337,14 @@ mod tests {
             assert!(StaffUsername::parse(bad).is_err(), "{bad:?}");
         }
         assert_eq!(DisplayName::parse(" 王审核 ").unwrap().as_str(), "王审核");
-        for bad in ["", "a\u{202E}b", "<b>x</b>", "x\0", "tab\tin", &"名".repeat(65)] {
+        for bad in [
+            "",
+            "a\u{202E}b",
+            "<b>x</b>",
+            "x\0",
+            "tab\tin",
+            &"名".repeat(65),
+        ] {
             assert!(DisplayName::parse(bad).is_err(), "{bad:?}");
         }
         assert!(plain_text_lines("第一行\n第二行", true));

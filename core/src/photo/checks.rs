@@ -189,7 +189,7 @@ mod tests {
 
     fn checkerboard(size: u32, cell: u32, lo: u8, hi: u8) -> RgbImage {
         RgbImage::from_fn(size, size, |x, y| {
-            let v = if (x / cell + y / cell) % 2 == 0 {
+            let v = if (x / cell + y / cell).is_multiple_of(2) {
                 lo
             } else {
                 hi

@@ -230,14 +230,15 @@ fn png_header(bytes: &[u8]) -> Result<PngHeader, PhotoError> {
     if bytes.len() < 33 || &bytes[12..16] != b"IHDR" {
         return Err(corrupt("no PNG header"));
     }
-    let be = |at: usize| u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+    let be =
+        |at: usize| u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
     let (depth, colour) = (bytes[24] as u64, bytes[25]);
     let samples = match colour {
-        0 => 1,     // grey
-        2 => 3,     // RGB
-        3 => 4,     // palette, expanded to RGBA at worst
-        4 => 2,     // grey + alpha
-        _ => 4,     // RGBA
+        0 => 1, // grey
+        2 => 3, // RGB
+        3 => 4, // palette, expanded to RGBA at worst
+        4 => 2, // grey + alpha
+        _ => 4, // RGBA
     };
     Ok(PngHeader {
         width: be(16),
@@ -328,18 +329,15 @@ fn on_white(c: u8, a: u8) -> u8 {
     ((c as u32 * a as u32 + 255 * (255 - a as u32) + 127) / 255) as u8
 }
 
+/// A PNG decoder with the image's width and height.
+type OpenedPng<'a> = (
+    image::codecs::png::PngDecoder<std::io::Cursor<&'a [u8]>>,
+    u32,
+    u32,
+);
+
 /// A PNG decoder whose dimensions passed `limits`, with `image`'s allocation cap set to match.
-pub(super) fn open_png<'a>(
-    bytes: &'a [u8],
-    limits: &Limits,
-) -> Result<
-    (
-        image::codecs::png::PngDecoder<std::io::Cursor<&'a [u8]>>,
-        u32,
-        u32,
-    ),
-    PhotoError,
-> {
+pub(super) fn open_png<'a>(bytes: &'a [u8], limits: &Limits) -> Result<OpenedPng<'a>, PhotoError> {
     use image::ImageDecoder;
     let header = png_header(bytes)?;
     limits.check(header.width as u64, header.height as u64, true)?;
@@ -479,7 +477,12 @@ mod tests {
         // 16-bit RGBA with transparency, sizes that are no multiple of the factor (3).
         let (w, h) = (301u32, 203u32);
         let image = image::ImageBuffer::<image::Rgba<u16>, _>::from_fn(w, h, |x, y| {
-            image::Rgba([(x * 200) as u16, (y * 300) as u16, 40_000, if x < 150 { 65_535 } else { 30_000 }])
+            image::Rgba([
+                (x * 200) as u16,
+                (y * 300) as u16,
+                40_000,
+                if x < 150 { 65_535 } else { 30_000 },
+            ])
         });
         let mut png = Vec::new();
         image
@@ -502,7 +505,10 @@ mod tests {
             let got = small.get_pixel(x, y);
             for c in 0..3 {
                 let want = (sum[c] + n / 2) / n;
-                assert!(got[c].abs_diff(want as u8) <= 2, "({x},{y}) {got:?} vs {want}");
+                assert!(
+                    got[c].abs_diff(want as u8) <= 2,
+                    "({x},{y}) {got:?} vs {want}"
+                );
             }
         }
     }

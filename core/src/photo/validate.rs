@@ -229,7 +229,10 @@ mod tests {
         with_comment.extend_from_slice(&jpeg[2..]);
         with_comment.extend_from_slice(b"trailer");
         assert_eq!(jpeg_end(&with_comment), Some(with_comment.len() - 7));
-        assert_eq!(validate(&with_comment).unwrap().bytes.as_ref(), jpeg.as_slice());
+        assert_eq!(
+            validate(&with_comment).unwrap().bytes.as_ref(),
+            jpeg.as_slice()
+        );
     }
 
     #[test]

@@ -1,11 +1,11 @@
 //! The staff API: sign-in (`/api/v1/staff`), review (`/api/v1/review`) and the district's
 //! administration (`/api/v1/admin`). Handlers authenticate and hand over to `Review`.
+use dossier_core::api::STAFF_COOKIE;
 use dossier_core::api::review::{
     CatalogueView, CategoryUpdate, ClaimView, DecisionReceipt, DecisionRequest, DistrictWindows,
     NewStaff, PublishReceipt, QueuePage, ReviewDossier, ReviewStage, ReviewState, StaffCreated,
     StaffList, StaffLoginRequest, StaffSession, StaffUpdate, StaffView, TotpCode, TotpEnrollment,
 };
-use dossier_core::api::STAFF_COOKIE;
 use poem::Request;
 use poem::web::Data;
 use poem_openapi::auth::{ApiKey, Bearer};
@@ -16,8 +16,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::api::{
-    ImageBytes, NoContent, PhotoBody, csrf_of, one_kind_of_credentials, refuse_credentials, remote_ip,
-    state as state_of,
+    ImageBytes, NoContent, PhotoBody, csrf_of, one_kind_of_credentials, refuse_credentials,
+    remote_ip, state as state_of,
 };
 use crate::app::AppState;
 use crate::error::ApiResult;
@@ -212,10 +212,12 @@ impl ReviewApi {
         #[oai(name = "state")] review_state: Query<Option<ReviewState>>,
         #[oai(validator(max_length = 64))] exam_site: Query<Option<String>>,
         resubmitted: Query<Option<bool>>,
-        #[oai(validator(minimum(value = "0"), maximum(value = "4294967295")))]
-        page: Query<Option<u32>>,
-        #[oai(validator(minimum(value = "0"), maximum(value = "4294967295")))]
-        per_page: Query<Option<u32>>,
+        #[oai(validator(minimum(value = "0"), maximum(value = "4294967295")))] page: Query<
+            Option<u32>,
+        >,
+        #[oai(validator(minimum(value = "0"), maximum(value = "4294967295")))] per_page: Query<
+            Option<u32>,
+        >,
     ) -> ApiResult<Json<QueuePage>> {
         let per_page = per_page.0.unwrap_or(50).clamp(1, 200);
         let filter = QueueFilter {

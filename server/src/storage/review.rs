@@ -537,12 +537,16 @@ pub fn queue_counts(
     Ok((waiting, returned, pending, resubmitted))
 }
 
+/// A line of the results export: the review, then the candidate's username, name, ID number
+/// and exam category.
+pub type ResultLine = (ReviewRow, String, String, String, String);
+
 /// Final results of a district (optionally one site), for the export.
 pub fn results(
     conn: &Connection,
     district: &str,
     exam_site: Option<&str>,
-) -> Result<Vec<(ReviewRow, String, String, String, String)>, StorageError> {
+) -> Result<Vec<ResultLine>, StorageError> {
     let cols = aliased(REVIEW_COLUMNS, "r");
     let mut stmt = conn.prepare(&format!(
         "SELECT {cols}, c.username, c.name, c.id_number, c.exam_category
