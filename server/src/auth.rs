@@ -67,9 +67,11 @@ impl Default for AuthSettings {
             secure_cookies: false,
             hash_parallelism: std::thread::available_parallelism().map_or(2, |n| n.get()),
             free_failures: 3,
-            free_failures_per_address: 30,
+            // Mobile carriers put many candidates behind one address (CGNAT): generous, so a
+            // busy address is slowed only by what looks like guessing across accounts.
+            free_failures_per_address: 100,
             max_delay_secs: 15 * 60,
-            forget_after_secs: 24 * 3600,
+            forget_after_secs: 3600,
             client_ip_header: None,
         }
     }

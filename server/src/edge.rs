@@ -234,18 +234,26 @@ fn declared_length(req: &Request) -> Option<u64> {
 
 /// 413 for a body over `limit`.
 pub fn too_large(limit: usize) -> ApiError {
-    let mut body = ErrorBody::new(
+    ApiError::new(
         ErrorCode::PayloadTooLarge,
         format!("the request body is larger than {limit} bytes"),
-    );
-    body.detail = Some(limit.to_string());
-    ApiError::from_body(body)
+    )
 }
 
 /// A body that did not arrive whole: too slow (the connection guard closed it) or cut short.
 /// Nothing was stored; the phone's queue sends it again.
 pub fn incomplete(err: &std::io::Error) -> ApiError {
-    let slow = err.kind() == std::io::ErrorKind::TimedOut || err.to_string().contains("too_slow");
+    // The connection guard's close is an io::Error of kind TimedOut ("connection closed:
+    // too_slow"), which reaches us wrapped by hyper: look along the chain of causes.
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    let mut slow = false;
+    while let Some(e) = cause {
+        slow |= e
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+            || e.to_string().contains("too_slow");
+        cause = e.source();
+    }
     let mut body = ErrorBody::new(
         ErrorCode::BodyIncomplete,
         if slow {

@@ -48,8 +48,14 @@ pub fn settings_for(dir: &std::path::Path) -> Settings {
 impl TestServer {
     /// Start the real server on 127.0.0.1:0 with the demo district seeded.
     pub async fn start() -> TestServer {
+        Self::start_with(|_| {}).await
+    }
+
+    /// `start` with settings changed first (limits, the connection guard, ...).
+    pub async fn start_with(change: impl FnOnce(&mut Settings)) -> TestServer {
         let data = tempfile::tempdir().expect("temp dir");
-        let settings = settings_for(data.path());
+        let mut settings = settings_for(data.path());
+        change(&mut settings);
         let app = Application::build(settings).await.expect("server builds");
         let state = app.state().clone();
         demo::seed(&state.db, OffsetDateTime::now_utc()).expect("demo seeded");

@@ -190,6 +190,36 @@ async fn failures_from_elsewhere_slow_the_attacker_not_the_owner() {
 }
 
 #[tokio::test]
+async fn one_address_guessing_across_accounts_is_slowed() {
+    let server = TestServer::start_with(|s| s.auth.free_failures_per_address = 5).await;
+    server.activated(ZHANG).await;
+    let guesser = from_address("127.0.0.3");
+    for i in 0..6 {
+        let (status, _) = login_from(
+            &guesser,
+            &server,
+            "/api/v1/auth/login",
+            &format!("20261101{i:05}"),
+            "Wrong1234",
+        )
+        .await;
+        assert_eq!(status, 401, "one failure per account: never the pair's delay");
+    }
+    let (status, body) =
+        login_from(&guesser, &server, "/api/v1/auth/login", ZHANG, PASSWORD).await;
+    assert_eq!((status, body["code"].as_str()), (429, Some("throttled")));
+    let (status, _) = login_from(
+        &from_address("127.0.0.1"),
+        &server,
+        "/api/v1/auth/login",
+        ZHANG,
+        PASSWORD,
+    )
+    .await;
+    assert_eq!(status, 200, "other addresses are not slowed");
+}
+
+#[tokio::test]
 async fn an_upload_cut_short_is_retryable_not_too_large() {
     let server = TestServer::start().await;
     let client = server.activated(ZHANG).await;
@@ -224,6 +254,81 @@ async fn an_upload_cut_short_is_retryable_not_too_large() {
     assert!(answer.contains("\"detail\":\"cut_short\""), "{answer}");
     let after = client.dossier().await.unwrap();
     assert_eq!(before.materials, after.materials, "nothing stored");
+}
+
+#[tokio::test]
+async fn an_upload_too_slow_is_told_apart_and_retryable() {
+    // The guard closes a connection that sends fewer than 1,000 bytes a window twice running:
+    // here windows of 300 ms, so a photo trickling at ~100 B/s is closed in about a second.
+    let server = TestServer::start_with(|s| {
+        s.connections.window_ms = 300;
+        s.connections.min_bytes = 1000;
+    })
+    .await;
+    server.activated(ZHANG).await;
+    let token = server.raw_login(ZHANG, PASSWORD).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let jpeg = photo(2);
+    let port = server.port;
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(
+            stream,
+            "POST /api/v1/dossier/materials/diploma/images HTTP/1.1\r\nHost: x\r\n\
+             Authorization: Bearer {token}\r\nIdempotency-Key: {}\r\n\
+             Content-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n",
+            Uuid::new_v4(),
+            jpeg.len()
+        )
+        .unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_millis(10)))
+            .unwrap();
+        let mut answer = Vec::new();
+        for chunk in jpeg.chunks(10).take(600) {
+            if stream.write_all(chunk).is_err() {
+                break;
+            }
+            let mut buf = [0u8; 4096];
+            if let Ok(n) = stream.read(&mut buf)
+                && n > 0
+            {
+                answer.extend_from_slice(&buf[..n]);
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(90));
+        }
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let mut rest = Vec::new();
+        let _ = stream.read_to_end(&mut rest);
+        answer.extend(rest);
+        String::from_utf8_lossy(&answer).into_owned()
+    })
+    .await
+    .unwrap();
+    // Never the final 413 the phone's queue would give up on; when the answer still reaches
+    // the client, it says why.
+    assert!(!answer.contains(" 413 "), "{answer}");
+    if !answer.is_empty() {
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(answer.contains("\"detail\":\"too_slow\""), "{answer}");
+    }
+    let metrics = http()
+        .get(format!("{}/metrics", server.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("dossier_connections_dropped_total{outcome=\"too_slow\"} 1"),
+        "the guard's close is counted apart"
+    );
 }
 
 #[tokio::test]

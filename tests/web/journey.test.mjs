@@ -67,7 +67,7 @@ function startServer() {
       out += chunk;
       const listening = out.match(/Dossier listening on (http:\/\/\S+)/);
       if (listening) {
-        const staff = Object.fromEntries([...out.matchAll(/^\s+(\w+)\s+password (\S+)$/gm)].map((m) => [m[1], m[2]]));
+        const staff = Object.fromEntries([...out.matchAll(/^\s+(\w+)\s+password (\S+)/gm)].map((m) => [m[1], m[2]]));
         demo = { ticket: out.match(/ticket (\S+)/)[1], staff };
         resolveStart(listening[1]);
       }

@@ -125,7 +125,9 @@ wire_object! {
     pub struct ErrorBody {
         pub code: ErrorCode,
         pub message: String,
-        /// The photo pipeline's code for `invalid_photo` (e.g. `unsupported_format`, `over_budget`).
+        /// A finer code: the photo pipeline's for `invalid_photo` (e.g. `unsupported_format`,
+        /// `over_budget`), the field for `invalid_field`, `too_slow` or `cut_short` for
+        /// `body_incomplete`, `wrong_code` or `code_used` for `totp_required`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
         pub detail: Option<String>,
