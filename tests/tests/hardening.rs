@@ -203,10 +203,12 @@ async fn one_address_guessing_across_accounts_is_slowed() {
             "Wrong1234",
         )
         .await;
-        assert_eq!(status, 401, "one failure per account: never the pair's delay");
+        assert_eq!(
+            status, 401,
+            "one failure per account: never the pair's delay"
+        );
     }
-    let (status, body) =
-        login_from(&guesser, &server, "/api/v1/auth/login", ZHANG, PASSWORD).await;
+    let (status, body) = login_from(&guesser, &server, "/api/v1/auth/login", ZHANG, PASSWORD).await;
     assert_eq!((status, body["code"].as_str()), (429, Some("throttled")));
     let (status, _) = login_from(
         &from_address("127.0.0.1"),
