@@ -45,6 +45,9 @@ addStrings({
   'err.method_not_allowed': ['请求有误，请刷新页面后重试。', 'The request is not valid; reload the page and try again.'],
   'err.unsupported_media_type': ['文件类型不正确。', 'The file type is not accepted.'],
   'err.body_incomplete': ['上传中断，请重试。', 'The upload was interrupted; please try again.'],
+  'err.body_incomplete.too_slow': ['网络太慢，上传已中断，请在网络较好时重试。', 'The network is too slow and the upload stopped; try again on a better connection.'],
+  'err.totp_required.wrong_code': ['动态码不正确，请重新输入。', 'That code is not right; enter it again.'],
+  'err.totp_required.code_used': ['该动态码已使用过，请等待下一个动态码。', 'That code was used already; wait for the next one.'],
   'err.forbidden': ['无权进行此操作，请刷新页面后重试。', 'Not allowed; reload the page and try again.'],
   'err.not_found': ['未找到该内容。', 'Not found.'],
   'err.throttled': ['尝试次数过多，请 {secs} 秒后再试。', 'Too many attempts; try again in {secs} s.'],
@@ -106,6 +109,9 @@ export class ApiError extends Error {
       missing: (b.missing || []).join('、'),
       detail: b.detail ? t(`photo.${b.detail}`) : b.message || '',
     };
+    // A finer sentence where the refusal's detail has one (a wrong or reused code, a slow upload).
+    const fine = b.detail ? `err.${this.code}.${b.detail}` : null;
+    if (fine && t(fine) !== fine) return t(fine, vars);
     const key = `err.${this.code}`;
     return t(key) === key ? b.message || key : t(key, vars);
   }
