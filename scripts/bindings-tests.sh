@@ -15,6 +15,7 @@ missing=()
 [ -f /usr/share/java/jna.jar ] || missing+=(libjna-java)
 [ -f /usr/share/java/junit4.jar ] || missing+=(junit4)
 command -v javac >/dev/null || missing+=(default-jdk-headless)
+command -v npm >/dev/null || missing+=(npm)
 install_missing "${missing[@]}"
 tools="$root/target/tools"
 kotlinc="$tools/node_modules/kotlin-compiler/bin/kotlinc"

@@ -9,6 +9,7 @@ source scripts/packages.sh
 # Chromium, and a CJK font so the pages (and their screenshots) show Chinese, not boxes.
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
+command -v npm >/dev/null || missing+=(npm)
 fc-list 2>/dev/null | grep -qi 'Noto Sans CJK' || missing+=(fonts-noto-cjk)
 install_missing "${missing[@]}"
 
