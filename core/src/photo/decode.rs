@@ -251,7 +251,7 @@ fn png_header(bytes: &[u8]) -> Result<PngHeader, PhotoError> {
 /// A PNG as an sRGB image whose long edge is at least `long_edge` (or the PNG's own), alpha laid
 /// on white. Decoded row by row and averaged down by a whole factor as the rows come, so memory
 /// follows the output, not the file: a 308 KB, 6300 x 6300, 16-bit RGBA PNG is 317 MB decoded
-/// whole and ~12 MB this way. Interlaced PNGs (rare from phones) come in passes, so they are
+/// whole and ~13 MB this way. Interlaced PNGs (rare from phones) come in passes, so they are
 /// decoded whole, within `max_full_decode_pixels` at 4 bytes a pixel.
 pub(super) fn decode_png(
     bytes: &[u8],
