@@ -323,7 +323,8 @@ impl<E: Endpoint> EdgeEndpoint<E> {
     /// Refuse an over-long body unread (by its declared length) or while reading it (chunked).
     /// Images are left to their operation, which reads them against its own limit.
     async fn bound_body(&self, req: &mut Request) -> Result<(), ApiError> {
-        let limit = if is_image(req) {
+        let image = is_image(req);
+        let limit = if image {
             self.limits.image_body_bytes
         } else {
             self.limits.json_body_bytes
@@ -331,7 +332,7 @@ impl<E: Endpoint> EdgeEndpoint<E> {
         if declared_length(req).is_some_and(|n| n > limit as u64) {
             return Err(too_large(limit));
         }
-        if !is_image(req) && !matches!(*req.method(), Method::GET | Method::HEAD) {
+        if !image && !matches!(*req.method(), Method::GET | Method::HEAD) {
             let bytes = read_body(req.take_body(), limit).await?;
             self.contract
                 .check_body(req.method().as_str(), req.uri().path(), &bytes)

@@ -86,32 +86,14 @@ async fn oversized_bodies_and_fields_are_refused_before_anything_is_stored() {
         (413, Some("payload_too_large"))
     );
     // A body within the limit whose username is over its documented length: 400.
-    let (status, body) = login_from(
-        &http(),
-        &server,
-        "/api/v1/auth/login",
-        &"x".repeat(1000),
-        "x",
-    )
-    .await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (400, Some("bad_request")),
-        "{body}"
-    );
-    let (status, body) = login_from(
-        &http(),
-        &server,
-        "/api/v1/staff/login",
-        &"x".repeat(1000),
-        "x",
-    )
-    .await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (400, Some("bad_request")),
-        "{body}"
-    );
+    for path in ["/api/v1/auth/login", "/api/v1/staff/login"] {
+        let (status, body) = login_from(&http(), &server, path, &"x".repeat(1000), "x").await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some("bad_request")),
+            "{path}: {body}"
+        );
+    }
     assert_eq!(
         stored_rows(&server),
         before,

@@ -237,18 +237,8 @@ mod tests {
 
     #[test]
     fn huge_header_is_refused_without_decoding() {
-        // A real 16x16 JPEG whose frame header is patched to claim 60000 x 60000 pixels.
-        let pixels = vec![128u8; 16 * 16 * 3];
-        let image = turbojpeg::Image {
-            pixels: &pixels[..],
-            width: 16,
-            pitch: 48,
-            height: 16,
-            format: turbojpeg::PixelFormat::RGB,
-        };
-        let mut jpeg = turbojpeg::compress(image, 90, turbojpeg::Subsamp::Sub2x2)
-            .unwrap()
-            .to_vec();
+        // A real JPEG whose frame header is patched to claim 60000 x 60000 pixels.
+        let mut jpeg = small_jpeg();
         let sof = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
         jpeg[sof + 5..sof + 9].copy_from_slice(&[0xEA, 0x60, 0xEA, 0x60]);
         let err = validate(&jpeg).unwrap_err();

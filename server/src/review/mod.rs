@@ -51,6 +51,24 @@ fn field<T>(name: &str, parsed: Result<T, &'static str>) -> ApiResult<T> {
     parsed.map_err(|why| ApiError::invalid_field(name, format!("{name}: {why}")))
 }
 
+/// The caller holds a live claim on the dossier: `claimed_by_other` when someone else does,
+/// `claim_required` (with `unclaimed`, what to do) when nobody does.
+fn holds_claim(
+    review: &store::ReviewRow,
+    staff: &Staff,
+    now: OffsetDateTime,
+    unclaimed: &str,
+) -> ApiResult<()> {
+    match review.live_claim(now) {
+        Some((by, _)) if by == staff.id => Ok(()),
+        Some(_) => Err(ApiError::new(
+            ErrorCode::ClaimedByOther,
+            "another reviewer holds this dossier",
+        )),
+        None => Err(ApiError::new(ErrorCode::ClaimRequired, unclaimed)),
+    }
+}
+
 fn forbidden() -> ApiError {
     ApiError::new(ErrorCode::Forbidden, "your role cannot do this")
 }
@@ -936,21 +954,7 @@ impl Review {
         self.db
             .write(move |tx| {
                 let (review, _) = Self::visible(tx, &staff, candidate)?;
-                match review.live_claim(now) {
-                    Some((by, _)) if by == staff.id => {}
-                    Some(_) => {
-                        return Err(ApiError::new(
-                            ErrorCode::ClaimedByOther,
-                            "another reviewer holds this dossier; only they can release it",
-                        ));
-                    }
-                    None => {
-                        return Err(ApiError::new(
-                            ErrorCode::ClaimRequired,
-                            "you do not hold this dossier",
-                        ));
-                    }
-                }
+                holds_claim(&review, &staff, now, "you do not hold this dossier")?;
                 store::set_claim(tx, candidate, None)?;
                 Ok(audit(
                     tx,
@@ -1002,21 +1006,7 @@ impl Review {
                     stage_window(&store::windows(tx, &cand.district)?, stage, now),
                     "review",
                 )?;
-                match review.live_claim(now) {
-                    Some((by, _)) if by == staff.id => {}
-                    Some(_) => {
-                        return Err(ApiError::new(
-                            ErrorCode::ClaimedByOther,
-                            "another reviewer holds this dossier",
-                        ));
-                    }
-                    None => {
-                        return Err(ApiError::new(
-                            ErrorCode::ClaimRequired,
-                            "claim the dossier before deciding",
-                        ));
-                    }
-                }
+                holds_claim(&review, &staff, now, "claim the dossier before deciding")?;
                 let version = store::candidate_version(tx, candidate)?;
                 if req.version != version {
                     return Err(ApiError::new(
