@@ -258,7 +258,12 @@ fn budget_is_never_exceeded_on_hard_cases() {
     rgba.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
         .unwrap();
     assert_within_budget("alpha png", &png);
-    let out = prepare(PhotoSource::Bytes(&png), &PrepareOptions::default()).unwrap();
+    // The whole frame: a blue card on white is otherwise found as a page and cropped to.
+    let whole_frame = PrepareOptions {
+        framing: dossier_core::photo::Framing::WholeFrame,
+        ..PrepareOptions::default()
+    };
+    let out = prepare(PhotoSource::Bytes(&png), &whole_frame).unwrap();
     let back = decode(&out.jpeg);
     assert!(
         back.get_pixel(10, 10)[0] > 245,

@@ -117,6 +117,18 @@ pub fn decode_upright(
     long_edge: u32,
     limits: &Limits,
 ) -> Result<Decoded, PhotoError> {
+    decode_upright_as(bytes, format, long_edge, limits, true)
+}
+
+/// As `decode_upright`; with `fit` false the image is left at the decode's own scale (at least
+/// `long_edge`), for a page that is resampled once more when flattened.
+pub fn decode_upright_as(
+    bytes: &Bytes,
+    format: PhotoFormat,
+    long_edge: u32,
+    limits: &Limits,
+    fit: bool,
+) -> Result<Decoded, PhotoError> {
     let meta = read_metadata(bytes, format);
     let (mut image, source_width, source_height) = match format {
         PhotoFormat::Jpeg => decode_jpeg(bytes, long_edge, limits)?,
@@ -127,7 +139,11 @@ pub fn decode_upright(
         Some(icc) => to_srgb(&mut image, icc),
         None => false,
     };
-    let image = fit_long_edge(image, long_edge)?;
+    let image = if fit {
+        fit_long_edge(image, long_edge)?
+    } else {
+        image
+    };
     let image = orient(image, meta.orientation);
     Ok(Decoded {
         image,

@@ -1,0 +1,733 @@
+//! Finding the document's page in a photo: its four corners and how sure we are.
+//!
+//! Lines, then quadrilaterals: the page's outline is four long straight edges, which a desk's grain,
+//! a cloth's pattern or the text on the page are not. On a small grey copy of the photo
+//! (`DETECT_LONG_EDGE`), Canny's edges vote for lines (Hough), each line is refitted to the edge
+//! pixels along it (the vote is quantised to a degree), and every choice of two roughly opposite
+//! pairs of lines makes a candidate quadrilateral. A candidate is scored by how much of its outline
+//! is an edge across it in the photo, sampled along each side: the same sign of step (paper against
+//! desk) on most of each side. The best-supported candidate wins, and among near-equal ones the
+//! larger (a diploma's printed frame sits inside its page; the page is what must show whole).
+//! Corners may lie a little outside the frame: a side is then judged on its visible part.
+//!
+//! Why not contours of a thresholded page (the classic scanner recipe): a white page on a light
+//! desk, a shadow across it or a hand over one edge break the region, while each of its four edges
+//! still shows as a line. Measured on the generated set (`core/tests/capture.rs`).
+use fast_image_resize as fir;
+use image::{GrayImage, RgbImage};
+use imageproc::edges::canny;
+use imageproc::gradients::{horizontal_sobel, vertical_sobel};
+use imageproc::hough::{LineDetectionOptions, detect_lines};
+
+/// Long edge of the grey copy the page is looked for in: the page's edges are long and straight,
+/// so 512 px keep them (2% of a half-frame page's diagonal is still ~6 px here) at ~1/16 of the
+/// pixels of the 2048 px image.
+pub const DETECT_LONG_EDGE: u32 = 512;
+/// Below this support (fraction of the outline that is an edge) a candidate is no page.
+pub const CONFIDENT_ABOVE: f32 = 0.6;
+/// The smallest page looked for, as a fraction of the frame's area: an ID card at arm's length.
+const MIN_AREA: f32 = 0.03;
+/// Lines kept for building quadrilaterals, best supported first: a page needs four.
+const MAX_LINES: usize = 24;
+/// Sobel response (on the 1 px-blurred grey copy) above which the photo steps across a line:
+/// ~35 is a 10-level step, a white page on a light grey cloth in uneven light.
+const STEP: f32 = 35.0;
+
+/// A point of the upright frame in fractions of its width and height (0..1; a corner slightly out
+/// of the frame lies a little outside).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    pub x: f32,
+    pub y: f32,
+}
+
+/// A page's four corners: top-left, top-right, bottom-right, bottom-left, as the frame is shown.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Quad(pub [Point; 4]);
+
+impl Quad {
+    /// Corners in pixels of an image of the given size.
+    pub fn to_pixels(&self, width: u32, height: u32) -> [(f32, f32); 4] {
+        self.0.map(|p| (p.x * width as f32, p.y * height as f32))
+    }
+
+    pub fn from_pixels(corners: [(f32, f32); 4], width: u32, height: u32) -> Quad {
+        Quad(corners.map(|(x, y)| Point {
+            x: x / width as f32,
+            y: y / height as f32,
+        }))
+    }
+
+    /// Whether the four corners make a convex quadrilateral of some size, in clockwise order as
+    /// shown (what a caller passing corners must give).
+    pub fn is_usable(&self) -> bool {
+        let c = self.0;
+        if c.iter().any(|p| !p.x.is_finite() || !p.y.is_finite())
+            || c.iter().any(|p| p.x.abs() > 2.0 || p.y.abs() > 2.0)
+        {
+            return false;
+        }
+        let px = c.map(|p| (p.x, p.y));
+        convex_clockwise(&px) && polygon_area(&px) >= 0.01
+    }
+
+    /// The same quadrilateral, its corners renamed so that the top side runs closest to left to
+    /// right: which corner is "top-left" of a page lying at 40° is a choice, and this one turns the
+    /// page least (the content check then decides quarter turns).
+    pub fn normalised(&self) -> Quad {
+        let mut c = self.0.map(|p| (p.x, p.y));
+        if !convex_clockwise(&c) {
+            c.reverse();
+        }
+        let best = (0..4)
+            .min_by(|&a, &b| {
+                let angle = |k: usize| {
+                    let (p, q) = (c[k], c[(k + 1) % 4]);
+                    (q.1 - p.1).atan2(q.0 - p.0).abs()
+                };
+                angle(a).total_cmp(&angle(b))
+            })
+            .unwrap_or(0);
+        c.rotate_left(best);
+        Quad(c.map(|(x, y)| Point { x, y }))
+    }
+}
+
+/// A page found in a photo.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FoundPage {
+    pub quad: Quad,
+    /// Fraction of the outline that shows as an edge in the photo, 0..1.
+    pub confidence: f32,
+}
+
+/// The page in `image`, if there is one with an outline worth trusting (`CONFIDENT_ABOVE`); the
+/// best candidate otherwise, with its low confidence, so the app can offer it to be adjusted.
+pub fn find_page(image: &RgbImage) -> Option<FoundPage> {
+    let grey = small_grey(image, DETECT_LONG_EDGE);
+    let (w, h) = grey.dimensions();
+    if w < 32 || h < 32 {
+        return None;
+    }
+    // Lines are voted for at half this size, where a cloth's checks and a desk's grain average
+    // out while a page's edge stays a step; they are then fitted at full detection size.
+    let coarse = imageproc::filter::gaussian_blur_f32(&grey, 1.5);
+    let coarse =
+        image::imageops::resize(&coarse, w / 2, h / 2, image::imageops::FilterType::Triangle);
+    let edges = canny(&coarse, 15.0, 40.0);
+    let field = Gradients::of(&grey);
+    let lines = candidate_lines(&edges, &field);
+    let best = best_quad(&lines, &field)?;
+    let (fw, fh) = (w as f32, h as f32);
+    let quad = Quad(best.corners.map(|(x, y)| Point {
+        x: x / fw,
+        y: y / fh,
+    }))
+    .normalised();
+    Some(FoundPage {
+        quad,
+        confidence: best.support,
+    })
+}
+
+/// Area-averaged luma at `long_edge` (never enlarged).
+pub(super) fn small_grey(image: &RgbImage, long_edge: u32) -> GrayImage {
+    let (w, h) = image.dimensions();
+    let ratio = (long_edge as f64 / w.max(h).max(1) as f64).min(1.0);
+    let (dw, dh) = (
+        ((w as f64 * ratio).round() as u32).max(1),
+        ((h as f64 * ratio).round() as u32).max(1),
+    );
+    let rgb = if (dw, dh) == (w, h) {
+        image.as_raw().clone()
+    } else {
+        let src = fir::images::ImageRef::new(w, h, image.as_raw(), fir::PixelType::U8x3)
+            .expect("sized from dimensions");
+        let mut dst = fir::images::Image::new(dw, dh, fir::PixelType::U8x3);
+        let options =
+            fir::ResizeOptions::new().resize_alg(fir::ResizeAlg::Convolution(fir::FilterType::Box));
+        fir::Resizer::new()
+            .resize(&src, &mut dst, &options)
+            .expect("same pixel type");
+        dst.into_vec()
+    };
+    let luma = rgb
+        .chunks_exact(3)
+        .map(|p| ((77 * p[0] as u32 + 150 * p[1] as u32 + 29 * p[2] as u32) >> 8) as u8)
+        .collect();
+    GrayImage::from_raw(dw, dh, luma).expect("sized above")
+}
+
+/// Sobel gradients of the grey copy, sampled with bounds checks.
+struct Gradients {
+    gx: Vec<i16>,
+    gy: Vec<i16>,
+    width: i32,
+    height: i32,
+}
+
+impl Gradients {
+    fn of(grey: &GrayImage) -> Gradients {
+        // A light blur first, so text strokes and paper grain weigh less than the page's edge.
+        let smooth = imageproc::filter::gaussian_blur_f32(grey, 1.0);
+        Gradients {
+            gx: horizontal_sobel(&smooth).into_raw(),
+            gy: vertical_sobel(&smooth).into_raw(),
+            width: grey.width() as i32,
+            height: grey.height() as i32,
+        }
+    }
+
+    fn at(&self, x: f32, y: f32) -> Option<(f32, f32)> {
+        let (xi, yi) = (x.round() as i32, y.round() as i32);
+        if xi < 1 || yi < 1 || xi >= self.width - 1 || yi >= self.height - 1 {
+            return None;
+        }
+        let i = (yi * self.width + xi) as usize;
+        Some((self.gx[i] as f32, self.gy[i] as f32))
+    }
+}
+
+/// A straight line n·p = c with a unit normal n.
+#[derive(Debug, Clone, Copy)]
+struct Line {
+    nx: f32,
+    ny: f32,
+    c: f32,
+}
+
+impl Line {
+    fn angle(&self) -> f32 {
+        // Direction of the normal folded to [0, π): a line and its reverse are the same line.
+        self.ny.atan2(self.nx).rem_euclid(std::f32::consts::PI)
+    }
+
+    fn intersect(&self, other: &Line) -> Option<(f32, f32)> {
+        let det = self.nx * other.ny - self.ny * other.nx;
+        if det.abs() < 1e-4 {
+            return None;
+        }
+        Some((
+            (self.c * other.ny - self.ny * other.c) / det,
+            (self.nx * other.c - self.c * other.nx) / det,
+        ))
+    }
+}
+
+/// Hough's lines, each refitted to the edge pixels along it, the best supported first.
+fn candidate_lines(edges: &GrayImage, field: &Gradients) -> Vec<Line> {
+    let (w, h) = (field.width as u32, field.height as u32);
+    let long = edges.width().max(edges.height()) as f32;
+    // Edge pixels of the half-size map, in full detection size.
+    let points: Vec<(f32, f32)> = edges
+        .enumerate_pixels()
+        .filter(|(_, _, p)| p[0] > 0)
+        .map(|(x, y, _)| (x as f32 * 2.0 + 0.5, y as f32 * 2.0 + 0.5))
+        .collect();
+    // A page's side is at least a tenth of the long edge long even for an ID card far away.
+    let options = LineDetectionOptions {
+        vote_threshold: (long * 0.08) as u32,
+        suppression_radius: 4,
+    };
+    let mut scored: Vec<(Line, f32)> = detect_lines(edges, options)
+        .into_iter()
+        .filter_map(|polar| {
+            let theta = (polar.angle_in_degrees as f32).to_radians();
+            let mut line = Line {
+                nx: theta.cos(),
+                ny: theta.sin(),
+                c: polar.r * 2.0 + 0.5 * (theta.cos() + theta.sin()),
+            };
+            for band in [6.0, 3.0] {
+                line = refit(&line, &points, band)?;
+            }
+            line = snap(&line, field, w as f32, h as f32).unwrap_or(line);
+            let support = line_support(&line, field, w as f32, h as f32);
+            (support > 0.0).then_some((line, support))
+        })
+        .collect();
+    scored.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let mut kept: Vec<Line> = Vec::new();
+    for (line, _) in scored {
+        // Two refits of neighbouring votes often land on the same line.
+        let duplicate = kept.iter().any(|k| {
+            let d_angle = angle_between(k.angle(), line.angle());
+            d_angle < 2f32.to_radians() && distance_at_centre(k, &line, w, h) < 3.0
+        });
+        if !duplicate {
+            kept.push(line);
+        }
+        if kept.len() == MAX_LINES {
+            break;
+        }
+    }
+    kept
+}
+
+fn angle_between(a: f32, b: f32) -> f32 {
+    let d = (a - b).abs() % std::f32::consts::PI;
+    d.min(std::f32::consts::PI - d)
+}
+
+/// How far apart two nearly parallel lines are, measured at the image's centre.
+fn distance_at_centre(a: &Line, b: &Line, w: u32, h: u32) -> f32 {
+    let (cx, cy) = (w as f32 / 2.0, h as f32 / 2.0);
+    let da = a.nx * cx + a.ny * cy - a.c;
+    let db = b.nx * cx + b.ny * cy - b.c;
+    // Normals may point opposite ways for the same line.
+    let same = a.nx * b.nx + a.ny * b.ny >= 0.0;
+    if same {
+        (da - db).abs()
+    } else {
+        (da + db).abs()
+    }
+}
+
+/// The total-least-squares line through the edge points within `band` px of `line`.
+fn refit(line: &Line, points: &[(f32, f32)], band: f32) -> Option<Line> {
+    let near: Vec<(f32, f32)> = points
+        .iter()
+        .copied()
+        .filter(|&(x, y)| (line.nx * x + line.ny * y - line.c).abs() <= band)
+        .collect();
+    if near.len() < 8 {
+        return None;
+    }
+    let n = near.len() as f32;
+    let (mx, my) = near
+        .iter()
+        .fold((0.0, 0.0), |(sx, sy), &(x, y)| (sx + x / n, sy + y / n));
+    let (mut sxx, mut sxy, mut syy) = (0.0f32, 0.0f32, 0.0f32);
+    for &(x, y) in &near {
+        let (dx, dy) = (x - mx, y - my);
+        sxx += dx * dx;
+        sxy += dx * dy;
+        syy += dy * dy;
+    }
+    // The normal is the eigenvector of the smaller eigenvalue of the scatter matrix.
+    let theta = 0.5 * (2.0 * sxy).atan2(sxx - syy); // direction of the line
+    let (nx, ny) = (-theta.sin(), theta.cos());
+    Some(Line {
+        nx,
+        ny,
+        c: nx * mx + ny * my,
+    })
+}
+
+/// The line refitted to where the photo steps across it most sharply, searched a few pixels to
+/// either side at points all along it, with one sign of step (the other sign is another edge:
+/// a shadow's, a cloth's), outliers dropped.
+fn snap(line: &Line, field: &Gradients, w: f32, h: f32) -> Option<Line> {
+    let (a, b) = clip_to_frame(line, w, h)?;
+    let length = (b.0 - a.0).hypot(b.1 - a.1);
+    let samples = (length / 2.0).clamp(8.0, 256.0) as usize;
+    let mut found: [Vec<(f32, f32)>; 2] = [Vec::new(), Vec::new()];
+    for i in 0..samples {
+        let t = (i as f32 + 0.5) / samples as f32;
+        let (x, y) = (a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t);
+        let mut best = (0.0f32, 0.0f32);
+        let mut o = -5.0f32;
+        while o <= 5.0 {
+            if let Some((gx, gy)) = field.at(x + line.nx * o, y + line.ny * o) {
+                let across = gx * line.nx + gy * line.ny;
+                if across.abs() > best.1.abs() {
+                    best = (o, across);
+                }
+            }
+            o += 0.5;
+        }
+        if best.1.abs() > 50.0 {
+            let s = usize::from(best.1 < 0.0);
+            found[s].push((x + line.nx * best.0, y + line.ny * best.0));
+        }
+    }
+    let points = if found[0].len() >= found[1].len() {
+        &found[0]
+    } else {
+        &found[1]
+    };
+    let mut fitted = refit(line, points, 6.0)?;
+    for band in [2.0, 1.0] {
+        fitted = refit(&fitted, points, band)?;
+    }
+    Some(fitted)
+}
+
+/// The longest edge along the line, over the frame's long edge (used to rank lines).
+fn line_support(line: &Line, field: &Gradients, w: f32, h: f32) -> f32 {
+    let Some((a, b)) = clip_to_frame(line, w, h) else {
+        return 0.0;
+    };
+    net_edge(a, b, line, field) / w.max(h)
+}
+
+/// The part of the line inside the frame.
+fn clip_to_frame(line: &Line, w: f32, h: f32) -> Option<((f32, f32), (f32, f32))> {
+    let mut hits: Vec<(f32, f32)> = Vec::with_capacity(4);
+    let borders = [
+        Line {
+            nx: 1.0,
+            ny: 0.0,
+            c: 0.0,
+        },
+        Line {
+            nx: 1.0,
+            ny: 0.0,
+            c: w - 1.0,
+        },
+        Line {
+            nx: 0.0,
+            ny: 1.0,
+            c: 0.0,
+        },
+        Line {
+            nx: 0.0,
+            ny: 1.0,
+            c: h - 1.0,
+        },
+    ];
+    for border in &borders {
+        if let Some((x, y)) = line.intersect(border)
+            && (-0.5..=w - 0.5).contains(&x)
+            && (-0.5..=h - 0.5).contains(&y)
+        {
+            hits.push((x, y));
+        }
+    }
+    let mut best = None;
+    let mut longest = 0.0;
+    for i in 0..hits.len() {
+        for j in i + 1..hits.len() {
+            let d = (hits[i].0 - hits[j].0).hypot(hits[i].1 - hits[j].1);
+            if d > longest {
+                longest = d;
+                best = Some((hits[i], hits[j]));
+            }
+        }
+    }
+    best
+}
+
+/// The steps across `line` at points along the segment a-b: `None` outside the frame, else +1
+/// (brighter along the line's normal), -1 (darker) or 0 (no clear step there).
+fn steps_along(a: (f32, f32), b: (f32, f32), line: &Line, field: &Gradients) -> Vec<Option<i8>> {
+    let length = (b.0 - a.0).hypot(b.1 - a.1);
+    let samples = (length / 3.0).clamp(8.0, 160.0) as usize;
+    (0..samples)
+        .map(|i| {
+            let t = (i as f32 + 0.5) / samples as f32;
+            let (x, y) = (a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t);
+            step_at(x, y, line, field)
+        })
+        .collect()
+}
+
+fn step_at(x: f32, y: f32, line: &Line, field: &Gradients) -> Option<i8> {
+    // The strongest step across the line within a pixel or so of it.
+    let mut best = 0.0f32;
+    let mut seen = false;
+    for offset in [-1.5f32, -0.75, 0.0, 0.75, 1.5] {
+        let Some((gx, gy)) = field.at(x + line.nx * offset, y + line.ny * offset) else {
+            continue;
+        };
+        seen = true;
+        let across = gx * line.nx + gy * line.ny;
+        let along = (gx * line.ny - gy * line.nx).abs();
+        // An edge of the page runs along the line: its gradient points across it.
+        if across.abs() > along && across.abs() > best.abs() {
+            best = across;
+        }
+    }
+    if !seen {
+        return None;
+    }
+    // A step, not a slope: a shadow's soft edge rises as much a few pixels away.
+    let beside = [-3.5f32, 3.5]
+        .iter()
+        .filter_map(|&o| field.at(x + line.nx * o, y + line.ny * o))
+        .map(|(gx, gy)| (gx * line.nx + gy * line.ny).abs())
+        .fold(0.0f32, f32::max);
+    // A clear step, not paper grain or sensor noise (see `STEP`).
+    Some(if best.abs() < 1.5 * beside || best.abs() <= STEP {
+        0
+    } else if best > 0.0 {
+        1
+    } else {
+        -1
+    })
+}
+
+/// Along the segment a-b of `line`: the shares of sampled points (inside the frame) where the
+/// photo steps across the line brighter along its normal, and darker, and how many points were
+/// inside.
+fn side_support(a: (f32, f32), b: (f32, f32), line: &Line, field: &Gradients) -> (f32, f32, usize) {
+    let steps: Vec<i8> = steps_along(a, b, line, field)
+        .into_iter()
+        .flatten()
+        .collect();
+    if steps.is_empty() {
+        return (0.0, 0.0, 0);
+    }
+    let n = steps.len() as f32;
+    (
+        steps.iter().filter(|&&s| s > 0).count() as f32 / n,
+        steps.iter().filter(|&&s| s < 0).count() as f32 / n,
+        steps.len(),
+    )
+}
+
+/// How much of the segment is edge of one sign net of the other, in pixels: a page's side steps
+/// one way all along (or not at all where the desk happens to match the paper), while a checked
+/// cloth's line flips sign at every check and sums to little.
+fn net_edge(a: (f32, f32), b: (f32, f32), line: &Line, field: &Gradients) -> f32 {
+    let steps = steps_along(a, b, line, field);
+    let spacing = (b.0 - a.0).hypot(b.1 - a.1) / steps.len().max(1) as f32;
+    let sum: i32 = steps.iter().flatten().map(|&s| s as i32).sum();
+    sum.unsigned_abs() as f32 * spacing
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    corners: [(f32, f32); 4],
+    support: f32,
+    area: f32,
+}
+
+fn best_quad(lines: &[Line], field: &Gradients) -> Option<Candidate> {
+    let (w, h) = (field.width as f32, field.height as f32);
+    let frame_area = w * h;
+    // Opposite sides: near parallel (perspective tilts them apart by up to ~35°) and apart.
+    let mut pairs: Vec<(usize, usize, f32)> = Vec::new();
+    for i in 0..lines.len() {
+        for j in i + 1..lines.len() {
+            let d_angle = angle_between(lines[i].angle(), lines[j].angle());
+            if d_angle < 35f32.to_radians()
+                && distance_at_centre(&lines[i], &lines[j], w as u32, h as u32) > 0.08 * w.min(h)
+            {
+                let mean = mean_angle(lines[i].angle(), lines[j].angle());
+                pairs.push((i, j, mean));
+            }
+        }
+    }
+    let mut candidates: Vec<Candidate> = Vec::new();
+    for (p, &(a, b, angle_ab)) in pairs.iter().enumerate() {
+        for &(c, d, angle_cd) in &pairs[p + 1..] {
+            if [a, b].contains(&c) || [a, b].contains(&d) {
+                continue;
+            }
+            if angle_between(angle_ab, angle_cd) < 50f32.to_radians() {
+                continue;
+            }
+            let Some(candidate) = quad_of([lines[a], lines[b]], [lines[c], lines[d]], field) else {
+                continue;
+            };
+            if candidate.area >= MIN_AREA * frame_area {
+                candidates.push(candidate);
+            }
+        }
+    }
+    let mut best = *candidates
+        .iter()
+        .max_by(|a, b| a.support.total_cmp(&b.support))?;
+    // A nearly as well supported quadrilateral around the best one is the page, the best one
+    // a frame printed on it or a line of text with two of the page's sides: the page is what must
+    // show whole. Widened outwards while there is one.
+    while let Some(outer) = candidates
+        .iter()
+        .filter(|c| {
+            c.support >= best.support - 0.15
+                && c.area > best.area * 1.05
+                && best
+                    .corners
+                    .iter()
+                    .all(|&p| contains(&c.corners, p, 0.01 * w.max(h)))
+        })
+        .max_by(|a, b| a.support.total_cmp(&b.support))
+    {
+        best = *outer;
+    }
+    Some(best)
+}
+
+/// Whether p lies inside the clockwise quadrilateral, or within `slack` pixels of it.
+fn contains(quad: &[(f32, f32); 4], p: (f32, f32), slack: f32) -> bool {
+    (0..4).all(|k| {
+        let (a, b) = (quad[k], quad[(k + 1) % 4]);
+        let (ex, ey) = (b.0 - a.0, b.1 - a.1);
+        (ex * (p.1 - a.1) - ey * (p.0 - a.0)) / ex.hypot(ey).max(1e-6) >= -slack
+    })
+}
+
+fn mean_angle(a: f32, b: f32) -> f32 {
+    let pi = std::f32::consts::PI;
+    let (a2, b2) = (2.0 * a, 2.0 * b);
+    ((a2.sin() + b2.sin()).atan2(a2.cos() + b2.cos()) / 2.0).rem_euclid(pi)
+}
+
+/// The quadrilateral of two pairs of opposite lines, scored by its outline's support.
+fn quad_of(pair: [Line; 2], other: [Line; 2], field: &Gradients) -> Option<Candidate> {
+    let (w, h) = (field.width as f32, field.height as f32);
+    let [a, b] = pair;
+    let [c, d] = other;
+    // Going round: a∩c, c∩b, b∩d, d∩a.
+    let corners = [
+        a.intersect(&c)?,
+        c.intersect(&b)?,
+        b.intersect(&d)?,
+        d.intersect(&a)?,
+    ];
+    // A corner may be a little out of the frame, not far.
+    let (mx, my) = (0.12 * w, 0.12 * h);
+    if corners
+        .iter()
+        .any(|&(x, y)| x < -mx || y < -my || x > w + mx || y > h + my)
+    {
+        return None;
+    }
+    let mut ordered = corners;
+    if !convex_clockwise(&ordered) {
+        ordered.reverse();
+        if !convex_clockwise(&ordered) {
+            return None;
+        }
+    }
+    // No sliver: every angle between 35° and 145°.
+    for k in 0..4 {
+        let (p, q, r) = (ordered[(k + 3) % 4], ordered[k], ordered[(k + 1) % 4]);
+        let (ux, uy) = (p.0 - q.0, p.1 - q.1);
+        let (vx, vy) = (r.0 - q.0, r.1 - q.1);
+        let cos = (ux * vx + uy * vy) / (ux.hypot(uy) * vx.hypot(vy)).max(1e-6);
+        if cos.abs() > 35f32.to_radians().cos() {
+            return None;
+        }
+    }
+    // The page differs from the desk the same way all round (paper brighter than wood, or a
+    // card darker than a white desk): a shadow's outer edge or a cloth's pattern steps the other
+    // way on some sides, so each sign is scored on its own and the better one counts.
+    let mut total = 0.0f32;
+    let mut supported = [0.0f32; 2];
+    let mut weakest = [1.0f32; 2];
+    for k in 0..4 {
+        let (p, q) = (ordered[k], ordered[(k + 1) % 4]);
+        // Clockwise as shown, the normal of p→q points into the quadrilateral.
+        let side = line_through(p, q);
+        let (brighter_inside, darker_inside, inside) = side_support(p, q, &side, field);
+        let length = (q.0 - p.0).hypot(q.1 - p.1);
+        let samples = (length / 3.0).clamp(8.0, 160.0);
+        let visible = inside as f32 / samples;
+        // A side mostly out of the frame cannot vouch for the page.
+        if visible < 0.4 {
+            return None;
+        }
+        total += length * visible;
+        for (s, share) in [brighter_inside, darker_inside].into_iter().enumerate() {
+            weakest[s] = weakest[s].min(share);
+            supported[s] += length * visible * share;
+        }
+    }
+    let s = if supported[0] >= supported[1] { 0 } else { 1 };
+    // A page's every side shows; one side in shadow or under a thumb still shows in part.
+    if weakest[s] < 0.3 {
+        return None;
+    }
+    // Scored by the whole outline and by its weakest side alike: a page shows on all four, while
+    // a quadrilateral that borrows a line from a checked cloth has one side that shows half.
+    Some(Candidate {
+        corners: ordered,
+        support: 0.5 * (supported[s] / total.max(1.0)) + 0.5 * weakest[s],
+        area: polygon_area(&ordered),
+    })
+}
+
+fn line_through(p: (f32, f32), q: (f32, f32)) -> Line {
+    let (dx, dy) = (q.0 - p.0, q.1 - p.1);
+    let len = dx.hypot(dy).max(1e-6);
+    let (nx, ny) = (-dy / len, dx / len);
+    Line {
+        nx,
+        ny,
+        c: nx * p.0 + ny * p.1,
+    }
+}
+
+/// Convex, and clockwise as shown (y grows downwards).
+fn convex_clockwise(c: &[(f32, f32); 4]) -> bool {
+    (0..4).all(|k| {
+        let (p, q, r) = (c[k], c[(k + 1) % 4], c[(k + 2) % 4]);
+        (q.0 - p.0) * (r.1 - q.1) - (q.1 - p.1) * (r.0 - q.0) > 0.0
+    })
+}
+
+fn polygon_area(c: &[(f32, f32); 4]) -> f32 {
+    let mut twice = 0.0;
+    for k in 0..4 {
+        let (p, q) = (c[k], c[(k + 1) % 4]);
+        twice += p.0 * q.1 - q.0 * p.1;
+    }
+    twice.abs() / 2.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page_on_desk(corners: [(f32, f32); 4]) -> RgbImage {
+        // A flat grey desk and a white page: the simplest case, exactly.
+        let (w, h) = (800u32, 600u32);
+        let quad = corners;
+        RgbImage::from_fn(w, h, |x, y| {
+            let p = (x as f32 + 0.5, y as f32 + 0.5);
+            let inside = (0..4).all(|k| {
+                let (a, b) = (quad[k], quad[(k + 1) % 4]);
+                (b.0 - a.0) * (p.1 - a.1) - (b.1 - a.1) * (p.0 - a.0) >= 0.0
+            });
+            if inside {
+                image::Rgb([245, 245, 240])
+            } else {
+                image::Rgb([90, 70, 50])
+            }
+        })
+    }
+
+    #[test]
+    fn a_plain_page_is_found_to_a_pixel_or_so() {
+        let truth = [
+            (210.0, 90.0),
+            (640.0, 130.0),
+            (600.0, 520.0),
+            (170.0, 470.0),
+        ];
+        let found = find_page(&page_on_desk(truth)).expect("a page");
+        assert!(found.confidence > 0.9, "{found:?}");
+        for (got, want) in found.quad.to_pixels(800, 600).iter().zip(truth) {
+            let error = (got.0 - want.0).hypot(got.1 - want.1);
+            assert!(error < 4.0, "{got:?} vs {want:?}");
+        }
+    }
+
+    #[test]
+    fn nothing_to_find_in_a_flat_image() {
+        assert!(find_page(&RgbImage::from_pixel(640, 480, image::Rgb([255, 255, 255]))).is_none());
+        assert!(find_page(&RgbImage::from_pixel(640, 480, image::Rgb([0, 0, 0]))).is_none());
+        assert!(find_page(&RgbImage::from_pixel(20, 10, image::Rgb([9, 9, 9]))).is_none());
+    }
+
+    #[test]
+    fn normalised_corners_start_top_left() {
+        let q = Quad::from_pixels(
+            [
+                (600.0, 520.0),
+                (170.0, 470.0),
+                (210.0, 90.0),
+                (640.0, 130.0),
+            ],
+            800,
+            600,
+        )
+        .normalised();
+        let px = q.to_pixels(800, 600);
+        let near = |a: (f32, f32), b: (f32, f32)| (a.0 - b.0).hypot(a.1 - b.1) < 0.01;
+        assert!(near(px[0], (210.0, 90.0)), "{px:?}");
+        assert!(near(px[2], (600.0, 520.0)), "{px:?}");
+    }
+}

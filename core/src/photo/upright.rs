@@ -1,0 +1,252 @@
+//! Turning a document upright by what it shows, when EXIF is absent or wrong (a photo forwarded
+//! through a chat app, a phone held flat over the desk).
+//!
+//! Classical signals on the ink, no model (why: ARCHITECTURE.md, "Content orientation"):
+//!
+//! 1. **Which way the lines run.** Ink is found against its neighbourhood (adaptive threshold),
+//!    then smeared along rows by a fraction of the text height (run-length smoothing): along the
+//!    lines, the characters of a line merge into one long blob; smeared across, they do not merge
+//!    (lines are further apart than the characters in a line). Fewer blobs one way than the other
+//!    tells horizontal lines from vertical ones, for Chinese as for Latin text.
+//! 2. **Which end is up**, for lines found horizontal: a document's title is larger than its text
+//!    and stands in its top part; labels and paragraphs start at a common left margin while their
+//!    ends are ragged. Each is a vote; the title weighs double.
+//!
+//! An unclear answer (too little text, votes that disagree, lines neither way) turns nothing:
+//! a wrong turn is worse than none, since the candidate sees and can retake a sideways photo.
+use image::{GrayImage, Luma, RgbImage};
+use imageproc::contrast::adaptive_threshold;
+use imageproc::region_labelling::{Connectivity, connected_components};
+
+use super::page::small_grey;
+
+/// Long edge of the grey copy read for text: body text of an A4 page is ~10 px high here.
+pub const ANALYSIS_LONG_EDGE: u32 = 800;
+/// A text-like photo has at least this many line blobs.
+const MIN_LINES: usize = 4;
+/// One direction must give this many times fewer blobs than the other to call the lines' way.
+const DIRECTION_RATIO: f32 = 1.35;
+
+/// Clockwise quarter turns (0-3) that make the content upright, when the content says so clearly.
+pub fn content_turn(image: &RgbImage) -> Option<u8> {
+    let grey = small_grey(image, ANALYSIS_LONG_EDGE);
+    let ink = ink_of(&grey)?;
+    let text_height = typical_height(&ink)?;
+    let reach = ((text_height as f32) * 0.6).round().max(2.0) as u32;
+    let along_rows = blobs(&smear(&ink, reach, false));
+    let along_columns = blobs(&smear(&ink, reach, true));
+    let rows = text_lines(&along_rows, false);
+    let columns = text_lines(&along_columns, true);
+    let (lines, vertical) = if rows.len() >= MIN_LINES
+        && (along_columns.len() as f32) >= DIRECTION_RATIO * along_rows.len() as f32
+    {
+        (rows, false)
+    } else if columns.len() >= MIN_LINES
+        && (along_rows.len() as f32) >= DIRECTION_RATIO * along_columns.len() as f32
+    {
+        (columns, true)
+    } else {
+        return None;
+    };
+    // Lines across the page's width: in the page's own frame, the "top" is one of two ends.
+    let (w, h) = grey.dimensions();
+    let (page_w, page_h) = if vertical { (h, w) } else { (w, h) };
+    let frame: Vec<Blob> = lines.iter().map(|b| b.in_page(vertical, w)).collect();
+    let upside_down = upside_down(&frame, page_w, page_h)?;
+    // Vertical lines: the page's top is at the frame's right (a page turned a quarter clockwise
+    // in the photo) or its left; `in_page` maps as if the top were at the right.
+    Some(match (vertical, upside_down) {
+        (false, false) => 0,
+        (false, true) => 2,
+        (true, false) => 3,
+        (true, true) => 1,
+    })
+}
+
+/// Ink as 255 on 0: darker than its neighbourhood by a clear step. None for an empty image.
+fn ink_of(grey: &GrayImage) -> Option<GrayImage> {
+    let (w, h) = grey.dimensions();
+    if w < 64 || h < 64 {
+        return None;
+    }
+    let radius = (w.max(h) / 40).max(4);
+    let mut ink = adaptive_threshold(grey, radius, 14);
+    for p in ink.pixels_mut() {
+        p[0] = 255 - p[0];
+    }
+    Some(ink)
+}
+
+/// A connected blob's bounding box and ink.
+#[derive(Debug, Clone, Copy)]
+struct Blob {
+    x0: u32,
+    y0: u32,
+    x1: u32,
+    y1: u32,
+    area: u32,
+}
+
+impl Blob {
+    fn width(&self) -> u32 {
+        self.x1 - self.x0 + 1
+    }
+    fn height(&self) -> u32 {
+        self.y1 - self.y0 + 1
+    }
+    /// The blob in a frame where the lines run left to right: a vertical-line photo turned a
+    /// quarter counter-clockwise (x' = y, y' = width - 1 - x).
+    fn in_page(&self, vertical: bool, frame_width: u32) -> Blob {
+        if !vertical {
+            return *self;
+        }
+        Blob {
+            x0: self.y0,
+            x1: self.y1,
+            y0: frame_width - 1 - self.x1,
+            y1: frame_width - 1 - self.x0,
+            area: self.area,
+        }
+    }
+}
+
+fn blobs(binary: &GrayImage) -> Vec<Blob> {
+    let labels = connected_components(binary, Connectivity::Eight, Luma([0u8]));
+    let mut boxes: Vec<Option<Blob>> = Vec::new();
+    for (x, y, label) in labels.enumerate_pixels() {
+        let l = label[0] as usize;
+        if l == 0 {
+            continue;
+        }
+        if boxes.len() <= l {
+            boxes.resize(l + 1, None);
+        }
+        let b = boxes[l].get_or_insert(Blob {
+            x0: x,
+            y0: y,
+            x1: x,
+            y1: y,
+            area: 0,
+        });
+        b.x0 = b.x0.min(x);
+        b.y0 = b.y0.min(y);
+        b.x1 = b.x1.max(x);
+        b.y1 = b.y1.max(y);
+        b.area += 1;
+    }
+    // Specks of noise are nobody's characters.
+    boxes
+        .into_iter()
+        .flatten()
+        .filter(|b| b.area >= 6)
+        .collect()
+}
+
+/// The median height of character-sized blobs, if there are enough of them to be text.
+fn typical_height(ink: &GrayImage) -> Option<u32> {
+    let limit = ink.height().min(ink.width()) / 6;
+    let mut heights: Vec<u32> = blobs(ink)
+        .iter()
+        .filter(|b| b.height() >= 4 && b.height() <= limit && b.width() <= limit)
+        .map(|b| b.height().max(b.width()))
+        .collect();
+    if heights.len() < 20 {
+        return None;
+    }
+    heights.sort_unstable();
+    Some(heights[heights.len() / 2])
+}
+
+/// Run-length smoothing: gaps shorter than `reach` between ink along rows (or columns) filled.
+fn smear(ink: &GrayImage, reach: u32, columns: bool) -> GrayImage {
+    let (w, h) = ink.dimensions();
+    let mut out = ink.clone();
+    let (outer, inner) = if columns { (w, h) } else { (h, w) };
+    for o in 0..outer {
+        let at = |i: u32| if columns { (o, i) } else { (i, o) };
+        let mut last_ink: Option<u32> = None;
+        for i in 0..inner {
+            let (x, y) = at(i);
+            if ink.get_pixel(x, y)[0] > 0 {
+                if let Some(last) = last_ink
+                    && i - last > 1
+                    && i - last <= reach
+                {
+                    for j in last + 1..i {
+                        let (fx, fy) = at(j);
+                        out.put_pixel(fx, fy, Luma([255]));
+                    }
+                }
+                last_ink = Some(i);
+            }
+        }
+    }
+    out
+}
+
+/// Blobs that look like lines of text along the smearing direction: long and thin.
+fn text_lines(blobs: &[Blob], vertical: bool) -> Vec<Blob> {
+    blobs
+        .iter()
+        .filter(|b| {
+            let (along, across) = if vertical {
+                (b.height(), b.width())
+            } else {
+                (b.width(), b.height())
+            };
+            across >= 3 && along >= 3 * across
+        })
+        .copied()
+        .collect()
+}
+
+/// Whether lines running left to right say the page is upside down; None when they do not say.
+fn upside_down(lines: &[Blob], page_w: u32, page_h: u32) -> Option<bool> {
+    let mut vote = 0.0f32;
+    // The title: lines clearly taller than the text, in the top or bottom part.
+    let mut heights: Vec<u32> = lines.iter().map(Blob::height).collect();
+    heights.sort_unstable();
+    let median = heights[heights.len() / 2] as f32;
+    let (mut weight, mut centre) = (0.0f32, 0.0f32);
+    for b in lines.iter().filter(|b| b.height() as f32 >= 1.45 * median) {
+        let a = (b.width() * b.height()) as f32;
+        weight += a;
+        centre += a * (b.y0 + b.y1) as f32 / 2.0 / page_h as f32;
+    }
+    if weight > 0.0 {
+        let at = centre / weight;
+        if at < 0.4 {
+            vote -= 2.0;
+        } else if at > 0.6 {
+            vote += 2.0;
+        }
+    }
+    // Margins: lines begin at shared left edges and end ragged, or the reverse upside down.
+    let tolerance = (median * 0.6).max(2.0);
+    let aligned = |edge: &dyn Fn(&Blob) -> f32| -> usize {
+        lines
+            .iter()
+            .filter(|a| {
+                lines
+                    .iter()
+                    .filter(|b| (edge(a) - edge(b)).abs() <= tolerance)
+                    .count()
+                    >= 3
+            })
+            .count()
+    };
+    let starts = aligned(&|b: &Blob| b.x0 as f32);
+    let ends = aligned(&|b: &Blob| b.x1 as f32);
+    let _ = page_w;
+    let (more, fewer) = (starts.max(ends) as f32, starts.min(ends) as f32);
+    if more >= 3.0 && more >= 1.5 * fewer {
+        vote += if starts > ends { -1.0 } else { 1.0 };
+    }
+    if vote <= -1.0 {
+        Some(false)
+    } else if vote >= 1.0 {
+        Some(true)
+    } else {
+        None
+    }
+}
