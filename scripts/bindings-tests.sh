@@ -75,17 +75,22 @@ ticket2=$(DOSSIER_DATA_DIR="$work/data" "$root/target/debug/dossier-server" issu
 
 classes="$work/classes"
 cp="/usr/share/java/jna.jar:/usr/share/java/junit4.jar:/usr/share/java/hamcrest-core.jar:$coroutines"
-# The library module's whole Kotlin: the generated bindings and the layer over them.
+# The library module's whole Kotlin: the generated bindings and the layer over them (DossierKit.kt,
+# PageOutline.kt), and every test file.
 "$kotlinc" -nowarn -cp "$cp" -d "$classes" android/dossierkit/src/main/kotlin \
   android/dossierkit/src/test/kotlin/cn/dossier/kit/*.kt 2>&1 | grep -v "^warning" || true
 [ -d "$classes/cn" ] || { echo "kotlinc failed" >&2; exit 1; }
 kotlin_stdlib="$tools/node_modules/kotlin-compiler/lib/kotlin-stdlib.jar"
 
+# Every test class of the module (DossierKitTest, PageOutlineTest, ...), by its file's name.
+tests=$(cd android/dossierkit/src/test/kotlin && ls cn/dossier/kit/*Test.kt | sed 's/\.kt$//; s#/#.#g')
+
 set +e
 DOSSIER_BASE="$base" DOSSIER_PHOTOS="$root/testdata/photos/orientation" \
+DOSSIER_FIXTURES="$root/tests/fixtures" \
 DOSSIER_TICKET_1="$ticket1" DOSSIER_TICKET_2="$ticket2" \
   java -Djna.library.path="$root/target/debug" -cp "$classes:$cp:$kotlin_stdlib" \
-  org.junit.runner.JUnitCore cn.dossier.kit.DossierKitTest | tee "$work/junit.out"
+  org.junit.runner.JUnitCore $tests | tee "$work/junit.out"
 status=${PIPESTATUS[0]}
 set -e
 # JUnit says "OK (N tests)" or "Tests run: N,  Failures: F".

@@ -21,3 +21,17 @@ install_build_tools() {
   command -v g++ >/dev/null || missing+=(g++)
   install_missing "${missing[@]}"
 }
+
+# What the photo benchmark's legibility measure (bench/photo/legibility.py) needs: tesseract with
+# Debian's Simplified Chinese and English models.
+install_tesseract() {
+  local missing=() langs=""
+  if command -v tesseract >/dev/null; then
+    langs=$(tesseract --list-langs 2>&1)
+  else
+    missing+=(tesseract-ocr)
+  fi
+  grep -qx chi_sim <<<"$langs" || missing+=(tesseract-ocr-chi-sim)
+  grep -qx eng <<<"$langs" || missing+=(tesseract-ocr-eng)
+  install_missing "${missing[@]}"
+}

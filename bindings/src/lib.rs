@@ -14,7 +14,7 @@ use std::time::SystemTime;
 
 use dossier_core::api::{
     ActivationRequest, DocumentKind, DossierState, ErrorCode, MaterialState, MessageKind,
-    SessionGrant, WindowState,
+    SessionGrant, Subject, WindowState,
 };
 use dossier_core::client::{Action, Client, ClientError, Entry, TokenStore, Tokens};
 use dossier_core::photo::{self, PhotoError, PhotoSource, PrepareOptions};
@@ -130,6 +130,28 @@ pub enum Document {
     A4,
 }
 
+/// A point of the photo as shown upright (EXIF applied), in fractions 0..1 of its width and
+/// height.
+#[derive(Debug, Clone, Copy, PartialEq, uniffi::Record)]
+pub struct Corner {
+    pub x: f32,
+    pub y: f32,
+}
+
+/// How to frame the photo.
+#[derive(Debug, Clone, PartialEq, uniffi::Enum)]
+pub enum Framing {
+    /// Find the document's page and flatten it when its outline is clear (the default).
+    FindPage,
+    /// Keep the whole photo (the candidate's choice).
+    WholeFrame,
+    /// A photo of a person (本人手持身份证): the whole photo, turned by EXIF only.
+    Person,
+    /// Flatten inside these corners (moved by the candidate): top-left, top-right,
+    /// bottom-right, bottom-left.
+    Corners { corners: Vec<Corner> },
+}
+
 /// An upload-ready photo: upright, metadata-free, within the district's 200 KB.
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct PreparedPhoto {
@@ -142,19 +164,53 @@ pub struct PreparedPhoto {
     pub source_bytes: u64,
     /// Warn before upload: `blurry`, `too_dark`, `washed_out`, `too_small`.
     pub warnings: Vec<String>,
+    /// The page's corners (top-left, top-right, bottom-right, bottom-left) found or given, to
+    /// draw on the photo; also an unsure outline with `none` and `whole_frame`, so the candidate
+    /// can take it up. Empty when no outline was seen. Corners given come back renamed from the
+    /// top-left of the photo as shown.
+    pub page_corners: Vec<Corner>,
+    /// `found`, `given`, `none` (no clear outline: the whole photo kept) or `whole_frame`.
+    pub page: String,
+    /// How clearly the outline showed, 0..1.
+    pub page_confidence: f32,
+    /// Degrees (0, 90, 180, 270) the result was turned clockwise because its text showed it
+    /// sideways or upside down.
+    pub turned_degrees: u16,
+    /// Size of the upright source photo in pixels, for drawing the corners over it.
+    pub frame_width: u32,
+    pub frame_height: u32,
 }
 
 /// Prepare the photo at `path` (JPEG or PNG from the camera or the gallery).
 #[uniffi::export]
-pub fn prepare_photo(path: String, document: Document) -> Result<PreparedPhoto, DossierError> {
+pub fn prepare_photo(
+    path: String,
+    document: Document,
+    framing: Framing,
+) -> Result<PreparedPhoto, DossierError> {
+    let (framing, turn_by_content) = match framing {
+        Framing::FindPage => (photo::Framing::FindPage, true),
+        Framing::WholeFrame => (photo::Framing::WholeFrame, true),
+        Framing::Person => (photo::Framing::WholeFrame, false),
+        Framing::Corners { corners } => {
+            let quad: [Corner; 4] = corners
+                .try_into()
+                .map_err(|_| DossierError::from(PhotoError::InvalidCorners))?;
+            let quad = photo::Quad(quad.map(|c| photo::Point { x: c.x, y: c.y }));
+            (photo::Framing::Corners(quad), true)
+        }
+    };
     let options = PrepareOptions {
         document: match document {
             Document::IdCard => DocumentKind::IdCard,
             Document::A4 => DocumentKind::A4,
         },
+        framing,
+        turn_by_content,
         ..PrepareOptions::default()
     };
     let p = photo::prepare(PhotoSource::Path(Path::new(&path)), &options)?;
+    let page = &p.page;
     Ok(PreparedPhoto {
         width: p.width,
         height: p.height,
@@ -162,6 +218,14 @@ pub fn prepare_photo(path: String, document: Document) -> Result<PreparedPhoto, 
         source_orientation: p.source.orientation,
         source_bytes: p.source.bytes,
         warnings: p.checks.warnings.iter().map(|w| w.code().into()).collect(),
+        page_corners: page.corners.map_or_else(Vec::new, |q| {
+            q.0.iter().map(|c| Corner { x: c.x, y: c.y }).collect()
+        }),
+        page: page.framing.code().into(),
+        page_confidence: page.confidence,
+        turned_degrees: page.turned,
+        frame_width: page.frame_width,
+        frame_height: page.frame_height,
         jpeg: p.jpeg,
     })
 }
@@ -342,6 +406,10 @@ pub struct MaterialCard {
     pub images: Vec<SlotImage>,
     /// The reviewer's message when returned.
     pub note: Option<String>,
+    /// The document photographed, for `prepare_photo`.
+    pub document: Document,
+    /// A photo of the candidate (本人手持身份证): prepare with `Framing::Person`, never cropped.
+    pub whole_frame: bool,
 }
 
 /// An uploaded image in its slot; `image(id)` fetches its bytes for the thumbnail.
@@ -409,6 +477,11 @@ fn page(cached: &CachedDossier, base_url: &str) -> DossierPage {
                 min_images: m.category.min_images,
                 max_images: m.category.max_images,
                 slot_labels: m.category.slot_labels.clone(),
+                document: match m.category.document {
+                    DocumentKind::IdCard => Document::IdCard,
+                    DocumentKind::A4 => Document::A4,
+                },
+                whole_frame: m.category.subject == Subject::Person,
                 example_url: m
                     .category
                     .example_url

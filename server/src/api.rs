@@ -4,9 +4,9 @@ use dossier_core::api::{
     ActivationRequest, DocumentKind, DossierView, EntryResponse, ErrorCode, IDEMPOTENCY_KEY_HEADER,
     ImageView, LoginRequest, MessageList, Profile, ProfileUpdate, PushTokenRegistration,
     RecoveryQuestion, RecoveryQuestionRequest, RecoveryRequest, RefreshRequest, SessionGrant,
-    SessionMode, SubmitReceipt, TicketRequest,
+    SessionMode, Subject, SubmitReceipt, TicketRequest,
 };
-use dossier_core::photo::UPLOAD_BUDGET_BYTES;
+use dossier_core::photo::{Framing, PhotoError, Point, PrepareOptions, Quad, UPLOAD_BUDGET_BYTES};
 use poem::http::{Method, header};
 use poem::web::Data;
 use poem::{Body, Request};
@@ -385,8 +385,43 @@ enum PreparedAnswer {
         /// The EXIF orientation that was applied (1: none).
         #[oai(header = "X-Source-Orientation")]
         u16,
+        /// What became of the page: `found` (its outline was clear: flattened), `given` (flattened
+        /// inside the corners passed), `none` (no clear outline: the whole photo kept) or
+        /// `whole_frame` (asked for, or a photo of a person).
+        #[oai(header = "X-Photo-Page")]
+        String,
+        /// The page's corners in the photo as shown upright (EXIF applied), in fractions of its
+        /// width and height, clockwise from the top-left: `x1,y1,x2,y2,x3,y3,x4,y4`. Also with
+        /// `none` and `whole_frame` when an outline was seen, so the page can offer it; absent
+        /// when none was.
+        #[oai(header = "X-Photo-Corners")]
+        Option<String>,
+        /// How clearly the outline showed, 0.00-1.00.
+        #[oai(header = "X-Photo-Page-Confidence")]
+        String,
+        /// Degrees (0, 90, 180, 270) the result was turned clockwise because its text showed it
+        /// sideways or upside down.
+        #[oai(header = "X-Photo-Turned")]
+        u16,
         #[oai(header = "Cache-Control")] String,
     ),
+}
+
+/// `x1,y1,...,y4` in fractions of the upright photo: the page's corners, as the candidate moved
+/// them.
+fn parse_corners(text: &str) -> Result<Quad, ApiError> {
+    let numbers: Vec<f32> = text
+        .split(',')
+        .map(|n| n.trim().parse::<f32>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| ApiError::from(PhotoError::InvalidCorners))?;
+    if numbers.len() != 8 {
+        return Err(PhotoError::InvalidCorners.into());
+    }
+    Ok(Quad(std::array::from_fn(|k| Point {
+        x: numbers[2 * k],
+        y: numbers[2 * k + 1],
+    })))
 }
 
 pub struct DossierApi;
@@ -530,27 +565,61 @@ impl DossierApi {
     }
 
     /// Prepare a photo straight from a phone or camera (JPEG or PNG, several MB, perhaps
-    /// sideways) as the app does on the phone: the answer is the upright, metadata-free JPEG
-    /// within 200 KB, with its legibility warnings in `X-Photo-Warnings` (comma-separated:
-    /// `blurry`, `too_dark`, `washed_out`, `too_small`). Nothing is stored: the page shows it and
-    /// uploads it when the candidate confirms.
+    /// sideways) as the app does on the phone: the document's page found and flattened when its
+    /// outline is clear, turned upright by EXIF and by its text, metadata-free, within 200 KB. The
+    /// legibility warnings are in `X-Photo-Warnings` (comma-separated: `blurry`, `too_dark`,
+    /// `washed_out`, `too_small`), the page's corners and what was done in `X-Photo-Page`,
+    /// `X-Photo-Corners`, `X-Photo-Page-Confidence` and `X-Photo-Turned`. Nothing is stored: the
+    /// page shows it and uploads it when the candidate confirms. Corners that outline no page
+    /// are refused with `invalid_photo` / `invalid_corners`.
     #[oai(path = "/photos/prepare", method = "post")]
+    #[allow(clippy::too_many_arguments)] // one per query parameter the page may send
     async fn prepare(
         &self,
         state: Data<&AppState>,
         _auth: CandidateAuth,
         /// The document the photo shows, for the resolution check (`id_card` or `a4`).
         document: Query<Option<DocumentKind>>,
+        /// `person` for a photo of the candidate (holding the ID card): kept whole, turned by
+        /// EXIF only.
+        subject: Query<Option<Subject>>,
+        /// Keep the whole photo rather than the page found in it.
+        whole_frame: Query<Option<bool>>,
+        /// Flatten the page inside these corners (moved by the candidate): `x1,y1,...,y4`,
+        /// fractions of the upright photo, clockwise from the top-left.
+        #[oai(validator(max_length = 200))]
+        corners: Query<Option<String>>,
         body: PhotoBody,
     ) -> ApiResult<PreparedAnswer> {
+        let person = subject.0 == Some(Subject::Person);
+        let framing = match (&corners.0, whole_frame.0.unwrap_or(false) || person) {
+            (_, true) => Framing::WholeFrame,
+            (Some(text), false) => Framing::Corners(parse_corners(text)?),
+            (None, false) => Framing::FindPage,
+        };
         // A place among the photos being prepared before the body is read: each holds up to
         // 32 MB of body and its decode, so their number bounds the memory they take.
         let _place = state.dossiers.prepare_place().await?;
         let bytes = crate::edge::read_body(body.into_body(), PREPARE_LIMIT_BYTES).await?;
         let prepared = state
             .dossiers
-            .prepare_photo(bytes, document.0.unwrap_or(DocumentKind::A4))
+            .prepare_photo(
+                bytes,
+                PrepareOptions {
+                    document: document.0.unwrap_or(DocumentKind::A4),
+                    framing,
+                    turn_by_content: !person,
+                    ..PrepareOptions::default()
+                },
+            )
             .await?;
+        let page = &prepared.page;
+        let corners = page.corners.map(|q| {
+            q.0.iter()
+                .map(|p| format!("{:.4},{:.4}", p.x, p.y))
+                .collect::<Vec<_>>()
+                .join(",")
+        });
         let warnings = prepared
             .checks
             .warnings
@@ -564,6 +633,10 @@ impl DossierApi {
             prepared.width,
             prepared.height,
             prepared.source.orientation,
+            page.framing.code().into(),
+            corners,
+            format!("{:.2}", page.confidence),
+            page.turned,
             "no-store".into(),
         ))
     }

@@ -4,7 +4,7 @@
 //! district and the template.
 use std::path::{Path, PathBuf};
 
-use dossier_core::api::{DocumentKind, Requirement};
+use dossier_core::api::{DocumentKind, Requirement, Subject};
 use dossier_core::domain::Condition;
 use rand::RngCore;
 use time::OffsetDateTime;
@@ -40,6 +40,10 @@ pub struct CategoryFile {
     #[serde(default)]
     pub slot_labels: Vec<String>,
     pub document: DocumentKind,
+    /// `document` (the default: the page is found and flattened) or `person` (a photo of the
+    /// candidate, e.g. holding the ID card: never cropped).
+    #[serde(default)]
+    pub subject: Subject,
     /// Path of the example image (PNG or JPEG), relative to the TOML file.
     pub example: Option<PathBuf>,
 }
@@ -140,6 +144,7 @@ pub fn apply(
                 max_images: c.max_images,
                 slot_labels: c.slot_labels.clone(),
                 document: c.document,
+                subject: c.subject,
             };
             storage::upsert_category(
                 tx,

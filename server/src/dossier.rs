@@ -10,9 +10,9 @@ use tokio::sync::Semaphore;
 use crate::storage::review as review_storage;
 use dossier_core::api::review::{ReviewStage, ReviewState};
 use dossier_core::api::{
-    Category, DocumentKind, DossierState, DossierView, ErrorCode, FinalResult, ImageView,
-    MaterialState, MaterialView, MessageList, MessageView, Profile, ProfileUpdate,
-    PushTokenRegistration, ResultOutcome, ReviewNote, SUBMITTED_TEXT, SubmitReceipt, UploadWindow,
+    Category, DossierState, DossierView, ErrorCode, FinalResult, ImageView, MaterialState,
+    MaterialView, MessageList, MessageView, Profile, ProfileUpdate, PushTokenRegistration,
+    ResultOutcome, ReviewNote, SUBMITTED_TEXT, SubmitReceipt, UploadWindow,
 };
 use dossier_core::domain::{self, MaterialSummary};
 use dossier_core::photo::{self, PhotoSource, PrepareOptions, PreparedPhoto, ValidatedPhoto};
@@ -73,6 +73,7 @@ pub(crate) fn category_view(district: &str, c: &CategoryRow) -> Category {
         max_images: c.max_images,
         slot_labels: c.slot_labels.clone(),
         document: c.document,
+        subject: c.subject,
     }
 }
 
@@ -290,16 +291,10 @@ impl Dossiers {
     pub async fn prepare_photo(
         &self,
         bytes: impl AsRef<[u8]> + Send + 'static,
-        document: DocumentKind,
+        options: PrepareOptions,
     ) -> ApiResult<PreparedPhoto> {
-        self.on_checking_turn(move || {
-            let options = PrepareOptions {
-                document,
-                ..PrepareOptions::default()
-            };
-            photo::prepare(PhotoSource::Bytes(bytes.as_ref()), &options)
-        })
-        .await
+        self.on_checking_turn(move || photo::prepare(PhotoSource::Bytes(bytes.as_ref()), &options))
+            .await
     }
 
     /// Photo work off the async threads, at most one per core at a time (see `checking`).

@@ -75,5 +75,6 @@ fn serde_and_poem_openapi_write_the_same_json() {
         max_images: 2,
         slot_labels: vec!["正面".into(), "反面".into()],
         document: DocumentKind::IdCard,
+        subject: Subject::Person,
     });
 }

@@ -135,6 +135,121 @@ async fn prepare_turns_a_sideways_camera_photo_upright_under_200_kb_and_stores_n
     assert_eq!(anonymous.status(), 401);
 }
 
+/// The page at an angle (`tests/fixtures/page-at-angle.jpg`) and its corners, in fractions.
+fn page_at_angle() -> (Vec<u8>, Vec<(f64, f64)>) {
+    let dir = format!("{}/fixtures", env!("CARGO_MANIFEST_DIR"));
+    let truth: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{dir}/page-at-angle.json")).unwrap(),
+    )
+    .unwrap();
+    let (w, h) = (
+        truth["width"].as_f64().unwrap(),
+        truth["height"].as_f64().unwrap(),
+    );
+    let corners = truth["corners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c[0].as_f64().unwrap() / w, c[1].as_f64().unwrap() / h))
+        .collect();
+    (
+        std::fs::read(format!("{dir}/page-at-angle.jpg")).unwrap(),
+        corners,
+    )
+}
+
+#[tokio::test]
+async fn prepare_finds_the_page_and_lets_the_candidate_move_its_corners_or_keep_the_whole_photo() {
+    let server = TestServer::start().await;
+    let token = candidate_token(&server).await;
+    let (photo, truth) = page_at_angle();
+    let prepare = |query: &str| {
+        http()
+            .post(format!(
+                "{}/api/v1/photos/prepare?document=a4{query}",
+                server.base
+            ))
+            .bearer_auth(&token)
+            .header(header::CONTENT_TYPE, "application/octet-stream")
+            .body(photo.clone())
+            .send()
+    };
+    let header_of = |r: &reqwest::Response, name: &str| {
+        r.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
+    };
+    let corners_of = |text: &str| -> Vec<(f64, f64)> {
+        let n: Vec<f64> = text.split(',').map(|v| v.parse().unwrap()).collect();
+        n.chunks(2).map(|p| (p[0], p[1])).collect()
+    };
+    // Found: the outline within 2% of the page's diagonal (in any starting corner), flattened to
+    // a landscape diploma.
+    let found = prepare("").await.unwrap();
+    assert_eq!(found.status(), 200);
+    assert_eq!(header_of(&found, "x-photo-page").as_deref(), Some("found"));
+    let corners = corners_of(&header_of(&found, "x-photo-corners").unwrap());
+    let (w, h) = (1600.0, 1200.0);
+    let diagonal = ((truth[0].0 - truth[2].0) * w).hypot((truth[0].1 - truth[2].1) * h);
+    let error = (0..4)
+        .map(|shift| {
+            (0..4)
+                .map(|k| {
+                    let (a, b) = (corners[(k + shift) % 4], truth[k]);
+                    ((a.0 - b.0) * w).hypot((a.1 - b.1) * h)
+                })
+                .fold(0.0, f64::max)
+        })
+        .fold(f64::MAX, f64::min);
+    assert!(error < 0.02 * diagonal, "corner error {error:.1} px");
+    assert_eq!(header_of(&found, "x-photo-turned").as_deref(), Some("0"));
+    let flat = image::load_from_memory(&found.bytes().await.unwrap()).unwrap();
+    assert!(
+        flat.width() > flat.height(),
+        "{}x{}",
+        flat.width(),
+        flat.height()
+    );
+
+    // Corners moved by the candidate: used as given.
+    let moved: Vec<String> = truth
+        .iter()
+        .map(|(x, y)| format!("{:.4},{:.4}", x - 0.01, y))
+        .collect();
+    let given = prepare(&format!("&corners={}", moved.join(",")))
+        .await
+        .unwrap();
+    assert_eq!(given.status(), 200);
+    assert_eq!(header_of(&given, "x-photo-page").as_deref(), Some("given"));
+
+    // The whole photo: its own 4:3 shape, and the outline still offered.
+    let whole = prepare("&whole_frame=true").await.unwrap();
+    assert_eq!(
+        header_of(&whole, "x-photo-page").as_deref(),
+        Some("whole_frame")
+    );
+    assert!(header_of(&whole, "x-photo-corners").is_some());
+    let image = image::load_from_memory(&whole.bytes().await.unwrap()).unwrap();
+    assert_eq!(image.width() * 3, image.height() * 4);
+    // A photo of a person is kept whole too.
+    let person = prepare("&subject=person").await.unwrap();
+    assert_eq!(
+        header_of(&person, "x-photo-page").as_deref(),
+        Some("whole_frame")
+    );
+
+    // Corners that outline no page: a typed refusal the page words.
+    let crossed = prepare("&corners=0.1,0.1,0.9,0.9,0.9,0.1,0.1,0.9")
+        .await
+        .unwrap();
+    assert_eq!(crossed.status(), 422);
+    let body: Value = crossed.json().await.unwrap();
+    assert_eq!(body["code"], "invalid_photo");
+    assert_eq!(body["detail"], "invalid_corners");
+    let short = prepare("&corners=0.1,0.1").await.unwrap();
+    assert_eq!(short.status(), 422);
+}
+
 #[tokio::test]
 async fn the_consoles_cookie_session_needs_its_csrf_token_for_every_change() {
     let server = TestServer::start().await;

@@ -1,6 +1,7 @@
 // The whole journey in a real browser (Debian's Chromium, headless, driven by playwright-core)
 // against the real server binary with the demo district: a candidate activates, uploads a 2 MB
-// sideways phone photo and sees it upright, deletes and replaces one, submits; a site reviewer
+// sideways phone photo and sees it upright, on a phone corrects the outline of a page photographed
+// at an angle and then keeps the whole photo, deletes and replaces one, submits; a site reviewer
 // returns one material with a message; the candidate reads it, replaces, resubmits; the site
 // passes, the district approves; the administrator closes the review window and publishes; the
 // candidate sees the result. Screenshots of the key pages go to docs/screenshots/.
@@ -17,6 +18,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
 const shots = join(root, 'docs/screenshots');
 const photos = join(root, 'testdata/photos');
+const fixtures = join(root, 'tests/fixtures');
 const serverBin = process.env.DOSSIER_SERVER_BIN || join(root, 'target/debug/dossier-server');
 // The flags this machine's Chromium needs (see the README): no sandbox as root, no GPU, and no
 // background connections to Google's hosts, which the closed network refuses.
@@ -93,6 +95,47 @@ async function uploadInto(page, category, slot, photo, { check } = {}) {
   await page.getByRole('button', { name: '确认上传' }).click();
   await page.locator(`#material-${category} .slot[data-slot="${slot}"] img`).waitFor();
   await page.waitForFunction(() => !document.getElementById('upload-progress'));
+}
+
+/** How far (a fraction of the photo's width or height) a corner shown may be from the page's. */
+const NEAR = 0.04;
+
+/** The outline's corners on screen (TL, TR, BR, BL), as fractions of the original photo shown. */
+async function cornersShown(page) {
+  const frame = await page.locator('dialog.modal .crop-frame').boundingBox();
+  const corners = [];
+  for (const name of ['tl', 'tr', 'br', 'bl']) {
+    const b = await page.locator(`dialog.modal .corner[data-corner="${name}"]`).boundingBox();
+    corners.push([(b.x + b.width / 2 - frame.x) / frame.width, (b.y + b.height / 2 - frame.y) / frame.height]);
+  }
+  return corners;
+}
+
+/** The corners a prepare request carried (`corners=x1,y1,…,y4`), as four points. */
+function cornersSent(request) {
+  const v = new URL(request.url()).searchParams.get('corners').split(',').map(Number);
+  return [0, 2, 4, 6].map((i) => [v[i], v[i + 1]]);
+}
+
+/** Do what prepares the photo again; the request it sent, once the page shows its answer. */
+async function preparedAgain(page, action) {
+  const request = page.waitForRequest((r) => r.url().includes('/api/v1/photos/prepare'));
+  await action();
+  const sent = await request;
+  await page.locator('dialog.modal .prepare[aria-busy="false"]').waitFor();
+  return sent;
+}
+
+/** A finger's drag, as Chromium gets it from a touch screen: down, five moves, up. */
+async function touchDrag(page, from, to) {
+  const cdp = await page.context().newCDPSession(page);
+  const touch = (type, p) => cdp.send('Input.dispatchTouchEvent', { type, touchPoints: p ? [{ x: p.x, y: p.y }] : [] });
+  await touch('touchStart', from);
+  for (let i = 1; i <= 5; i += 1) {
+    await touch('touchMove', { x: from.x + ((to.x - from.x) * i) / 5, y: from.y + ((to.y - from.y) * i) / 5 });
+  }
+  await touch('touchEnd');
+  await cdp.detach();
 }
 
 /** Each staff member signs in in a browser of their own (their own cookie). */
@@ -191,6 +234,74 @@ describe('the web pages, candidate and reviewers, in Chromium', { concurrency: f
     });
     assert.ok(stored.bytes <= 200 * 1024, `stored ${stored.bytes} bytes`);
     assert.ok(stored.h > stored.w, 'the thumbnail is upright');
+  });
+
+  it('on a phone, outlines the page on a photo taken at an angle; a moved corner or the whole photo prepares it again', async () => {
+    // An A4 page lying at an angle on a desk; where its corners are, in the photo's pixels.
+    const truth = JSON.parse(readFileSync(join(fixtures, 'page-at-angle.json'), 'utf8'));
+    const photo = { name: 'page-at-angle.jpg', mimeType: 'image/jpeg', buffer: readFileSync(join(fixtures, 'page-at-angle.jpg')) };
+    const phone = await browser.newContext({
+      locale: 'zh-CN', timezoneId: 'Asia/Shanghai', viewport: { width: 390, height: 844 },
+      deviceScaleFactor: 2, isMobile: true, hasTouch: true,
+      storageState: await candidate.context().storageState(),
+    });
+    phone.setDefaultTimeout(15000);
+    const page = await phone.newPage();
+    await page.goto(`${base}/`);
+    await page.locator('#status').waitFor();
+    let prepared; // the size of the prepared image shown last: what confirming uploads
+    await uploadInto(page, 'diploma', 0, photo, {
+      check: async () => {
+        // The outline found, with a corner to drag at each of the page's corners.
+        await page.getByText('已自动识别证件边缘').waitFor();
+        const handles = page.locator('dialog.modal .corner');
+        await handles.first().waitFor();
+        assert.equal(await handles.count(), 4);
+        const found = await cornersShown(page);
+        truth.corners.forEach(([x, y], i) => {
+          const [shownX, shownY] = found[i];
+          assert.ok(Math.abs(shownX - x / truth.width) < NEAR && Math.abs(shownY - y / truth.height) < NEAR,
+            `corner ${i} is shown at ${shownX.toFixed(3)},${shownY.toFixed(3)}; the page's is at ${(x / truth.width).toFixed(3)},${(y / truth.height).toFixed(3)}`);
+        });
+        const overflow = await page.locator('dialog.modal').evaluate((d) => d.scrollWidth - d.clientWidth);
+        assert.ok(overflow <= 0, `the dialog is wider than the phone by ${overflow}px`);
+        await shot(page, '04-phone-page-outline');
+
+        // A finger drags the top-left corner in: the photo is prepared again with it there.
+        const topLeft = page.locator('dialog.modal .corner[data-corner="tl"]');
+        await topLeft.scrollIntoViewIfNeeded();
+        const frame = await page.locator('dialog.modal .crop-frame').boundingBox();
+        const box = await topLeft.boundingBox();
+        const from = { x: box.x + box.width / 2, y: box.y + box.height / 2 };
+        const dragged = cornersSent(await preparedAgain(page, () => touchDrag(page, from, { x: from.x + 20, y: from.y + 15 })));
+        assert.ok(Math.abs(dragged[0][0] - (found[0][0] + 20 / frame.width)) < 0.01
+          && Math.abs(dragged[0][1] - (found[0][1] + 15 / frame.height)) < 0.01, `top-left sent at ${dragged[0]}`);
+        for (const i of [1, 2, 3]) {
+          assert.ok(Math.abs(dragged[i][0] - found[i][0]) < 0.005 && Math.abs(dragged[i][1] - found[i][1]) < 0.005,
+            `corner ${i} was not moved but was sent at ${dragged[i]}`);
+        }
+
+        // By keyboard: the top-right corner 3% to the left, then Enter.
+        const topRight = page.getByRole('button', { name: /^右上角/ });
+        await topRight.focus();
+        for (let i = 0; i < 3; i += 1) await page.keyboard.press('ArrowLeft');
+        const keyed = cornersSent(await preparedAgain(page, () => page.keyboard.press('Enter')));
+        assert.ok(Math.abs(keyed[1][0] - (dragged[1][0] - 0.03)) < 0.002, `top-right sent at ${keyed[1]}`);
+
+        // The whole photo: asked for, and the outline no longer has corners to drag.
+        const whole = await preparedAgain(page, () => page.getByLabel('使用整张照片').check());
+        assert.equal(new URL(whole.url()).searchParams.get('whole_frame'), 'true');
+        assert.equal(await page.locator('dialog.modal .corner:visible').count(), 0);
+        assert.ok(await page.getByLabel('使用整张照片').isChecked());
+        prepared = await page.locator('dialog.modal img.prepared').evaluate((img) => [img.naturalWidth, img.naturalHeight]);
+      },
+    });
+    // What was stored is the whole photo shown last, not an earlier crop.
+    const image = (await dossierOf(page)).materials.find((m) => m.category.code === 'diploma').images[0];
+    assert.deepEqual([image.width, image.height], prepared);
+    await phone.close();
+    await candidate.reload();
+    await candidate.locator('#status').waitFor();
   });
 
   it('refuses a HEIC photo with a clear message', async () => {

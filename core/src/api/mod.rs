@@ -402,6 +402,18 @@ wire_enum! {
     }
 }
 
+wire_enum! {
+    /// What a category's photos show: a document, whose page the pipeline finds, flattens and
+    /// turns upright by its text; or a person (本人手持身份证, holding the ID card), kept whole as
+    /// taken, turned by EXIF only.
+    #[derive(Default)]
+    pub enum Subject {
+        #[default]
+        Document,
+        Person,
+    }
+}
+
 wire_object! {
     pub struct UploadWindow {
         #[serde(with = "time::serde::rfc3339")]
@@ -435,6 +447,10 @@ wire_object! {
         #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_empty, default))]
         pub slot_labels: Vec<String>,
         pub document: DocumentKind,
+        /// Document (find the page) or a photo of a person (keep the whole frame).
+        #[serde(default)]
+        #[cfg_attr(feature = "openapi", oai(default))]
+        pub subject: Subject,
     }
 }
 

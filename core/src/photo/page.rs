@@ -168,8 +168,9 @@ struct Gradients {
 
 impl Gradients {
     fn of(grey: &GrayImage) -> Gradients {
-        // A light blur first, so text strokes and paper grain weigh less than the page's edge.
-        let smooth = imageproc::filter::gaussian_blur_f32(grey, 1.0);
+        // A light blur first (3x3 mean), so text strokes and paper grain weigh less than the
+        // page's edge.
+        let smooth = imageproc::filter::box_filter(grey, 1, 1);
         Gradients {
             gx: horizontal_sobel(&smooth).into_raw(),
             gy: vertical_sobel(&smooth).into_raw(),
@@ -408,11 +409,17 @@ fn clip_to_frame(line: &Line, w: f32, h: f32) -> Option<((f32, f32), (f32, f32))
     best
 }
 
+/// Points sampled along a side: every 4 px, at most 64 (a side's support is a share, which 64
+/// points measure to a couple of percent; thousands of candidate sides are scored).
+fn side_samples(length: f32) -> usize {
+    (length / 4.0).clamp(8.0, 64.0) as usize
+}
+
 /// The steps across `line` at points along the segment a-b: `None` outside the frame, else +1
 /// (brighter along the line's normal), -1 (darker) or 0 (no clear step there).
 fn steps_along(a: (f32, f32), b: (f32, f32), line: &Line, field: &Gradients) -> Vec<Option<i8>> {
     let length = (b.0 - a.0).hypot(b.1 - a.1);
-    let samples = (length / 3.0).clamp(8.0, 160.0) as usize;
+    let samples = side_samples(length);
     (0..samples)
         .map(|i| {
             let t = (i as f32 + 0.5) / samples as f32;
@@ -613,7 +620,7 @@ fn quad_of(pair: [Line; 2], other: [Line; 2], field: &Gradients) -> Option<Candi
         let side = line_through(p, q);
         let (brighter_inside, darker_inside, inside) = side_support(p, q, &side, field);
         let length = (q.0 - p.0).hypot(q.1 - p.1);
-        let samples = (length / 3.0).clamp(8.0, 160.0);
+        let samples = side_samples(length) as f32;
         let visible = inside as f32 / samples;
         // A side mostly out of the frame cannot vouch for the page.
         if visible < 0.4 {

@@ -1,5 +1,6 @@
 import DossierKit
 import Foundation
+import ImageIO
 import SwiftUI
 import UIKit
 
@@ -7,8 +8,20 @@ import UIKit
 struct PendingPhoto {
     let category: String
     let slot: UInt32?
-    let prepared: PreparedPhoto
-    let preview: UIImage
+    /// The picked photo, kept to prepare again until it is confirmed or discarded.
+    let source: URL
+    let document: Document
+    var prepared: PreparedPhoto
+    /// How `prepared` was framed; while it differs from the outline's, a new one is being prepared.
+    var framing: Framing
+    var preview: UIImage
+    /// The whole photo upright, scaled down, for the outline; none for a photo of a person.
+    let frame: UIImage?
+    /// The page's outline as the candidate adjusts it.
+    var outline: PageOutline
+
+    /// The prepared photo is the one the outline says: it may be confirmed.
+    var current: Bool { framing == outline.framing }
 }
 
 /// The screens' state over the one `DossierApp`. Every decision (may this upload, what is missing,
@@ -94,24 +107,65 @@ final class AppModel: ObservableObject {
         messages = []
     }
 
-    /// Prepare the photo at `url` (the picker's or the camera's); shown before it is stored.
+    /// Prepare the photo at `url` (the picker's or the camera's, a file the model now owns until the
+    /// photo is confirmed or discarded), its page found unless it shows a person; shown, and its page
+    /// adjustable, before it is stored.
     func prepare(url: URL, category: String, slot: UInt32?) async {
+        var kept = false
+        defer { if !kept { try? FileManager.default.removeItem(at: url) } }
         await act {
-            let prepared = try await preparePhotoInBackground(path: url.path, document: category == "id_card" ? .idCard : .a4)
+            let document: Document = category == "id_card" ? .idCard : .a4
+            let wholeFrame = self.page?.materials.first(where: { $0.category == category })?.wholeFrame ?? false
+            let prepared = try await preparePhotoInBackground(
+                path: url.path, document: document, framing: PageOutline.firstFraming(wholeFrame: wholeFrame))
             guard let preview = UIImage(data: prepared.jpeg) else { return }
-            self.pending = PendingPhoto(category: category, slot: slot, prepared: prepared, preview: preview)
+            let outline = PageOutline(photo: prepared, wholeFrame: wholeFrame)
+            self.pending = PendingPhoto(
+                category: category, slot: slot, source: url, document: document, prepared: prepared,
+                framing: outline.framing, preview: preview, frame: wholeFrame ? nil : uprightFrame(url),
+                outline: outline)
+            kept = true
+        }
+    }
+
+    /// The outline settled (a handle let go, "use whole photo" switched): kept, and the photo
+    /// prepared again when its framing changed; a result the outline has moved on from is dropped.
+    func settle(_ outline: PageOutline) {
+        guard var pending else { return }
+        pending.outline = outline
+        self.pending = pending
+        let framing = outline.framing
+        guard framing != pending.framing else { return }
+        let source = pending.source
+        let document = pending.document
+        Task {
+            await self.act {
+                let prepared = try await preparePhotoInBackground(path: source.path, document: document, framing: framing)
+                guard var now = self.pending, now.source == source, now.outline.framing == framing,
+                      let preview = UIImage(data: prepared.jpeg) else { return }
+                now.prepared = prepared
+                now.framing = framing
+                now.preview = preview
+                self.pending = now
+            }
         }
     }
 
     /// Confirmed: stored in the queue on the phone, uploaded now and by the background task.
     func confirmPending() async {
-        guard let pending else { return }
+        guard let pending, pending.current else { return }
         await act {
             _ = try self.dossier.enqueue(category: pending.category, jpeg: pending.prepared.jpeg, slot: pending.slot, replaces: nil)
             self.pending = nil
             self.photos = try self.dossier.photos()
         }
+        if self.pending == nil { try? FileManager.default.removeItem(at: pending.source) }
         await runQueue()
+    }
+
+    func discardPending() {
+        if let pending { try? FileManager.default.removeItem(at: pending.source) }
+        pending = nil
     }
 
     func delete(imageId: String) async {
@@ -198,4 +252,17 @@ final class AppModel: ObservableObject {
         case .Bug(let reason): return reason
         }
     }
+}
+
+/// The photo at `url` upright (its EXIF orientation applied, as core applies it before giving the
+/// page's corners) and at most 2048 pixels a side, to draw the outline over.
+private func uprightFrame(_ url: URL) -> UIImage? {
+    guard let source = CGImageSourceCreateWithURL(url as CFURL, nil) else { return nil }
+    let options: [CFString: Any] = [
+        kCGImageSourceCreateThumbnailFromImageAlways: true,
+        kCGImageSourceCreateThumbnailWithTransform: true,
+        kCGImageSourceThumbnailMaxPixelSize: 2048,
+    ]
+    guard let image = CGImageSourceCreateThumbnailAtIndex(source, 0, options as CFDictionary) else { return nil }
+    return UIImage(cgImage: image)
 }

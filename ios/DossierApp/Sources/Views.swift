@@ -212,22 +212,19 @@ struct SlotView: View {
             guard let item else { return }
             Task {
                 // The original file with its orientation tag, written to a temporary file so the
-                // pipeline reads it from a path.
+                // pipeline reads it from a path; the model keeps it to prepare it again while the
+                // page is adjusted, and removes it.
                 if let data = try? await item.loadTransferable(type: Data.self) {
                     let url = FileManager.default.temporaryDirectory.appendingPathComponent(UUID().uuidString)
                     try? data.write(to: url)
                     await model.prepare(url: url, category: material.category, slot: UInt32(slot))
-                    try? FileManager.default.removeItem(at: url)
                 }
                 picked = nil
             }
         }
         .sheet(isPresented: $camera) {
             CameraView { url in
-                Task {
-                    await model.prepare(url: url, category: material.category, slot: UInt32(slot))
-                    try? FileManager.default.removeItem(at: url)
-                }
+                Task { await model.prepare(url: url, category: material.category, slot: UInt32(slot)) }
             }
         }
     }
@@ -248,7 +245,9 @@ struct QueuedRow: View {
     }
 }
 
-/// The prepared photo (upright, ≤200 KB) with its warnings; stored only when confirmed.
+/// The prepared photo (its page flattened, upright, ≤200 KB) with its warnings; stored only when
+/// confirmed. Above it, unless the category wants a photo of a person whole, the original photo
+/// with the page's outline to adjust (调整页面) and "use whole photo"; each change prepares it again.
 struct PreviewView: View {
     @EnvironmentObject var model: AppModel
     let pending: PendingPhoto
@@ -256,18 +255,87 @@ struct PreviewView: View {
     var body: some View {
         VStack(spacing: 12) {
             Text("preview").font(.title2)
-            Image(uiImage: pending.preview).resizable().scaledToFit()
             let p = pending.prepared
+            if let frame = pending.frame, !pending.outline.wholeFrameOnly {
+                if pending.outline.showsOutline {
+                    Text("adjust_page").font(.footnote)
+                } else if p.page == "none" {
+                    Text("page_not_found").font(.footnote)
+                }
+                PageOutlineEditor(frame: frame, outline: pending.outline, settle: { model.settle($0) })
+                    .frame(maxHeight: 360)
+                Toggle("use_whole_photo", isOn: Binding(
+                    get: { pending.outline.useWholePhoto },
+                    set: { model.settle(pending.outline.usingWholePhoto($0)) }))
+                Text("to_upload").font(.headline)
+            }
+            Image(uiImage: pending.preview).resizable().scaledToFit()
+            if p.turnedDegrees != 0 { Text("page_turned \(Int(p.turnedDegrees))") }
             Text("prepared_size \(p.width) \(p.height) \(p.jpeg.count / 1024) \(p.sourceBytes / 1024)")
             ForEach(p.warnings, id: \.self) { warning in
                 Text(LocalizedStringKey("warning_\(warning)")).foregroundStyle(.red)
             }
             HStack {
-                Button("retake") { model.pending = nil }.buttonStyle(.bordered)
-                Button("confirm_upload") { Task { await model.confirmPending() } }.buttonStyle(.borderedProminent).disabled(model.busy)
+                Button("retake") { model.discardPending() }.buttonStyle(.bordered)
+                // Only the photo the outline says: not while another one is being prepared.
+                Button("confirm_upload") { Task { await model.confirmPending() } }
+                    .buttonStyle(.borderedProminent).disabled(model.busy || !pending.current)
             }
         }
         .padding()
+    }
+}
+
+/// The original photo fitted whole, the page's outline over it and a handle on each corner. A drag
+/// runs here through `PageOutline`; the outline it settles on goes to `settle`, which prepares the
+/// photo again.
+struct PageOutlineEditor: View {
+    let frame: UIImage
+    let outline: PageOutline
+    let settle: (PageOutline) -> Void
+    /// The outline while a handle is held.
+    @State private var dragging: PageOutline?
+
+    var body: some View {
+        GeometryReader { geometry in
+            let shown = dragging ?? outline
+            let fit = shown.fit(in: geometry.size)
+            let points = shown.points(fit)
+            ZStack {
+                Image(uiImage: frame)
+                    .resizable()
+                    .frame(width: fit.rect.width, height: fit.rect.height)
+                    .position(x: fit.rect.midX, y: fit.rect.midY)
+                if points.count == 4 {
+                    Path { path in
+                        path.addLines(points)
+                        path.closeSubpath()
+                    }
+                    .stroke(Color.accentColor, lineWidth: 2)
+                    ForEach(0..<4, id: \.self) { handle in
+                        Circle()
+                            .fill(Color.accentColor.opacity(handle == shown.activeHandle ? 0.6 : 0.25))
+                            .overlay(Circle().stroke(Color.accentColor, lineWidth: 2))
+                            .frame(width: 24, height: 24)
+                            .position(points[handle])
+                    }
+                }
+            }
+            .contentShape(Rectangle())
+            .gesture(
+                DragGesture(minimumDistance: 1)
+                    .onChanged { value in
+                        let held = dragging ?? outline.startDrag(at: value.startLocation, fit: fit, radius: 32)
+                        guard held.activeHandle != nil else { return }
+                        dragging = held.drag(to: value.location, fit: fit)
+                    }
+                    .onEnded { _ in
+                        guard let held = dragging else { return }
+                        settle(held.endDrag())
+                        dragging = nil
+                    }
+            )
+        }
     }
 }
 

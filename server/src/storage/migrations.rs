@@ -301,6 +301,11 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX login_throttle_by_end ON login_throttle(locked_until);
     DELETE FROM login_throttle;
     "#,
+    // 8: document capture. A category's photos show a document (the page is found) or a person
+    // (kept whole).
+    r#"
+    ALTER TABLE categories ADD COLUMN subject TEXT NOT NULL DEFAULT 'document';
+    "#,
 ];
 
 /// Bring the database to the newest version, one transaction per migration.

@@ -8,7 +8,9 @@ pub mod ops;
 pub mod outbox;
 pub mod review;
 
-use dossier_core::api::{DocumentKind, DossierState, MaterialState, MessageKind, Requirement};
+use dossier_core::api::{
+    DocumentKind, DossierState, MaterialState, MessageKind, Requirement, Subject,
+};
 use dossier_core::domain::{CandidateAttributes, Condition};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::{Serialize, de::DeserializeOwned};
@@ -177,6 +179,7 @@ pub struct CategoryRow {
     pub max_images: u32,
     pub slot_labels: Vec<String>,
     pub document: DocumentKind,
+    pub subject: Subject,
 }
 
 pub fn upsert_category(
@@ -187,11 +190,13 @@ pub fn upsert_category(
 ) -> Result<(), StorageError> {
     conn.execute(
         "INSERT INTO categories (district, code, position, name, description, example_image, example_content_type,
-             requirement, condition_json, condition_text, min_images, max_images, slot_labels_json, document)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+             requirement, condition_json, condition_text, min_images, max_images, slot_labels_json, document,
+             subject)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
          ON CONFLICT(district, code) DO UPDATE SET position = ?3, name = ?4, description = ?5,
              example_image = ?6, example_content_type = ?7, requirement = ?8, condition_json = ?9,
-             condition_text = ?10, min_images = ?11, max_images = ?12, slot_labels_json = ?13, document = ?14",
+             condition_text = ?10, min_images = ?11, max_images = ?12, slot_labels_json = ?13, document = ?14,
+             subject = ?15",
         params![
             district,
             c.code,
@@ -207,6 +212,7 @@ pub fn upsert_category(
             c.max_images,
             serde_json::to_string(&c.slot_labels).expect("serialisable"),
             enum_text(c.document),
+            enum_text(c.subject),
         ],
     )?;
     Ok(())
@@ -215,7 +221,7 @@ pub fn upsert_category(
 pub fn categories(conn: &Connection, district: &str) -> Result<Vec<CategoryRow>, StorageError> {
     let mut stmt = conn.prepare_cached(
         "SELECT code, position, name, description, example_image IS NOT NULL, requirement, condition_json,
-                condition_text, min_images, max_images, slot_labels_json, document
+                condition_text, min_images, max_images, slot_labels_json, document, subject
          FROM categories WHERE district = ?1 ORDER BY position, code",
     )?;
     let rows = stmt.query_map([district], |r| {
@@ -237,6 +243,7 @@ pub fn categories(conn: &Connection, district: &str) -> Result<Vec<CategoryRow>,
             max_images: r.get(9)?,
             slot_labels: json(&r.get::<_, String>(10)?).map_err(malformed)?,
             document: text_enum(&r.get::<_, String>(11)?).map_err(malformed)?,
+            subject: text_enum(&r.get::<_, String>(12)?).map_err(malformed)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

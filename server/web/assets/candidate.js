@@ -72,8 +72,24 @@ addStrings({
   'c.count': ['{have}/{max} 张', '{have}/{max} images'],
   'p.title': ['确认照片', 'Check the photo'],
   'p.working': ['正在处理照片（转正、压缩到 200 KB 以内）…', 'Preparing the photo (upright, within 200 KB)…'],
+  'p.reworking': ['正在按新的边缘重新处理…', 'Preparing it again with the new outline…'],
+  'p.result': ['处理后的照片（确认后上传此图）', 'Prepared photo (this is what gets uploaded)'],
   'p.info': ['{w}×{h} 像素，{kb} KB', '{w}×{h} pixels, {kb} KB'],
   'p.rotated': ['已按拍摄方向自动转正。', 'Turned upright as the camera recorded it.'],
+  'p.turned': ['已按照片内容（文字方向）转正：顺时针旋转 {deg}°。', 'Turned upright by its content (the direction of the text): {deg}° clockwise.'],
+  'crop.original': ['原始照片', 'Original photo'],
+  'crop.whole': ['使用整张照片（不裁剪）', 'Use the whole photo (no cropping)'],
+  'crop.hint': ['拖动四个圆点，对准证件（纸张）的四个角，松手后自动重新处理。使用键盘时：用 Tab 键选中圆点，方向键移动，回车键重新处理。', 'Drag the four dots onto the corners of the document (page); it is prepared again when you let go. With a keyboard: Tab to a dot, move it with the arrow keys, press Enter to prepare again.'],
+  'crop.tl': ['左上角', 'Top-left corner'],
+  'crop.tr': ['右上角', 'Top-right corner'],
+  'crop.br': ['右下角', 'Bottom-right corner'],
+  'crop.bl': ['左下角', 'Bottom-left corner'],
+  'crop.corner': ['{corner}：距左 {x}%，距上 {y}%', '{corner}: {x}% from the left, {y}% from the top'],
+  'crop.page.found': ['已自动识别证件边缘，并按边缘裁剪、拉正。如边缘不准，请拖动四个角调整。', 'The edges of the document were found; it was cropped to them and straightened. If the outline is off, drag its corners.'],
+  'crop.page.given': ['已按您调整的四个角裁剪、拉正。', 'Cropped to the corners you set, and straightened.'],
+  'crop.page.none': ['未能自动识别证件边缘，已保留整张照片。如需裁剪，请取消勾选“使用整张照片”，再拖动四个角。', 'The edges of the document were not found, so the whole photo is kept. To crop it, untick "Use the whole photo" and drag the corners.'],
+  'crop.page.whole_frame': ['已使用整张照片。', 'The whole photo is used.'],
+  'crop.page.whole_frame.back': ['已使用整张照片。取消勾选可按识别到的边缘裁剪。', 'The whole photo is used. Untick it to crop to the edges that were found.'],
   'p.good': ['照片清晰度和亮度合格。', 'Sharpness and brightness are fine.'],
   'p.warn.blurry': ['照片可能模糊，文字难以辨认。', 'The photo may be blurry; text may be hard to read.'],
   'p.warn.too_dark': ['照片太暗。', 'The photo is too dark.'],
@@ -428,43 +444,86 @@ async function deleteImage(image) {
   }
 }
 
+// ------------------------------------------------------------------------------------------------
+// Preparing a photo: the server finds the page on it; the candidate can correct its outline
+
 /**
- * The photo straight from the phone or camera goes to the server's copy of the app's pipeline;
- * the candidate sees the prepared image and its warnings, and only a confirmation stores it.
+ * The photo straight from the phone or camera goes to the server's copy of the app's pipeline,
+ * which finds the page on it, flattens it and fits it within 200 KB. The candidate sees the
+ * original with the outline that was found beside the prepared image and its warnings; moving a
+ * corner or choosing the whole photo prepares the same file again. Only a confirmation stores the
+ * prepared image shown.
  */
 async function preparePhoto(m, slot, file, replaces) {
-  const body = h('div', { class: 'prepare' }, h('p', { class: 'muted' }, t('p.working')));
-  let cancelled = false;
-  dialog(t('p.title'), body, [[t('m.cancel'), 'cancel']]).then(() => { cancelled = true; });
-  const closeWorking = () => body.closest('dialog')?.close();
-  let prepared;
-  try {
-    const response = await api('POST', `/api/v1/photos/prepare?document=${m.category.document}`, {
-      body: file, headers: { 'content-type': 'application/octet-stream' }, raw: true,
-    });
-    prepared = {
-      blob: await response.blob(),
-      warnings: (response.headers.get('x-photo-warnings') || '').split(',').filter(Boolean),
-      width: response.headers.get('x-photo-width'),
-      height: response.headers.get('x-photo-height'),
-      rotated: response.headers.get('x-source-orientation') !== '1',
-    };
-  } catch (e) {
-    closeWorking();
-    return notify(e.describe(), 'error');
-  }
-  if (cancelled) return; // cancelled while it was being prepared
-  closeWorking();
-  const url = URL.createObjectURL(prepared.blob);
-  const warnings = prepared.warnings.map((w) => h('li', { class: 'warning' }, t(`p.warn.${w}`)));
-  const preview = h('div', { class: 'prepare' },
-    h('img', { class: 'prepared', src: url, alt: t('p.title'), dataset: { width: prepared.width, height: prepared.height } }),
-    h('p', { class: 'muted', id: 'prepared-info' }, t('p.info', { w: prepared.width, h: prepared.height, kb: Math.ceil(prepared.blob.size / 1024) })),
-    prepared.rotated ? h('p', {}, t('p.rotated')) : null,
-    warnings.length ? h('ul', { class: 'warnings' }, warnings, h('li', {}, t('p.warn.retake'))) : h('p', { class: 'ok' }, t('p.good')));
-  const choice = await dialog(t('p.title'), preview,
+  // A photo of a person (holding the ID card, say) is never cropped: there is no outline.
+  const editor = m.category.subject === 'person' ? null : outlineEditor(file, () => prepare());
+  const status = h('p', { class: 'muted status', role: 'status' }, t('p.working'));
+  const problem = h('p', { class: 'notice error', role: 'alert', hidden: true });
+  const result = h('figure', { class: 'result' });
+  const body = h('div', { class: 'prepare', 'aria-busy': 'true' }, status, problem,
+    h('div', { class: 'prepare-views' }, editor?.root, result));
+  const closed = dialog(t('p.title'), body,
     [[t('m.cancel'), 'cancel'], [t('p.again'), 'again'], [t('p.confirm'), 'upload', 'primary']]);
-  URL.revokeObjectURL(url);
+  const modal = body.closest('dialog');
+  if (editor) modal.classList.add('wide');
+  const confirm = modal.querySelector('.modal-actions .primary');
+  let shown = null; // the answer on screen: what a confirmation uploads
+  let asked = 0; // the newest request's number: an older one's answer is dropped
+  let inFlight = null;
+  let open = true;
+  closed.then(() => { open = false; inFlight?.abort(); });
+
+  async function prepare() {
+    const mine = ++asked;
+    const current = () => mine === asked && open;
+    inFlight?.abort();
+    inFlight = new AbortController();
+    body.setAttribute('aria-busy', 'true');
+    confirm.disabled = true; // never upload an image the outline no longer describes
+    status.textContent = t(shown ? 'p.reworking' : 'p.working');
+    problem.hidden = true;
+    const outline = editor ? editor.request() : 'subject=person';
+    try {
+      const response = await api('POST', `/api/v1/photos/prepare?document=${m.category.document}${outline ? `&${outline}` : ''}`, {
+        body: file, headers: { 'content-type': 'application/octet-stream' }, raw: true, signal: inFlight.signal,
+      });
+      const answer = await readPrepared(response);
+      const img = h('img', { class: 'prepared', src: answer.url, alt: t('p.result'), dataset: { width: answer.width, height: answer.height } });
+      await img.decode().catch(() => {}); // shown whole, not half-loaded
+      if (!current()) {
+        URL.revokeObjectURL(answer.url);
+        return;
+      }
+      if (shown) URL.revokeObjectURL(shown.url);
+      shown = answer;
+      editor?.answered(answer);
+      result.replaceChildren(...preparedView(answer, img));
+      status.textContent = '';
+    } catch (e) {
+      if (!current()) return;
+      const text = e.describe ? e.describe() : String(e);
+      if (!shown) {
+        modal.close();
+        notify(text, 'error');
+        return;
+      }
+      // The last prepared image stays, and is what a confirmation uploads.
+      editor?.failed();
+      status.textContent = '';
+      problem.textContent = text;
+      problem.hidden = false;
+    } finally {
+      if (current()) {
+        body.setAttribute('aria-busy', 'false');
+        confirm.disabled = !shown;
+      }
+    }
+  }
+
+  prepare();
+  const choice = await closed;
+  editor?.dispose();
+  if (shown) URL.revokeObjectURL(shown.url);
   if (choice === 'again') {
     const again = pickButton(m, slot, '', replaces).querySelector('input');
     document.body.append(again);
@@ -472,8 +531,214 @@ async function preparePhoto(m, slot, file, replaces) {
     again.addEventListener('change', () => again.remove(), { once: true });
     return;
   }
-  if (choice !== 'upload') return;
-  await upload(m, slot, prepared.blob, replaces);
+  if (choice !== 'upload' || !shown) return;
+  await upload(m, slot, shown.blob, replaces);
+}
+
+/** What the prepare endpoint answered: the JPEG and what its headers say of it. */
+async function readPrepared(response) {
+  const header = (name) => response.headers.get(name);
+  const blob = await response.blob();
+  return {
+    blob,
+    url: URL.createObjectURL(blob),
+    warnings: (header('x-photo-warnings') || '').split(',').filter(Boolean),
+    width: header('x-photo-width'),
+    height: header('x-photo-height'),
+    rotated: header('x-source-orientation') !== '1',
+    turned: Number(header('x-photo-turned')) || 0,
+    page: header('x-photo-page'),
+    corners: parseCorners(header('x-photo-corners')),
+    confidence: header('x-photo-page-confidence'),
+  };
+}
+
+function preparedView(answer, img) {
+  const warnings = answer.warnings.map((w) => h('li', { class: 'warning' }, t(`p.warn.${w}`)));
+  return [
+    h('figcaption', {}, t('p.result')),
+    img,
+    h('p', { class: 'muted', id: 'prepared-info' }, t('p.info', { w: answer.width, h: answer.height, kb: Math.ceil(answer.blob.size / 1024) })),
+    answer.rotated ? h('p', {}, t('p.rotated')) : null,
+    answer.turned ? h('p', { class: 'turned' }, t('p.turned', { deg: answer.turned })) : null,
+    warnings.length ? h('ul', { class: 'warnings' }, warnings, h('li', {}, t('p.warn.retake'))) : h('p', { class: 'ok' }, t('p.good')),
+  ].filter(Boolean);
+}
+
+const CORNER_NAMES = ['tl', 'tr', 'br', 'bl']; // the API's order
+/** Where the corners start when the candidate marks a page the server did not find. */
+const INSET_CORNERS = [[0.1, 0.1], [0.9, 0.1], [0.9, 0.9], [0.1, 0.9]];
+const ARROW_STEPS = { ArrowLeft: [-0.01, 0], ArrowRight: [0.01, 0], ArrowUp: [0, -0.01], ArrowDown: [0, 0.01] };
+/** The original's greatest height on screen, so that the prepared image fits beside or below it. */
+const ORIGINAL_MAX_VH = 50;
+
+const clamp01 = (n) => Math.min(1, Math.max(0, n));
+
+/** `x1,y1,…,x4,y4` (fractions of the upright photo, TL TR BR BL) as four points, or null. */
+function parseCorners(text) {
+  const v = (text || '').split(',').map((n) => (n.trim() === '' ? NaN : Number(n)));
+  if (v.length !== 8 || v.some((n) => !Number.isFinite(n))) return null;
+  return [0, 2, 4, 6].map((i) => [clamp01(v[i]), clamp01(v[i + 1])]);
+}
+
+/** Four points as the API takes them: fractions with at most 4 decimals. */
+function formatCorners(corners) {
+  return corners.flat().map((n) => String(Number(clamp01(n).toFixed(4)))).join(',');
+}
+
+function svg(tag, attrs = {}) {
+  const el = document.createElementNS('http://www.w3.org/2000/svg', tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+  return el;
+}
+
+/**
+ * The original photo with the outline of the page, four corners to drag (or to move by 1% with
+ * the arrow keys) and the whole-photo toggle. The browser shows the file upright by its EXIF
+ * orientation, which is the frame the API's corners are fractions of. `onChange` is called when a
+ * change is finished: a drag let go, Enter on a corner, focus leaving moved corners, the toggle.
+ */
+function outlineEditor(file, onChange) {
+  let corners = null; // the outline shown: the server's, or as the candidate moved it
+  let whole = false;
+  let dirty = false; // changed since the outline was last sent
+  const url = URL.createObjectURL(file);
+  const img = h('img', { class: 'original', src: url, alt: t('crop.original'), draggable: 'false' });
+  const shade = svg('path', { class: 'shade' });
+  const line = svg('polygon', { class: 'line' });
+  const outline = svg('svg', { class: 'outline', viewBox: '0 0 100 100', preserveAspectRatio: 'none', 'aria-hidden': 'true' });
+  outline.append(shade, line);
+  const handles = CORNER_NAMES.map((name, i) => cornerHandle(name, i));
+  const frame = h('div', { class: 'crop-frame', hidden: true }, img, outline, handles);
+  const toggle = h('input', { type: 'checkbox', name: 'whole_frame' });
+  // Offered once the server has said what it did (and not the dialog's first focus before that).
+  const wholeChoice = h('label', { class: 'check', hidden: true }, toggle, t('crop.whole'));
+  const note = h('p', { class: 'page-note' });
+  const hint = h('p', { class: 'muted small', id: 'crop-hint' }, t('crop.hint'));
+  const root = h('figure', { class: 'crop' },
+    h('figcaption', {}, t('crop.original')),
+    h('div', { class: 'crop-area' }, frame),
+    wholeChoice,
+    note, hint);
+
+  img.addEventListener('load', () => {
+    // The frame is the image's own box, whatever its shape, so fractions of it are the photo's.
+    const ratio = img.naturalWidth / img.naturalHeight;
+    frame.style.aspectRatio = `${img.naturalWidth} / ${img.naturalHeight}`;
+    frame.style.width = `min(100%, ${(ORIGINAL_MAX_VH * ratio).toFixed(2)}vh)`;
+    frame.hidden = false;
+  });
+  frame.addEventListener('focusout', (e) => {
+    if (!frame.contains(e.relatedTarget)) finish();
+  });
+  toggle.addEventListener('change', () => {
+    whole = toggle.checked;
+    if (!whole && !corners) corners = INSET_CORNERS.map((p) => [...p]);
+    dirty = true;
+    finish();
+  });
+  draw();
+
+  function cornerHandle(name, i) {
+    const handle = h('button', { type: 'button', class: 'corner', dataset: { corner: name }, 'aria-describedby': 'crop-hint' });
+    let grab = null; // while dragging: the pointer, its offset from the corner, whether it moved
+    handle.addEventListener('pointerdown', (e) => {
+      if (!e.isPrimary || e.button !== 0 || !corners) return;
+      e.preventDefault(); // no text selection, no emulated mouse events
+      handle.focus();
+      handle.setPointerCapture(e.pointerId);
+      const r = frame.getBoundingClientRect();
+      grab = {
+        id: e.pointerId, moved: false,
+        dx: e.clientX - r.left - corners[i][0] * r.width, dy: e.clientY - r.top - corners[i][1] * r.height,
+      };
+    });
+    handle.addEventListener('pointermove', (e) => {
+      if (grab?.id !== e.pointerId) return;
+      const r = frame.getBoundingClientRect();
+      move(i, (e.clientX - grab.dx - r.left) / r.width, (e.clientY - grab.dy - r.top) / r.height);
+      grab.moved = true;
+    });
+    // After pointerup and pointercancel alike.
+    handle.addEventListener('lostpointercapture', () => {
+      const moved = grab?.moved;
+      grab = null;
+      if (moved) finish();
+    });
+    handle.addEventListener('keydown', (e) => {
+      const step = ARROW_STEPS[e.key];
+      if (step) {
+        e.preventDefault();
+        move(i, corners[i][0] + step[0], corners[i][1] + step[1]);
+      } else if (e.key === 'Enter') {
+        e.preventDefault();
+        finish();
+      }
+    });
+    return handle;
+  }
+
+  function move(i, x, y) {
+    corners[i] = [clamp01(x), clamp01(y)];
+    dirty = true;
+    draw();
+  }
+
+  function finish() {
+    draw();
+    if (dirty) onChange();
+  }
+
+  function draw() {
+    const active = Boolean(corners) && !whole;
+    toggle.checked = whole;
+    root.classList.toggle('whole', whole);
+    outline.classList.toggle('absent', !corners);
+    hint.hidden = !active;
+    if (corners) {
+      const points = corners.map(([x, y]) => `${(x * 100).toFixed(2)} ${(y * 100).toFixed(2)}`);
+      line.setAttribute('points', points.join(' '));
+      // Darken what is cut away.
+      shade.setAttribute('d', `M0 0H100V100H0Z M${points.join(' L')}Z`);
+    }
+    handles.forEach((handle, i) => {
+      handle.hidden = !active;
+      if (!corners) return;
+      const [x, y] = corners[i];
+      handle.style.left = `${x * 100}%`;
+      handle.style.top = `${y * 100}%`;
+      handle.setAttribute('aria-label', t('crop.corner', {
+        corner: t(`crop.${CORNER_NAMES[i]}`), x: Math.round(x * 100), y: Math.round(y * 100),
+      }));
+    });
+  }
+
+  return {
+    root,
+    /** The outline's part of the next prepare request; from now on the outline counts as sent. */
+    request() {
+      dirty = false;
+      if (whole) return 'whole_frame=true';
+      return corners ? `corners=${formatCorners(corners)}` : ''; // first time: the server looks
+    },
+    /** Show what the server did, unless the candidate has changed the outline since asking. */
+    answered(answer) {
+      if (!dirty) {
+        whole = answer.page === 'whole_frame' || answer.page === 'none';
+        if (answer.corners) corners = answer.corners;
+      }
+      const known = ['found', 'given', 'none', 'whole_frame'].includes(answer.page);
+      const back = answer.page === 'whole_frame' && answer.corners ? '.back' : '';
+      note.textContent = known ? t(`crop.page.${answer.page}${back}`) : '';
+      wholeChoice.hidden = false;
+      root.dataset.page = answer.page || '';
+      root.dataset.confidence = answer.confidence || '';
+      draw();
+    },
+    /** The outline was not prepared: Enter or letting go tries again. */
+    failed() { dirty = true; },
+    dispose() { URL.revokeObjectURL(url); },
+  };
 }
 
 async function upload(m, slot, blob, replaces) {

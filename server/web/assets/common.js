@@ -87,6 +87,7 @@ addStrings({
   'photo.corrupt': ['照片已损坏，无法读取。', 'The photo is damaged and cannot be read.'],
   'photo.over_budget': ['文件超过 200 KB。', 'The file is over 200 KB.'],
   'photo.not_upright': ['照片方向不正。', 'The photo is not upright.'],
+  'photo.invalid_corners': ['四个角没有围成一页纸，请重新拖动或使用整张照片。', 'The corners do not outline a page; move them again or use the whole photo.'],
   'photo.budget_unreachable': ['无法在保持清晰的前提下压缩到 200 KB 以内，请重新拍摄。', 'Cannot fit 200 KB and stay legible; take the photo again.'],
 });
 
@@ -127,8 +128,11 @@ const csrf = {
 export function useCsrfKey(key) { csrf.key = key; }
 export function setCsrf(token) { csrf.set(token); }
 
-/** Call the API. `json` is sent as JSON; the answer is parsed as JSON unless `raw`. */
-export async function api(method, path, { json, body, headers = {}, raw = false } = {}) {
+/**
+ * Call the API. `json` is sent as JSON; the answer is parsed as JSON unless `raw`. `signal` (an
+ * AbortSignal) stops a call whose answer is no longer wanted.
+ */
+export async function api(method, path, { json, body, headers = {}, raw = false, signal } = {}) {
   const h = new Headers(headers);
   if (json !== undefined) {
     h.set('content-type', 'application/json');
@@ -137,7 +141,7 @@ export async function api(method, path, { json, body, headers = {}, raw = false 
   if (method !== 'GET' && csrf.get()) h.set('X-CSRF-Token', csrf.get());
   let response;
   try {
-    response = await fetch(path, { method, headers: h, body, credentials: 'same-origin' });
+    response = await fetch(path, { method, headers: h, body, credentials: 'same-origin', signal });
   } catch {
     throw new ApiError(0, { code: 'network' });
   }

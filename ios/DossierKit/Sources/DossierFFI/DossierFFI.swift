@@ -551,6 +551,22 @@ fileprivate struct FfiConverterInt64: FfiConverterPrimitive {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterFloat: FfiConverterPrimitive {
+    typealias FfiType = Float
+    typealias SwiftType = Float
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Float {
+        return try lift(readFloat(&buf))
+    }
+
+    public static func write(_ value: Float, into buf: inout [UInt8]) {
+        writeFloat(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterBool : FfiConverter {
     typealias FfiType = Int8
     typealias SwiftType = Bool
@@ -1915,6 +1931,64 @@ public func FfiConverterTypeActivation_lower(_ value: Activation) -> RustBuffer 
 
 
 /**
+ * A point of the photo as shown upright (EXIF applied), in fractions 0..1 of its width and
+ * height.
+ */
+public struct Corner: Equatable, Hashable {
+    public var x: Float
+    public var y: Float
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(x: Float, y: Float) {
+        self.x = x
+        self.y = y
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Corner: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCorner: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Corner {
+        return
+            try Corner(
+                x: FfiConverterFloat.read(from: &buf), 
+                y: FfiConverterFloat.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Corner, into buf: inout [UInt8]) {
+        FfiConverterFloat.write(value.x, into: &buf)
+        FfiConverterFloat.write(value.y, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCorner_lift(_ buf: RustBuffer) throws -> Corner {
+    return try FfiConverterTypeCorner.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCorner_lower(_ value: Corner) -> RustBuffer {
+    return FfiConverterTypeCorner.lower(value)
+}
+
+
+/**
  * The materials page (报名材料上传), as last fetched.
  */
 public struct DossierPage: Equatable, Hashable {
@@ -2041,6 +2115,14 @@ public struct MaterialCard: Equatable, Hashable {
      * The reviewer's message when returned.
      */
     public var note: String?
+    /**
+     * The document photographed, for `prepare_photo`.
+     */
+    public var document: Document
+    /**
+     * A photo of the candidate (本人手持身份证): prepare with `Framing::Person`, never cropped.
+     */
+    public var wholeFrame: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2056,7 +2138,13 @@ public struct MaterialCard: Equatable, Hashable {
          */exampleUrl: String?, images: [SlotImage], 
         /**
          * The reviewer's message when returned.
-         */note: String?) {
+         */note: String?, 
+        /**
+         * The document photographed, for `prepare_photo`.
+         */document: Document, 
+        /**
+         * A photo of the candidate (本人手持身份证): prepare with `Framing::Person`, never cropped.
+         */wholeFrame: Bool) {
         self.category = category
         self.name = name
         self.description = description
@@ -2071,6 +2159,8 @@ public struct MaterialCard: Equatable, Hashable {
         self.exampleUrl = exampleUrl
         self.images = images
         self.note = note
+        self.document = document
+        self.wholeFrame = wholeFrame
     }
 
     
@@ -2102,7 +2192,9 @@ public struct FfiConverterTypeMaterialCard: FfiConverterRustBuffer {
                 slotLabels: FfiConverterSequenceString.read(from: &buf), 
                 exampleUrl: FfiConverterOptionString.read(from: &buf), 
                 images: FfiConverterSequenceTypeSlotImage.read(from: &buf), 
-                note: FfiConverterOptionString.read(from: &buf)
+                note: FfiConverterOptionString.read(from: &buf), 
+                document: FfiConverterTypeDocument.read(from: &buf), 
+                wholeFrame: FfiConverterBool.read(from: &buf)
         )
     }
 
@@ -2121,6 +2213,8 @@ public struct FfiConverterTypeMaterialCard: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.exampleUrl, into: &buf)
         FfiConverterSequenceTypeSlotImage.write(value.images, into: &buf)
         FfiConverterOptionString.write(value.note, into: &buf)
+        FfiConverterTypeDocument.write(value.document, into: &buf)
+        FfiConverterBool.write(value.wholeFrame, into: &buf)
     }
 }
 
@@ -2231,6 +2325,31 @@ public struct PreparedPhoto: Equatable, Hashable {
      * Warn before upload: `blurry`, `too_dark`, `washed_out`, `too_small`.
      */
     public var warnings: [String]
+    /**
+     * The page's corners (top-left, top-right, bottom-right, bottom-left) found or given, to
+     * draw on the photo; also an unsure outline with `none` and `whole_frame`, so the candidate
+     * can take it up. Empty when no outline was seen. Corners given come back renamed from the
+     * top-left of the photo as shown.
+     */
+    public var pageCorners: [Corner]
+    /**
+     * `found`, `given`, `none` (no clear outline: the whole photo kept) or `whole_frame`.
+     */
+    public var page: String
+    /**
+     * How clearly the outline showed, 0..1.
+     */
+    public var pageConfidence: Float
+    /**
+     * Degrees (0, 90, 180, 270) the result was turned clockwise because its text showed it
+     * sideways or upside down.
+     */
+    public var turnedDegrees: UInt16
+    /**
+     * Size of the upright source photo in pixels, for drawing the corners over it.
+     */
+    public var frameWidth: UInt32
+    public var frameHeight: UInt32
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2240,7 +2359,26 @@ public struct PreparedPhoto: Equatable, Hashable {
          */sourceOrientation: UInt16, sourceBytes: UInt64, 
         /**
          * Warn before upload: `blurry`, `too_dark`, `washed_out`, `too_small`.
-         */warnings: [String]) {
+         */warnings: [String], 
+        /**
+         * The page's corners (top-left, top-right, bottom-right, bottom-left) found or given, to
+         * draw on the photo; also an unsure outline with `none` and `whole_frame`, so the candidate
+         * can take it up. Empty when no outline was seen. Corners given come back renamed from the
+         * top-left of the photo as shown.
+         */pageCorners: [Corner], 
+        /**
+         * `found`, `given`, `none` (no clear outline: the whole photo kept) or `whole_frame`.
+         */page: String, 
+        /**
+         * How clearly the outline showed, 0..1.
+         */pageConfidence: Float, 
+        /**
+         * Degrees (0, 90, 180, 270) the result was turned clockwise because its text showed it
+         * sideways or upside down.
+         */turnedDegrees: UInt16, 
+        /**
+         * Size of the upright source photo in pixels, for drawing the corners over it.
+         */frameWidth: UInt32, frameHeight: UInt32) {
         self.jpeg = jpeg
         self.width = width
         self.height = height
@@ -2248,6 +2386,12 @@ public struct PreparedPhoto: Equatable, Hashable {
         self.sourceOrientation = sourceOrientation
         self.sourceBytes = sourceBytes
         self.warnings = warnings
+        self.pageCorners = pageCorners
+        self.page = page
+        self.pageConfidence = pageConfidence
+        self.turnedDegrees = turnedDegrees
+        self.frameWidth = frameWidth
+        self.frameHeight = frameHeight
     }
 
     
@@ -2272,7 +2416,13 @@ public struct FfiConverterTypePreparedPhoto: FfiConverterRustBuffer {
                 quality: FfiConverterUInt8.read(from: &buf), 
                 sourceOrientation: FfiConverterUInt16.read(from: &buf), 
                 sourceBytes: FfiConverterUInt64.read(from: &buf), 
-                warnings: FfiConverterSequenceString.read(from: &buf)
+                warnings: FfiConverterSequenceString.read(from: &buf), 
+                pageCorners: FfiConverterSequenceTypeCorner.read(from: &buf), 
+                page: FfiConverterString.read(from: &buf), 
+                pageConfidence: FfiConverterFloat.read(from: &buf), 
+                turnedDegrees: FfiConverterUInt16.read(from: &buf), 
+                frameWidth: FfiConverterUInt32.read(from: &buf), 
+                frameHeight: FfiConverterUInt32.read(from: &buf)
         )
     }
 
@@ -2284,6 +2434,12 @@ public struct FfiConverterTypePreparedPhoto: FfiConverterRustBuffer {
         FfiConverterUInt16.write(value.sourceOrientation, into: &buf)
         FfiConverterUInt64.write(value.sourceBytes, into: &buf)
         FfiConverterSequenceString.write(value.warnings, into: &buf)
+        FfiConverterSequenceTypeCorner.write(value.pageCorners, into: &buf)
+        FfiConverterString.write(value.page, into: &buf)
+        FfiConverterFloat.write(value.pageConfidence, into: &buf)
+        FfiConverterUInt16.write(value.turnedDegrees, into: &buf)
+        FfiConverterUInt32.write(value.frameWidth, into: &buf)
+        FfiConverterUInt32.write(value.frameHeight, into: &buf)
     }
 }
 
@@ -2971,6 +3127,105 @@ public func FfiConverterTypeEntryResult_lower(_ value: EntryResult) -> RustBuffe
 
 
 
+/**
+ * How to frame the photo.
+ */
+
+public enum Framing: Equatable, Hashable {
+    
+    /**
+     * Find the document's page and flatten it when its outline is clear (the default).
+     */
+    case findPage
+    /**
+     * Keep the whole photo (the candidate's choice).
+     */
+    case wholeFrame
+    /**
+     * A photo of a person (本人手持身份证): the whole photo, turned by EXIF only.
+     */
+    case person
+    /**
+     * Flatten inside these corners (moved by the candidate): top-left, top-right,
+     * bottom-right, bottom-left.
+     */
+    case corners(corners: [Corner]
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension Framing: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFraming: FfiConverterRustBuffer {
+    typealias SwiftType = Framing
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Framing {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .findPage
+        
+        case 2: return .wholeFrame
+        
+        case 3: return .person
+        
+        case 4: return .corners(corners: try FfiConverterSequenceTypeCorner.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: Framing, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .findPage:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .wholeFrame:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .person:
+            writeInt(&buf, Int32(3))
+        
+        
+        case let .corners(corners):
+            writeInt(&buf, Int32(4))
+            FfiConverterSequenceTypeCorner.write(corners, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFraming_lift(_ buf: RustBuffer) throws -> Framing {
+    return try FfiConverterTypeFraming.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFraming_lower(_ value: Framing) -> RustBuffer {
+    return FfiConverterTypeFraming.lower(value)
+}
+
+
+
 
 public enum MaterialStatus: Equatable, Hashable {
     
@@ -3561,6 +3816,31 @@ fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeCorner: FfiConverterRustBuffer {
+    typealias SwiftType = [Corner]
+
+    public static func write(_ value: [Corner], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeCorner.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Corner] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Corner]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeCorner.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeMaterialCard: FfiConverterRustBuffer {
     typealias SwiftType = [MaterialCard]
 
@@ -3708,12 +3988,13 @@ fileprivate func uniffiFutureContinuationCallback(handle: UInt64, pollResult: In
 /**
  * Prepare the photo at `path` (JPEG or PNG from the camera or the gallery).
  */
-public func preparePhoto(path: String, document: Document)throws  -> PreparedPhoto  {
+public func preparePhoto(path: String, document: Document, framing: Framing)throws  -> PreparedPhoto  {
     return try  FfiConverterTypePreparedPhoto_lift(try rustCallWithError(FfiConverterTypeDossierError_lift) {
         uniffiCallStatus in
     uniffi_dossier_ffi_fn_func_prepare_photo(
         FfiConverterString.lower(path),
-        FfiConverterTypeDocument_lower(document),uniffiCallStatus
+        FfiConverterTypeDocument_lower(document),
+        FfiConverterTypeFraming_lower(framing),uniffiCallStatus
     )
 })
 }
@@ -3733,7 +4014,7 @@ private let initializationResult: InitializationResult = {
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
     }
-    if (uniffi_dossier_ffi_checksum_func_prepare_photo() != 56249) {
+    if (uniffi_dossier_ffi_checksum_func_prepare_photo() != 45481) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_dossier_ffi_checksum_method_dossierapp_activate() != 58471) {

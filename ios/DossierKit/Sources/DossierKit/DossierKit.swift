@@ -1,6 +1,6 @@
 // The Swift layer over the generated bindings: an AsyncStream of the queue's events and the photo
-// pipeline off the main actor. The generated async functions are already `async throws`, and a
-// cancelled Task cancels the Rust future.
+// pipeline off the main actor (the page's outline is in PageOutline.swift). The generated async
+// functions are already `async throws`, and a cancelled Task cancels the Rust future.
 @_exported import DossierFFI
 import Foundation
 
@@ -33,10 +33,11 @@ extension DossierApp {
     }
 }
 
-/// Prepare the photo at `path` (upright, metadata-free, within 200 KB) off the calling actor.
-public func preparePhotoInBackground(path: String, document: Document) async throws -> PreparedPhoto {
+/// Prepare the photo at `path` (its page found and flattened as `framing` says, upright,
+/// metadata-free, within 200 KB) off the calling actor. `PageOutline` gives the framing.
+public func preparePhotoInBackground(path: String, document: Document, framing: Framing) async throws -> PreparedPhoto {
     try await Task.detached(priority: .userInitiated) {
-        try preparePhoto(path: path, document: document)
+        try preparePhoto(path: path, document: document, framing: framing)
     }.value
 }
 

@@ -489,7 +489,7 @@ void uniffi_dossier_ffi_fn_method_tokenstorage_clear(uint64_t ptr, RustCallStatu
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DOSSIER_FFI_FN_FUNC_PREPARE_PHOTO
 #define UNIFFI_FFIDEF_UNIFFI_DOSSIER_FFI_FN_FUNC_PREPARE_PHOTO
-RustBuffer uniffi_dossier_ffi_fn_func_prepare_photo(RustBuffer path, RustBuffer document, RustCallStatus *_Nonnull out_status
+RustBuffer uniffi_dossier_ffi_fn_func_prepare_photo(RustBuffer path, RustBuffer document, RustBuffer framing, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_FFI_DOSSIER_FFI_RUSTBUFFER_ALLOC

@@ -1,7 +1,9 @@
 package cn.dossier.app
 
 import android.app.Application
+import android.graphics.Bitmap
 import android.graphics.BitmapFactory
+import android.graphics.Matrix
 import android.net.Uri
 import androidx.compose.ui.graphics.ImageBitmap
 import androidx.compose.ui.graphics.asImageBitmap
@@ -12,7 +14,9 @@ import cn.dossier.kit.Document
 import cn.dossier.kit.DossierException
 import cn.dossier.kit.DossierPage
 import cn.dossier.kit.EntryResult
+import cn.dossier.kit.Framing
 import cn.dossier.kit.Message
+import cn.dossier.kit.PageOutline
 import cn.dossier.kit.PreparedPhoto
 import cn.dossier.kit.QueueEvent
 import cn.dossier.kit.QueuedPhoto
@@ -31,9 +35,21 @@ data class PendingPhoto(
     val category: String,
     val slot: UInt?,
     val replaces: String?,
+    /** The picked photo, kept in the cache to prepare again until it is confirmed or discarded. */
+    val source: File,
+    val document: Document,
     val prepared: PreparedPhoto,
+    /** How [prepared] was framed; while it differs from [outline]'s, a new one is being prepared. */
+    val framing: Framing,
     val preview: ImageBitmap,
-)
+    /** The whole photo upright, scaled down, for the outline; none for a photo of a person. */
+    val frame: ImageBitmap?,
+    /** The page's outline as the candidate adjusts it ("adjust the page"). */
+    val outline: PageOutline,
+) {
+    /** The prepared photo is the one the screen's outline says: it may be confirmed. */
+    val current: Boolean get() = framing == outline.framing
+}
 
 data class UiState(
     val signedIn: Boolean = false,
@@ -105,28 +121,65 @@ class DossierViewModel(application: Application) : AndroidViewModel(application)
         _state.value = UiState()
     }
 
-    /** Prepare the photo the picker or the camera gave; the candidate sees it before it is stored. */
+    /**
+     * Prepare the photo the picker or the camera gave, its page found (a photo of a person kept
+     * whole); the candidate sees it, and may adjust the page, before it is stored.
+     */
     fun prepare(uri: Uri, category: String, slot: UInt?, replaces: String?) = act {
         val file = withContext(Dispatchers.IO) { copyToCache(uri) }
+        var kept = false
         try {
             val document = if (category == "id_card") Document.ID_CARD else Document.A4
-            val prepared = preparePhotoInBackground(file.path, document)
-            val preview = BitmapFactory.decodeByteArray(prepared.jpeg, 0, prepared.jpeg.size).asImageBitmap()
-            _state.update { it.copy(pending = PendingPhoto(category, slot, replaces, prepared, preview)) }
+            val wholeFrame = _state.value.page?.materials?.firstOrNull { it.category == category }?.wholeFrame == true
+            val prepared = preparePhotoInBackground(file.path, document, PageOutline.firstFraming(wholeFrame))
+            val outline = PageOutline.of(prepared, wholeFrame)
+            val preview = withContext(Dispatchers.Default) { imageOf(prepared.jpeg) }
+            val frame = if (wholeFrame) null else withContext(Dispatchers.Default) { uprightFrame(file, prepared.sourceOrientation.toInt()) }
+            val pending = PendingPhoto(category, slot, replaces, file, document, prepared, outline.framing, preview, frame, outline)
+            _state.update { it.copy(pending = pending) }
+            kept = true
         } finally {
-            file.delete()
+            if (!kept) file.delete()
+        }
+    }
+
+    /**
+     * The outline settled (a handle let go, "use whole photo" switched): kept, and the photo
+     * prepared again when its framing changed. A result the outline has moved on from is dropped.
+     */
+    fun reframe(outline: PageOutline) {
+        val pending = _state.value.pending ?: return
+        _state.update { s -> s.copy(pending = s.pending?.copy(outline = outline)) }
+        val framing = outline.framing
+        if (framing == pending.framing) return
+        act {
+            val prepared = preparePhotoInBackground(pending.source.path, pending.document, framing)
+            val preview = withContext(Dispatchers.Default) { imageOf(prepared.jpeg) }
+            _state.update { s ->
+                val now = s.pending
+                if (now == null || now.source != pending.source || now.outline.framing != framing) s
+                else s.copy(pending = now.copy(prepared = prepared, framing = framing, preview = preview))
+            }
         }
     }
 
     /** Confirmed: stored in the queue on the phone, then uploaded by the worker (at once). */
     fun confirmPending() = act {
-        val pending = _state.value.pending ?: return@act
+        val pending = _state.value.pending?.takeIf { it.current } ?: return@act
         dossier.enqueue(pending.category, pending.prepared.jpeg, pending.slot, pending.replaces)
         _state.update { it.copy(pending = null, photos = dossier.photos()) }
+        pending.source.delete()
         UploadWorker.schedule(app, expedited = true)
     }
 
-    fun discardPending() = _state.update { it.copy(pending = null) }
+    fun discardPending() {
+        _state.value.pending?.source?.delete()
+        _state.update { it.copy(pending = null) }
+    }
+
+    override fun onCleared() {
+        _state.value.pending?.source?.delete()
+    }
 
     fun delete(imageId: String) = act {
         dossier.deleteImage(imageId)
@@ -169,6 +222,33 @@ class DossierViewModel(application: Application) : AndroidViewModel(application)
             } ?: continue
             _state.update { it.copy(thumbnails = it.thumbnails + (image.id to bitmap.asImageBitmap())) }
         }
+    }
+
+    private fun imageOf(jpeg: ByteArray): ImageBitmap = BitmapFactory.decodeByteArray(jpeg, 0, jpeg.size).asImageBitmap()
+
+    /**
+     * The photo at [file] upright and at most about 2048 px a side, to draw the outline over. Core's
+     * corners are fractions of the photo with its EXIF [orientation] (1-8) applied; BitmapFactory
+     * ignores the tag, so the same turn and mirror are applied here.
+     */
+    private fun uprightFrame(file: File, orientation: Int): ImageBitmap? {
+        val bounds = BitmapFactory.Options().apply { inJustDecodeBounds = true }
+        BitmapFactory.decodeFile(file.path, bounds)
+        var sample = 1
+        while (maxOf(bounds.outWidth, bounds.outHeight) / sample > 2048) sample *= 2
+        val bitmap = BitmapFactory.decodeFile(file.path, BitmapFactory.Options().apply { inSampleSize = sample }) ?: return null
+        val matrix = Matrix().apply {
+            when (orientation) {
+                2 -> setScale(-1f, 1f)
+                3 -> setRotate(180f)
+                4 -> setScale(1f, -1f)
+                5 -> { setRotate(90f); postScale(-1f, 1f) }
+                6 -> setRotate(90f)
+                7 -> { setRotate(-90f); postScale(-1f, 1f) }
+                8 -> setRotate(-90f)
+            }
+        }
+        return Bitmap.createBitmap(bitmap, 0, 0, bitmap.width, bitmap.height, matrix, true).asImageBitmap()
     }
 
     private fun copyToCache(uri: Uri): File {

@@ -5,10 +5,14 @@ import android.net.Uri
 import androidx.activity.compose.rememberLauncherForActivityResult
 import androidx.activity.result.PickVisualMediaRequest
 import androidx.activity.result.contract.ActivityResultContracts
+import androidx.compose.foundation.Canvas
 import androidx.compose.foundation.Image
 import androidx.compose.foundation.background
 import androidx.compose.foundation.border
 import androidx.compose.foundation.clickable
+import androidx.compose.foundation.gestures.awaitEachGesture
+import androidx.compose.foundation.gestures.awaitFirstDown
+import androidx.compose.foundation.gestures.drag
 import androidx.compose.foundation.layout.Arrangement
 import androidx.compose.foundation.layout.Box
 import androidx.compose.foundation.layout.Column
@@ -19,6 +23,7 @@ import androidx.compose.foundation.layout.fillMaxWidth
 import androidx.compose.foundation.layout.height
 import androidx.compose.foundation.layout.padding
 import androidx.compose.foundation.layout.size
+import androidx.compose.foundation.layout.width
 import androidx.compose.foundation.lazy.LazyColumn
 import androidx.compose.foundation.lazy.items
 import androidx.compose.foundation.rememberScrollState
@@ -43,37 +48,50 @@ import androidx.compose.material3.LinearProgressIndicator
 import androidx.compose.material3.MaterialTheme
 import androidx.compose.material3.OutlinedButton
 import androidx.compose.material3.OutlinedTextField
+import androidx.compose.material3.Switch
 import androidx.compose.material3.Text
 import androidx.compose.material3.TextButton
 import androidx.compose.runtime.Composable
 import androidx.compose.runtime.getValue
 import androidx.compose.runtime.mutableStateOf
 import androidx.compose.runtime.remember
+import androidx.compose.runtime.rememberUpdatedState
 import androidx.compose.runtime.saveable.rememberSaveable
 import androidx.compose.runtime.setValue
 import androidx.compose.ui.Alignment
 import androidx.compose.ui.Modifier
+import androidx.compose.ui.geometry.Offset
 import androidx.compose.ui.graphics.Color
+import androidx.compose.ui.graphics.ImageBitmap
+import androidx.compose.ui.graphics.Path
+import androidx.compose.ui.graphics.drawscope.Stroke
+import androidx.compose.ui.input.pointer.pointerInput
 import androidx.compose.ui.layout.ContentScale
 import androidx.compose.ui.platform.LocalContext
+import androidx.compose.ui.platform.LocalDensity
 import androidx.compose.ui.res.stringResource
 import androidx.compose.ui.text.font.FontWeight
 import androidx.compose.ui.text.input.KeyboardType
 import androidx.compose.ui.text.input.PasswordVisualTransformation
+import androidx.compose.ui.unit.IntOffset
+import androidx.compose.ui.unit.IntSize
 import androidx.compose.ui.unit.dp
 import androidx.core.content.FileProvider
 import cn.dossier.kit.Activation
 import cn.dossier.kit.DossierStatus
 import cn.dossier.kit.MaterialCard
 import cn.dossier.kit.Message
+import cn.dossier.kit.PageOutline
 import cn.dossier.kit.QueuedPhoto
 import cn.dossier.kit.QueuedState
+import cn.dossier.kit.ViewPoint
 import cn.dossier.kit.WindowStatus
 import cn.dossier.kit.slotLabel
 import cn.dossier.kit.slots
 import java.io.File
 import java.time.ZoneId
 import java.time.format.DateTimeFormatter
+import kotlin.math.roundToInt
 
 private val timeFormat = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm").withZone(ZoneId.of("Asia/Shanghai"))
 
@@ -317,14 +335,34 @@ private fun QueuedRow(photo: QueuedPhoto, progress: Float?, model: DossierViewMo
     }
 }
 
-/** The prepared photo (upright, ≤200 KB) with its warnings; stored only when confirmed. */
+/**
+ * The prepared photo (its page flattened, upright, ≤200 KB) with its warnings; stored only when
+ * confirmed. Above it, unless the category wants a photo of a person whole, the original photo with
+ * the page's outline to adjust (调整页面) and "use whole photo"; each change prepares it again.
+ */
 @Composable
 fun PreviewScreen(pending: PendingPhoto, state: UiState, model: DossierViewModel) {
     Notice(state, model)
+    val outline = pending.outline
+    val frame = pending.frame?.takeIf { !outline.wholeFrameOnly }
+    val p = pending.prepared
     Column(Modifier.fillMaxSize().padding(16.dp).verticalScroll(rememberScrollState()), verticalArrangement = Arrangement.spacedBy(12.dp)) {
         Text(stringResource(R.string.preview), style = MaterialTheme.typography.titleLarge)
-        Image(pending.preview, contentDescription = null, contentScale = ContentScale.Fit, modifier = Modifier.fillMaxWidth().height(360.dp))
-        val p = pending.prepared
+        if (frame != null) {
+            when {
+                outline.showsOutline -> Text(stringResource(R.string.adjust_page), style = MaterialTheme.typography.bodySmall)
+                p.page == "none" -> Text(stringResource(R.string.page_not_found), style = MaterialTheme.typography.bodySmall)
+            }
+            PageOutlineCanvas(frame, outline, onSettle = model::reframe, modifier = Modifier.fillMaxWidth().height(360.dp))
+            Row(verticalAlignment = Alignment.CenterVertically) {
+                Switch(checked = outline.useWholePhoto, onCheckedChange = { model.reframe(outline.usingWholePhoto(it)) })
+                Spacer(Modifier.width(8.dp))
+                Text(stringResource(R.string.use_whole_photo))
+            }
+            Text(stringResource(R.string.to_upload), style = MaterialTheme.typography.titleSmall)
+        }
+        Image(pending.preview, contentDescription = null, contentScale = ContentScale.Fit, modifier = Modifier.fillMaxWidth().height(if (frame != null) 240.dp else 360.dp))
+        if (p.turnedDegrees.toInt() != 0) Text(stringResource(R.string.page_turned, p.turnedDegrees.toInt()))
         Text(stringResource(R.string.prepared_size, p.width.toInt(), p.height.toInt(), p.jpeg.size / 1024, (p.sourceBytes / 1024u).toInt()))
         for (warning in p.warnings) {
             Text(
@@ -340,10 +378,66 @@ fun PreviewScreen(pending: PendingPhoto, state: UiState, model: DossierViewModel
         }
         Row(horizontalArrangement = Arrangement.spacedBy(12.dp)) {
             OutlinedButton(onClick = model::discardPending) { Text(stringResource(R.string.retake)) }
-            Button(onClick = model::confirmPending, enabled = !state.busy) { Text(stringResource(R.string.confirm_upload)) }
+            // Only the photo the outline says: not while another one is being prepared.
+            Button(onClick = model::confirmPending, enabled = !state.busy && pending.current) { Text(stringResource(R.string.confirm_upload)) }
         }
     }
 }
+
+/**
+ * The original photo fitted whole, the page's outline over it and a handle on each corner. A drag
+ * runs here through [PageOutline] (a touch away from the handles is left to the scrolling column);
+ * the outline it settles on goes to [onSettle], which prepares the photo again.
+ */
+@Composable
+private fun PageOutlineCanvas(frame: ImageBitmap, outline: PageOutline, onSettle: (PageOutline) -> Unit, modifier: Modifier = Modifier) {
+    var dragging by remember { mutableStateOf<PageOutline?>(null) }
+    val settled by rememberUpdatedState(outline)
+    val settle by rememberUpdatedState(onSettle)
+    val reach = with(LocalDensity.current) { 32.dp.toPx() }
+    val colour = MaterialTheme.colorScheme.primary
+    Canvas(
+        modifier.pointerInput(Unit) {
+            awaitEachGesture {
+                val down = awaitFirstDown(requireUnconsumed = false)
+                val fit = settled.fit(size.width.toFloat(), size.height.toFloat())
+                var held = settled.startDrag(down.position.toViewPoint(), fit, reach)
+                if (held.activeHandle == null) return@awaitEachGesture
+                down.consume()
+                dragging = held
+                drag(down.id) { change ->
+                    held = held.dragTo(change.position.toViewPoint(), fit)
+                    dragging = held
+                    change.consume()
+                }
+                settle(held.endDrag())
+                dragging = null
+            }
+        },
+    ) {
+        val shown = dragging ?: outline
+        val fit = shown.fit(size.width, size.height)
+        drawImage(
+            frame,
+            dstOffset = IntOffset(fit.left.roundToInt(), fit.top.roundToInt()),
+            dstSize = IntSize(fit.width.roundToInt(), fit.height.roundToInt()),
+        )
+        val points = shown.points(fit).map { Offset(it.x, it.y) }
+        if (points.isEmpty()) return@Canvas
+        val edge = Path().apply {
+            moveTo(points[0].x, points[0].y)
+            points.drop(1).forEach { lineTo(it.x, it.y) }
+            close()
+        }
+        drawPath(edge, colour, style = Stroke(width = 2.dp.toPx()))
+        points.forEachIndexed { handle, centre ->
+            drawCircle(colour.copy(alpha = if (handle == shown.activeHandle) 0.6f else 0.25f), radius = 12.dp.toPx(), center = centre)
+            drawCircle(colour, radius = 12.dp.toPx(), center = centre, style = Stroke(width = 2.dp.toPx()))
+        }
+    }
+}
+
+private fun Offset.toViewPoint() = ViewPoint(x, y)
 
 /** The reviewers' messages, unread first; opening one marks it read. */
 @Composable

@@ -10,7 +10,7 @@ import kotlinx.coroutines.withContext
 
 /**
  * The idiomatic layer over the generated bindings (`dossier_ffi.kt`): a Flow of the queue's events
- * and the photo pipeline off the caller's thread. The generated async functions are already
+ * and the photo pipeline off the caller's thread (the page's outline is in `PageOutline.kt`). The generated async functions are already
  * `suspend`, and their cancellation reaches Rust. Plain Kotlin and coroutines, no Android API, so
  * the JVM tests compile and run it as the app does.
  */
@@ -46,11 +46,12 @@ fun DossierApp.events(): Flow<QueueEvent> = callbackFlow {
 }.buffer(Channel.UNLIMITED)
 
 /**
- * Prepare the photo at [path] (upright, metadata-free, within 200 KB) on a background thread: a
- * 12-megapixel photo takes about a tenth of a second of CPU on a desktop, longer on a phone.
+ * Prepare the photo at [path] (its page found and flattened as [framing] says, upright,
+ * metadata-free, within 200 KB) on a background thread: a 12-megapixel photo takes about a tenth
+ * of a second of CPU on a desktop, longer on a phone. [PageOutline] gives the framing.
  */
-suspend fun preparePhotoInBackground(path: String, document: Document): PreparedPhoto =
-    withContext(Dispatchers.Default) { preparePhoto(path, document) }
+suspend fun preparePhotoInBackground(path: String, document: Document, framing: Framing): PreparedPhoto =
+    withContext(Dispatchers.Default) { preparePhoto(path, document, framing) }
 
 /** The slots of a material in order, each with its image or empty, as the materials list draws them. */
 fun MaterialCard.slots(): List<SlotImage?> =

@@ -898,7 +898,7 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_dossier_ffi_fn_method_tokenstorage_clear(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_dossier_ffi_fn_func_prepare_photo(`path`: RustBuffer.ByValue,`document`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_dossier_ffi_fn_func_prepare_photo(`path`: RustBuffer.ByValue,`document`: RustBuffer.ByValue,`framing`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun ffi_dossier_ffi_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1019,7 +1019,7 @@ private fun uniffiCheckContractApiVersion(lib: IntegrityCheckingUniffiLib) {
 }
 @Suppress("UNUSED_PARAMETER")
 private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
-    if ((lib.uniffi_dossier_ffi_checksum_func_prepare_photo() and 0xFFFF) != 56249) {
+    if ((lib.uniffi_dossier_ffi_checksum_func_prepare_photo() and 0xFFFF) != 45481) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_dossier_ffi_checksum_method_dossierapp_activate() and 0xFFFF) != 58471) {
@@ -1448,6 +1448,29 @@ public object FfiConverterLong: FfiConverter<Long, Long> {
 
     override fun write(value: Long, buf: ByteBuffer) {
         buf.putLong(value)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterFloat: FfiConverter<Float, Float> {
+    override fun lift(value: Float): Float {
+        return value
+    }
+
+    override fun read(buf: ByteBuffer): Float {
+        return buf.getFloat()
+    }
+
+    override fun lower(value: Float): Float {
+        return value
+    }
+
+    override fun allocationSize(value: Float) = 4UL
+
+    override fun write(value: Float, buf: ByteBuffer) {
+        buf.putFloat(value)
     }
 }
 
@@ -3395,6 +3418,48 @@ public object FfiConverterTypeActivation: FfiConverterRustBuffer<Activation> {
 
 
 /**
+ * A point of the photo as shown upright (EXIF applied), in fractions 0..1 of its width and
+ * height.
+ */
+data class Corner (
+    var `x`: kotlin.Float
+    , 
+    var `y`: kotlin.Float
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCorner: FfiConverterRustBuffer<Corner> {
+    override fun read(buf: ByteBuffer): Corner {
+        return Corner(
+            FfiConverterFloat.read(buf),
+            FfiConverterFloat.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Corner) = (
+            FfiConverterFloat.allocationSize(value.`x`) +
+            FfiConverterFloat.allocationSize(value.`y`)
+    )
+
+    override fun write(value: Corner, buf: ByteBuffer) {
+            FfiConverterFloat.write(value.`x`, buf)
+            FfiConverterFloat.write(value.`y`, buf)
+    }
+}
+
+
+
+/**
  * The materials page (报名材料上传), as last fetched.
  */
 data class DossierPage (
@@ -3519,6 +3584,16 @@ data class MaterialCard (
      * The reviewer's message when returned.
      */
     var `note`: kotlin.String?
+    , 
+    /**
+     * The document photographed, for `prepare_photo`.
+     */
+    var `document`: Document
+    , 
+    /**
+     * A photo of the candidate (本人手持身份证): prepare with `Framing::Person`, never cropped.
+     */
+    var `wholeFrame`: kotlin.Boolean
     
 ){
     
@@ -3549,6 +3624,8 @@ public object FfiConverterTypeMaterialCard: FfiConverterRustBuffer<MaterialCard>
             FfiConverterOptionalString.read(buf),
             FfiConverterSequenceTypeSlotImage.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterTypeDocument.read(buf),
+            FfiConverterBoolean.read(buf),
         )
     }
 
@@ -3566,7 +3643,9 @@ public object FfiConverterTypeMaterialCard: FfiConverterRustBuffer<MaterialCard>
             FfiConverterSequenceString.allocationSize(value.`slotLabels`) +
             FfiConverterOptionalString.allocationSize(value.`exampleUrl`) +
             FfiConverterSequenceTypeSlotImage.allocationSize(value.`images`) +
-            FfiConverterOptionalString.allocationSize(value.`note`)
+            FfiConverterOptionalString.allocationSize(value.`note`) +
+            FfiConverterTypeDocument.allocationSize(value.`document`) +
+            FfiConverterBoolean.allocationSize(value.`wholeFrame`)
     )
 
     override fun write(value: MaterialCard, buf: ByteBuffer) {
@@ -3584,6 +3663,8 @@ public object FfiConverterTypeMaterialCard: FfiConverterRustBuffer<MaterialCard>
             FfiConverterOptionalString.write(value.`exampleUrl`, buf)
             FfiConverterSequenceTypeSlotImage.write(value.`images`, buf)
             FfiConverterOptionalString.write(value.`note`, buf)
+            FfiConverterTypeDocument.write(value.`document`, buf)
+            FfiConverterBoolean.write(value.`wholeFrame`, buf)
     }
 }
 
@@ -3675,6 +3756,37 @@ data class PreparedPhoto (
      * Warn before upload: `blurry`, `too_dark`, `washed_out`, `too_small`.
      */
     var `warnings`: List<kotlin.String>
+    , 
+    /**
+     * The page's corners (top-left, top-right, bottom-right, bottom-left) found or given, to
+     * draw on the photo; also an unsure outline with `none` and `whole_frame`, so the candidate
+     * can take it up. Empty when no outline was seen. Corners given come back renamed from the
+     * top-left of the photo as shown.
+     */
+    var `pageCorners`: List<Corner>
+    , 
+    /**
+     * `found`, `given`, `none` (no clear outline: the whole photo kept) or `whole_frame`.
+     */
+    var `page`: kotlin.String
+    , 
+    /**
+     * How clearly the outline showed, 0..1.
+     */
+    var `pageConfidence`: kotlin.Float
+    , 
+    /**
+     * Degrees (0, 90, 180, 270) the result was turned clockwise because its text showed it
+     * sideways or upside down.
+     */
+    var `turnedDegrees`: kotlin.UShort
+    , 
+    /**
+     * Size of the upright source photo in pixels, for drawing the corners over it.
+     */
+    var `frameWidth`: kotlin.UInt
+    , 
+    var `frameHeight`: kotlin.UInt
     
 ){
     
@@ -3698,6 +3810,12 @@ public object FfiConverterTypePreparedPhoto: FfiConverterRustBuffer<PreparedPhot
             FfiConverterUShort.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterSequenceString.read(buf),
+            FfiConverterSequenceTypeCorner.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterFloat.read(buf),
+            FfiConverterUShort.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
         )
     }
 
@@ -3708,7 +3826,13 @@ public object FfiConverterTypePreparedPhoto: FfiConverterRustBuffer<PreparedPhot
             FfiConverterUByte.allocationSize(value.`quality`) +
             FfiConverterUShort.allocationSize(value.`sourceOrientation`) +
             FfiConverterULong.allocationSize(value.`sourceBytes`) +
-            FfiConverterSequenceString.allocationSize(value.`warnings`)
+            FfiConverterSequenceString.allocationSize(value.`warnings`) +
+            FfiConverterSequenceTypeCorner.allocationSize(value.`pageCorners`) +
+            FfiConverterString.allocationSize(value.`page`) +
+            FfiConverterFloat.allocationSize(value.`pageConfidence`) +
+            FfiConverterUShort.allocationSize(value.`turnedDegrees`) +
+            FfiConverterUInt.allocationSize(value.`frameWidth`) +
+            FfiConverterUInt.allocationSize(value.`frameHeight`)
     )
 
     override fun write(value: PreparedPhoto, buf: ByteBuffer) {
@@ -3719,6 +3843,12 @@ public object FfiConverterTypePreparedPhoto: FfiConverterRustBuffer<PreparedPhot
             FfiConverterUShort.write(value.`sourceOrientation`, buf)
             FfiConverterULong.write(value.`sourceBytes`, buf)
             FfiConverterSequenceString.write(value.`warnings`, buf)
+            FfiConverterSequenceTypeCorner.write(value.`pageCorners`, buf)
+            FfiConverterString.write(value.`page`, buf)
+            FfiConverterFloat.write(value.`pageConfidence`, buf)
+            FfiConverterUShort.write(value.`turnedDegrees`, buf)
+            FfiConverterUInt.write(value.`frameWidth`, buf)
+            FfiConverterUInt.write(value.`frameHeight`, buf)
     }
 }
 
@@ -4319,6 +4449,123 @@ public object FfiConverterTypeEntryResult : FfiConverterRustBuffer<EntryResult>{
 
 
 
+/**
+ * How to frame the photo.
+ */
+sealed class Framing {
+    
+    /**
+     * Find the document's page and flatten it when its outline is clear (the default).
+     */
+    object FindPage : Framing()
+    
+    
+    /**
+     * Keep the whole photo (the candidate's choice).
+     */
+    object WholeFrame : Framing()
+    
+    
+    /**
+     * A photo of a person (本人手持身份证): the whole photo, turned by EXIF only.
+     */
+    object Person : Framing()
+    
+    
+    /**
+     * Flatten inside these corners (moved by the candidate): top-left, top-right,
+     * bottom-right, bottom-left.
+     */
+    data class Corners(
+        val `corners`: List<cn.dossier.kit.Corner>) : Framing()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFraming : FfiConverterRustBuffer<Framing>{
+    override fun read(buf: ByteBuffer): Framing {
+        return when(buf.getInt()) {
+            1 -> Framing.FindPage
+            2 -> Framing.WholeFrame
+            3 -> Framing.Person
+            4 -> Framing.Corners(
+                FfiConverterSequenceTypeCorner.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: Framing): ULong = when(value) {
+        is Framing.FindPage -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is Framing.WholeFrame -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is Framing.Person -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is Framing.Corners -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterSequenceTypeCorner.allocationSize(value.`corners`)
+            )
+        }
+    }
+
+    override fun write(value: Framing, buf: ByteBuffer) {
+        when(value) {
+            is Framing.FindPage -> {
+                buf.putInt(1)
+                Unit
+            }
+            is Framing.WholeFrame -> {
+                buf.putInt(2)
+                Unit
+            }
+            is Framing.Person -> {
+                buf.putInt(3)
+                Unit
+            }
+            is Framing.Corners -> {
+                buf.putInt(4)
+                FfiConverterSequenceTypeCorner.write(value.`corners`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
 
 enum class MaterialStatus {
     
@@ -4905,6 +5152,34 @@ public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.Str
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeCorner: FfiConverterRustBuffer<List<Corner>> {
+    override fun read(buf: ByteBuffer): List<Corner> {
+        val len = buf.getInt()
+        return List<Corner>(len) {
+            FfiConverterTypeCorner.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Corner>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeCorner.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Corner>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeCorner.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeMaterialCard: FfiConverterRustBuffer<List<MaterialCard>> {
     override fun read(buf: ByteBuffer): List<MaterialCard> {
         val len = buf.getInt()
@@ -5021,14 +5296,15 @@ public object FfiConverterSequenceTypeSlotImage: FfiConverterRustBuffer<List<Slo
         /**
          * Prepare the photo at `path` (JPEG or PNG from the camera or the gallery).
          */
-    @Throws(DossierException::class) fun `preparePhoto`(`path`: kotlin.String, `document`: Document): PreparedPhoto {
+    @Throws(DossierException::class) fun `preparePhoto`(`path`: kotlin.String, `document`: Document, `framing`: Framing): PreparedPhoto {
             return FfiConverterTypePreparedPhoto.lift(
     uniffiRustCallWithError(DossierException) { _status ->
     UniffiLib.uniffi_dossier_ffi_fn_func_prepare_photo(
     
         
         FfiConverterString.lower(`path`),
-        FfiConverterTypeDocument.lower(`document`),_status)
+        FfiConverterTypeDocument.lower(`document`),
+        FfiConverterTypeFraming.lower(`framing`),_status)
 }
     )
     }

@@ -2,6 +2,7 @@ package cn.dossier.kit
 
 import java.io.File
 import java.nio.file.Files
+import kotlin.math.hypot
 import kotlinx.coroutines.async
 import kotlinx.coroutines.delay
 import kotlinx.coroutines.flow.filter
@@ -71,8 +72,9 @@ class DossierKitTest {
         app
     }
 
+    /** The orientation photos kept whole: these tests are about EXIF and the queue, not the page. */
     private fun prepared(name: String, document: Document = Document.ID_CARD): PreparedPhoto =
-        preparePhoto(File(photos, name).path, document)
+        preparePhoto(File(photos, name).path, document, Framing.WholeFrame)
 
     @Test
     fun aSidewaysCameraPhotoComesOutUprightAndWithinBudget() {
@@ -89,11 +91,66 @@ class DossierKitTest {
     fun notAPhotoIsATypedException() {
         val text = File.createTempFile("not-a-photo", ".jpg").apply { writeText("hello") }
         try {
-            preparePhoto(text.path, Document.A4)
+            preparePhoto(text.path, Document.A4, Framing.FindPage)
             fail("a text file is not a photo")
         } catch (e: DossierException.InvalidPhoto) {
             assertEquals("not_an_image", e.code)
         }
+    }
+
+    /** A fixture's ground truth: the upright photo's size and the page's corners in its pixels, TL, TR, BR, BL. */
+    private class Truth(val width: Float, val height: Float, val corners: List<Pair<Float, Float>>)
+
+    /** `{"width":W,"height":H,"corners":[[x,y],[x,y],[x,y],[x,y]]}`, read without a JSON library. */
+    private fun truth(file: File): Truth {
+        val text = file.readText()
+        val number = "-?[0-9]+(?:\\.[0-9]+)?(?:[eE][-+]?[0-9]+)?"
+        fun field(name: String) = Regex("\"$name\"\\s*:\\s*($number)").find(text)!!.groupValues[1].toFloat()
+        val corners = Regex(number).findAll(text.substringAfter("\"corners\"").substringBefore("]]"))
+            .map { it.value.toFloat() }.toList()
+        assertEquals("four corners in $file", 8, corners.size)
+        return Truth(field("width"), field("height"), corners.chunked(2).map { (x, y) -> x to y })
+    }
+
+    @Test
+    fun aPageAtAnAngleIsFoundThenPreparedWithMovedCornersOrWhole() {
+        val fixtures = File(env("DOSSIER_FIXTURES"))
+        val path = File(fixtures, "page-at-angle.jpg").path
+        val truth = truth(File(fixtures, "page-at-angle.json"))
+
+        val found = preparePhoto(path, Document.A4, Framing.FindPage)
+        assertEquals("confidence ${found.pageConfidence}", "found", found.page)
+        assertEquals("the frame the truth is in", truth.width, found.frameWidth.toFloat(), 0.5f)
+        assertEquals("the frame the truth is in", truth.height, found.frameHeight.toFloat(), 0.5f)
+        assertEquals(4, found.pageCorners.size)
+        val diagonal = hypot(truth.width, truth.height)
+        found.pageCorners.zip(truth.corners).forEachIndexed { i, (corner, expected) ->
+            val off = hypot(corner.x * truth.width - expected.first, corner.y * truth.height - expected.second)
+            assertTrue("corner $i off by $off px of a $diagonal px diagonal", off <= 0.02f * diagonal)
+        }
+
+        // The candidate drags the top-left handle 20 px inwards in a 1000 px view: prepared with
+        // the corners as the screen shows them.
+        val outline = PageOutline.of(found, wholeFrame = false)
+        assertEquals(Framing.FindPage, outline.framing)
+        val fit = outline.fit(1000f, 1000f)
+        val handle = outline.points(fit)[0]
+        val moved = outline.startDrag(handle, fit, 40f).dragTo(ViewPoint(handle.x + 20f, handle.y + 20f), fit).endDrag()
+        val framing = moved.framing
+        assertTrue("$framing", framing is Framing.Corners)
+        val given = preparePhoto(path, Document.A4, framing)
+        assertEquals("given", given.page)
+        // The same four corners (core may name another one top-left when the page lies at a slant).
+        for (corner in moved.corners) {
+            assertTrue("$corner in ${given.pageCorners}", given.pageCorners.any { hypot(it.x - corner.x, it.y - corner.y) < 1e-3f })
+        }
+
+        // "Use whole photo": nothing cut away, the frame's shape kept (turned, if its text said so).
+        val whole = preparePhoto(path, Document.A4, moved.usingWholePhoto(true).framing)
+        assertEquals("whole_frame", whole.page)
+        val frameAspect = found.frameWidth.toFloat() / found.frameHeight.toFloat()
+        val expected = if (whole.turnedDegrees.toInt() % 180 == 90) 1 / frameAspect else frameAspect
+        assertEquals(expected, whole.width.toFloat() / whole.height.toFloat(), 0.01f)
     }
 
     @Test
@@ -162,7 +219,7 @@ class DossierKitTest {
     fun aCancelledRunLeavesEveryPhotoToUploadOnce() = runBlocking {
         val app = activated("DOSSIER_TICKET_2")
         val photos = listOf("Portrait_1.jpg", "Portrait_2.jpg", "Portrait_6.jpg", "Portrait_8.jpg")
-            .map { path -> preparePhotoInBackground(File(this@DossierKitTest.photos, path).path, Document.A4) }
+            .map { path -> preparePhotoInBackground(File(this@DossierKitTest.photos, path).path, Document.A4, Framing.WholeFrame) }
             .map { app.enqueue("other", it.jpeg, null, null) }
         // The screen's view: the Flow of events until each photo is up, then the collector ends.
         val uploadedEvents = async {
