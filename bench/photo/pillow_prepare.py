@@ -16,16 +16,20 @@ def prepare(path):
     im.draft("RGB", (2048, 2048))
     im = ImageOps.exif_transpose(im).convert("RGB")
     im.thumbnail((2048, 2048), Image.LANCZOS)
-    lo, hi, best = 20, 95, None
-    while lo <= hi:
-        q = (lo + hi) // 2
-        buf = io.BytesIO()
-        im.save(buf, "JPEG", quality=q, optimize=True, subsampling=2)
-        if buf.tell() <= BUDGET:
-            best, lo = (q, buf.getvalue()), q + 1
-        else:
-            hi = q - 1
-    return best
+    # A noisy photo may not fit at quality 20 even at 2048 px: then smaller, as Dossier does.
+    while True:
+        lo, hi, best = 20, 95, None
+        while lo <= hi:
+            q = (lo + hi) // 2
+            buf = io.BytesIO()
+            im.save(buf, "JPEG", quality=q, optimize=True, subsampling=2)
+            if buf.tell() <= BUDGET:
+                best, lo = (q, buf.getvalue()), q + 1
+            else:
+                hi = q - 1
+        if best:
+            return best
+        im.thumbnail((int(max(im.size) * 0.85),) * 2, Image.LANCZOS)
 
 
 path, runs, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]

@@ -6,16 +6,19 @@ sharp.concurrency(1);
 const BUDGET = 200 * 1024;
 
 async function prepare(path) {
-  const { data, info } = await sharp(path).rotate()
-    .resize(2048, 2048, { fit: "inside", withoutEnlargement: true, kernel: "lanczos3" })
-    .raw().toBuffer({ resolveWithObject: true });
-  let lo = 20, hi = 95, best = null;
-  while (lo <= hi) {
-    const q = (lo + hi) >> 1;
-    const out = await sharp(data, { raw: info }).jpeg({ quality: q, chromaSubsampling: "4:2:0", optimiseCoding: true }).toBuffer();
-    if (out.length <= BUDGET) { best = [q, out]; lo = q + 1; } else { hi = q - 1; }
+  // A noisy photo may not fit at quality 20 even at 2048 px: then smaller, as Dossier does.
+  for (let edge = 2048; ; edge = Math.round(edge * 0.85)) {
+    const { data, info } = await sharp(path).rotate()
+      .resize(edge, edge, { fit: "inside", withoutEnlargement: true, kernel: "lanczos3" })
+      .raw().toBuffer({ resolveWithObject: true });
+    let lo = 20, hi = 95, best = null;
+    while (lo <= hi) {
+      const q = (lo + hi) >> 1;
+      const out = await sharp(data, { raw: info }).jpeg({ quality: q, chromaSubsampling: "4:2:0", optimiseCoding: true }).toBuffer();
+      if (out.length <= BUDGET) { best = [q, out]; lo = q + 1; } else { hi = q - 1; }
+    }
+    if (best) return best;
   }
-  return best;
 }
 
 (async () => {

@@ -221,3 +221,41 @@ fn the_candidate_decides_corners_or_the_whole_frame() {
         PhotoError::InvalidCorners
     );
 }
+
+#[test]
+fn any_corners_give_a_page_or_a_typed_refusal_never_a_panic() {
+    use dossier_core::photo::Point;
+    let s = scene(7, Setup::random(&mut Rng::new(7), 640, 480));
+    let mut rng = Rng::new(99);
+    let mut refused = 0;
+    for round in 0..200 {
+        // A page's corners moved by up to a third of the photo, or anything at all.
+        let wild = round % 3 == 0;
+        let base = [(0.2, 0.2), (0.8, 0.2), (0.8, 0.8), (0.2, 0.8)];
+        let mut corner = |k: usize| {
+            let pick = |rng: &mut Rng, at: f32| match (wild, rng.next() % 10) {
+                (true, 0) => f32::NAN,
+                (true, 1) => rng.range(-50.0, 50.0),
+                (true, _) => rng.range(-0.3, 1.3),
+                (false, _) => at + rng.range(-0.33, 0.33),
+            };
+            Point {
+                x: pick(&mut rng, base[k].0),
+                y: pick(&mut rng, base[k].1),
+            }
+        };
+        let quad = Quad([corner(0), corner(1), corner(2), corner(3)]);
+        match prepare_scene(&s, Framing::Corners(quad)) {
+            Ok(out) => {
+                assert_eq!(out.page.framing, PageFraming::Given, "round {round}");
+                assert!(out.jpeg.len() <= 200 * 1024);
+            }
+            Err(e) => {
+                assert_eq!(e, PhotoError::InvalidCorners, "round {round}: {quad:?}");
+                refused += 1;
+            }
+        }
+    }
+    // Both happen: the test reaches the flattening of odd shapes as well as the refusal.
+    assert!(refused > 20 && refused < 190, "{refused} of 200 refused");
+}

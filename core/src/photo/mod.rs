@@ -387,8 +387,11 @@ fn page_source(
             break;
         }
     }
-    // Not worth a second decode for less than a third more pixels.
-    if longest_side as f64 >= 0.9 * long_edge as f64 || target < 1.33 * frame_long {
+    // Not worth a second decode for less than a third more pixels along the page (the output
+    // never exceeds `long_edge`): a page filling most of the frame keeps the first decode.
+    let gain = (long_edge as f64).min(longest_side as f64 * target / frame_long)
+        / longest_side.max(1.0) as f64;
+    if gain < 1.33 {
         return Ok(frame);
     }
     drop(frame);
