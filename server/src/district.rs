@@ -218,7 +218,7 @@ mod tests {
     fn the_example_district_applies_and_reapplies_in_place() {
         let (db, dir) = temp_db();
         let file = parse(crate::demo::DISTRICT_FILE).unwrap();
-        assert_eq!(file.categories.len(), 7);
+        assert_eq!(file.categories.len(), 8);
         let first = apply(&db, "test", &file, |_| Ok(None)).unwrap();
         assert!(
             first.created

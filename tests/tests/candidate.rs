@@ -357,6 +357,10 @@ async fn personal_information_is_completed_and_edited_any_time() {
 
 // 2. The district's material list, evaluated per candidate.
 
+fn id_subject(d: &dossier_core::api::DossierView) -> dossier_core::api::Subject {
+    d.materials[0].category.subject
+}
+
 #[tokio::test]
 async fn material_list_shows_every_category_with_requirements_for_this_candidate() {
     let server = TestServer::start().await;
@@ -376,9 +380,14 @@ async fn material_list_shows_every_category_with_requirements_for_this_candidate
             "probation",
             "assistant_certificate",
             "work_proof",
-            "other"
+            "other",
+            "id_holding"
         ]
     );
+    // A photo of the candidate holding the card: the page keeps it whole.
+    let holding = zhang.materials.last().unwrap();
+    assert_eq!(holding.category.subject, dossier_core::api::Subject::Person);
+    assert_eq!(id_subject(&zhang), dossier_core::api::Subject::Document);
     let id = &zhang.materials[0];
     assert_eq!((id.category.min_images, id.category.max_images), (2, 2));
     assert_eq!(id.category.slot_labels, ["正面", "反面"]);

@@ -69,7 +69,7 @@ async fn demo_prints_a_password_and_a_ticket_that_work() {
     );
     let signed_in = client(&base);
     signed_in.login(username, password).await.unwrap();
-    assert_eq!(signed_in.dossier().await.unwrap().materials.len(), 7);
+    assert_eq!(signed_in.dossier().await.unwrap().materials.len(), 8);
     assert!(matches!(
         client(&base).enter_with_ticket(ticket).await.unwrap(),
         Entry::Activate(_)
@@ -102,7 +102,7 @@ async fn a_district_is_set_up_from_its_file_and_roster() {
     assert!(applied.status.success(), "{applied:?}");
     let said = String::from_utf8_lossy(&applied.stdout);
     assert!(
-        said.contains("district tj created with 7 categories"),
+        said.contains("district tj created with 8 categories"),
         "{said}"
     );
     assert_eq!(
