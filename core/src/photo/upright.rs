@@ -50,9 +50,9 @@ pub fn content_turn(image: &RgbImage) -> Option<u8> {
     };
     // Lines across the page's width: in the page's own frame, the "top" is one of two ends.
     let (w, h) = grey.dimensions();
-    let (page_w, page_h) = if vertical { (h, w) } else { (w, h) };
+    let page_h = if vertical { w } else { h };
     let frame: Vec<Blob> = lines.iter().map(|b| b.in_page(vertical, w)).collect();
-    let upside_down = upside_down(&frame, page_w, page_h)?;
+    let upside_down = upside_down(&frame, page_h)?;
     // Vertical lines: the page's top is at the frame's right (a page turned a quarter clockwise
     // in the photo) or its left; `in_page` maps as if the top were at the right.
     Some(match (vertical, upside_down) {
@@ -201,7 +201,7 @@ fn text_lines(blobs: &[Blob], vertical: bool) -> Vec<Blob> {
 }
 
 /// Whether lines running left to right say the page is upside down; None when they do not say.
-fn upside_down(lines: &[Blob], page_w: u32, page_h: u32) -> Option<bool> {
+fn upside_down(lines: &[Blob], page_h: u32) -> Option<bool> {
     let mut vote = 0.0f32;
     // The title: lines clearly taller than the text, in the top or bottom part.
     let mut heights: Vec<u32> = lines.iter().map(Blob::height).collect();
@@ -237,7 +237,6 @@ fn upside_down(lines: &[Blob], page_w: u32, page_h: u32) -> Option<bool> {
     };
     let starts = aligned(&|b: &Blob| b.x0 as f32);
     let ends = aligned(&|b: &Blob| b.x1 as f32);
-    let _ = page_w;
     let (more, fewer) = (starts.max(ends) as f32, starts.min(ends) as f32);
     if more >= 3.0 && more >= 1.5 * fewer {
         vote += if starts > ends { -1.0 } else { 1.0 };
