@@ -188,16 +188,15 @@ pub fn prepare_photo(
     document: Document,
     framing: Framing,
 ) -> Result<PreparedPhoto, DossierError> {
-    let (framing, turn_by_content) = match framing {
-        Framing::FindPage => (photo::Framing::FindPage, true),
-        Framing::WholeFrame => (photo::Framing::WholeFrame, true),
-        Framing::Person => (photo::Framing::WholeFrame, false),
+    let framing = match framing {
+        Framing::FindPage => photo::Framing::FindPage,
+        Framing::WholeFrame => photo::Framing::WholeFrame,
+        Framing::Person => photo::Framing::Person,
         Framing::Corners { corners } => {
             let quad: [Corner; 4] = corners
                 .try_into()
                 .map_err(|_| DossierError::from(PhotoError::InvalidCorners))?;
-            let quad = photo::Quad(quad.map(|c| photo::Point { x: c.x, y: c.y }));
-            (photo::Framing::Corners(quad), true)
+            photo::Framing::Corners(photo::Quad(quad.map(|c| photo::Point { x: c.x, y: c.y })))
         }
     };
     let options = PrepareOptions {
@@ -206,7 +205,6 @@ pub fn prepare_photo(
             Document::A4 => DocumentKind::A4,
         },
         framing,
-        turn_by_content,
         ..PrepareOptions::default()
     };
     let p = photo::prepare(PhotoSource::Path(Path::new(&path)), &options)?;

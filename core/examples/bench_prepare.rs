@@ -34,9 +34,9 @@ fn main() {
     );
     let before = args.get(3).map(String::as_str) == Some("before");
     let options = if before {
+        // No page looked for, EXIF only: what `prepare` did before page capture.
         PrepareOptions {
-            framing: Framing::WholeFrame,
-            turn_by_content: false,
+            framing: Framing::Person,
             ..PrepareOptions::default()
         }
     } else {
@@ -54,8 +54,7 @@ fn main() {
         let whole = prepare(
             PhotoSource::Path(input),
             &PrepareOptions {
-                framing: Framing::WholeFrame,
-                turn_by_content: false,
+                framing: Framing::Person,
                 budget_bytes: 8 << 20,
                 ..PrepareOptions::default()
             },

@@ -8,9 +8,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use dossier_core::photo::{
-    DocumentKind, Framing, PhotoSource, Point, PrepareOptions, Quad, prepare,
-};
+use dossier_core::photo::{DocumentKind, Framing, PhotoSource, PrepareOptions, Quad, prepare};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -26,22 +24,13 @@ fn main() {
     };
     let flag = |name: &str| args.iter().position(|a| a == name);
     let framing = if let Some(at) = flag("--corners") {
-        let numbers: Vec<f32> = args
-            .get(at + 1)
-            .map(|list| {
-                list.split(',')
-                    .filter_map(|n| n.trim().parse().ok())
-                    .collect()
-            })
-            .unwrap_or_default();
-        if numbers.len() != 8 {
-            eprintln!("--corners takes eight numbers: x1,y1,x2,y2,x3,y3,x4,y4");
-            std::process::exit(2);
+        match args.get(at + 1).map(|list| list.parse::<Quad>()) {
+            Some(Ok(quad)) => Framing::Corners(quad),
+            _ => {
+                eprintln!("--corners takes eight numbers: x1,y1,x2,y2,x3,y3,x4,y4");
+                std::process::exit(2);
+            }
         }
-        Framing::Corners(Quad(std::array::from_fn(|k| Point {
-            x: numbers[2 * k],
-            y: numbers[2 * k + 1],
-        })))
     } else if flag("--whole-frame").is_some() {
         Framing::WholeFrame
     } else {
@@ -82,12 +71,7 @@ fn main() {
             );
             println!("took {:.0} ms", took.as_secs_f64() * 1000.0);
             let page = &p.page;
-            let corners = page.corners.map_or("none".to_string(), |q| {
-                q.0.iter()
-                    .map(|c| format!("{:.4},{:.4}", c.x, c.y))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            });
+            let corners = page.corners.map_or("none".to_string(), |q| q.to_string());
             println!(
                 "page: {} (confidence {:.2}), corners {corners} of the {}x{} upright frame; turned {}° by content",
                 page.framing.code(),

@@ -6,7 +6,7 @@ use dossier_core::api::{
     RecoveryQuestion, RecoveryQuestionRequest, RecoveryRequest, RefreshRequest, SessionGrant,
     SessionMode, Subject, SubmitReceipt, TicketRequest,
 };
-use dossier_core::photo::{Framing, PhotoError, Point, PrepareOptions, Quad, UPLOAD_BUDGET_BYTES};
+use dossier_core::photo::{Framing, PrepareOptions, Quad, UPLOAD_BUDGET_BYTES};
 use poem::http::{Method, header};
 use poem::web::Data;
 use poem::{Body, Request};
@@ -407,23 +407,6 @@ enum PreparedAnswer {
     ),
 }
 
-/// `x1,y1,...,y4` in fractions of the upright photo: the page's corners, as the candidate moved
-/// them.
-fn parse_corners(text: &str) -> Result<Quad, ApiError> {
-    let numbers: Vec<f32> = text
-        .split(',')
-        .map(|n| n.trim().parse::<f32>())
-        .collect::<Result<_, _>>()
-        .map_err(|_| ApiError::from(PhotoError::InvalidCorners))?;
-    if numbers.len() != 8 {
-        return Err(PhotoError::InvalidCorners.into());
-    }
-    Ok(Quad(std::array::from_fn(|k| Point {
-        x: numbers[2 * k],
-        y: numbers[2 * k + 1],
-    })))
-}
-
 pub struct DossierApi;
 
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Dossier")]
@@ -591,11 +574,11 @@ impl DossierApi {
         corners: Query<Option<String>>,
         body: PhotoBody,
     ) -> ApiResult<PreparedAnswer> {
-        let person = subject.0 == Some(Subject::Person);
-        let framing = match (&corners.0, whole_frame.0.unwrap_or(false) || person) {
-            (_, true) => Framing::WholeFrame,
-            (Some(text), false) => Framing::Corners(parse_corners(text)?),
-            (None, false) => Framing::FindPage,
+        let framing = match (subject.0, &corners.0, whole_frame.0.unwrap_or(false)) {
+            (Some(Subject::Person), _, _) => Framing::Person,
+            (_, _, true) => Framing::WholeFrame,
+            (_, Some(text), false) => Framing::Corners(text.parse::<Quad>()?),
+            (_, None, false) => Framing::FindPage,
         };
         // A place among the photos being prepared before the body is read: each holds up to
         // 32 MB of body and its decode, so their number bounds the memory they take.
@@ -608,18 +591,12 @@ impl DossierApi {
                 PrepareOptions {
                     document: document.0.unwrap_or(DocumentKind::A4),
                     framing,
-                    turn_by_content: !person,
                     ..PrepareOptions::default()
                 },
             )
             .await?;
         let page = &prepared.page;
-        let corners = page.corners.map(|q| {
-            q.0.iter()
-                .map(|p| format!("{:.4},{:.4}", p.x, p.y))
-                .collect::<Vec<_>>()
-                .join(",")
-        });
+        let corners = page.corners.map(|q| q.to_string());
         let warnings = prepared
             .checks
             .warnings

@@ -5,7 +5,7 @@
 //! All measures run on the luma of the upright output, resized to `ANALYSIS_LONG_EDGE`, so a score
 //! does not depend on the camera's resolution.
 use fast_image_resize as fir;
-use image::RgbImage;
+use image::{GrayImage, RgbImage};
 
 pub use crate::api::DocumentKind;
 
@@ -70,13 +70,14 @@ pub struct Checks {
 
 pub fn measure(image: &RgbImage, document: DocumentKind) -> Checks {
     let (w, h) = image.dimensions();
-    let luma = analysis_luma(image);
-    let sharpness = laplacian_variance(&luma.pixels, luma.width as usize, luma.height as usize);
+    let luma = small_grey(image, ANALYSIS_LONG_EDGE);
+    let sharpness =
+        laplacian_variance(luma.as_raw(), luma.width() as usize, luma.height() as usize);
     let mut histogram = [0u64; 256];
-    for &v in &luma.pixels {
+    for &v in luma.as_raw() {
         histogram[v as usize] += 1;
     }
-    let n = luma.pixels.len().max(1) as f64;
+    let n = luma.as_raw().len().max(1) as f64;
     let brightness = (histogram
         .iter()
         .enumerate()
@@ -107,23 +108,21 @@ pub fn measure(image: &RgbImage, document: DocumentKind) -> Checks {
     }
 }
 
-struct Gray {
-    pixels: Vec<u8>,
-    width: u32,
-    height: u32,
-}
-
-fn analysis_luma(image: &RgbImage) -> Gray {
+/// An area-averaged luma copy whose long edge is at most `long_edge` (never enlarged): shrunk
+/// first (SIMD, area average: an analysis must not add sharpness of its own), then BT.601 luma as
+/// JPEG's Y, of the small result rather than of the whole photo. The checks, the page finder and
+/// the content orientation each read one.
+pub(super) fn small_grey(image: &RgbImage, long_edge: u32) -> GrayImage {
     let (w, h) = image.dimensions();
-    let long = w.max(h);
-    // Shrink first (SIMD, area average: the analysis must not add sharpness of its own), then
-    // take luma of the ~0.75 MP result rather than of the whole photo.
-    let small = if long > ANALYSIS_LONG_EDGE {
-        let ratio = ANALYSIS_LONG_EDGE as f64 / long as f64;
-        let (dw, dh) = (
-            ((w as f64 * ratio).round() as u32).max(1),
-            ((h as f64 * ratio).round() as u32).max(1),
-        );
+    let ratio = (long_edge as f64 / w.max(h).max(1) as f64).min(1.0);
+    let (dw, dh) = (
+        ((w as f64 * ratio).round() as u32).max(1),
+        ((h as f64 * ratio).round() as u32).max(1),
+    );
+    let resized;
+    let rgb = if (dw, dh) == (w, h) {
+        image.as_raw().as_slice()
+    } else {
         let src = fir::images::ImageRef::new(w, h, image.as_raw(), fir::PixelType::U8x3)
             .expect("sized from dimensions");
         let mut dst = fir::images::Image::new(dw, dh, fir::PixelType::U8x3);
@@ -132,20 +131,15 @@ fn analysis_luma(image: &RgbImage) -> Gray {
         fir::Resizer::new()
             .resize(&src, &mut dst, &options)
             .expect("same pixel type");
-        RgbImage::from_raw(dw, dh, dst.into_vec()).expect("sized by fast_image_resize")
-    } else {
-        image.clone()
+        resized = dst.into_vec();
+        resized.as_slice()
     };
-    // BT.601 luma, as JPEG's Y: integer weights summing to 256.
-    let pixels = small
-        .pixels()
+    // Integer weights summing to 256.
+    let luma = rgb
+        .chunks_exact(3)
         .map(|p| ((77 * p[0] as u32 + 150 * p[1] as u32 + 29 * p[2] as u32) >> 8) as u8)
         .collect();
-    Gray {
-        pixels,
-        width: small.width(),
-        height: small.height(),
-    }
+    GrayImage::from_raw(dw, dh, luma).expect("sized above")
 }
 
 fn laplacian_variance(pixels: &[u8], w: usize, h: usize) -> f32 {

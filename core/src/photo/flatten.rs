@@ -47,11 +47,7 @@ pub fn flatten(image: &RgbImage, quad: &Quad, document: DocumentKind, long_edge:
     let (w, h) = image.dimensions();
     let corners = quad.to_pixels(w, h);
     let aspect = page_aspect(&corners, document);
-    let d = |a: (f32, f32), b: (f32, f32)| (a.0 - b.0).hypot(a.1 - b.1);
-    let longest_side = (0..4)
-        .map(|k| d(corners[k], corners[(k + 1) % 4]))
-        .fold(0.0f32, f32::max);
-    let long = longest_side.min(long_edge as f32).max(16.0);
+    let long = quad.longest_side(w, h).min(long_edge as f32).max(16.0);
     let (page_w, page_h) = if aspect >= 1.0 {
         (long, long / aspect)
     } else {

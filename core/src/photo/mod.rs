@@ -118,8 +118,12 @@ pub enum Framing {
     /// Find the document's page and flatten it when its outline is clear (the default).
     #[default]
     FindPage,
-    /// Keep the whole photo: a photo of a person (本人手持身份证), or the candidate's choice.
+    /// Keep the whole photo (the candidate's choice); the page is still looked for, so its
+    /// outline can be offered.
     WholeFrame,
+    /// A photo of a person (本人手持身份证): the whole photo, turned by EXIF only; no page is
+    /// looked for and the content is not read for its orientation.
+    Person,
     /// Flatten the page inside these corners (moved by the candidate), in the upright frame.
     Corners(Quad),
 }
@@ -283,11 +287,12 @@ fn prepare_bytes(
         (decoded.source_width, decoded.source_height)
     };
     let found = match options.framing {
-        Framing::Corners(_) => None,
-        _ => page::find_page(&decoded.image),
+        Framing::Corners(_) | Framing::Person => None,
+        Framing::FindPage | Framing::WholeFrame => page::find_page(&decoded.image),
     };
     let (framing, corners, confidence) = match (options.framing, found) {
         (Framing::Corners(quad), _) => (PageFraming::Given, Some(quad.normalised()), 1.0),
+        (Framing::Person, _) => (PageFraming::WholeFrame, None, 0.0),
         (Framing::WholeFrame, found) => (
             PageFraming::WholeFrame,
             found.map(|f| f.quad),
@@ -318,7 +323,7 @@ fn prepare_bytes(
         }
         _ => decoded.image,
     };
-    let turn = if options.turn_by_content {
+    let turn = if options.turn_by_content && options.framing != Framing::Person {
         upright::content_turn(&image).unwrap_or(0)
     } else {
         0
@@ -362,13 +367,7 @@ fn page_source(
     frame_height: u32,
 ) -> Result<image::RgbImage, PhotoError> {
     let (w, h) = frame.dimensions();
-    let corners = quad.to_pixels(w, h);
-    let longest_side = (0..4)
-        .map(|k| {
-            let (a, b) = (corners[k], corners[(k + 1) % 4]);
-            (a.0 - b.0).hypot(a.1 - b.1)
-        })
-        .fold(0.0f32, f32::max);
+    let longest_side = quad.longest_side(w, h);
     let frame_long = w.max(h) as f64;
     let wanted = frame_long * long_edge as f64 / longest_side.max(1.0) as f64;
     // The decode scales libjpeg-turbo does fast, smallest first: the first that gives the page

@@ -13,11 +13,12 @@
 //! Why not contours of a thresholded page (the classic scanner recipe): a white page on a light
 //! desk, a shadow across it or a hand over one edge break the region, while each of its four edges
 //! still shows as a line. Measured on the generated set (`core/tests/capture.rs`).
-use fast_image_resize as fir;
 use image::{GrayImage, RgbImage};
 use imageproc::edges::canny;
 use imageproc::gradients::{horizontal_sobel, vertical_sobel};
 use imageproc::hough::{LineDetectionOptions, detect_lines};
+
+use super::checks::small_grey;
 
 /// Long edge of the grey copy the page is looked for in: the page's edges are long and straight,
 /// so 512 px keep them (2% of a half-frame page's diagonal is still ~6 px here) at ~1/16 of the
@@ -46,6 +47,15 @@ pub struct Point {
 pub struct Quad(pub [Point; 4]);
 
 impl Quad {
+    /// The longest side in pixels of an image of the given size: how many pixels the page has
+    /// there along its long edge.
+    pub fn longest_side(&self, width: u32, height: u32) -> f32 {
+        let c = self.to_pixels(width, height);
+        (0..4)
+            .map(|k| (c[k].0 - c[(k + 1) % 4].0).hypot(c[k].1 - c[(k + 1) % 4].1))
+            .fold(0.0f32, f32::max)
+    }
+
     /// Corners in pixels of an image of the given size.
     pub fn to_pixels(&self, width: u32, height: u32) -> [(f32, f32); 4] {
         self.0.map(|p| (p.x * width as f32, p.y * height as f32))
@@ -93,6 +103,38 @@ impl Quad {
     }
 }
 
+/// The corners as text, `x1,y1,x2,y2,x3,y3,x4,y4` (four decimals): how the web page and the
+/// command line pass them.
+impl std::fmt::Display for Quad {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (k, p) in self.0.iter().enumerate() {
+            let comma = if k == 0 { "" } else { "," };
+            write!(f, "{comma}{:.4},{:.4}", p.x, p.y)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::str::FromStr for Quad {
+    type Err = super::PhotoError;
+
+    /// Eight numbers separated by commas; whether they make a page is `is_usable`'s to say.
+    fn from_str(text: &str) -> Result<Quad, Self::Err> {
+        let numbers: Vec<f32> = text
+            .split(',')
+            .map(|n| n.trim().parse::<f32>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| super::PhotoError::InvalidCorners)?;
+        if numbers.len() != 8 {
+            return Err(super::PhotoError::InvalidCorners);
+        }
+        Ok(Quad(std::array::from_fn(|k| Point {
+            x: numbers[2 * k],
+            y: numbers[2 * k + 1],
+        })))
+    }
+}
+
 /// A page found in a photo.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FoundPage {
@@ -128,34 +170,6 @@ pub fn find_page(image: &RgbImage) -> Option<FoundPage> {
         quad,
         confidence: best.support,
     })
-}
-
-/// Area-averaged luma at `long_edge` (never enlarged).
-pub(super) fn small_grey(image: &RgbImage, long_edge: u32) -> GrayImage {
-    let (w, h) = image.dimensions();
-    let ratio = (long_edge as f64 / w.max(h).max(1) as f64).min(1.0);
-    let (dw, dh) = (
-        ((w as f64 * ratio).round() as u32).max(1),
-        ((h as f64 * ratio).round() as u32).max(1),
-    );
-    let rgb = if (dw, dh) == (w, h) {
-        image.as_raw().clone()
-    } else {
-        let src = fir::images::ImageRef::new(w, h, image.as_raw(), fir::PixelType::U8x3)
-            .expect("sized from dimensions");
-        let mut dst = fir::images::Image::new(dw, dh, fir::PixelType::U8x3);
-        let options =
-            fir::ResizeOptions::new().resize_alg(fir::ResizeAlg::Convolution(fir::FilterType::Box));
-        fir::Resizer::new()
-            .resize(&src, &mut dst, &options)
-            .expect("same pixel type");
-        dst.into_vec()
-    };
-    let luma = rgb
-        .chunks_exact(3)
-        .map(|p| ((77 * p[0] as u32 + 150 * p[1] as u32 + 29 * p[2] as u32) >> 8) as u8)
-        .collect();
-    GrayImage::from_raw(dw, dh, luma).expect("sized above")
 }
 
 /// Sobel gradients of the grey copy, sampled with bounds checks.

@@ -18,7 +18,7 @@ use image::{GrayImage, Luma, RgbImage};
 use imageproc::contrast::adaptive_threshold;
 use imageproc::region_labelling::{Connectivity, connected_components};
 
-use super::page::small_grey;
+use super::checks::small_grey;
 
 /// Long edge of the grey copy read for text: body text of an A4 page is ~10 px high here.
 pub const ANALYSIS_LONG_EDGE: u32 = 800;
