@@ -1,4 +1,4 @@
 //! Print the OpenAPI document: `cargo run -p dossier-server --example openapi > docs/openapi.json`.
 fn main() {
-    println!("{}", dossier_server::app::openapi_service().spec());
+    println!("{}", dossier_server::http::openapi_service().spec());
 }

@@ -1,6 +1,5 @@
 //! The application: storage opened, routes assembled, listener bound. `Application::build` then
 //! `port()` and `run_until_stopped()`, so tests bind 127.0.0.1:0 and drive the real server.
-use std::sync::Arc;
 use std::time::Duration;
 
 use poem::http::StatusCode;
@@ -8,67 +7,14 @@ use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::middleware::{CatchPanic, CookieJarManager, SetHeader};
 use poem::web::Data;
 use poem::{EndpointExt, IntoResponse, Response, Route, get, handler};
-use poem_openapi::OpenApiService;
 
-use crate::api::{Apis, apis};
-use crate::auth::Auth;
 use crate::dossier::Dossiers;
 use crate::edge::{Contract, Edge};
+use crate::http::openapi_service;
 use crate::notify::Dispatcher;
-use crate::ops::{GuardedAcceptor, LimitSettings, Metrics, Observe};
-use crate::review::Review;
+use crate::ops::{GuardedAcceptor, LimitSettings, Observe};
 use crate::settings::Settings;
-use crate::storage::{BlobStore, Db, StorageError};
-
-/// What every handler reaches through `Data<&AppState>`.
-#[derive(Clone)]
-pub struct AppState {
-    pub db: Db,
-    pub auth: Auth,
-    pub dossiers: Dossiers,
-    pub review: Review,
-    pub metrics: Arc<Metrics>,
-    blobs: BlobStore,
-    /// `/readyz` needs this much free room for blobs (`limits.ready_reserve_uploads` photos).
-    ready_reserve_bytes: u64,
-}
-
-impl AppState {
-    pub fn open(settings: &Settings) -> Result<AppState, StorageError> {
-        std::fs::create_dir_all(&settings.data_dir)?;
-        let metrics = Metrics::new();
-        let limits = &settings.limits;
-        let db = Db::open(&settings.database_path())?.with_write_limit(
-            limits.max_waiting_writes,
-            Duration::from_millis(limits.write_wait_ms),
-            limits.retry_after_secs,
-            metrics.writes_refused.clone(),
-        );
-        let blobs = BlobStore::open(&settings.blobs_dir())?;
-        let auth = Auth::new(db.clone(), settings.auth.clone(), metrics.clone());
-        Ok(AppState {
-            review: Review::new(
-                db.clone(),
-                auth.clone(),
-                blobs.clone(),
-                settings.notify.clone(),
-            ),
-            auth,
-            dossiers: Dossiers::new(db.clone(), blobs.clone(), limits),
-            db,
-            metrics,
-            blobs,
-            ready_reserve_bytes: limits.ready_reserve_uploads
-                * dossier_core::photo::UPLOAD_BUDGET_BYTES as u64,
-        })
-    }
-}
-
-/// The OpenAPI service of the candidate API; also used to write `docs/openapi.json`.
-pub fn openapi_service() -> OpenApiService<Apis, ()> {
-    OpenApiService::new(apis(), "Dossier", env!("CARGO_PKG_VERSION"))
-        .description("Dossier's API: for candidates, entry, activation, the materials page, uploads, submit and messages; for reviewers and district administrators, sign-in with a second factor, the review queues, claims, two-stage decisions, windows, publishing and exports.")
-}
+use crate::state::AppState;
 
 /// Liveness: the process answers.
 #[handler]

@@ -25,8 +25,8 @@ use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
 use crate::ops::Metrics;
-use crate::storage::review::{AuditEntry, append_audit};
-use crate::storage::{self, Activation, Candidate, Db, StorageError, TokenKind};
+use crate::storage::review::AuditEntry;
+use crate::storage::{self, Activation, Candidate, Db, Found, StorageError, TokenKind};
 
 /// Lifetimes and cookie policy.
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
@@ -537,7 +537,7 @@ impl Auth {
             .db
             .read(move |c| storage::candidate_by_username(c, &name))
             .await
-            .ok();
+            .found()?;
         let hash = candidate.as_ref().and_then(|c| c.password_hash.clone());
         if self.verify_secret(hash, password.to_string()).await
             && let Some(candidate) = candidate
@@ -567,26 +567,30 @@ impl Auth {
         now: OffsetDateTime,
     ) -> ApiResult<Grant> {
         let who = SignInAttempt::candidate(username, ip.as_deref());
-        let verified = self.verify_password(&who, password, now).await;
-        let entry = AuditEntry {
-            at: now,
-            actor: format!("candidate:{username}"),
-            action: if verified.is_ok() {
-                "login"
-            } else {
-                "login_failed"
+        let verified = match self.verify_password(&who, password, now).await {
+            // The server's own trouble is not a sign-in attempt that failed: answered as it is.
+            Err(e) if matches!(e.body().code, ErrorCode::Internal | ErrorCode::Unavailable) => {
+                return Err(e);
             }
-            .into(),
-            candidate: verified.as_ref().ok().map(|c| c.id),
-            category: None,
-            detail: match &verified {
-                Ok(_) => format!("{mode:?}"),
-                Err(e) => e.body().message.clone(),
-            },
-            ip,
+            verified => verified,
         };
+        let action = if verified.is_ok() {
+            "login"
+        } else {
+            "login_failed"
+        };
+        let detail = match &verified {
+            Ok(_) => format!("{mode:?}"),
+            Err(e) => e.body().message.clone(),
+        };
+        let mut entry = AuditEntry::new(now, &format!("candidate:{username}"), action)
+            .detail(detail)
+            .ip(ip.as_deref());
+        if let Ok(c) = &verified {
+            entry = entry.candidate(c.id);
+        }
         self.db
-            .write(move |tx| append_audit(tx, &entry))
+            .write(move |tx| entry.append(tx))
             .await
             .map_err(ApiError::from)?;
         self.grant(&verified?, mode, now).await
@@ -598,7 +602,7 @@ impl Auth {
             .db
             .read(move |c| storage::candidate_by_username(c, &name))
             .await
-            .ok();
+            .found()?;
         candidate.and_then(|c| c.security_question).ok_or_else(|| {
             refused(
                 ErrorCode::NotFound,
@@ -633,7 +637,7 @@ impl Auth {
             .db
             .read(move |c| storage::candidate_by_username(c, &name))
             .await
-            .ok();
+            .found()?;
         let hash = candidate
             .as_ref()
             .and_then(|c| c.security_answer_hash.clone());

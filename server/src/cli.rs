@@ -250,7 +250,7 @@ fn run() -> anyhow::Result<()> {
                 exam_site: site,
                 totp_required,
             };
-            let created = tokio::runtime::Runtime::new()?.block_on(state.review.create_staff(
+            let created = tokio::runtime::Runtime::new()?.block_on(state.staff.create_staff(
                 None,
                 &district,
                 new,
@@ -268,7 +268,7 @@ fn run() -> anyhow::Result<()> {
             action: AuditCommand::Verify,
         } => {
             let state = AppState::open(&settings)?;
-            match tokio::runtime::Runtime::new()?.block_on(state.review.verify_audit())? {
+            match tokio::runtime::Runtime::new()?.block_on(state.admin.verify_audit())? {
                 Ok(n) => {
                     println!("audit chain intact: {n} entries");
                     Ok(())

@@ -9,7 +9,7 @@ use dossier_core::domain::Condition;
 use rand::RngCore;
 use time::OffsetDateTime;
 
-use crate::storage::review::{AuditEntry, append_audit};
+use crate::storage::review::AuditEntry;
 use crate::storage::{self, CategoryRow, Db, District, StorageError};
 
 #[derive(Debug, serde::Deserialize)]
@@ -154,23 +154,14 @@ pub fn apply(
             )?;
         }
         let codes: Vec<&str> = file.categories.iter().map(|c| c.code.as_str()).collect();
-        append_audit(
-            tx,
-            &AuditEntry {
-                at: OffsetDateTime::now_utc(),
-                actor: actor.into(),
-                action: "catalogue_changed".into(),
-                candidate: None,
-                category: None,
-                detail: format!(
-                    "district {} ({}): upload window {opens}..{closes}, categories {}",
-                    file.code,
-                    if existing.is_none() { "new" } else { "updated" },
-                    codes.join(",")
-                ),
-                ip: None,
-            },
-        )?;
+        AuditEntry::new(OffsetDateTime::now_utc(), actor, "catalogue_changed")
+            .detail(format!(
+                "district {} ({}): upload window {opens}..{closes}, categories {}",
+                file.code,
+                if existing.is_none() { "new" } else { "updated" },
+                codes.join(",")
+            ))
+            .append(tx)?;
         Ok(Applied {
             created: existing.is_none(),
             new_ticket_secret: new_secret,

@@ -1,6 +1,6 @@
 //! Dossier's server: candidate accounts, the district's catalogue, uploads with locks and
 //! deadlines. See ARCHITECTURE.md for the map.
-pub mod api;
+pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod cli;
@@ -9,13 +9,17 @@ pub mod district;
 pub mod dossier;
 pub mod edge;
 pub mod error;
+pub mod http;
 pub mod notify;
 pub mod ops;
 pub mod review;
 pub mod roster;
 pub mod settings;
+pub mod staff;
+pub mod state;
 pub mod storage;
 pub mod web;
 
-pub use app::{AppState, Application};
+pub use app::Application;
 pub use settings::Settings;
+pub use state::AppState;

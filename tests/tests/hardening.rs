@@ -804,3 +804,49 @@ async fn the_smaller_ones() {
         .await;
     assert_eq!(status, 204, "the holder releases");
 }
+
+/// Run `sql` on the server's database, as a broken or half-migrated database would look to it.
+fn alter(server: &TestServer, sql: &'static str) {
+    server
+        .state
+        .db
+        .blocking_write(|tx| {
+            tx.execute_batch(sql)
+                .map_err(dossier_server::storage::StorageError::from)
+        })
+        .unwrap();
+}
+
+#[tokio::test]
+async fn database_trouble_is_never_taken_for_a_wrong_password() {
+    let server = TestServer::start().await;
+    server.activated(ZHANG).await;
+    let passwords = server.staff_passwords();
+    // The accounts' tables out of reach: the server cannot look anyone up.
+    alter(
+        &server,
+        "ALTER TABLE staff RENAME TO staff_away; ALTER TABLE candidates RENAME TO candidates_away;",
+    );
+    let (status, body) = login_from(&http(), &server, "/api/v1/auth/login", ZHANG, PASSWORD).await;
+    assert!(status >= 500, "a candidate's sign-in: {status} {body}");
+    assert_ne!(body["code"], "unauthorized", "{body}");
+    let refused = StaffSession::try_login(&server.base, "admin", &passwords["admin"], None).await;
+    let (status, body) = refused.err().expect("no staff sign-in without the table");
+    assert!(status >= 500, "a reviewer's sign-in: {status} {body}");
+    assert_ne!(body["code"], "unauthorized", "{body}");
+    // Back in order, the same passwords work at once: nothing was counted as a failed attempt.
+    alter(
+        &server,
+        "ALTER TABLE staff_away RENAME TO staff; ALTER TABLE candidates_away RENAME TO candidates;",
+    );
+    let (status, body) = login_from(&http(), &server, "/api/v1/auth/login", ZHANG, PASSWORD).await;
+    assert_eq!(status, 200, "{body}");
+    StaffSession::login(&server.base, "admin", &passwords["admin"]).await;
+    assert_eq!(
+        server.scalar(
+            "SELECT COUNT(*) FROM audit WHERE action = 'login_failed'",
+            ""
+        ),
+        Some(0)
+    );
+}

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use dossier_core::api::{DossierState, MaterialState, MessageKind, ResultOutcome};
 use dossier_core::client::{Client, UploadRequest};
-use dossier_server::review::totp_code;
+use dossier_server::staff::totp_code;
 use dossier_tests::{CANDIDATES, StaffSession, TestServer, fill_required, photo, verdicts};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -277,7 +277,7 @@ async fn return_replace_resubmit_pass_approve_publish_and_export() {
     ] {
         assert!(actions.contains(&expected), "{expected} in {actions:?}");
     }
-    assert!(server.state.review.verify_audit().await.unwrap().is_ok());
+    assert!(server.state.admin.verify_audit().await.unwrap().is_ok());
 }
 
 #[tokio::test]

@@ -1,5 +1,5 @@
-//! The candidate API under `/api/v1`: one `#[OpenApi]` struct per resource, combined as a tuple.
-//! Handlers parse and authenticate, then call `auth` or `dossier`; no SQL here.
+//! The candidate API under `/api/v1`: one `#[OpenApi]` struct per resource. Handlers parse and
+//! authenticate, then call `auth` or `dossier`.
 use dossier_core::api::{
     ActivationRequest, DocumentKind, DossierView, EntryResponse, ErrorCode, IDEMPOTENCY_KEY_HEADER,
     ImageView, LoginRequest, MessageList, Profile, ProfileUpdate, PushTokenRegistration,
@@ -7,21 +7,24 @@ use dossier_core::api::{
     SessionMode, Subject, SubmitReceipt, TicketRequest,
 };
 use dossier_core::photo::{Framing, PrepareOptions, Quad, UPLOAD_BUDGET_BYTES};
-use poem::http::{Method, header};
+use poem::Request;
+use poem::http::header;
 use poem::web::Data;
-use poem::{Body, Request};
 use poem_openapi::auth::{ApiKey, Bearer};
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::{Binary, Json};
-use poem_openapi::{ApiRequest, ApiResponse, OpenApi, SecurityScheme, Tags};
+use poem_openapi::{ApiResponse, OpenApi, SecurityScheme, Tags};
 use sha2::{Digest, Sha256};
-use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::app::AppState;
+use super::{
+    ImageBytes, NoContent, PhotoBody, csrf_of, now, one_kind_of_credentials, refuse_credentials,
+    remote_ip, state,
+};
 use crate::auth::{Grant, Principal};
 use crate::dossier::Upload;
 use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
 
 #[derive(Tags)]
 enum ApiTags {

@@ -35,7 +35,7 @@ pub(crate) fn remote_ip(req: &Request) -> Option<String> {
         .map(|a| a.ip().to_string())
 }
 
-fn now() -> OffsetDateTime {
+pub(crate) fn now() -> OffsetDateTime {
     OffsetDateTime::now_utc()
 }
 
@@ -143,25 +143,31 @@ impl ImageBytes {
     }
 }
 
+/// Every API of the server, candidates' and staff's, as one OpenAPI service.
 pub type Apis = (
-    AuthApi,
-    DossierApi,
-    MessagesApi,
-    ProfileApi,
-    crate::review::api::StaffApi,
-    crate::review::api::ReviewApi,
-    crate::review::api::AdminApi,
+    candidate::AuthApi,
+    candidate::DossierApi,
+    candidate::MessagesApi,
+    candidate::ProfileApi,
+    staff::StaffApi,
+    staff::ReviewApi,
+    staff::AdminApi,
 );
 
 pub fn apis() -> Apis {
-    use crate::review::api::{AdminApi, ReviewApi, StaffApi};
     (
-        AuthApi,
-        DossierApi,
-        MessagesApi,
-        ProfileApi,
-        StaffApi,
-        ReviewApi,
-        AdminApi,
+        candidate::AuthApi,
+        candidate::DossierApi,
+        candidate::MessagesApi,
+        candidate::ProfileApi,
+        staff::StaffApi,
+        staff::ReviewApi,
+        staff::AdminApi,
     )
+}
+
+/// The OpenAPI service of every API; also used to write `docs/openapi.json`.
+pub fn openapi_service() -> OpenApiService<Apis, ()> {
+    OpenApiService::new(apis(), "Dossier", env!("CARGO_PKG_VERSION"))
+        .description("Dossier's API: for candidates, entry, activation, the materials page, uploads, submit and messages; for reviewers and district administrators, sign-in with a second factor, the review queues, claims, two-stage decisions, windows, publishing and exports.")
 }

@@ -12,18 +12,17 @@ use poem_openapi::auth::{ApiKey, Bearer};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::{Binary, Json};
 use poem_openapi::{ApiResponse, OpenApi, SecurityScheme, Tags};
-use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::api::{
-    ImageBytes, NoContent, PhotoBody, csrf_of, one_kind_of_credentials, refuse_credentials,
+use super::{
+    ImageBytes, NoContent, PhotoBody, csrf_of, now, one_kind_of_credentials, refuse_credentials,
     remote_ip, state as state_of,
 };
-use crate::app::AppState;
 use crate::error::ApiResult;
+use crate::state::AppState;
 use crate::storage::review::{QueueFilter, Staff};
 
-use super::staff_view;
+use crate::staff::{VerifiedStaff, staff_view};
 
 #[derive(Tags)]
 enum StaffTags {
@@ -33,10 +32,6 @@ enum StaffTags {
     Review,
     /// The district's accounts, windows, results and exports
     Admin,
-}
-
-fn now() -> OffsetDateTime {
-    OffsetDateTime::now_utc()
 }
 
 /// A signed-in staff member and the token they came with.
@@ -49,7 +44,7 @@ async fn check_staff(req: &Request, bearer: Bearer) -> poem::Result<SignedIn> {
     one_kind_of_credentials(req, STAFF_COOKIE)?;
     let state = state_of(req)?;
     let staff = state
-        .review
+        .staff
         .authenticate(&bearer.token, now())
         .await
         .map_err(|e| refuse_credentials(req, e))?;
@@ -64,7 +59,7 @@ async fn check_staff_cookie(req: &Request, key: ApiKey) -> poem::Result<SignedIn
     let (csrf, state_change) = csrf_of(req);
     let state = state_of(req)?;
     let staff = state
-        .review
+        .staff
         .authenticate_cookie(&key.key, csrf, state_change, now())
         .await
         .map_err(|e| refuse_credentials(req, e))?;
@@ -108,6 +103,11 @@ impl StaffAuth {
     fn staff(&self) -> &Staff {
         &self.signed_in().staff
     }
+
+    /// The staff member, once past the second-factor rule: what review and administration take.
+    fn verified(&self) -> ApiResult<VerifiedStaff> {
+        VerifiedStaff::check(self.staff().clone())
+    }
 }
 
 #[derive(ApiResponse)]
@@ -150,14 +150,14 @@ impl StaffApi {
         state: Data<&AppState>,
         body: Json<StaffLoginRequest>,
     ) -> ApiResult<StaffSignedIn> {
-        let (session, cookie) = state.review.login(body.0, remote_ip(req), now()).await?;
+        let (session, cookie) = state.staff.login(body.0, remote_ip(req), now()).await?;
         Ok(StaffSignedIn::Ok(Json(session), cookie))
     }
 
     /// Sign out: the session ends (and the console's cookie is cleared).
     #[oai(path = "/logout", method = "post")]
     async fn logout(&self, state: Data<&AppState>, auth: StaffAuth) -> ApiResult<SignedOut> {
-        state.review.logout(&auth.signed_in().token, now()).await?;
+        state.staff.logout(&auth.signed_in().token, now()).await?;
         let clear = matches!(auth, StaffAuth::StaffCookie(_))
             .then(|| state.auth.cookie(STAFF_COOKIE, "", "Strict", 0));
         Ok(SignedOut::Done(clear))
@@ -176,7 +176,7 @@ impl StaffApi {
         state: Data<&AppState>,
         auth: StaffAuth,
     ) -> ApiResult<Json<TotpEnrollment>> {
-        Ok(Json(state.review.totp_enroll(auth.staff()).await?))
+        Ok(Json(state.staff.totp_enroll(auth.staff()).await?))
     }
 
     /// Finish the set-up with a code from the app; from then on sign-in needs a code.
@@ -189,7 +189,7 @@ impl StaffApi {
         body: Json<TotpCode>,
     ) -> ApiResult<NoContent> {
         state
-            .review
+            .staff
             .totp_confirm(auth.staff(), &body.0.code, remote_ip(req), now())
             .await?;
         Ok(NoContent::Done)
@@ -228,7 +228,9 @@ impl ReviewApi {
             offset: page.0.unwrap_or(0).saturating_mul(per_page),
             limit: per_page,
         };
-        Ok(Json(state.review.queue(auth.staff(), filter, now()).await?))
+        Ok(Json(
+            state.review.queue(&auth.verified()?, filter, now()).await?,
+        ))
     }
 
     /// Open a dossier: the candidate, every material with its images and their old versions,
@@ -240,7 +242,9 @@ impl ReviewApi {
         auth: StaffAuth,
         id: Path<Uuid>,
     ) -> ApiResult<Json<ReviewDossier>> {
-        Ok(Json(state.review.open(auth.staff(), id.0, now()).await?))
+        Ok(Json(
+            state.review.open(&auth.verified()?, id.0, now()).await?,
+        ))
     }
 
     /// Claim the dossier for 30 minutes (renewable), so no one else works on it.
@@ -255,7 +259,7 @@ impl ReviewApi {
         Ok(Json(
             state
                 .review
-                .claim(auth.staff(), id.0, remote_ip(req), now())
+                .claim(&auth.verified()?, id.0, remote_ip(req), now())
                 .await?,
         ))
     }
@@ -271,7 +275,7 @@ impl ReviewApi {
     ) -> ApiResult<NoContent> {
         state
             .review
-            .release(auth.staff(), id.0, remote_ip(req), now())
+            .release(&auth.verified()?, id.0, remote_ip(req), now())
             .await?;
         Ok(NoContent::Done)
     }
@@ -289,7 +293,7 @@ impl ReviewApi {
         Ok(Json(
             state
                 .review
-                .decide(auth.staff(), id.0, body.0, remote_ip(req), now())
+                .decide(&auth.verified()?, id.0, body.0, remote_ip(req), now())
                 .await?,
         ))
     }
@@ -302,7 +306,7 @@ impl ReviewApi {
         auth: StaffAuth,
         id: Path<Uuid>,
     ) -> ApiResult<ImageBytes> {
-        let (bytes, content_type) = state.review.image(auth.staff(), id.0).await?;
+        let (bytes, content_type) = state.review.image(&auth.verified()?, id.0).await?;
         Ok(ImageBytes::new(bytes, &content_type, "no-store, private"))
     }
 }
@@ -321,12 +325,12 @@ impl AdminApi {
         auth: StaffAuth,
         body: Json<NewStaff>,
     ) -> ApiResult<Json<StaffCreated>> {
-        crate::review::Review::check_second_factor(auth.staff())?;
-        let district = auth.staff().district.clone();
+        let admin = auth.verified()?;
+        let district = admin.district.clone();
         Ok(Json(
             state
-                .review
-                .create_staff(Some(auth.staff()), &district, body.0, remote_ip(req), now())
+                .staff
+                .create_staff(Some(&admin), &district, body.0, remote_ip(req), now())
                 .await?,
         ))
     }
@@ -338,8 +342,7 @@ impl AdminApi {
         state: Data<&AppState>,
         auth: StaffAuth,
     ) -> ApiResult<Json<StaffList>> {
-        crate::review::Review::check_second_factor(auth.staff())?;
-        Ok(Json(state.review.list_staff(auth.staff()).await?))
+        Ok(Json(state.staff.list_staff(&auth.verified()?).await?))
     }
 
     /// Change an account of your district: role, exam site, whether a second factor is required,
@@ -353,11 +356,16 @@ impl AdminApi {
         username: Path<String>,
         body: Json<StaffUpdate>,
     ) -> ApiResult<Json<StaffView>> {
-        crate::review::Review::check_second_factor(auth.staff())?;
         Ok(Json(
             state
-                .review
-                .update_staff(auth.staff(), &username.0, body.0, remote_ip(req), now())
+                .staff
+                .update_staff(
+                    &auth.verified()?,
+                    &username.0,
+                    body.0,
+                    remote_ip(req),
+                    now(),
+                )
                 .await?,
         ))
     }
@@ -371,7 +379,7 @@ impl AdminApi {
         state: Data<&AppState>,
         auth: StaffAuth,
     ) -> ApiResult<Json<DistrictWindows>> {
-        Ok(Json(state.review.windows(auth.staff()).await?))
+        Ok(Json(state.admin.windows(&auth.verified()?).await?))
     }
 
     /// Set the upload and review windows of the district.
@@ -384,8 +392,8 @@ impl AdminApi {
         body: Json<DistrictWindows>,
     ) -> ApiResult<NoContent> {
         state
-            .review
-            .set_windows(auth.staff(), body.0, remote_ip(req), now())
+            .admin
+            .set_windows(&auth.verified()?, body.0, remote_ip(req), now())
             .await?;
         Ok(NoContent::Done)
     }
@@ -397,7 +405,7 @@ impl AdminApi {
         state: Data<&AppState>,
         auth: StaffAuth,
     ) -> ApiResult<Json<CatalogueView>> {
-        Ok(Json(state.review.catalogue(auth.staff()).await?))
+        Ok(Json(state.admin.catalogue(&auth.verified()?).await?))
     }
 
     /// Change a category's name, description, requirement and image counts; audited.
@@ -411,8 +419,8 @@ impl AdminApi {
         body: Json<CategoryUpdate>,
     ) -> ApiResult<NoContent> {
         state
-            .review
-            .update_category(auth.staff(), code.0, body.0, remote_ip(req), now())
+            .admin
+            .update_category(&auth.verified()?, code.0, body.0, remote_ip(req), now())
             .await?;
         Ok(NoContent::Done)
     }
@@ -429,8 +437,14 @@ impl AdminApi {
     ) -> ApiResult<NoContent> {
         let bytes = crate::edge::read_body(body.into_body(), 1 << 20).await?;
         state
-            .review
-            .set_example(auth.staff(), code.0, bytes.to_vec(), remote_ip(req), now())
+            .admin
+            .set_example(
+                &auth.verified()?,
+                code.0,
+                bytes.to_vec(),
+                remote_ip(req),
+                now(),
+            )
             .await?;
         Ok(NoContent::Done)
     }
@@ -445,8 +459,8 @@ impl AdminApi {
     ) -> ApiResult<Json<PublishReceipt>> {
         Ok(Json(
             state
-                .review
-                .publish(auth.staff(), remote_ip(req), now())
+                .admin
+                .publish(&auth.verified()?, remote_ip(req), now())
                 .await?,
         ))
     }
@@ -459,7 +473,10 @@ impl AdminApi {
         auth: StaffAuth,
         #[oai(validator(max_length = 64))] exam_site: Query<Option<String>>,
     ) -> ApiResult<CsvFile> {
-        let bytes = state.review.export_csv(auth.staff(), exam_site.0).await?;
+        let bytes = state
+            .admin
+            .export_csv(&auth.verified()?, exam_site.0)
+            .await?;
         Ok(CsvFile::Ok(
             Binary(bytes),
             "attachment; filename=\"results.csv\"".into(),

@@ -31,8 +31,52 @@ use time::OffsetDateTime;
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
+use dossier_core::api::MessageKind;
+use rusqlite::Connection;
+
 use crate::storage::outbox::{self, Channel, Delivery, OutboxItem, OutboxState};
-use crate::storage::{Db, StorageError};
+use crate::storage::{self, Db, MessageRow, StorageError};
+
+/// What a candidate is told (a return, a pending decision, the result): the message on their
+/// page, with its push now and its SMS fallback `sms_after_secs` later.
+pub struct Notice {
+    pub candidate: Uuid,
+    pub kind: MessageKind,
+    pub title: &'static str,
+    pub body: String,
+    /// The materials it is about (a return's), for the page to link.
+    pub categories: Vec<String>,
+}
+
+impl Notice {
+    /// Write the message and its two outbox rows inside the caller's transaction, so the
+    /// candidate is told exactly when what caused it commits.
+    pub fn send(
+        self,
+        tx: &Connection,
+        settings: &NotifySettings,
+        now: OffsetDateTime,
+    ) -> Result<(), StorageError> {
+        let message = MessageRow {
+            id: Uuid::new_v4(),
+            kind: self.kind,
+            title: self.title.into(),
+            body: self.body,
+            categories: self.categories,
+            created_at: now,
+            read_at: None,
+        };
+        storage::insert_message(tx, self.candidate, &message)?;
+        outbox::enqueue(tx, self.candidate, message.id, Channel::Push, now)?;
+        outbox::enqueue(
+            tx,
+            self.candidate,
+            message.id,
+            Channel::Sms,
+            now + time::Duration::seconds(settings.sms_after_secs),
+        )
+    }
+}
 
 /// Settings of the notifications: when the SMS follows, how the dispatcher paces itself, and the
 /// providers. Secrets (webhook secrets, Alibaba Cloud's key secret) come from the environment,

@@ -43,7 +43,7 @@ impl Default for LimitSettings {
             write_wait_ms: 2000,
             retry_after_secs: 2,
             json_body_bytes: 64 << 10,
-            image_body_bytes: crate::api::PREPARE_LIMIT_BYTES,
+            image_body_bytes: crate::http::candidate::PREPARE_LIMIT_BYTES,
             max_prepares: 8,
             ready_reserve_uploads: 64,
         }

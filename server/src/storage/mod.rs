@@ -38,7 +38,8 @@ pub enum StorageError {
 }
 
 impl StorageError {
-    /// The disk is full or failing (as opposed to a bug or a missing row).
+    /// The disk or the database is full, failing or held (as opposed to a bug or a missing
+    /// row): answered 503 with Retry-After, never as a refusal of the caller.
     pub fn is_disk_trouble(&self) -> bool {
         match self {
             StorageError::Io(_) => true,
@@ -48,8 +49,28 @@ impl StorageError {
                     | rusqlite::ErrorCode::SystemIoFailure
                     | rusqlite::ErrorCode::CannotOpen
                     | rusqlite::ErrorCode::ReadOnly
+                    | rusqlite::ErrorCode::DatabaseBusy
+                    | rusqlite::ErrorCode::DatabaseLocked
+                    | rusqlite::ErrorCode::DatabaseCorrupt
+                    | rusqlite::ErrorCode::NotADatabase
             ),
             _ => false,
+        }
+    }
+}
+
+/// A lookup whose missing row is an answer (`Ok(None)`), not a failure. Disk or database trouble
+/// stays an error, so it is never mistaken for "no such account" (a failed sign-in, a 401).
+pub trait Found<T> {
+    fn found(self) -> Result<Option<T>, StorageError>;
+}
+
+impl<T> Found<T> for Result<T, StorageError> {
+    fn found(self) -> Result<Option<T>, StorageError> {
+        match self {
+            Ok(v) => Ok(Some(v)),
+            Err(StorageError::NotFound) => Ok(None),
+            Err(e) => Err(e),
         }
     }
 }

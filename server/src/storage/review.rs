@@ -652,6 +652,50 @@ pub struct AuditEntry {
     pub ip: Option<String>,
 }
 
+/// Every entry is built the same way: `AuditEntry::new(at, actor, action)`, then what it is
+/// about, then `append` inside the transaction of what it records.
+impl AuditEntry {
+    pub fn new(at: OffsetDateTime, actor: &str, action: &str) -> AuditEntry {
+        AuditEntry {
+            at,
+            actor: actor.into(),
+            action: action.into(),
+            candidate: None,
+            category: None,
+            detail: String::new(),
+            ip: None,
+        }
+    }
+
+    /// The candidate whose dossier it concerns.
+    pub fn candidate(mut self, id: Uuid) -> AuditEntry {
+        self.candidate = Some(id);
+        self
+    }
+
+    /// The material (category code) it concerns.
+    pub fn category(mut self, code: &str) -> AuditEntry {
+        self.category = Some(code.into());
+        self
+    }
+
+    pub fn detail(mut self, detail: impl Into<String>) -> AuditEntry {
+        self.detail = detail.into();
+        self
+    }
+
+    /// The address the request came from.
+    pub fn ip(mut self, ip: Option<&str>) -> AuditEntry {
+        self.ip = ip.map(String::from);
+        self
+    }
+
+    /// Chain the entry onto the trail, in the caller's transaction.
+    pub fn append(&self, tx: &Connection) -> Result<(), StorageError> {
+        append_audit(tx, self)
+    }
+}
+
 fn canonical(seq: i64, e: &AuditEntry) -> String {
     serde_json::json!([
         seq,
