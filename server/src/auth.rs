@@ -26,7 +26,7 @@ use uuid::Uuid;
 use crate::error::{ApiError, ApiResult};
 use crate::ops::Metrics;
 use crate::storage::review::AuditEntry;
-use crate::storage::{self, Activation, Candidate, Db, Found, StorageError, TokenKind};
+use crate::storage::{self, Activation, Candidate, Db, Found, NewToken, StorageError, TokenKind};
 
 /// Lifetimes and cookie policy.
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
@@ -364,13 +364,15 @@ impl Auth {
             .write(move |tx| {
                 storage::insert_token(
                     tx,
-                    &hash,
-                    TokenKind::Activation,
-                    id,
-                    Uuid::new_v4(),
-                    None,
-                    now,
-                    expires,
+                    &NewToken {
+                        token_hash: &hash,
+                        kind: TokenKind::Activation,
+                        candidate: id,
+                        family: Uuid::new_v4(),
+                        csrf_hash: None,
+                        created_at: now,
+                        expires_at: expires,
+                    },
                 )
             })
             .await
@@ -697,23 +699,27 @@ impl Auth {
                     .write(move |tx| {
                         storage::insert_token(
                             tx,
-                            &ah,
-                            TokenKind::Access,
-                            id,
-                            family,
-                            None,
-                            now,
-                            access_expires,
+                            &NewToken {
+                                token_hash: &ah,
+                                kind: TokenKind::Access,
+                                candidate: id,
+                                family,
+                                csrf_hash: None,
+                                created_at: now,
+                                expires_at: access_expires,
+                            },
                         )?;
                         storage::insert_token(
                             tx,
-                            &rh,
-                            TokenKind::Refresh,
-                            id,
-                            family,
-                            None,
-                            now,
-                            refresh_expires,
+                            &NewToken {
+                                token_hash: &rh,
+                                kind: TokenKind::Refresh,
+                                candidate: id,
+                                family,
+                                csrf_hash: None,
+                                created_at: now,
+                                expires_at: refresh_expires,
+                            },
                         )
                     })
                     .await
@@ -739,13 +745,15 @@ impl Auth {
                     .write(move |tx| {
                         storage::insert_token(
                             tx,
-                            &ch,
-                            TokenKind::Web,
-                            id,
-                            family,
-                            Some(&xh),
-                            now,
-                            expires,
+                            &NewToken {
+                                token_hash: &ch,
+                                kind: TokenKind::Web,
+                                candidate: id,
+                                family,
+                                csrf_hash: Some(&xh),
+                                created_at: now,
+                                expires_at: expires,
+                            },
                         )
                     })
                     .await

@@ -433,6 +433,17 @@ impl Review {
                     _ => ApiError::new(ErrorCode::DecisionRules, e.to_string()),
                 })?;
                 let who = staff.username.as_str();
+                let recorded = store::NewDecision {
+                    candidate,
+                    stage,
+                    version,
+                    staff: staff.id,
+                    category: None,
+                    decision: "",
+                    reason: None,
+                    message: None,
+                    at: now,
+                };
                 let mut returned = Vec::new();
                 for m in &req.materials {
                     let (decision, state) = match m.verdict {
@@ -442,15 +453,13 @@ impl Review {
                     let reason_text = m.reason.map(|r| r.label().to_string());
                     store::insert_decision(
                         tx,
-                        candidate,
-                        stage,
-                        version,
-                        staff.id,
-                        Some(&m.category),
-                        decision,
-                        reason_text.as_deref(),
-                        m.message.as_deref(),
-                        now,
+                        &store::NewDecision {
+                            category: Some(&m.category),
+                            decision,
+                            reason: reason_text.as_deref(),
+                            message: m.message.as_deref(),
+                            ..recorded
+                        },
                     )?;
                     if state == MaterialState::Returned {
                         let message = m.message.clone().unwrap_or_default();
@@ -481,7 +490,12 @@ impl Review {
                 }
                 let outcome = storage::enum_text(req.outcome);
                 store::insert_decision(
-                    tx, candidate, stage, version, staff.id, None, &outcome, reason, None, now,
+                    tx,
+                    &store::NewDecision {
+                        decision: &outcome,
+                        reason,
+                        ..recorded
+                    },
                 )?;
                 store::set_review_state(tx, candidate, next_stage, next_state, reason, now)?;
                 AuditEntry::new(now, who, &format!("dossier_{outcome}"))

@@ -868,21 +868,24 @@ pub struct SessionRow {
     pub revoked_at: Option<OffsetDateTime>,
 }
 
-#[allow(clippy::too_many_arguments)]
-pub fn insert_token(
-    conn: &Connection,
-    token_hash: &[u8],
-    kind: TokenKind,
-    candidate: Uuid,
-    family: Uuid,
-    csrf_hash: Option<&[u8]>,
-    now: OffsetDateTime,
-    expires_at: OffsetDateTime,
-) -> Result<(), StorageError> {
+/// A session token as it is stored (hashed), for `insert_token`.
+#[derive(Debug, Clone, Copy)]
+pub struct NewToken<'a> {
+    pub token_hash: &'a [u8],
+    pub kind: TokenKind,
+    pub candidate: Uuid,
+    /// The sign-in it descends from (a refresh rotates within its family).
+    pub family: Uuid,
+    pub csrf_hash: Option<&'a [u8]>,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+pub fn insert_token(conn: &Connection, t: &NewToken<'_>) -> Result<(), StorageError> {
     conn.execute(
         "INSERT INTO sessions (token_hash, kind, candidate_id, family, csrf_hash, created_at, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![token_hash, kind.as_str(), candidate.to_string(), family.to_string(), csrf_hash, to_unix(now), to_unix(expires_at)],
+        params![t.token_hash, t.kind.as_str(), t.candidate.to_string(), t.family.to_string(), t.csrf_hash, to_unix(t.created_at), to_unix(t.expires_at)],
     )?;
     Ok(())
 }

@@ -583,32 +583,36 @@ pub struct DecisionRow {
     pub at: OffsetDateTime,
 }
 
-#[allow(clippy::too_many_arguments)]
-pub fn insert_decision(
-    conn: &Connection,
-    candidate: Uuid,
-    stage: ReviewStage,
-    version: u32,
-    staff: Uuid,
-    category: Option<&str>,
-    decision: &str,
-    reason: Option<&str>,
-    message: Option<&str>,
-    now: OffsetDateTime,
-) -> Result<(), StorageError> {
+/// One decision as it is recorded: a material's verdict (`category`) or the dossier's outcome.
+#[derive(Debug, Clone, Copy)]
+pub struct NewDecision<'a> {
+    pub candidate: Uuid,
+    pub stage: ReviewStage,
+    /// The submission it was made on (`candidates.version`).
+    pub version: u32,
+    pub staff: Uuid,
+    /// The material decided; None for the dossier's outcome.
+    pub category: Option<&'a str>,
+    pub decision: &'a str,
+    pub reason: Option<&'a str>,
+    pub message: Option<&'a str>,
+    pub at: OffsetDateTime,
+}
+
+pub fn insert_decision(conn: &Connection, d: &NewDecision<'_>) -> Result<(), StorageError> {
     conn.execute(
         "INSERT INTO decisions (candidate_id, stage, version, staff_id, category, decision, reason, message, at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![
-            candidate.to_string(),
-            enum_text(stage),
-            version,
-            staff.to_string(),
-            category,
-            decision,
-            reason,
-            message,
-            to_unix(now)
+            d.candidate.to_string(),
+            enum_text(d.stage),
+            d.version,
+            d.staff.to_string(),
+            d.category,
+            d.decision,
+            d.reason,
+            d.message,
+            to_unix(d.at)
         ],
     )?;
     Ok(())
