@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The web pages in a real browser: Debian's Chromium (headless), driven by playwright-core from
-# npm, against the real server binary with the demo district (tests/web/journey.test.mjs). Takes
-# the screenshots in docs/screenshots/. Ends with "web: N passed, N failed".
+# npm, against the real server binary with the demo district: every tests/web/*.test.mjs, one file
+# at a time, each with a server of its own (tests/web/harness.mjs). journey.test.mjs takes the
+# screenshots in docs/screenshots/. Ends with "web: N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/packages.sh
@@ -18,9 +19,10 @@ cargo build --workspace --bin dossier-server --locked
 (cd tests/web && npm ci --no-audit --no-fund --silent)
 
 set +e
+# The shell expands the pattern (so any node version takes it); the TAP file totals every file.
 (cd tests/web && node --test --test-concurrency=1 \
   --test-reporter=spec --test-reporter-destination=stdout \
-  --test-reporter=tap --test-reporter-destination=results.tap journey.test.mjs)
+  --test-reporter=tap --test-reporter-destination=results.tap ./*.test.mjs)
 status=$?
 set -e
 awk '/^# pass / { p = $3 } /^# fail / { f = $3 } END { printf "web: %d passed, %d failed\n", p, f }' tests/web/results.tap

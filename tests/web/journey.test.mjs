@@ -7,23 +7,9 @@
 // candidate sees the result. Screenshots of the key pages go to docs/screenshots/.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-
-const here = dirname(fileURLToPath(import.meta.url));
-const root = resolve(here, '../..');
-const shots = join(root, 'docs/screenshots');
-const photos = join(root, 'testdata/photos');
-const fixtures = join(root, 'tests/fixtures');
-const serverBin = process.env.DOSSIER_SERVER_BIN || join(root, 'target/debug/dossier-server');
-// The flags this machine's Chromium needs (see the README): no sandbox as root, no GPU, and no
-// background connections to Google's hosts, which the closed network refuses.
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fixtures, launchChromium, photos, shots, staffSignIn as signIn, startDemo } from './harness.mjs';
 
 /**
  * A real phone photo stored sideways: the iPhone's 3264x2448 (1.9 MB) landscape pixels with
@@ -50,33 +36,10 @@ const file = (path, mimeType = 'image/jpeg') => ({
   name: path.split('/').pop(), mimeType, buffer: readFileSync(join(photos, path)),
 });
 
-let server;
 let base;
 let demo; // what the demo printed: ticket, staff passwords
 let browser;
-let dataDir;
-
-function startServer() {
-  dataDir = mkdtempSync(join(tmpdir(), 'dossier-web-'));
-  return new Promise((resolveStart, reject) => {
-    server = spawn(serverBin, ['demo'], {
-      cwd: dataDir,
-      env: { ...process.env, DOSSIER_LISTEN: '127.0.0.1:0', DOSSIER_DATA_DIR: join(dataDir, 'data'), DOSSIER_LOG: 'warn' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    server.stdout.on('data', (chunk) => {
-      out += chunk;
-      const listening = out.match(/Dossier listening on (http:\/\/\S+)/);
-      if (listening) {
-        const staff = Object.fromEntries([...out.matchAll(/^\s+(\w+)\s+password (\S+)/gm)].map((m) => [m[1], m[2]]));
-        demo = { ticket: out.match(/ticket (\S+)/)[1], staff };
-        resolveStart(listening[1]);
-      }
-    });
-    server.on('exit', (code) => reject(new Error(`server exited with ${code}: ${out}`)));
-  });
-}
+let stopServer;
 
 async function shot(page, name) {
   await page.screenshot({ path: join(shots, `${name}.jpg`), type: 'jpeg', quality: 70, fullPage: true });
@@ -139,22 +102,14 @@ async function touchDrag(page, from, to) {
 }
 
 /** Each staff member signs in in a browser of their own (their own cookie). */
-async function staffSignIn(username) {
-  const context = await browser.newContext({ locale: 'zh-CN', timezoneId: 'Asia/Shanghai', viewport: { width: 1440, height: 1000 } });
-  context.setDefaultTimeout(15000);
-  const page = await context.newPage();
-  await page.goto(`${base}/staff`);
-  await page.getByLabel('用户名').fill(username);
-  await page.getByLabel('密码').fill(demo.staff[username]);
-  await page.getByRole('button', { name: '登录' }).click();
-  await page.locator('#queue').waitFor();
-  return page;
-}
+const staffSignIn = (username) => signIn(browser, base, username, demo.staff[username]);
 
 async function approveAllAndSend(page, outcomeText) {
   for (const radio of await page.locator('.verdict input[value="approve"]').all()) await radio.check();
   assert.equal(await page.locator('#outcome option:checked').textContent(), outcomeText);
   await page.getByRole('button', { name: '提交审核结果' }).click();
+  // What will be sent is shown first; sent once confirmed.
+  await page.locator('#summary').getByRole('button', { name: '确认提交' }).click();
   await page.locator('#queue').waitFor();
 }
 
@@ -163,8 +118,8 @@ describe('the web pages, candidate and reviewers, in Chromium', { concurrency: f
 
   before(async () => {
     mkdirSync(shots, { recursive: true });
-    base = await startServer();
-    browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    ({ base, demo, stop: stopServer } = await startDemo());
+    browser = await launchChromium();
     const context = await browser.newContext({ locale: 'zh-CN', timezoneId: 'Asia/Shanghai', viewport: { width: 1280, height: 900 } });
     context.setDefaultTimeout(10000);
     candidate = await context.newPage();
@@ -172,8 +127,7 @@ describe('the web pages, candidate and reviewers, in Chromium', { concurrency: f
 
   after(async () => {
     await browser?.close();
-    server?.kill('SIGTERM');
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    stopServer?.();
   });
 
   it('serves the pages with a content security policy and nothing from another origin', async () => {
@@ -353,9 +307,14 @@ describe('the web pages, candidate and reviewers, in Chromium', { concurrency: f
     await page.evaluate(() => document.activeElement.blur());
     assert.equal(await page.locator('#outcome').inputValue(), 'return');
     await shot(page, '08-review-dossier');
+    // Z and O act on one image: the current material's (the one last worked in).
     await page.keyboard.press('z');
     await page.keyboard.press('o');
-    assert.match(await page.locator('.viewer img').first().evaluate((img) => img.style.transform), /rotate\(90deg\) scale\(1\.25\)/);
+    const view = page.locator('.material.current .viewer.active');
+    assert.deepEqual(await view.evaluate((f) => [f.dataset.rotate, f.dataset.zoom]), ['90', '1.25']);
+    // S shows what will be sent; a second S sends it.
+    await page.keyboard.press('s');
+    await page.locator('#summary').filter({ hasText: '毕业证书照片反光' }).waitFor();
     await page.keyboard.press('s');
     await page.locator('.notice.ok').filter({ hasText: '已退回' }).waitFor();
     await page.context().close();

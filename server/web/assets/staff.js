@@ -54,7 +54,23 @@ addStrings({
   'd.category': ['报考类别', 'Exam category'],
   'd.mobile': ['手机号码', 'Mobile'],
   'd.version': ['第 {n} 次上报', 'Submission {n}'],
-  'd.keys': ['快捷键：J/K 上一项/下一项材料，A 通过，R 退回，Z/X 放大/缩小，O 旋转，S 提交审核结果，N 下一位考生，Esc 返回', 'Keys: J/K material, A approve, R return, Z/X zoom, O rotate, S send the decision, N next candidate, Esc back'],
+  'd.keys': ['快捷键', 'Keys'],
+  'd.k.jk': ['下一项 / 上一项材料（到头即停）', 'next / previous material (stops at the ends)'],
+  'd.k.hl': ['同一材料的上一张 / 下一张图片', 'previous / next image of the material'],
+  'd.k.a': ['通过，并转到下一项', 'approve, and on to the next'],
+  'd.k.r': ['退回（光标进入意见框）', 'return (the message box takes the focus)'],
+  'd.k.esc': ['离开输入框；不在输入框时返回队列', 'leave the text box; outside one, back to the queue'],
+  'd.k.zx': ['放大 / 缩小当前图片', 'zoom the current image in / out'],
+  'd.k.o': ['旋转当前图片', 'rotate the current image'],
+  'd.k.arrows': ['移动放大后的图片（也可用鼠标拖动，滚轮缩放）', 'move a zoomed image (or drag it; the wheel zooms)'],
+  'd.k.f': ['查看原图', 'the image at full size'],
+  'd.k.s': ['查看审核结果摘要，再按 S 或 Enter 提交', 'the decision\'s summary; S or Enter again sends it'],
+  'd.k.n': ['下一位考生', 'next candidate'],
+  'd.position': ['第 {n}/{total} 项材料：{name}', 'Material {n} of {total}: {name}'],
+  'd.first': ['已是第一项材料。', 'This is the first material.'],
+  'd.last': ['已是最后一项材料。', 'This is the last material.'],
+  'd.alldone': ['所有材料均已审核，按 S 查看并提交审核结果。', 'Every material is decided: press S to review and send.'],
+  'd.image': ['图片 {n}/{total}', 'Image {n} of {total}'],
   'd.approve': ['通过', 'Approve'],
   'd.return': ['退回', 'Return'],
   'd.reason': ['退回原因', 'Reason'],
@@ -73,6 +89,57 @@ addStrings({
   'd.zoom': ['放大', 'Zoom in'],
   'd.unzoom': ['缩小', 'Zoom out'],
   'd.rotate': ['旋转', 'Rotate'],
+  'd.reset': ['复原', 'Reset'],
+  'd.full': ['原图', 'Full size'],
+  'd.full.title': ['原图：{name}', 'Full size: {name}'],
+  'd.full.size': ['{w} × {h} 像素，按原始大小显示。', '{w} × {h} pixels, shown at their own size.'],
+  'd.full.tab': ['在新标签页中打开', 'Open in a new tab'],
+  'd.close': ['关闭', 'Close'],
+  'd.reason.none': ['请选择退回原因', 'Choose a reason'],
+  'd.fix.reason': ['请选择退回原因。', 'Choose a reason.'],
+  'd.fix.message': ['请填写给考生的意见。', 'Write the message to the candidate.'],
+  'd.need.reason': ['“{name}”未选择退回原因', '"{name}" has no reason for its return'],
+  'd.need.message': ['“{name}”未填写给考生的意见', '"{name}" has no message to the candidate'],
+  'd.need.returned': ['审核结果为“退回考生修改”，但没有退回任何材料', 'The decision is a return, but no material is returned'],
+  'd.need.noreturn': ['有材料被退回，审核结果应为“退回考生修改”', 'A material is returned: the decision must be a return'],
+  'd.need.all': ['以下材料尚未审核：{names}', 'Not decided yet: {names}'],
+  'd.need.outcome_reason': ['“审核待定”和“不符合”须填写原因', 'Pending and not eligible need a reason'],
+  'd.notsent': ['未提交：', 'Not sent: '],
+  'd.cancelled': ['未提交，可继续修改。', 'Not sent; you can go on changing it.'],
+  'd.sep': ['；', '; '],
+  'd.list': ['、', ', '],
+  'd.change.title': ['更改审核意见？', 'Change the verdict?'],
+  'd.change.ask': ['“{name}”已标记为“{from}”。改为“{to}”吗？', '"{name}" is marked "{from}". Change it to "{to}"?'],
+  'd.change.keys': ['Enter 或 Esc：保持不变。', 'Enter or Esc: keep it.'],
+  'd.keep': ['保持“{verdict}”', 'Keep "{verdict}"'],
+  'd.change': ['改为“{verdict}”', 'Change to "{verdict}"'],
+  'd.summary.title': ['确认提交审核结果', 'Send this decision?'],
+  'd.summary.who': ['考生：{name}（{number}）', 'Candidate: {name} ({number})'],
+  'd.summary.returned': ['退回的材料（{n} 项）', 'Returned ({n})'],
+  'd.summary.approved': ['通过的材料（{n} 项）', 'Approved ({n})'],
+  'd.summary.undecided': ['未审核的材料（{n} 项）', 'Not decided ({n})'],
+  'd.summary.sms': ['提交后，考生将收到消息通知和短信。', 'Once sent, the candidate gets a message and an SMS.'],
+  'd.summary.keys': ['再按 S 或 Enter 提交；Esc 取消。', 'S or Enter again sends it; Esc cancels.'],
+  'd.cancel': ['取消', 'Cancel'],
+  'd.confirm': ['确认提交', 'Send'],
+  'd.leave.title': ['离开此考生？', 'Leave this candidate?'],
+  'd.leave.ask': ['已作出的审核意见尚未提交，离开后将不会保存。', 'The verdicts you made have not been sent and will not be kept.'],
+  'd.leave.stay': ['留在此页', 'Stay'],
+  'd.leave.go': ['放弃并离开', 'Discard and leave'],
+  'audit.claim': ['领取审核', 'claimed'],
+  'audit.release': ['释放领取', 'released'],
+  'audit.approve': ['通过', 'approved'],
+  'audit.return': ['退回', 'returned'],
+  'audit.unlock': ['解锁供考生修改', 'unlocked for the candidate'],
+  'audit.dossier_pass': ['通过，提交考区审核', 'passed to the district'],
+  'audit.dossier_return': ['退回考生修改', 'returned to the candidate'],
+  'audit.dossier_pending': ['审核待定', 'set pending'],
+  'audit.dossier_approve': ['审核通过', 'approved'],
+  'audit.dossier_not_eligible': ['不符合', 'not eligible'],
+  'audit.login': ['登录', 'signed in'],
+  'audit.login_failed': ['登录失败', 'sign-in failed'],
+  'mode.Web': ['网页', 'web'],
+  'mode.App': ['手机应用', 'app'],
   'out.pass': ['通过，提交考区审核', 'Pass to the district'],
   'out.return': ['退回考生修改', 'Return to the candidate'],
   'out.pending': ['审核待定', 'Pending'],
@@ -127,11 +194,33 @@ addStrings({
 let me = null;
 let queueState = { stage: null, state: 'waiting', resubmitted: false, page: 0, entries: [], selected: 0 };
 let keyHandler = null;
+/** The open dossier's verdicts not yet sent: kept when the page is drawn again in the other language. */
+let draft = null;
+let relabelling = false;
 
+/** Fields that take typed text keep their keys; wherever else the focus is, the page's keys work. */
+function typesText(el) {
+  if (!(el instanceof Element)) return false;
+  if (el.isContentEditable || el.tagName === 'TEXTAREA') return true;
+  return el.tagName === 'INPUT'
+    && !['radio', 'checkbox', 'button', 'submit', 'reset', 'file', 'range', 'color', 'image'].includes(el.type);
+}
+
+/** A key's name, letters in lower case (Shift or Caps Lock do not change what a letter does). */
+function keyOf(e) {
+  return e.key.length === 1 ? e.key.toLowerCase() : e.key;
+}
+
+/**
+ * The page's keys: `handler` gets every key pressed outside a dialog and without Ctrl, Alt or
+ * Meta, and decides what it means where the focus is (a text field keeps its letters). Keys of
+ * an input method's composition (pinyin being typed, Esc cancelling it) are the input method's.
+ */
 function onKeys(handler) {
   if (keyHandler) document.removeEventListener('keydown', keyHandler);
   keyHandler = (e) => {
-    if (e.target.closest('input, textarea, select, dialog') || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.defaultPrevented || e.isComposing || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.target instanceof Element && e.target.closest('dialog')) return;
     handler(e);
   };
   document.addEventListener('keydown', keyHandler);
@@ -149,8 +238,14 @@ function header() {
         h('span', { class: 'who' }, `${me.name} · ${t(`role.${me.role}`)}${me.exam_site ? ` · ${me.exam_site}` : ''}`),
         h('button', { type: 'button', class: 'link', onclick: logout }, t('nav.logout')),
       ] : null,
-      languageButton(route)));
+      languageButton(relabel)));
   document.title = t('app.title');
+}
+
+/** The other language: the page drawn again, an open dossier with the verdicts made so far. */
+function relabel() {
+  relabelling = true;
+  route();
 }
 
 /** A message to show after the next navigation (which clears the notice). */
@@ -162,6 +257,8 @@ function go(hash, message) {
 }
 
 async function route() {
+  const keepDraft = relabelling;
+  relabelling = false;
   clearNotice();
   if (flash) { notify(flash, 'ok'); flash = null; }
   onKeys(() => {});
@@ -176,7 +273,7 @@ async function route() {
   const [where, arg] = (location.hash.replace(/^#\/?/, '') || 'queue').split('/');
   header();
   try {
-    if (where === 'dossier' && arg) return await showDossier(arg);
+    if (where === 'dossier' && arg) return await showDossier(arg, keepDraft);
     if (where === 'windows') return await showWindows();
     if (where === 'accounts') return await showAccounts();
     if (where === 'results') return showResults();
@@ -315,10 +412,18 @@ async function showQueue() {
     h('p', { class: 'muted small keys' }, t('q.keys'))));
   onKeys((e) => {
     const n = q.entries.length;
-    if (!n) return;
-    if (e.key === 'j' || e.key === 'ArrowDown') q.selected = Math.min(n - 1, q.selected + 1);
-    else if (e.key === 'k' || e.key === 'ArrowUp') q.selected = Math.max(0, q.selected - 1);
-    else if (e.key === 'Enter' || e.key === 'o') { location.hash = `#/dossier/${q.entries[q.selected].candidate_id}`; return; } else return;
+    const key = keyOf(e);
+    if (!n || typesText(e.target)) return;
+    if (key === 'j' || key === 'ArrowDown') q.selected = Math.min(n - 1, q.selected + 1);
+    else if (key === 'k' || key === 'ArrowUp') q.selected = Math.max(0, q.selected - 1);
+    else if (key === 'Enter' || key === 'o') {
+      // A row reached by Tab opens itself; Enter on a tab or a link is theirs.
+      const row = e.target.closest?.('tr[data-id]');
+      if (!row && key === 'Enter' && e.target.closest?.('button, a, select, input')) return;
+      e.preventDefault();
+      location.hash = `#/dossier/${row ? row.dataset.id : q.entries[q.selected].candidate_id}`;
+      return;
+    } else return;
     e.preventDefault();
     document.querySelectorAll('table.queue tbody tr').forEach((tr, i) => tr.classList.toggle('selected', i === q.selected));
   });
@@ -326,10 +431,176 @@ async function showQueue() {
 
 // ------------------------------------------------------------------------------------------------
 // A dossier
+//
+// The keys decide nothing behind the reviewer's back: J/K stop at the first and last material, a
+// key never replaces a verdict already made without asking (Enter or Esc keeps it), no return
+// reason is chosen for the reviewer, and S shows what will be sent before a second S or Enter
+// sends it (a decision messages the candidate and sends an SMS).
 
 const REASONS = ['blurry', 'wrong_document', 'incomplete', 'expired', 'other'];
+const ZOOM_STEP = 1.25;
+const MAX_ZOOM = 8;
 
-async function showDossier(id) {
+/**
+ * A modal of the console's own (common.js's `dialog` cannot choose the button Enter presses):
+ * resolves with the value of the button pressed, or null when closed otherwise (Esc). The button
+ * whose value is `initial` has the focus, so Enter does what is safest or asked for; `keys` maps
+ * a key to a value (the summary's second S). A held key's repeats answer nothing.
+ */
+function modal({ id, cls = '', title, body, buttons, initial, keys = {} }) {
+  return new Promise((resolve) => {
+    let result = null;
+    const actions = buttons.map(([label, value, buttonClass]) => h('button', {
+      type: 'button', class: buttonClass || '', onclick: () => { result = value; d.close(); },
+    }, label));
+    const d = h('dialog', { class: `modal ${cls}`, id, 'aria-label': title },
+      h('h2', {}, title), h('div', { class: 'modal-body' }, body), h('div', { class: 'modal-actions' }, actions));
+    d.addEventListener('keydown', (e) => {
+      if (e.repeat) { e.preventDefault(); return; }
+      if (e.isComposing || e.ctrlKey || e.metaKey || e.altKey || typesText(e.target)) return;
+      const key = keyOf(e);
+      if (!Object.hasOwn(keys, key) || (key === 'Enter' && e.target.closest('button, a'))) return;
+      e.preventDefault();
+      result = keys[key];
+      d.close();
+    });
+    d.addEventListener('close', () => { d.remove(); resolve(result); });
+    document.body.append(d);
+    d.showModal();
+    actions[buttons.findIndex(([, value]) => value === initial)]?.focus();
+  });
+}
+
+/** An image at its own size (one image pixel a screen pixel), scrolled in a large dialog. */
+function showFullSize(src, name) {
+  const img = h('img', { class: 'full-image', src, alt: name });
+  const size = h('span', {});
+  const describe = () => { size.textContent = t('d.full.size', { w: img.naturalWidth, h: img.naturalHeight }); };
+  if (img.complete && img.naturalWidth) describe(); else img.addEventListener('load', describe);
+  return modal({
+    id: 'fullsize', cls: 'fullsize', title: t('d.full.title', { name }),
+    body: [
+      h('p', { class: 'small muted' }, size, ' ',
+        h('a', { href: src, target: '_blank', rel: 'noopener', id: 'fullsize-tab' }, t('d.full.tab'))),
+      h('div', { class: 'full-wrap' }, img),
+    ],
+    buttons: [[t('d.close'), null]],
+    initial: null,
+  });
+}
+
+/**
+ * One image in a frame of its own, with its own view: zoomed towards the pointer (wheel) or the
+ * frame's centre (keys, buttons), moved by dragging or by the arrow keys while it is larger than
+ * its frame (never further than its edges, so every corner can be reached), turned a quarter at a
+ * time, opened at full size. `onUse` runs when the reviewer points at it or moves into it.
+ */
+function imageViewer({ src, name, caption, onUse }) {
+  const view = { zoom: 1, rotate: 0, x: 0, y: 0 }; // x, y: the image's centre from the frame's
+  const img = h('img', { src, alt: name, draggable: 'false' });
+  const frame = h('div', { class: 'frame' }, img);
+  const tool = (key, action) => h('button', { type: 'button', class: `tool-${key.slice(2)}`, onclick: action }, t(key));
+  const figure = h('figure', { class: 'viewer', dataset: { zoom: '1', rotate: '0' } },
+    frame,
+    h('figcaption', {}, h('span', { class: 'caption' }, caption), h('span', { class: 'tools' },
+      tool('d.zoom', () => zoom(ZOOM_STEP)), tool('d.unzoom', () => zoom(1 / ZOOM_STEP)),
+      tool('d.rotate', () => rotate()), tool('d.reset', () => reset()), tool('d.full', () => full()))));
+  const ready = () => img.naturalWidth > 0 && frame.clientWidth > 0;
+
+  /** The frame, the image's box as laid out (unturned) and as turned, and the scale that fits it. */
+  function geometry() {
+    const fw = frame.clientWidth;
+    const fh = frame.clientHeight;
+    const bw = img.offsetWidth;
+    const bh = img.offsetHeight;
+    const [w, hgt] = view.rotate % 180 ? [bh, bw] : [bw, bh];
+    return { fw, fh, bw, bh, w, h: hgt, fit: Math.min(fw / w, fh / hgt) };
+  }
+  function apply() {
+    figure.dataset.zoom = String(Math.round(view.zoom * 100) / 100);
+    figure.dataset.rotate = String(view.rotate);
+    if (!ready()) return; // the view asked for is applied once the image is there
+    const g = geometry();
+    const scale = g.fit * view.zoom;
+    const mx = Math.max(0, (g.w * scale - g.fw) / 2);
+    const my = Math.max(0, (g.h * scale - g.fh) / 2);
+    view.x = Math.min(mx, Math.max(-mx, view.x));
+    view.y = Math.min(my, Math.max(-my, view.y));
+    // Only the CSSOM: the page's style-src 'self' refuses style attributes, not this.
+    const tx = g.fw / 2 + view.x - g.bw / 2;
+    const ty = g.fh / 2 + view.y - g.bh / 2;
+    img.style.transform = `translate(${tx}px, ${ty}px) rotate(${view.rotate}deg) scale(${scale})`;
+    figure.classList.toggle('zoomed', mx > 0.5 || my > 0.5);
+  }
+  /** Zoom by `factor`, keeping the point `at` (from the frame's centre) where it is. */
+  function zoom(factor, at = { x: 0, y: 0 }) {
+    const before = view.zoom;
+    view.zoom = Math.min(MAX_ZOOM, Math.max(1, view.zoom * factor));
+    const k = view.zoom / before;
+    view.x = at.x - (at.x - view.x) * k;
+    view.y = at.y - (at.y - view.y) * k;
+    apply();
+  }
+  /** A quarter turn clockwise about the frame's centre: what was in the middle stays there. */
+  function rotate() {
+    const before = ready() ? geometry().fit : 1;
+    view.rotate = (view.rotate + 90) % 360;
+    const k = ready() ? geometry().fit / before : 1;
+    [view.x, view.y] = [-view.y * k, view.x * k];
+    apply();
+  }
+  function reset() {
+    Object.assign(view, { zoom: 1, rotate: 0, x: 0, y: 0 });
+    apply();
+  }
+  /** Look further along (dx, dy): the image moves the other way, as a scrolled page does. */
+  function step(dx, dy) {
+    view.x -= dx * frame.clientWidth * 0.15;
+    view.y -= dy * frame.clientHeight * 0.15;
+    apply();
+  }
+  function full() {
+    return showFullSize(src, name);
+  }
+
+  img.addEventListener('load', () => { figure.classList.add('ready'); apply(); });
+  img.addEventListener('error', () => figure.classList.add('ready', 'broken'));
+  new ResizeObserver(() => apply()).observe(frame);
+  figure.addEventListener('pointerdown', () => onUse());
+  figure.addEventListener('focusin', () => onUse());
+  frame.addEventListener('wheel', (e) => {
+    if (!ready()) return;
+    const delta = e.deltaY * (e.deltaMode === 1 ? 16 : e.deltaMode === 2 ? 400 : 1);
+    // Nothing to zoom out of: the wheel scrolls the page instead.
+    if (delta > 0 && view.zoom <= 1) return;
+    e.preventDefault();
+    onUse();
+    const r = frame.getBoundingClientRect();
+    zoom(Math.exp(-delta * 0.0015), { x: e.clientX - r.left - r.width / 2, y: e.clientY - r.top - r.height / 2 });
+  }, { passive: false });
+  let drag = null;
+  frame.addEventListener('pointerdown', (e) => {
+    if (e.button !== 0 || !figure.classList.contains('zoomed')) return;
+    drag = { id: e.pointerId, x: e.clientX, y: e.clientY };
+    frame.setPointerCapture(e.pointerId);
+    figure.classList.add('dragging');
+  });
+  frame.addEventListener('pointermove', (e) => {
+    if (!drag || e.pointerId !== drag.id) return;
+    view.x += e.clientX - drag.x;
+    view.y += e.clientY - drag.y;
+    drag.x = e.clientX;
+    drag.y = e.clientY;
+    apply();
+  });
+  const endDrag = () => { drag = null; figure.classList.remove('dragging'); };
+  frame.addEventListener('pointerup', endDrag);
+  frame.addEventListener('pointercancel', endDrag);
+
+  return { figure, zoom, rotate, reset, step, full, zoomed: () => figure.classList.contains('zoomed') };
+}
+
+async function showDossier(id, relabelled) {
   let d = await api('GET', `/api/v1/review/dossiers/${id}`);
   const reviewer = me.role !== 'district_admin';
   const decidable = reviewer && d.stage === myStage() && ['waiting', 'pending'].includes(d.state);
@@ -338,146 +609,413 @@ async function showDossier(id) {
     claim = await api('POST', `/api/v1/review/dossiers/${id}/claim`);
     d = await api('GET', `/api/v1/review/dossiers/${id}`);
   }
-  const verdicts = {}; // category -> { verdict, reason, message }
-  const withImages = d.materials.filter((m) => m.images.length > 0);
-  let current = 0;
-  const view = { zoom: 1, rotate: 0 };
+  const kept = relabelled && draft?.id === id && draft.version === d.version ? draft : null;
+  const mine = kept || { id, version: d.version, verdicts: {}, current: 0, outcome: null, outcomeReason: '' };
+  draft = mine;
+  const { verdicts } = mine; // category -> { verdict, reason, message }
+  const materials = d.materials.filter((m) => m.images.length > 0); // what J/K step through
+  const names = Object.fromEntries(d.materials.map((m) => [m.category.code, m.category.name]));
+  const controls = {}; // category -> its approve/return controls
+  const viewers = {}; // category -> the viewers of its images, the current version's first
+  const active = {}; // category -> the viewer the keys act on
+  let current = Math.min(mine.current, Math.max(0, materials.length - 1));
+  let sending = false;
   const c = d.candidate;
+  const list = (items) => items.join(t('d.list'));
 
   const materialViews = d.materials.map((m) => {
     const code = m.category.code;
-    const images = (list, cls) => h('div', { class: `images ${cls}` }, list.map((img) => h('figure', { class: 'viewer' },
-      h('div', { class: 'frame' }, h('img', { src: img.url.replace('/api/v1/images/', '/api/v1/review/images/'), alt: m.category.name, dataset: { id: img.id } })),
-      h('figcaption', {}, m.category.slot_labels?.[img.slot] || `#${img.slot + 1}`, ' · ', formatTime(img.uploaded_at)))));
+    const index = materials.indexOf(m);
+    viewers[code] = [];
+    active[code] = 0;
+    const images = (shown, cls) => h('div', { class: `images ${cls}` }, shown.map((img) => {
+      const viewer = imageViewer({
+        src: img.url.replace('/api/v1/images/', '/api/v1/review/images/'),
+        name: m.category.name,
+        caption: `${m.category.slot_labels?.[img.slot] || `#${img.slot + 1}`} · ${formatTime(img.uploaded_at)}`,
+        onUse: () => use(index, viewer),
+      });
+      viewer.figure.dataset.id = img.id;
+      viewers[code].push(viewer);
+      return viewer.figure;
+    }));
     const decide = decidable && m.images.length ? decisionControls(code, verdicts, () => suggestOutcome()) : null;
-    return h('article', { class: 'card material review', id: `material-${code}`, dataset: { category: code } },
-      h('header', {}, h('h3', {}, m.category.name, m.required ? h('span', { class: 'required' }, '*') : null),
-        h('span', { class: `badge ${m.state}` }, t(`mstate.${m.state}`))),
-      m.note ? h('p', { class: 'notice error' }, `${m.note.reason}：${m.note.message}`) : null,
-      m.images.length === 0 ? h('p', { class: 'muted' }, t('d.noimages')) : null,
-      m.previous.length
-        ? h('div', { class: 'versions' },
-          h('div', {}, h('h4', {}, t('d.current')), images(m.images, 'now')),
-          h('div', {}, h('h4', {}, t('d.previous')), images(m.previous, 'before')))
-        : images(m.images, 'now'),
-      decide);
+    if (decide) controls[code] = decide;
+    const article = h('article', {
+      class: 'card material review', id: `material-${code}`, dataset: { category: code },
+      tabindex: index >= 0 ? '-1' : undefined,
+    },
+    h('header', {}, h('h3', {}, m.category.name, m.required ? h('span', { class: 'required' }, '*') : null),
+      h('span', { class: `badge ${m.state}` }, t(`mstate.${m.state}`))),
+    m.note ? h('p', { class: 'notice error' }, `${m.note.reason}：${m.note.message}`) : null,
+    m.images.length === 0 ? h('p', { class: 'muted' }, t('d.noimages')) : null,
+    m.previous.length
+      ? h('div', { class: 'versions' },
+        h('div', {}, h('h4', {}, t('d.current')), images(m.images, 'now')),
+        h('div', {}, h('h4', {}, t('d.previous')), images(m.previous, 'before')))
+      : images(m.images, 'now'),
+    decide?.element);
+    if (index >= 0) {
+      // Working in a material (a click, a radio, Tab into it) makes it the one the keys act on.
+      const here = () => { if (current !== index) select(index, { scroll: false, focus: false }); };
+      article.addEventListener('pointerdown', here);
+      article.addEventListener('focusin', here);
+    }
+    return article;
   });
 
   const outcomeSelect = h('select', { name: 'outcome', id: 'outcome' },
     (d.stage === 'site' ? ['pass', 'return', 'pending'] : ['approve', 'return', 'pending', 'not_eligible'])
       .map((o) => h('option', { value: o }, t(`out.${o}`))));
-  const outcomeReason = h('input', { name: 'outcome_reason', id: 'outcome-reason' });
+  const outcomeReason = h('input', { name: 'outcome_reason', id: 'outcome-reason', maxlength: 500 });
   const send = h('button', { type: 'button', class: 'primary', id: 'send' }, t('d.send'));
+  const position = h('p', { id: 'review-position', class: 'muted small' });
+  const status = h('p', { id: 'review-status', class: 'status', 'aria-live': 'polite' });
   const suggestOutcome = () => {
     const anyReturned = Object.values(verdicts).some((v) => v.verdict === 'return');
     outcomeSelect.value = anyReturned ? 'return' : (d.stage === 'site' ? 'pass' : 'approve');
+    mine.outcome = outcomeSelect.value;
+    say();
   };
-  send.addEventListener('click', () => busy(send, async () => {
-    const receipt = await api('POST', `/api/v1/review/dossiers/${id}/decision`, {
-      json: {
-        version: d.version,
-        materials: Object.entries(verdicts).map(([category, v]) => ({
-          category, verdict: v.verdict,
-          reason: v.verdict === 'return' ? v.reason : undefined,
-          message: v.verdict === 'return' ? v.message : undefined,
-        })),
-        outcome: outcomeSelect.value,
-        reason: outcomeReason.value.trim() || undefined,
-      },
-    });
-    go('#/queue', t('d.sent', { stage: t(`stage.${receipt.stage}`), state: t(`rstate.${receipt.state}`) }));
-  }));
+  outcomeSelect.addEventListener('change', () => { mine.outcome = outcomeSelect.value; });
+  outcomeReason.addEventListener('input', () => { mine.outcomeReason = outcomeReason.value; });
+  if (kept) {
+    if (mine.outcome) outcomeSelect.value = mine.outcome;
+    outcomeReason.value = mine.outcomeReason;
+  }
+  send.addEventListener('click', () => review());
 
+  const word = (key, raw) => (t(key) === key ? raw : t(key));
+  const auditDetail = (detail) => {
+    const version = /^version (\d+)$/.exec(detail);
+    return version ? t('d.version', { n: version[1] }) : word(`mode.${detail}`, detail);
+  };
   const history = h('section', { class: 'card', id: 'history' }, h('h3', {}, t('d.history')),
     h('ul', { class: 'log' }, d.decisions.map((x) => h('li', {},
       h('time', {}, formatTime(x.at)), ` ${t(`stage.${x.stage}`)} · ${x.by} · `,
-      x.category ? `${x.category}: ` : '', x.decision, x.reason ? ` (${x.reason})` : '', x.message ? ` “${x.message}”` : ''))));
+      x.category ? `${names[x.category] || x.category}: ` : '',
+      x.category ? word(`d.${x.decision}`, x.decision) : word(`out.${x.decision}`, x.decision),
+      x.reason ? ` (${x.reason})` : '', x.message ? ` “${x.message}”` : ''))));
   const audit = h('section', { class: 'card', id: 'audit' }, h('h3', {}, t('d.audit')),
     h('ul', { class: 'log' }, d.audit.map((x) => h('li', {},
-      h('time', {}, formatTime(x.at)), ` ${x.actor} · ${x.action}`, x.category ? ` · ${x.category}` : '', x.detail ? ` · ${x.detail}` : ''))));
+      h('time', {}, formatTime(x.at)), ` ${x.actor} · ${word(`audit.${x.action}`, x.action)}`,
+      x.category ? ` · ${names[x.category] || x.category}` : '', x.detail ? ` · ${auditDetail(x.detail)}` : ''))));
+  const keys = [['J / K', 'd.k.jk'], ['H / L', 'd.k.hl'], ['A', 'd.k.a'], ['R', 'd.k.r'], ['Esc', 'd.k.esc'],
+    ['Z / X', 'd.k.zx'], ['O', 'd.k.o'], ['← ↑ → ↓', 'd.k.arrows'], ['F', 'd.k.f'], ['S', 'd.k.s'], ['N', 'd.k.n']]
+    .filter(([, key]) => decidable || !['d.k.a', 'd.k.r', 'd.k.s'].includes(key));
 
-  show(
-    h('p', {}, h('a', { href: '#/queue' }, '← ', t('d.back'))),
-    h('section', { class: 'card', id: 'candidate' },
-      h('h2', {}, c.name, ' ', h('span', { class: 'muted' }, c.username)),
-      h('dl', { class: 'facts' },
-        h('dt', {}, t('q.id')), h('dd', { id: 'id-number' }, c.id_number),
-        h('dt', {}, t('d.category')), h('dd', {}, c.exam_category),
-        h('dt', {}, t('q.site')), h('dd', {}, c.exam_site),
-        h('dt', {}, t('d.mobile')), h('dd', {}, c.mobile_masked || '—'),
-        h('dt', {}, t('q.state')), h('dd', {}, `${t(`stage.${d.stage}`)} · ${t(`rstate.${d.state}`)} · ${t('d.version', { n: d.version })}`)),
-      claim ? h('p', { class: 'muted' }, t('d.claimed', { until: formatTime(claim.until) })) : null,
-      reviewer ? null : h('p', { class: 'muted' }, t('d.readonly')),
-      h('div', { class: 'viewer-tools' },
-        h('button', { type: 'button', onclick: () => zoom(1.25) }, t('d.zoom')),
-        h('button', { type: 'button', onclick: () => zoom(0.8) }, t('d.unzoom')),
-        h('button', { type: 'button', onclick: () => rotate() }, t('d.rotate'))),
-      h('p', { class: 'muted small keys' }, t('d.keys'))),
-    ...materialViews,
-    decidable ? h('section', { class: 'card decision', id: 'decision' },
-      h('h3', {}, t('d.outcome')),
-      field(t('d.outcome'), outcomeSelect),
-      field(t('d.outcome.reason'), outcomeReason),
-      send) : null,
-    history, audit);
+  show(h('div', { class: 'dossier', id: 'dossier' },
+    h('aside', { class: 'side' },
+      h('p', { class: 'back' }, h('a', { href: '#/queue' }, '← ', t('d.back'))),
+      h('section', { class: 'card', id: 'candidate' },
+        h('h2', {}, c.name, ' ', h('span', { class: 'muted' }, c.username)),
+        h('dl', { class: 'facts' },
+          h('dt', {}, t('q.id')), h('dd', { id: 'id-number' }, c.id_number),
+          h('dt', {}, t('d.category')), h('dd', {}, c.exam_category),
+          h('dt', {}, t('q.site')), h('dd', {}, c.exam_site),
+          h('dt', {}, t('d.mobile')), h('dd', {}, c.mobile_masked || '—'),
+          h('dt', {}, t('q.state')), h('dd', {}, `${t(`stage.${d.stage}`)} · ${t(`rstate.${d.state}`)} · ${t('d.version', { n: d.version })}`)),
+        claim ? h('p', { class: 'muted' }, t('d.claimed', { until: formatTime(claim.until) })) : null,
+        reviewer ? null : h('p', { class: 'muted' }, t('d.readonly')),
+        position, status,
+        h('details', { class: 'keys small', open: true }, h('summary', {}, t('d.keys')),
+          h('dl', {}, keys.map(([k, key]) => [h('dt', {}, h('kbd', {}, k)), h('dd', {}, t(key))])))),
+      decidable ? h('section', { class: 'card decision', id: 'decision' },
+        h('h3', {}, t('d.outcome')),
+        field(t('d.outcome'), outcomeSelect),
+        field(t('d.outcome.reason'), outcomeReason),
+        send) : null,
+      history, audit),
+    h('div', { class: 'materials' }, materialViews)));
 
-  function applyView() {
-    document.querySelectorAll('.viewer img').forEach((img) => {
-      img.style.transform = `rotate(${view.rotate}deg) scale(${view.zoom})`;
+  const articleOf = (i) => document.getElementById(`material-${materials[i].category.code}`);
+  const viewerOf = () => {
+    const m = materials[current];
+    return m ? viewers[m.category.code][active[m.category.code]] : null;
+  };
+  const allDecided = () => materials.every((m) => verdicts[m.category.code]);
+
+  /** The position, and a word on the last key (an end reached, a problem, all decided). */
+  function say(text = '', kind = '') {
+    const m = materials[current];
+    position.textContent = m ? t('d.position', { n: current + 1, total: materials.length, name: m.category.name }) : '';
+    const done = decidable && materials.length && allDecided() && kind !== 'error' ? t('d.alldone') : '';
+    status.textContent = [text, done].filter(Boolean).join(' ');
+    status.className = kind ? `status ${kind}` : 'status';
+  }
+
+  /** Make material `i` the one the keys act on. J/K stop at the ends: nothing wraps round. */
+  function select(i, { scroll = true, focus = true } = {}) {
+    if (!materials.length) return;
+    const edge = i < 0 ? t('d.first') : i >= materials.length ? t('d.last') : '';
+    current = Math.max(0, Math.min(materials.length - 1, i));
+    mine.current = current;
+    const el = articleOf(current);
+    document.querySelectorAll('.material.current').forEach((x) => { if (x !== el) x.classList.remove('current'); });
+    el.classList.add('current');
+    if (focus) el.focus({ preventScroll: true });
+    if (scroll) el.scrollIntoView({ block: 'start', behavior: 'instant' });
+    say(edge);
+  }
+
+  /** Make image `i` of a material the one Z, X, O, F and the arrows act on. */
+  function pick(code, i) {
+    const shown = viewers[code];
+    active[code] = Math.max(0, Math.min(shown.length - 1, i));
+    shown.forEach((v, j) => v.figure.classList.toggle('active', j === active[code]));
+  }
+
+  function use(index, viewer) {
+    if (index < 0) return;
+    if (current !== index) select(index, { scroll: false, focus: false });
+    const code = materials[index].category.code;
+    pick(code, viewers[code].indexOf(viewer));
+  }
+
+  /** A then R on one material: a verdict made is changed only when the reviewer says so. */
+  async function setVerdict(verdict) {
+    if (!decidable || !materials.length) return;
+    const m = materials[current];
+    const code = m.category.code;
+    const had = verdicts[code]?.verdict;
+    if (had && had !== verdict) {
+      const from = t(`d.${had}`);
+      const to = t(`d.${verdict}`);
+      const v = verdicts[code];
+      const yes = await modal({
+        id: 'verdict-change', title: t('d.change.title'),
+        body: [
+          h('p', {}, t('d.change.ask', { name: m.category.name, from, to })),
+          had === 'return' && (v.reason || v.message)
+            ? h('p', { class: 'muted' }, v.reason ? t(`reason.${v.reason}`) : '', v.reason && v.message ? ' · ' : '', v.message ? `“${v.message}”` : '')
+            : null,
+          h('p', { class: 'muted small' }, t('d.change.keys')),
+        ],
+        buttons: [[t('d.keep', { verdict: from }), false, 'primary'], [t('d.change', { verdict: to }), true]],
+        initial: false,
+      });
+      if (!yes) { select(current, { scroll: false }); return; }
+    }
+    controls[code].set(verdict);
+    if (verdict === 'return') controls[code].focusMessage();
+    else select(current + 1, { scroll: current + 1 < materials.length });
+  }
+
+  /** What stops the decision from being sent, each said; where to put it right. */
+  function problems() {
+    const found = [];
+    for (const [i, m] of materials.entries()) {
+      const code = m.category.code;
+      const v = verdicts[code];
+      const missing = v?.verdict === 'return' ? [!v.reason && 'reason', !v.message && 'message'].filter(Boolean) : [];
+      const lacking = controls[code]?.flag(missing);
+      for (const what of missing) found.push({ text: t(`d.need.${what}`, { name: m.category.name }), index: i, focus: lacking });
+    }
+    const outcome = outcomeSelect.value;
+    const returned = materials.filter((m) => verdicts[m.category.code]?.verdict === 'return');
+    const undecided = materials.filter((m) => !verdicts[m.category.code]);
+    const passing = outcome === 'pass' || outcome === 'approve';
+    if (outcome === 'return' && !returned.length) found.push({ text: t('d.need.returned'), focus: outcomeSelect });
+    if (passing && returned.length) found.push({ text: t('d.need.noreturn'), focus: outcomeSelect });
+    if (passing && undecided.length) {
+      found.push({ text: t('d.need.all', { names: list(undecided.map((m) => m.category.name)) }), index: materials.indexOf(undecided[0]) });
+    }
+    if ((outcome === 'pending' || outcome === 'not_eligible') && !outcomeReason.value.trim()) {
+      found.push({ text: t('d.need.outcome_reason'), focus: outcomeReason });
+    }
+    return found;
+  }
+
+  /** What the candidate will be told, material by material, before it is sent. */
+  function summary() {
+    const by = (verdict) => materials.filter((m) => verdicts[m.category.code]?.verdict === verdict);
+    const returned = by('return');
+    const approved = by('approve');
+    const undecided = materials.filter((m) => !verdicts[m.category.code]);
+    const outcome = outcomeSelect.value;
+    const reason = outcomeReason.value.trim();
+    return [
+      h('p', {}, t('d.summary.who', { name: c.name, number: c.username })),
+      h('p', { class: 'summary-outcome' }, `${t('d.outcome')}：`, h('strong', { id: 'summary-outcome' }, t(`out.${outcome}`)),
+        reason ? ` · ${reason}` : ''),
+      returned.length ? h('section', { class: 'summary-returned' }, h('h3', {}, t('d.summary.returned', { n: returned.length })),
+        h('ul', {}, returned.map((m) => {
+          const v = verdicts[m.category.code];
+          return h('li', { dataset: { category: m.category.code } }, h('strong', {}, m.category.name), ' · ', t(`reason.${v.reason}`),
+            h('br'), `${t('d.message')}：“${v.message}”`);
+        }))) : null,
+      approved.length ? h('section', { class: 'summary-approved' }, h('h3', {}, t('d.summary.approved', { n: approved.length })),
+        h('p', {}, list(approved.map((m) => m.category.name)))) : null,
+      undecided.length ? h('section', { class: 'summary-undecided' }, h('h3', {}, t('d.summary.undecided', { n: undecided.length })),
+        h('p', {}, list(undecided.map((m) => m.category.name)))) : null,
+      outcome === 'pass' ? null : h('p', { class: 'muted' }, t('d.summary.sms')),
+      h('p', { class: 'muted small' }, t('d.summary.keys')),
+    ];
+  }
+
+  /** S or the button: the problems if any, else the summary; sent on a second S or Enter. */
+  async function review() {
+    if (!decidable || sending || !send.isConnected || document.querySelector('dialog[open]')) return;
+    const found = problems();
+    if (found.length) {
+      // To the first thing to put right (a return's reason first), then every problem said.
+      const first = found[0];
+      if (first.index !== undefined) select(first.index, { focus: !first.focus });
+      first.focus?.focus();
+      say(`${t('d.notsent')}${found.map((f) => f.text).join(t('d.sep'))}`, 'error');
+      return;
+    }
+    say();
+    const yes = await modal({
+      id: 'summary', cls: 'summary', title: t('d.summary.title'), body: summary(),
+      buttons: [[t('d.cancel'), false], [t('d.confirm'), true, 'primary']],
+      initial: true, keys: { s: true, Enter: true },
+    });
+    if (!yes) {
+      select(current, { scroll: false });
+      say(t('d.cancelled'));
+      return;
+    }
+    sending = true;
+    await busy(send, async () => {
+      try {
+        const receipt = await api('POST', `/api/v1/review/dossiers/${id}/decision`, {
+          json: {
+            version: d.version,
+            materials: Object.entries(verdicts).map(([category, v]) => ({
+              category, verdict: v.verdict,
+              reason: v.verdict === 'return' ? v.reason : undefined,
+              message: v.verdict === 'return' ? v.message : undefined,
+            })),
+            outcome: outcomeSelect.value,
+            reason: outcomeReason.value.trim() || undefined,
+          },
+        });
+        draft = null;
+        go('#/queue', t('d.sent', { stage: t(`stage.${receipt.stage}`), state: t(`rstate.${receipt.state}`) }));
+      } finally {
+        sending = false;
+      }
     });
   }
-  function zoom(f) { view.zoom = Math.min(6, Math.max(0.5, view.zoom * f)); applyView(); }
-  function rotate() { view.rotate = (view.rotate + 90) % 360; applyView(); }
-  function focusMaterial(i) {
-    if (!withImages.length) return;
-    current = (i + withImages.length) % withImages.length;
-    const el = document.getElementById(`material-${withImages[current].category.code}`);
-    document.querySelectorAll('.material.current').forEach((x) => x.classList.remove('current'));
-    el.classList.add('current');
-    el.scrollIntoView({ block: 'start', behavior: 'instant' });
+
+  /** Esc and N: verdicts not sent are not dropped without asking. */
+  async function leave(then) {
+    if (decidable && Object.keys(verdicts).length) {
+      const yes = await modal({
+        id: 'leave', title: t('d.leave.title'), body: h('p', {}, t('d.leave.ask')),
+        buttons: [[t('d.leave.stay'), false, 'primary'], [t('d.leave.go'), true, 'danger']], initial: false,
+      });
+      if (!yes) { select(current, { scroll: false }); return; }
+    }
+    draft = null;
+    then();
   }
-  function setVerdict(verdict) {
-    if (!decidable || !withImages.length) return;
-    const code = withImages[current].category.code;
-    const radio = document.querySelector(`#material-${code} input[value="${verdict}"]`);
-    radio.checked = true;
-    radio.dispatchEvent(new Event('change', { bubbles: true }));
-    if (verdict === 'return') document.querySelector(`#material-${code} textarea`).focus();
-    else focusMaterial(current + 1);
-  }
-  focusMaterial(0);
+
+  for (const code of Object.keys(viewers)) pick(code, 0);
+  if (materials.length) select(current, { scroll: Boolean(kept) }); else say();
+
+  const arrows = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
   onKeys((e) => {
-    const k = e.key.toLowerCase();
-    const actions = {
-      j: () => focusMaterial(current + 1), k: () => focusMaterial(current - 1),
-      a: () => setVerdict('approve'), r: () => setVerdict('return'),
-      z: () => zoom(1.25), x: () => zoom(0.8), o: rotate,
-      s: () => send.click(), escape: () => { location.hash = '#/queue'; },
-      n: () => nextDossier(id),
+    const key = keyOf(e);
+    const target = e.target instanceof Element ? e.target : document.body;
+    if (typesText(target)) {
+      // Esc leaves the text box; every key works again from the material.
+      if (key === 'Escape') { e.preventDefault(); target.blur(); select(current, { scroll: false }); }
+      return;
+    }
+    const control = target.closest('select, input, button, a, summary, textarea');
+    if (key === 'Escape') {
+      e.preventDefault();
+      if (control && document.getElementById('main').contains(control)) select(current, { scroll: false });
+      else leave(() => { location.hash = '#/queue'; });
+      return;
+    }
+    if (arrows[key]) {
+      if (target.matches('input[type=radio]')) e.preventDefault(); // arrows never change a verdict
+      else if (target.closest('select, .side')) return; // the select's own, or the side column's scrolling
+      const viewer = viewerOf();
+      if (viewer?.zoomed()) { e.preventDefault(); viewer.step(...arrows[key]); }
+      return;
+    }
+    const m = materials[current];
+    /** H/L: another image of the material, stopping at its first and last. */
+    const flip = (by) => {
+      if (!m) return;
+      const code = m.category.code;
+      pick(code, active[code] + by);
+      say(t('d.image', { n: active[code] + 1, total: viewers[code].length }));
     };
-    if (actions[k]) { e.preventDefault(); actions[k](); }
+    const actions = {
+      j: () => select(current + 1), k: () => select(current - 1),
+      h: () => flip(-1), l: () => flip(1),
+      a: () => setVerdict('approve'), r: () => setVerdict('return'),
+      z: () => viewerOf()?.zoom(ZOOM_STEP), x: () => viewerOf()?.zoom(1 / ZOOM_STEP), o: () => viewerOf()?.rotate(),
+      f: () => viewerOf()?.full(),
+      s: () => review(),
+      n: () => leave(() => nextDossier(id)),
+    };
+    if (Object.hasOwn(actions, key)) { e.preventDefault(); actions[key](); }
   });
 }
 
-/** Approve or return one material; `onChange` runs after each change (the outcome follows). */
+/**
+ * Approve or return one material. No reason is chosen for the reviewer: a return is sent only
+ * with a reason picked and a message written. `onChange` runs after each change.
+ */
 function decisionControls(code, verdicts, onChange) {
   const name = `verdict-${code}`;
-  const reason = h('select', { name: 'reason' }, REASONS.map((r) => h('option', { value: r }, t(`reason.${r}`))));
-  const message = h('textarea', { name: 'message', rows: 2, placeholder: t('d.message'), 'aria-label': t('d.message') });
-  const returnFields = h('div', { class: 'return-fields', hidden: true }, field(t('d.reason'), reason), message);
+  const approve = h('input', { type: 'radio', name, value: 'approve' });
+  const giveBack = h('input', { type: 'radio', name, value: 'return' });
+  const reason = h('select', { name: 'reason', required: true },
+    h('option', { value: '' }, t('d.reason.none')),
+    REASONS.map((r) => h('option', { value: r }, t(`reason.${r}`))));
+  const message = h('textarea', { name: 'message', rows: 2, maxlength: 500, placeholder: t('d.message'), 'aria-label': t('d.message') });
+  const problem = h('p', { class: 'field-error', hidden: true });
+  const returnFields = h('div', { class: 'return-fields', hidden: true }, field(t('d.reason'), reason), message, problem);
+  const kept = verdicts[code];
+  if (kept) {
+    (kept.verdict === 'approve' ? approve : giveBack).checked = true;
+    reason.value = kept.reason;
+    message.value = kept.message;
+    returnFields.hidden = kept.verdict !== 'return';
+  }
+  /** Mark what a return lacks; the first field lacking it. */
+  const flag = (missing) => {
+    for (const [el, what] of [[reason, 'reason'], [message, 'message']]) {
+      if (missing.includes(what)) el.setAttribute('aria-invalid', 'true'); else el.removeAttribute('aria-invalid');
+    }
+    problem.hidden = missing.length === 0;
+    problem.textContent = missing.map((what) => t(`d.fix.${what}`)).join(' ');
+    return { reason, message }[missing[0]] || null;
+  };
   const update = () => {
-    const chosen = document.querySelector(`input[name="${name}"]:checked`)?.value;
+    const chosen = approve.checked ? 'approve' : giveBack.checked ? 'return' : null;
     if (!chosen) return;
     returnFields.hidden = chosen !== 'return';
     verdicts[code] = { verdict: chosen, reason: reason.value, message: message.value.trim() };
+    // A problem pointed out goes as soon as it is put right.
+    if (!problem.hidden) {
+      flag(chosen === 'return' ? [!reason.value && 'reason', !message.value.trim() && 'message'].filter(Boolean) : []);
+    }
     onChange();
   };
-  reason.addEventListener('change', update);
   message.addEventListener('input', update);
-  return h('div', { class: 'verdict', onchange: update },
-    h('label', { class: 'check' }, h('input', { type: 'radio', name, value: 'approve' }), t('d.approve')),
-    h('label', { class: 'check' }, h('input', { type: 'radio', name, value: 'return' }), t('d.return')),
+  const element = h('div', { class: 'verdict', onchange: update },
+    h('label', { class: 'check' }, approve, t('d.approve')),
+    h('label', { class: 'check' }, giveBack, t('d.return')),
     returnFields);
+  return {
+    element,
+    flag,
+    set(verdict) {
+      (verdict === 'approve' ? approve : giveBack).checked = true;
+      update();
+    },
+    focusMessage() {
+      message.focus();
+    },
+  };
 }
 
 async function nextDossier(id) {

@@ -1,0 +1,413 @@
+// The reviewers' console in a real browser (Debian's Chromium, headless, driven by playwright-core)
+// against the real server binary's demo. The demo's signed-in candidate (东城区考点) uploads
+// drawn documents through the API, as the phone app would (the ID card's two sides, the diploma,
+// the probation and work proofs), and submits; the exam site's reviewer then works on the dossier
+// by keyboard and pointer. What is checked is what a reviewer would notice: J stops at the last
+// material, A never silently turns a return into an approval, R chooses no reason and S will not
+// send a return without one, S shows what will be sent and sends only on a second S or Enter, Esc
+// leaves the message box and the keys work again, each image has its own zoom and turn, every
+// corner of a zoomed image can be reached, the full-size view is the image's own size.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { launchChromium, staffSignIn, startDemo } from './harness.mjs';
+
+let base;
+let demo;
+let stopServer;
+let browser;
+let token; // the candidate's access token (app mode)
+let page; // the reviewer's console
+let candidateId;
+let order; // the ids of the materials with images, as the console lists them
+let names; // material id -> the category's name
+let retake; // the candidate's new photo of the material returned
+const MESSAGE = '请在光线均匀处重新拍摄完整的毕业证书。';
+
+/** The candidate's side of the API, with their bearer token, as the phone app calls it. */
+async function candidateApi(method, path, { body, headers = {} } = {}) {
+  const response = await fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${token}`, ...headers }, body });
+  const text = await response.text();
+  assert.ok(response.ok, `${method} ${path}: ${response.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+const upload = (category, jpeg, query = '') => candidateApi('POST', `/api/v1/dossier/materials/${category}/images${query}`, {
+  body: jpeg, headers: { 'content-type': 'image/jpeg', 'idempotency-key': randomUUID() },
+});
+
+/**
+ * Documents drawn in the browser and encoded as JPEG (no EXIF, well under 200 KB): a tinted
+ * page with a grid, its name, and a red mark in its top-left corner.
+ */
+async function drawnDocuments(specs) {
+  const context = await browser.newContext();
+  const blank = await context.newPage();
+  const encoded = await blank.evaluate(async (list) => {
+    const out = [];
+    for (const { width, height, label, hue } of list) {
+      const canvas = new OffscreenCanvas(width, height);
+      const g = canvas.getContext('2d');
+      g.fillStyle = `hsl(${hue} 45% 93%)`;
+      g.fillRect(0, 0, width, height);
+      g.strokeStyle = `hsl(${hue} 30% 65%)`;
+      g.lineWidth = 2;
+      for (let x = 0; x <= width; x += 60) { g.beginPath(); g.moveTo(x, 0); g.lineTo(x, height); g.stroke(); }
+      for (let y = 0; y <= height; y += 60) { g.beginPath(); g.moveTo(0, y); g.lineTo(width, y); g.stroke(); }
+      g.fillStyle = '#b3261e';
+      g.fillRect(0, 0, width / 10, height / 10);
+      g.fillStyle = '#1d2733';
+      g.font = `${Math.round(width / 12)}px sans-serif`;
+      g.fillText(label, width / 8, height / 3);
+      const blob = await canvas.convertToBlob({ type: 'image/jpeg', quality: 0.8 });
+      const bytes = new Uint8Array(await blob.arrayBuffer());
+      let binary = '';
+      for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+      out.push(btoa(binary));
+    }
+    return out;
+  }, specs);
+  await context.close();
+  return encoded.map((b64) => Buffer.from(b64, 'base64'));
+}
+
+/** The dossier as the reviewer's API gives it (same cookie as the console). */
+const reviewed = () => page.evaluate((id) => fetch(`/api/v1/review/dossiers/${id}`).then((r) => r.json()), candidateId);
+
+/** The material the keys act on. */
+const currentId = () => page.locator('.material.current').getAttribute('id');
+
+/** Where an element is on the screen (with its transform). */
+const rectOf = (locator) => locator.evaluate((el) => {
+  const r = el.getBoundingClientRect();
+  return { x: r.left, y: r.top, w: r.width, h: r.height, right: r.right, bottom: r.bottom };
+});
+
+/** The dossier opened afresh (a new page load: nothing decided), every image shown. */
+async function openDossier() {
+  await page.goto('about:blank');
+  await page.goto(`${base}/staff#/dossier/${candidateId}`);
+  await page.locator('#decision').waitFor();
+  await page.locator('.material.current').waitFor();
+  await page.waitForFunction(() => [...document.querySelectorAll('.viewer')].every((f) => f.classList.contains('ready')));
+}
+
+describe('the reviewers\' console, by keyboard and pointer, in Chromium', { concurrency: false }, () => {
+  before(async () => {
+    ({ base, demo, stop: stopServer } = await startDemo());
+    browser = await launchChromium();
+    let front, back, diploma, probation, work;
+    [front, back, diploma, probation, work, retake] = await drawnDocuments([
+      { width: 1200, height: 760, label: 'ID front', hue: 210 },
+      { width: 1200, height: 760, label: 'ID back', hue: 30 },
+      { width: 850, height: 1200, label: 'Diploma', hue: 120 },
+      { width: 850, height: 1200, label: 'Probation', hue: 270 },
+      { width: 850, height: 1200, label: 'Work', hue: 0 },
+      { width: 850, height: 1200, label: 'Diploma 2', hue: 150 },
+    ]);
+    // The candidate, through the API: sign in, upload every required material, submit.
+    const { username, password } = demo.candidate;
+    const signedIn = await fetch(`${base}/api/v1/auth/login`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }),
+    });
+    const grant = await signedIn.text();
+    assert.equal(signedIn.status, 200, grant);
+    token = JSON.parse(grant).access_token;
+    await upload('id_card', front, '?slot=0');
+    await upload('id_card', back, '?slot=1');
+    await upload('diploma', diploma);
+    await upload('probation', probation);
+    await upload('work_proof', work);
+    const missing = (await candidateApi('GET', '/api/v1/dossier')).missing;
+    assert.deepEqual(missing, [], 'every required material uploaded');
+    await candidateApi('POST', '/api/v1/dossier/submit');
+
+    page = await staffSignIn(browser, base, 'dongcheng', demo.staff.dongcheng);
+    const row = page.locator('table.queue tbody tr').filter({ hasText: '张明' });
+    candidateId = await row.getAttribute('data-id');
+    await row.click();
+    await page.locator('#decision').waitFor();
+    order = await page.locator('article.material.review[tabindex="-1"]').evaluateAll((els) => els.map((e) => e.id));
+    assert.equal(order.length, 4, `the materials with images: ${order}`);
+    names = Object.fromEntries((await reviewed()).materials.map((m) => [`material-${m.category.code}`, m.category.name]));
+  });
+
+  after(async () => {
+    await browser?.close();
+    stopServer?.();
+  });
+
+  it('J stops at the last material and K at the first; nothing wraps round, and the candidate stays in view', async () => {
+    await openDossier();
+    assert.equal(await currentId(), order[0]);
+    for (let i = 0; i < order.length + 2; i += 1) await page.keyboard.press('j');
+    assert.equal(await currentId(), order.at(-1));
+    await page.locator('#review-status').filter({ hasText: '已是最后一项材料' }).waitFor();
+    // The split view: the candidate's data is still on the screen, the image fills its pane.
+    const idNumber = await rectOf(page.locator('#id-number'));
+    assert.ok(idNumber.y >= 0 && idNumber.bottom <= 1000, `the ID number is off the screen: ${JSON.stringify(idNumber)}`);
+    const frame = await rectOf(page.locator('.material.current .viewer .frame').first());
+    assert.ok(frame.h >= 600, `the current image's frame is ${frame.h}px high`);
+    // A on the last material approves it and stays there.
+    await page.keyboard.press('a');
+    assert.equal(await currentId(), order.at(-1));
+    assert.ok(await page.locator(`#${order.at(-1)} input[value="approve"]`).isChecked());
+    assert.equal(await page.locator(`#${order[0]} input[type=radio]:checked`).count(), 0, 'the first material is still undecided');
+    for (let i = 0; i < order.length + 2; i += 1) await page.keyboard.press('k');
+    assert.equal(await currentId(), order[0]);
+    await page.locator('#review-status').filter({ hasText: '已是第一项材料' }).waitFor();
+  });
+
+  it('A on a material marked "return" asks first; Enter or Esc keeps the return, with its reason and message', async () => {
+    await openDossier();
+    await page.keyboard.press('j');
+    const returned = order[1];
+    assert.equal(await currentId(), returned);
+    await page.keyboard.press('r');
+    await page.keyboard.type(MESSAGE);
+    await page.keyboard.press('Escape');
+    await page.locator(`#${returned} select[name="reason"]`).selectOption('incomplete');
+    await page.locator(`#${returned} header`).click(); // back on the material itself
+
+    const question = page.locator('#verdict-change');
+    const stillReturned = async () => {
+      assert.ok(await page.locator(`#${returned} input[value="return"]`).isChecked(), 'still returned');
+      assert.equal(await page.locator(`#${returned} select[name="reason"]`).inputValue(), 'incomplete');
+      assert.equal(await page.locator(`#${returned} textarea[name="message"]`).inputValue(), MESSAGE);
+      assert.equal(await currentId(), returned, 'A did not move on');
+    };
+    await page.keyboard.press('a');
+    await question.waitFor();
+    assert.match(await question.textContent(), new RegExp(`${names[returned]}.*退回.*通过`));
+    await page.keyboard.press('Enter');
+    await question.waitFor({ state: 'detached' });
+    await stillReturned();
+    await page.keyboard.press('a');
+    await question.waitFor();
+    await page.keyboard.press('a'); // one A too many changes nothing either
+    await page.keyboard.press('Escape');
+    await question.waitFor({ state: 'detached' });
+    await stillReturned();
+    // The keys work again after the question; a change asked for is made.
+    await page.keyboard.press('a');
+    await question.getByRole('button', { name: /^改为/ }).click();
+    await question.waitFor({ state: 'detached' });
+    assert.ok(await page.locator(`#${returned} input[value="approve"]`).isChecked());
+    assert.equal(await currentId(), order[2], 'approved, on to the next');
+  });
+
+  it('R chooses no reason, and S will not send a return without one: it says which material lacks it', async () => {
+    await openDossier();
+    await page.keyboard.press('a'); // the first approved, on to the second
+    const returned = order[1];
+    await page.keyboard.press('r');
+    const reason = page.locator(`#${returned} select[name="reason"]`);
+    assert.equal(await reason.inputValue(), '', 'no reason chosen for the reviewer');
+    await page.keyboard.type(MESSAGE);
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('s');
+    const status = page.locator('#review-status');
+    await status.filter({ hasText: '未选择退回原因' }).waitFor();
+    assert.match(await status.textContent(), new RegExp(`未提交.*${names[returned]}`));
+    assert.equal(await page.locator('dialog').count(), 0, 'no summary, nothing to send');
+    assert.equal(await reason.getAttribute('aria-invalid'), 'true');
+    assert.ok(await reason.evaluate((el) => el === document.activeElement), 'the reason has the focus');
+    const state = await reviewed();
+    assert.equal(state.state, 'waiting');
+    assert.equal(state.decisions.length, 0);
+    // With a reason, S goes on to the summary.
+    await reason.selectOption('blurry');
+    assert.equal(await reason.getAttribute('aria-invalid'), null);
+    await page.keyboard.press('s');
+    await page.locator('#summary').waitFor();
+    await page.keyboard.press('Escape');
+    await page.locator('#summary').waitFor({ state: 'detached' });
+  });
+
+  it('Esc in the message box gives the keys back; a button or a radio with the focus never holds them', async () => {
+    await openDossier();
+    await page.keyboard.press('r');
+    const message = page.locator(`#${order[0]} textarea[name="message"]`);
+    assert.ok(await message.evaluate((el) => el === document.activeElement), 'R puts the focus in the message box');
+    await page.keyboard.type('jk'); // letters typed there are the message's
+    assert.equal(await message.inputValue(), 'jk');
+    assert.equal(await currentId(), order[0]);
+    await page.keyboard.press('Escape');
+    assert.ok(await message.evaluate((el) => el !== document.activeElement), 'Esc left the message box');
+    await page.keyboard.press('j');
+    assert.equal(await currentId(), order[1]);
+    // Tab from the material onto its first control (a viewer's button): J still works.
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement.tagName), 'BUTTON');
+    await page.keyboard.press('j');
+    assert.equal(await currentId(), order[2]);
+    // A radio clicked keeps the arrows from changing the verdict, and J still works.
+    const approve = page.locator(`#${order[2]} input[value="approve"]`);
+    await approve.check();
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowDown');
+    assert.ok(await approve.isChecked(), 'the arrows did not turn the approval into a return');
+    await page.keyboard.press('j');
+    assert.equal(await currentId(), order[3]);
+  });
+
+  it('zoom and rotate act on one image; the others stay as they were', async () => {
+    await openDossier();
+    const sides = page.locator(`#${order[0]} .images.now .viewer`);
+    assert.equal(await sides.count(), 2, 'the ID card has two images');
+    const front = sides.nth(0);
+    const back = sides.nth(1);
+    const [front0, back0] = [await rectOf(front.locator('img')), await rectOf(back.locator('img'))];
+    await page.keyboard.press('z');
+    assert.equal(await front.getAttribute('data-zoom'), '1.25');
+    const front1 = await rectOf(front.locator('img'));
+    assert.ok(Math.abs(front1.w / front0.w - 1.25) < 0.01, `the front is ${front1.w / front0.w} times as wide`);
+    assert.deepEqual(await rectOf(back.locator('img')), back0, 'the back is as it was');
+    const views = await page.locator('.viewer').evaluateAll((fs) => fs.map((f) => `${f.dataset.zoom}/${f.dataset.rotate}`));
+    assert.equal(views.filter((v) => v !== '1/0').length, 1, `one image zoomed: ${views}`);
+    // L: the back; O turns it alone.
+    await page.keyboard.press('l');
+    await page.keyboard.press('o');
+    assert.equal(await back.getAttribute('data-rotate'), '90');
+    const back1 = await rectOf(back.locator('img'));
+    assert.ok(back0.w > back0.h && back1.h > back1.w, `the back turned: ${JSON.stringify([back0, back1])}`);
+    assert.equal(await front.getAttribute('data-rotate'), '0');
+    const front2 = await rectOf(front.locator('img'));
+    assert.ok(front2.w > front2.h, 'the front is not turned');
+    // Its own buttons act on it alone too.
+    await back.locator('.tool-reset').click();
+    assert.equal(await back.getAttribute('data-rotate'), '0');
+    assert.equal(await front.getAttribute('data-zoom'), '1.25');
+  });
+
+  it('the wheel zooms towards the pointer; the arrows and a drag reach every corner of the zoomed image', async () => {
+    await openDossier();
+    const viewer = page.locator(`#${order[0]} .images.now .viewer`).nth(1);
+    const img = viewer.locator('img');
+    const frame = viewer.locator('.frame');
+    const r0 = await rectOf(img);
+    const at = { x: r0.x + r0.w * 0.6, y: r0.y + r0.h * 0.55 };
+    await page.mouse.move(at.x, at.y);
+    await page.mouse.wheel(0, -2000);
+    await page.waitForFunction((el) => el.dataset.zoom === '8', await viewer.elementHandle());
+    const r1 = await rectOf(img);
+    assert.ok(Math.abs((at.x - r1.x) / r1.w - 0.6) < 0.01 && Math.abs((at.y - r1.y) / r1.h - 0.55) < 0.01,
+      `the point under the pointer moved to ${(at.x - r1.x) / r1.w},${(at.y - r1.y) / r1.h}`);
+    assert.equal(await page.locator(`#${order[0]} .images.now .viewer`).nth(0).getAttribute('data-zoom'), '1');
+    // The arrows: all the way to the top-left corner (the image's corner in the frame's).
+    for (let i = 0; i < 40; i += 1) await page.keyboard.press('ArrowLeft');
+    for (let i = 0; i < 40; i += 1) await page.keyboard.press('ArrowUp');
+    const f = await rectOf(frame);
+    let r = await rectOf(img);
+    assert.ok(Math.abs(r.x - f.x) < 1 && Math.abs(r.y - f.y) < 1, `top-left: image at ${r.x},${r.y}, frame at ${f.x},${f.y}`);
+    // Dragging: all the way to the bottom-right corner, and never past it.
+    for (let i = 0; i < 20; i += 1) {
+      const cx = f.x + f.w / 2;
+      const cy = f.y + f.h / 2;
+      await page.mouse.move(cx, cy);
+      await page.mouse.down();
+      await page.mouse.move(cx - 400, cy - 300, { steps: 4 });
+      await page.mouse.up();
+    }
+    r = await rectOf(img);
+    assert.ok(Math.abs(r.right - f.right) < 1 && Math.abs(r.bottom - f.bottom) < 1,
+      `bottom-right: image to ${r.right},${r.bottom}, frame to ${f.right},${f.bottom}`);
+  });
+
+  it('F shows the image at its own size, with a link that opens it in a new tab', async () => {
+    await openDossier();
+    await page.keyboard.press('f');
+    const full = page.locator('#fullsize img.full-image');
+    await full.waitFor();
+    await page.waitForFunction(() => {
+      const img = document.querySelector('#fullsize img.full-image');
+      return img?.complete && img.naturalWidth > 0;
+    });
+    const [w, h, naturalW, naturalH] = await full.evaluate((img) => {
+      const r = img.getBoundingClientRect();
+      return [r.width, r.height, img.naturalWidth, img.naturalHeight];
+    });
+    assert.deepEqual([naturalW, naturalH], [1200, 760], 'the front of the ID card as uploaded');
+    assert.deepEqual([w, h], [naturalW, naturalH], 'one image pixel to a screen pixel');
+    const link = page.locator('#fullsize-tab');
+    assert.equal(await link.getAttribute('target'), '_blank');
+    assert.equal(await link.getAttribute('href'), await full.getAttribute('src'));
+    const [tab] = await Promise.all([page.context().waitForEvent('page'), link.click()]);
+    await tab.waitForLoadState();
+    assert.deepEqual(await tab.evaluate(() => {
+      const img = document.querySelector('img');
+      return img ? [img.naturalWidth, img.naturalHeight] : null;
+    }), [1200, 760]);
+    await tab.close();
+    await page.keyboard.press('Escape');
+    await page.locator('#fullsize').waitFor({ state: 'detached' });
+  });
+
+  it('S shows what will be sent; nothing is sent until a second S, and Esc cancels', async () => {
+    await openDossier();
+    const returned = order[1];
+    await page.keyboard.press('a'); // the first approved, on to the second
+    await page.keyboard.press('r');
+    await page.keyboard.type(MESSAGE);
+    await page.keyboard.press('Escape');
+    await page.locator(`#${returned} select[name="reason"]`).selectOption('wrong_document');
+    await page.locator(`#${returned} header`).click();
+    await page.keyboard.press('j');
+    await page.keyboard.press('a');
+    await page.keyboard.press('a'); // the last: approved, and still the current one
+    assert.equal(await currentId(), order.at(-1));
+
+    await page.keyboard.press('s');
+    const summary = page.locator('#summary');
+    await summary.waitFor();
+    assert.equal(await page.locator('#summary-outcome').textContent(), '退回考生修改');
+    const lines = summary.locator('.summary-returned li');
+    assert.equal(await lines.count(), 1);
+    assert.match(await lines.textContent(), new RegExp(`${names[returned]}.*材料类别错误.*${MESSAGE}`));
+    const approved = await summary.locator('.summary-approved').textContent();
+    for (const id of [order[0], order[2], order[3]]) assert.match(approved, new RegExp(names[id]));
+    let state = await reviewed();
+    assert.equal(state.state, 'waiting', 'nothing sent on the first S');
+    assert.equal(state.decisions.length, 0);
+
+    await page.keyboard.press('Escape');
+    await summary.waitFor({ state: 'detached' });
+    await page.locator('#review-status').filter({ hasText: '未提交' }).waitFor();
+    state = await reviewed();
+    assert.equal(state.state, 'waiting', 'nothing sent after Esc');
+
+    await page.keyboard.press('s');
+    await summary.waitFor();
+    await page.keyboard.press('s');
+    await page.locator('.notice.ok').filter({ hasText: '已退回' }).waitFor();
+    state = await reviewed();
+    assert.equal(state.state, 'returned');
+    const code = returned.replace(/^material-/, '');
+    const decision = state.decisions.find((x) => x.category === code);
+    assert.equal(decision?.reason, '材料类别错误');
+    assert.equal(decision?.message, MESSAGE);
+  });
+
+  it('after the candidate replaces it and resubmits, A approves each material in turn and Enter sends the summary', async () => {
+    const code = order[1].replace(/^material-/, '');
+    const mine = await candidateApi('GET', '/api/v1/dossier');
+    const old = mine.materials.find((m) => m.category.code === code).images[0];
+    await upload(code, retake, `?replaces=${old.id}`);
+    await candidateApi('POST', '/api/v1/dossier/submit');
+
+    await openDossier();
+    await page.locator(`#${order[1]} .versions .images.before .viewer`).first().waitFor();
+    for (let i = 0; i < order.length; i += 1) await page.keyboard.press('a');
+    assert.equal(await currentId(), order.at(-1));
+    for (const id of order) assert.ok(await page.locator(`#${id} input[value="approve"]`).isChecked(), `${id} approved`);
+    await page.locator('#review-status').filter({ hasText: '所有材料均已审核' }).waitFor();
+    await page.keyboard.press('s');
+    await page.locator('#summary').waitFor();
+    assert.equal(await page.locator('#summary-outcome').textContent(), '通过，提交考区审核');
+    assert.equal((await reviewed()).stage, 'site', 'nothing sent on the first S');
+    await page.keyboard.press('Enter');
+    // Passed to the district (the server's receipt, said), and gone from the site's queue.
+    await page.locator('.notice.ok').filter({ hasText: '考区审核' }).waitFor();
+    await page.locator('#queue').getByText('队列中没有考生').waitFor();
+  });
+});
