@@ -49,6 +49,15 @@ pub fn image_url(id: Uuid) -> String {
     format!("/api/v1/images/{id}")
 }
 
+/// A stored image's thumbnail, made off the async threads. A stored image was validated when it
+/// came in, so a failure here is the server's.
+pub(crate) async fn thumbnail_of(bytes: Vec<u8>) -> ApiResult<Vec<u8>> {
+    tokio::task::spawn_blocking(move || dossier_core::photo::thumbnail(&bytes))
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("thumbnail: {e}")))
+}
+
 pub fn example_url(district: &str, category: &str) -> String {
     format!("/api/v1/catalogue/{district}/{category}/example")
 }
@@ -82,6 +91,7 @@ pub(crate) fn image_view(i: &ImageRow, locked: bool) -> ImageView {
         id: i.id,
         slot: i.slot,
         url: image_url(i.id),
+        thumbnail_url: format!("{}/thumbnail", image_url(i.id)),
         content_type: i.content_type.clone(),
         bytes: i.bytes,
         width: i.width,
@@ -485,6 +495,12 @@ impl Dossiers {
         }
         let bytes = self.blobs.read(&row.sha256).await?;
         Ok((bytes, row.content_type))
+    }
+
+    /// A thumbnail of one of the candidate's images (`photo::thumbnail`).
+    pub async fn thumbnail(&self, candidate: Uuid, image: Uuid) -> ApiResult<Vec<u8>> {
+        let (bytes, _) = self.image_bytes(candidate, image).await?;
+        thumbnail_of(bytes).await
     }
 
     /// Submit for review (提交审核): every unlocked material locks.

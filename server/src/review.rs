@@ -185,6 +185,7 @@ impl Review {
         let reviewer_view = |i: &storage::ImageRow, locked: bool| {
             let mut v = image_view(i, locked);
             v.url = format!("/api/v1/review/images/{}", i.id);
+            v.thumbnail_url = format!("{}/thumbnail", v.url);
             v.upload_key = None;
             v
         };
@@ -276,6 +277,12 @@ impl Review {
             .await?;
         let bytes = self.blobs.read(&row.sha256).await?;
         Ok((bytes, row.content_type))
+    }
+
+    /// A thumbnail of an image of a dossier in scope.
+    pub async fn thumbnail(&self, staff: &VerifiedStaff, image: Uuid) -> ApiResult<Vec<u8>> {
+        let (bytes, _) = self.image(staff, image).await?;
+        crate::dossier::thumbnail_of(bytes).await
     }
 
     /// Claim a dossier for `CLAIM`, so no other reviewer works on it; renewing your own claim

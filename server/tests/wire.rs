@@ -29,6 +29,7 @@ fn serde_and_poem_openapi_write_the_same_json() {
         id: Uuid::new_v4(),
         slot: 1,
         url: "/api/v1/images/x".into(),
+        thumbnail_url: "/api/v1/images/x/thumbnail".into(),
         content_type: "image/jpeg".into(),
         bytes: 150_000,
         width: 2016,

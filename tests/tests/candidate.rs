@@ -941,6 +941,37 @@ async fn a_candidate_cannot_reach_another_candidates_images_by_any_endpoint() {
             .unwrap()
             .contains("no-store")
     );
+    // Its thumbnail, for the page's list: a small JPEG of the same picture, A's only.
+    let listed = a.dossier().await.unwrap().materials[0].images[0].clone();
+    assert_eq!(listed.thumbnail_url, format!("{}/thumbnail", image.url));
+    let thumbnail = dossier_tests::http()
+        .get(format!("{}{}", server.base, listed.thumbnail_url))
+        .bearer_auth(login["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(thumbnail.status(), 200);
+    assert_eq!(thumbnail.headers()["content-type"], "image/jpeg");
+    let small = image::load_from_memory(&thumbnail.bytes().await.unwrap()).unwrap();
+    assert!(
+        small.width().max(small.height()) <= 320,
+        "{}x{}",
+        small.width(),
+        small.height()
+    );
+    let (w, h) = (image.width as f32, image.height as f32);
+    assert!(
+        (small.width() as f32 / small.height() as f32 - w / h).abs() < 0.02,
+        "the same picture, smaller"
+    );
+    let other = server.raw_login(LI, PASSWORD).await;
+    let refused = dossier_tests::http()
+        .get(format!("{}{}", server.base, listed.thumbnail_url))
+        .bearer_auth(other["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 404, "another candidate's thumbnail");
     // B's own views never show it.
     let view = b.dossier().await.unwrap();
     assert!(view.materials.iter().all(|m| m.images.is_empty()));
@@ -955,6 +986,7 @@ async fn a_candidate_cannot_reach_another_candidates_images_by_any_endpoint() {
     for (method, path) in [
         ("GET", "/api/v1/dossier".to_string()),
         ("GET", format!("/api/v1/images/{}", image.id)),
+        ("GET", format!("/api/v1/images/{}/thumbnail", image.id)),
         ("DELETE", format!("/api/v1/images/{}", image.id)),
         ("POST", "/api/v1/dossier/submit".into()),
         ("GET", "/api/v1/messages".into()),

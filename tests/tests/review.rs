@@ -477,6 +477,12 @@ async fn the_authorisation_matrix() {
             None,
         ),
         (
+            "thumbnail",
+            Method::GET,
+            format!("/api/v1/review/images/{image}/thumbnail"),
+            None,
+        ),
+        (
             "claim",
             Method::POST,
             format!("/api/v1/review/dossiers/{id}/claim"),
@@ -522,36 +528,36 @@ async fn the_authorisation_matrix() {
     ];
     // Rows: who; columns: the endpoints above, in order. The site reviewer decides before the
     // district reviewer's claim (the dossier is at the site stage, so theirs is refused).
-    let expected: Vec<(&str, &StaffSession, [u16; 11])> = vec![
+    let expected: Vec<(&str, &StaffSession, [u16; 12])> = vec![
         (
             "no token",
             &nobody,
-            [401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401],
+            [401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401],
         ),
         (
             "candidate token",
             &as_candidate,
-            [401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401],
+            [401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401],
         ),
         (
             "site reviewer, other site",
             &staff["xicheng"],
-            [200, 404, 404, 404, 404, 403, 200, 403, 403, 403, 403],
+            [200, 404, 404, 404, 404, 404, 403, 200, 403, 403, 403, 403],
         ),
         (
             "district reviewer",
             &staff["district"],
-            [200, 200, 200, 409, 409, 403, 200, 403, 403, 403, 403],
+            [200, 200, 200, 200, 409, 409, 403, 200, 403, 403, 403, 403],
         ),
         (
             "site reviewer, this site",
             &staff["dongcheng"],
-            [200, 200, 200, 200, 200, 403, 200, 403, 403, 403, 403],
+            [200, 200, 200, 200, 200, 200, 403, 200, 403, 403, 403, 403],
         ),
         (
             "administrator",
             &staff["admin"],
-            [200, 200, 200, 403, 403, 200, 200, 200, 403, 200, 200],
+            [200, 200, 200, 200, 403, 403, 200, 200, 200, 403, 200, 200],
         ),
     ];
     let mut wrong = Vec::new();

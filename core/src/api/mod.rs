@@ -461,6 +461,10 @@ wire_object! {
         pub slot: u32,
         /// Where to fetch the bytes (owner and reviewers in scope only).
         pub url: String,
+        /// A small JPEG of it for lists (at most 320 px on the long side), same access as `url`.
+        #[serde(default)]
+        #[cfg_attr(feature = "openapi", oai(default))]
+        pub thumbnail_url: String,
         pub content_type: String,
         pub bytes: u64,
         pub width: u32,

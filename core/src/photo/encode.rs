@@ -163,10 +163,10 @@ fn search_quality(
 
 /// libjpeg-turbo's encoder set up once: 4:2:0, optimised Huffman tables, baseline, and nothing
 /// but the JFIF header (it writes no EXIF, XMP, ICC or comment unless told to).
-struct Compressor(turbojpeg::Compressor);
+pub(super) struct Compressor(turbojpeg::Compressor);
 
 impl Compressor {
-    fn new() -> Result<Self, PhotoError> {
+    pub(super) fn new() -> Result<Self, PhotoError> {
         let mut c = turbojpeg::Compressor::new().map_err(encoder_error)?;
         c.set_subsamp(turbojpeg::Subsamp::Sub2x2)
             .map_err(encoder_error)?;
@@ -174,7 +174,7 @@ impl Compressor {
         Ok(Compressor(c))
     }
 
-    fn encode(&mut self, image: &RgbImage, quality: u8) -> Result<Vec<u8>, PhotoError> {
+    pub(super) fn encode(&mut self, image: &RgbImage, quality: u8) -> Result<Vec<u8>, PhotoError> {
         self.0.set_quality(quality as i32).map_err(encoder_error)?;
         let (w, h) = image.dimensions();
         let view = turbojpeg::Image {

@@ -226,6 +226,19 @@ pub struct SourceInfo {
     pub converted_icc: bool,
 }
 
+/// The long edge of a thumbnail: a list's small picture, 2-3x its shown size on a phone.
+pub const THUMBNAIL_LONG_EDGE: u32 = 320;
+
+/// A small JPEG of an image already stored (JPEG or PNG, upright), for lists: at most
+/// `THUMBNAIL_LONG_EDGE` on the long side, decoded at reduced scale (a few ms), quality 80.
+pub fn thumbnail(bytes: &[u8]) -> Result<Vec<u8>, PhotoError> {
+    let format = format::accepted(bytes)?;
+    let bytes = bytes::Bytes::copy_from_slice(bytes);
+    let decoded =
+        decode::decode_upright(&bytes, format, THUMBNAIL_LONG_EDGE, &decode::Limits::UPLOAD)?;
+    encode::Compressor::new()?.encode(&decoded.image, 80)
+}
+
 /// Turn a photo into an upright, metadata-free sRGB JPEG of at most `options.budget_bytes`.
 pub fn prepare(
     source: PhotoSource<'_>,

@@ -395,6 +395,18 @@ impl DossierApi {
         Ok(ImageBytes::new(bytes, &content_type, "no-store, private"))
     }
 
+    /// A small JPEG of one of your images (at most 320 px on the long side), for lists.
+    #[oai(path = "/images/:id/thumbnail", method = "get")]
+    async fn thumbnail(
+        &self,
+        state: Data<&AppState>,
+        auth: CandidateAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<ImageBytes> {
+        let jpeg = state.dossiers.thumbnail(auth.candidate(), id.0).await?;
+        Ok(ImageBytes::new(jpeg, "image/jpeg", "no-store, private"))
+    }
+
     /// Delete an unlocked image (the minus button).
     #[oai(path = "/images/:id", method = "delete")]
     async fn delete_image(

@@ -309,6 +309,18 @@ impl ReviewApi {
         let (bytes, content_type) = state.review.image(&auth.verified()?, id.0).await?;
         Ok(ImageBytes::new(bytes, &content_type, "no-store, private"))
     }
+
+    /// A small JPEG of an image of a dossier in your scope (at most 320 px on the long side).
+    #[oai(path = "/images/:id/thumbnail", method = "get")]
+    async fn thumbnail(
+        &self,
+        state: Data<&AppState>,
+        auth: StaffAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<ImageBytes> {
+        let jpeg = state.review.thumbnail(&auth.verified()?, id.0).await?;
+        Ok(ImageBytes::new(jpeg, "image/jpeg", "no-store, private"))
+    }
 }
 
 pub struct AdminApi;
