@@ -6,7 +6,7 @@ use dossier_core::api::review::{
     CatalogueView, CategoryUpdate, DistrictWindows, PublishReceipt, ReviewStage, ReviewState,
     StaffRole,
 };
-use dossier_core::api::{ErrorCode, MessageKind, Requirement};
+use dossier_core::api::{DossierState, ErrorCode, MessageKind, Requirement};
 use time::OffsetDateTime;
 
 use crate::dossier::category_view;
@@ -47,9 +47,20 @@ impl Administration {
             && w.site_review_opens_at < w.site_review_closes_at
             && w.district_review_opens_at < w.district_review_closes_at;
         if !ordered {
-            return Err(ApiError::invalid_field(
-                "windows",
+            return Err(ApiError::detailed(
+                ErrorCode::InvalidField,
+                "windows_order",
                 "every window must open before it closes",
+            ));
+        }
+        // A review that ends before the uploads do would leave the last submissions unreviewed.
+        if w.site_review_closes_at < w.upload_closes_at
+            || w.district_review_closes_at < w.upload_closes_at
+        {
+            return Err(ApiError::detailed(
+                ErrorCode::InvalidField,
+                "review_closes_before_uploads",
+                "a review window must not close before the upload window closes",
             ));
         }
         let staff = staff.clone();
@@ -196,14 +207,16 @@ impl Administration {
             .write(move |tx| {
                 let w = store::windows(tx, &staff.district)?;
                 if now < w.district_review_closes_at {
-                    return Err(ApiError::new(
+                    return Err(ApiError::detailed(
                         ErrorCode::WindowNotOpen,
+                        "district_review_open",
                         "results are published when the district review window has closed",
                     ));
                 }
                 if let Some(at) = store::results_published_at(tx, &staff.district)? {
-                    return Err(ApiError::new(
+                    return Err(ApiError::detailed(
                         ErrorCode::Locked,
+                        "published",
                         format!("the results were published at {at}"),
                     ));
                 }
@@ -266,7 +279,7 @@ impl Administration {
         let district = staff.district.clone();
         let rows = self
             .db
-            .read(move |c| store::results(c, &district, exam_site.as_deref()))
+            .read(move |c| store::export_lines(c, &district, exam_site.as_deref()))
             .await
             .map_err(ApiError::from)?;
         let mut out = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
@@ -282,25 +295,35 @@ impl Administration {
                 "姓名",
                 "身份证号",
                 "报考类别",
+                "材料",
                 "审核阶段",
                 "审核状态",
                 "原因",
             ],
         )?;
-        for (review, username, name, id_number, exam_category) in rows {
-            let stage = storage::enum_text(review.stage);
-            let state = storage::enum_text(review.state);
+        for line in rows {
+            let (stage, state, reason) = match &line.review {
+                Some(r) => (
+                    stage_words(r.stage),
+                    state_words(r.state),
+                    r.result_reason.as_deref().unwrap_or(""),
+                ),
+                None => ("", "", ""),
+            };
             write(
                 &mut out,
                 &[
-                    &review.exam_site,
-                    &username,
-                    &name,
-                    &id_number,
-                    &exam_category,
-                    &stage,
-                    &state,
-                    review.result_reason.as_deref().unwrap_or(""),
+                    &text_cell(&line.exam_site),
+                    &text_cell(&line.username),
+                    &text_cell(&line.name),
+                    // As a formula giving text, so Excel keeps all 18 digits (as a number it
+                    // shows 1.10101E+17 and loses the last three).
+                    &format!("=\"{}\"", line.id_number.replace('"', "")),
+                    &text_cell(&line.exam_category),
+                    dossier_words(line.dossier_state),
+                    stage,
+                    state,
+                    &text_cell(reason),
                 ],
             )?;
         }
@@ -311,5 +334,41 @@ impl Administration {
     /// Walk the audit chain (the `audit verify` command).
     pub async fn verify_audit(&self) -> Result<Result<i64, store::AuditBreak>, StorageError> {
         self.db.read(store::verify_audit).await
+    }
+}
+
+/// A cell as text: one that a spreadsheet would run as a formula (=, +, -, @ first) gets a
+/// leading apostrophe (OWASP's CSV injection advice).
+fn text_cell(text: &str) -> String {
+    match text.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
+        _ => text.to_string(),
+    }
+}
+
+/// The guides' words for the export (never the API's codes).
+fn dossier_words(state: DossierState) -> &'static str {
+    match state {
+        DossierState::Draft => "未提交",
+        DossierState::Submitted => "已提交",
+        DossierState::Returned => "已退回",
+    }
+}
+
+fn stage_words(stage: ReviewStage) -> &'static str {
+    match stage {
+        ReviewStage::Site => "考点审核",
+        ReviewStage::District => "考区审核",
+        ReviewStage::Done => "审核结束",
+    }
+}
+
+fn state_words(state: ReviewState) -> &'static str {
+    match state {
+        ReviewState::Waiting => "待审核",
+        ReviewState::Returned => "已退回",
+        ReviewState::Pending => "审核待定",
+        ReviewState::Approved => "审核通过",
+        ReviewState::NotEligible => "不符合",
     }
 }

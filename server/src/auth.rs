@@ -553,8 +553,9 @@ impl Auth {
         }
         self.record_failure(who, now).await?;
         // The same answer for an unknown username and a wrong password.
-        Err(refused(
+        Err(ApiError::detailed(
             ErrorCode::Unauthorized,
+            "wrong_password",
             "wrong username or password",
         ))
     }
@@ -646,11 +647,19 @@ impl Auth {
         let Some(candidate) = candidate.filter(|_| hash.is_some()) else {
             self.verify_secret(None, String::new()).await;
             self.record_failure(&who, now).await?;
-            return Err(refused(ErrorCode::Unauthorized, "the answer is not right"));
+            return Err(ApiError::detailed(
+                ErrorCode::Unauthorized,
+                "wrong_answer",
+                "the answer is not right",
+            ));
         };
         if !self.verify_secret(hash, normalise_answer(answer)).await {
             self.record_failure(&who, now).await?;
-            return Err(refused(ErrorCode::Unauthorized, "the answer is not right"));
+            return Err(ApiError::detailed(
+                ErrorCode::Unauthorized,
+                "wrong_answer",
+                "the answer is not right",
+            ));
         }
         let password_hash = self.hash_secret(new_password.as_str().to_string()).await?;
         let [pair, _] = who.keys();

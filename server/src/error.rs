@@ -115,6 +115,13 @@ impl ApiError {
         }
     }
 
+    /// A refusal with its finer reason in `detail` (a key the pages word, e.g. `wrong_password`).
+    pub fn detailed(code: ErrorCode, detail: &str, message: impl Into<String>) -> ApiError {
+        let mut body = ErrorBody::new(code, message);
+        body.detail = Some(detail.into());
+        ApiError::from_body(body)
+    }
+
     pub fn unauthorized() -> ApiError {
         ApiError::new(ErrorCode::Unauthorized, "sign in again")
     }

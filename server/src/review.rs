@@ -11,7 +11,9 @@ use dossier_core::api::review::{
     DistrictWindows, DossierOutcome, MaterialVerdict, QueueCounts, QueueEntry, QueuePage,
     ReviewDossier, ReviewMaterial, ReviewStage, ReviewState, StaffRole,
 };
-use dossier_core::api::{DossierState, ErrorCode, MaterialState, MessageKind, WindowState};
+use dossier_core::api::{
+    DossierState, ErrorBody, ErrorCode, MaterialState, MessageKind, WindowState,
+};
 use dossier_core::domain::{self, review as rules};
 use rusqlite::Connection;
 use time::{Duration, OffsetDateTime};
@@ -433,11 +435,18 @@ impl Review {
                     req.outcome,
                     reason.is_some(),
                 )
-                .map_err(|e| match e {
+                .map_err(|e| match &e {
                     rules::DecisionRefusal::NotReviewable(_) => {
                         ApiError::new(ErrorCode::NotReviewable, e.to_string())
                     }
-                    _ => ApiError::new(ErrorCode::DecisionRules, e.to_string()),
+                    rules::DecisionRefusal::Undecided(undecided) => {
+                        ApiError::from_body(ErrorBody {
+                            missing: undecided.clone(),
+                            detail: Some(e.rule().into()),
+                            ..ErrorBody::new(ErrorCode::DecisionRules, e.to_string())
+                        })
+                    }
+                    _ => ApiError::detailed(ErrorCode::DecisionRules, e.rule(), e.to_string()),
                 })?;
                 let who = staff.username.as_str();
                 let recorded = store::NewDecision {

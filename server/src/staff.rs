@@ -187,8 +187,9 @@ impl StaffAccounts {
         let Some(staff) = staff.filter(|_| password_ok) else {
             failure("wrong username or password").await;
             self.auth.record_failure(&attempt, now).await?;
-            return Err(ApiError::new(
+            return Err(ApiError::detailed(
                 ErrorCode::Unauthorized,
+                "wrong_password",
                 "wrong username or password",
             ));
         };

@@ -841,12 +841,20 @@ async fn database_trouble_is_never_taken_for_a_wrong_password() {
     );
     let (status, body) = login_from(&http(), &server, "/api/v1/auth/login", ZHANG, PASSWORD).await;
     assert_eq!(status, 200, "{body}");
+    // Whereas a wrong password says so (the page words `wrong_password`, not "signed out").
+    let (status, body) =
+        login_from(&http(), &server, "/api/v1/auth/login", ZHANG, "Wrong0000").await;
+    assert_eq!(
+        (status, body["detail"].as_str()),
+        (401, Some("wrong_password"))
+    );
     StaffSession::login(&server.base, "admin", &passwords["admin"]).await;
     assert_eq!(
         server.scalar(
             "SELECT COUNT(*) FROM audit WHERE action = 'login_failed'",
             ""
         ),
-        Some(0)
+        Some(1),
+        "only the wrong password"
     );
 }

@@ -87,9 +87,26 @@ async fn return_replace_resubmit_pass_approve_publish_and_export() {
         )
         .await;
     assert_eq!(
-        (status, body["code"].as_str()),
-        (422, Some("decision_rules")),
-        "pass with a return"
+        (status, body["code"].as_str(), body["detail"].as_str()),
+        (422, Some("decision_rules"), Some("returned_material")),
+        "pass with a return: the rule named, for the console to word"
+    );
+    // A material left undecided: named by its code in `missing`, for the console to word.
+    let (status, body) = site
+        .post(
+            &format!("/api/v1/review/dossiers/{id}/decision"),
+            json!({"version": 1, "materials": approve_all(&dossier)[1..].to_vec(), "outcome": "pass"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["detail"].as_str()),
+        (422, Some("undecided")),
+        "{body}"
+    );
+    assert_eq!(
+        body["missing"][0],
+        approve_all(&dossier)[0]["category"],
+        "{body}"
     );
     let (status, body) = site
         .post(
@@ -204,20 +221,31 @@ async fn return_replace_resubmit_pass_approve_publish_and_export() {
     let admin = &staff["admin"];
     let (status, body) = admin.post("/api/v1/admin/publish", json!({})).await;
     assert_eq!(
-        (status, body["code"].as_str()),
-        (403, Some("window_not_open"))
+        (status, body["code"].as_str(), body["detail"].as_str()),
+        (403, Some("window_not_open"), Some("district_review_open")),
+        "it says why: the district review is still open"
     );
     let (_, mut windows) = admin.get("/api/v1/admin/windows").await;
     let past = OffsetDateTime::now_utc() - time::Duration::minutes(1);
-    windows["district_review_closes_at"] = json!(
-        past.format(&time::format_description::well_known::Rfc3339)
-            .unwrap()
+    let at = |t: OffsetDateTime| {
+        json!(
+            t.format(&time::format_description::well_known::Rfc3339)
+                .unwrap()
+        )
+    };
+    windows["district_review_closes_at"] = at(past);
+    windows["district_review_opens_at"] = at(past - time::Duration::days(1));
+    // A review that would end while uploads are still open is refused, saying so.
+    let (status, body) = admin
+        .call(Method::PUT, "/api/v1/admin/windows", Some(windows.clone()))
+        .await;
+    assert_eq!(
+        (status, body["detail"].as_str()),
+        (422, Some("review_closes_before_uploads")),
+        "{body}"
     );
-    windows["district_review_opens_at"] = json!(
-        (past - time::Duration::days(1))
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap()
-    );
+    windows["upload_closes_at"] = at(past - time::Duration::days(2));
+    windows["upload_opens_at"] = at(past - time::Duration::days(9));
     let (status, body) = admin
         .call(Method::PUT, "/api/v1/admin/windows", Some(windows))
         .await;
@@ -245,7 +273,29 @@ async fn return_replace_resubmit_pass_approve_publish_and_export() {
     assert_eq!(status, 200);
     let csv = csv.as_str().unwrap().to_string();
     assert!(csv.starts_with('\u{feff}'), "a BOM, for Excel");
-    assert!(csv.contains("张明") && csv.contains("approved") && csv.contains("110101199003071234"));
+    let line = csv
+        .lines()
+        .find(|l| l.contains("张明"))
+        .expect("张明's line");
+    assert!(line.contains("审核通过"), "the guides' words: {line}");
+    assert!(
+        line.contains(r#""=""110101199003071234""""#),
+        "the ID number as text, all 18 digits kept in Excel: {line}"
+    );
+    assert!(
+        !csv.contains("approved") && !csv.contains(",done,"),
+        "no code of the API"
+    );
+    // Every candidate of the roster, also those who never submitted.
+    let roster = server
+        .scalar("SELECT COUNT(*) FROM candidates", "")
+        .unwrap();
+    assert_eq!(
+        csv.lines().count() as i64,
+        roster + 1,
+        "a header and every candidate"
+    );
+    assert!(csv.contains("未提交"), "{csv}");
     let (_, elsewhere) = admin
         .get("/api/v1/admin/results.csv?exam_site=%E8%A5%BF%E5%9F%8E%E5%8C%BA%E8%80%83%E7%82%B9")
         .await;

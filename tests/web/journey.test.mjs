@@ -367,6 +367,9 @@ describe('the web pages, candidate and reviewers, in Chromium', { concurrency: f
     await shot(admin, '12-admin-accounts');
     await admin.getByRole('link', { name: '时间设置' }).click();
     const beijing = (ms) => new Date(Date.now() + ms + 8 * 3600e3).toISOString().slice(0, 16);
+    // Uploads closed first: a review window may not close before the upload window does.
+    await admin.locator('input[name="upload_opens_at"]').fill(beijing(-9 * 86400e3));
+    await admin.locator('input[name="upload_closes_at"]').fill(beijing(-3 * 86400e3));
     await admin.locator('input[name="district_review_opens_at"]').fill(beijing(-2 * 86400e3));
     await admin.locator('input[name="district_review_closes_at"]').fill(beijing(-60e3));
     await admin.getByRole('button', { name: '保存' }).click();

@@ -22,8 +22,24 @@ pub enum DecisionRefusal {
     ReturnWithoutReason,
     #[error("{0:?} needs a reason")]
     ReasonRequired(DossierOutcome),
-    #[error("every material with images needs a decision: {0}")]
-    Undecided(String),
+    #[error("every material with images needs a decision: {}", .0.join(", "))]
+    Undecided(Vec<String>),
+}
+
+impl DecisionRefusal {
+    /// The rule broken, as the refusal's `detail` (the pages word it; `Undecided`'s categories go
+    /// in `missing`).
+    pub fn rule(&self) -> &'static str {
+        match self {
+            DecisionRefusal::NotReviewable(_) => "not_reviewable",
+            DecisionRefusal::WrongStage(..) => "wrong_stage",
+            DecisionRefusal::NothingReturned => "nothing_returned",
+            DecisionRefusal::ReturnedMaterial => "returned_material",
+            DecisionRefusal::ReturnWithoutReason => "return_without_reason",
+            DecisionRefusal::ReasonRequired(_) => "reason_required",
+            DecisionRefusal::Undecided(_) => "undecided",
+        }
+    }
 }
 
 /// The stage a role decides in.
@@ -62,10 +78,10 @@ pub fn decide(
     if returned.iter().any(|v| !v.has_reason_and_message) {
         return Err(DecisionRefusal::ReturnWithoutReason);
     }
-    let undecided: Vec<&str> = categories
+    let undecided: Vec<String> = categories
         .iter()
         .filter(|c| !verdicts.iter().any(|v| v.category == **c))
-        .copied()
+        .map(|c| c.to_string())
         .collect();
     use DossierOutcome::*;
     match (stage, outcome) {
@@ -78,9 +94,7 @@ pub fn decide(
         Return if returned.is_empty() => Err(DecisionRefusal::NothingReturned),
         Return => Ok((stage, ReviewState::Returned)),
         Pass | Approve if !returned.is_empty() => Err(DecisionRefusal::ReturnedMaterial),
-        Pass | Approve if !undecided.is_empty() => {
-            Err(DecisionRefusal::Undecided(undecided.join(", ")))
-        }
+        Pass | Approve if !undecided.is_empty() => Err(DecisionRefusal::Undecided(undecided)),
         Pass => Ok((ReviewStage::District, ReviewState::Waiting)),
         Approve => Ok((ReviewStage::Done, ReviewState::Approved)),
         Pending | NotEligible if !has_reason => Err(DecisionRefusal::ReasonRequired(outcome)),
@@ -159,7 +173,7 @@ mod tests {
                 Pass,
                 false
             ),
-            Err(DecisionRefusal::Undecided("diploma".into()))
+            Err(DecisionRefusal::Undecided(vec!["diploma".into()]))
         );
     }
 

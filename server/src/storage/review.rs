@@ -1,5 +1,6 @@
 //! SQL of the review workflow: staff and their sessions, reviews and claims, the queues,
 //! decisions, windows and publishing, the hash-chained audit log.
+use dossier_core::api::DossierState;
 use dossier_core::api::review::{DistrictWindows, ReviewStage, ReviewState, StaffRole};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use sha2::{Digest, Sha256};
@@ -304,18 +305,26 @@ const REVIEW_COLUMNS: &str = "candidate_id, district, exam_site, stage, state, r
      claimed_by, claim_expires_at, result_reason, decided_at";
 
 fn review_row(r: &Row<'_>) -> rusqlite::Result<ReviewRow> {
+    review_row_at(r, 0)
+}
+
+/// A review row whose `REVIEW_COLUMNS` start at column `at`.
+fn review_row_at(r: &Row<'_>, at: usize) -> rusqlite::Result<ReviewRow> {
     Ok(ReviewRow {
-        candidate_id: uuid_of(r.get(0)?)?,
-        district: r.get(1)?,
-        exam_site: r.get(2)?,
-        stage: enum_of(r.get(3)?)?,
-        state: enum_of(r.get(4)?)?,
-        resubmitted: r.get(5)?,
-        entered_at: from_unix(r.get(6)?),
-        claimed_by: r.get::<_, Option<String>>(7)?.map(uuid_of).transpose()?,
-        claim_expires_at: r.get::<_, Option<i64>>(8)?.map(from_unix),
-        result_reason: r.get(9)?,
-        decided_at: r.get::<_, Option<i64>>(10)?.map(from_unix),
+        candidate_id: uuid_of(r.get(at)?)?,
+        district: r.get(at + 1)?,
+        exam_site: r.get(at + 2)?,
+        stage: enum_of(r.get(at + 3)?)?,
+        state: enum_of(r.get(at + 4)?)?,
+        resubmitted: r.get(at + 5)?,
+        entered_at: from_unix(r.get(at + 6)?),
+        claimed_by: r
+            .get::<_, Option<String>>(at + 7)?
+            .map(uuid_of)
+            .transpose()?,
+        claim_expires_at: r.get::<_, Option<i64>>(at + 8)?.map(from_unix),
+        result_reason: r.get(at + 9)?,
+        decided_at: r.get::<_, Option<i64>>(at + 10)?.map(from_unix),
     })
 }
 
@@ -563,6 +572,53 @@ pub fn results(
                 r.get(13)?,
                 r.get(14)?,
             ))
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+/// A line of the export: a candidate of the roster and their review, if they ever submitted.
+#[derive(Debug, Clone)]
+pub struct ExportLine {
+    pub exam_site: String,
+    pub username: String,
+    pub name: String,
+    pub id_number: String,
+    pub exam_category: String,
+    pub dossier_state: DossierState,
+    pub review: Option<ReviewRow>,
+}
+
+/// Every candidate of a district (optionally one site), submitted or not, for the export.
+pub fn export_lines(
+    conn: &Connection,
+    district: &str,
+    exam_site: Option<&str>,
+) -> Result<Vec<ExportLine>, StorageError> {
+    let cols = aliased(REVIEW_COLUMNS, "r");
+    let mut stmt = conn.prepare(&format!(
+        "SELECT c.exam_site, c.username, c.name, c.id_number, c.exam_category, c.dossier_state,
+                r.candidate_id IS NOT NULL, {cols}
+         FROM candidates c LEFT JOIN reviews r ON r.candidate_id = c.id
+         WHERE c.district = ?1 AND (?2 IS NULL OR c.exam_site = ?2)
+         ORDER BY c.exam_site, c.username"
+    ))?;
+    let rows = stmt
+        .query_map(params![district, exam_site], |r| {
+            let reviewed: bool = r.get(6)?;
+            Ok(ExportLine {
+                exam_site: r.get(0)?,
+                username: r.get(1)?,
+                name: r.get(2)?,
+                id_number: r.get(3)?,
+                exam_category: r.get(4)?,
+                dossier_state: enum_of(r.get(5)?)?,
+                review: if reviewed {
+                    Some(review_row_at(r, 7)?)
+                } else {
+                    None
+                },
+            })
         })?
         .collect::<Result<_, _>>()?;
     Ok(rows)
