@@ -8,8 +8,8 @@ use std::collections::HashMap;
 
 use dossier_core::api::review::{
     AuditView, CandidateInfo, ClaimView, DecisionReceipt, DecisionRequest, DecisionView,
-    DistrictWindows, DossierOutcome, MaterialVerdict, QueueCounts, QueueEntry, QueuePage,
-    ReviewDossier, ReviewMaterial, ReviewStage, ReviewState, StaffRole,
+    DistrictWindows, DossierOutcome, ExamSites, MaterialVerdict, QueueCounts, QueueEntry,
+    QueuePage, ReviewDossier, ReviewMaterial, ReviewStage, ReviewState, StaffRole,
 };
 use dossier_core::api::{
     DossierState, ErrorBody, ErrorCode, MaterialState, MessageKind, WindowState,
@@ -140,6 +140,19 @@ impl Review {
             })
             .await
             .map_err(ApiError::from)
+    }
+
+    /// The exam sites the caller may filter the queue by.
+    pub async fn exam_sites(&self, staff: &VerifiedStaff) -> ApiResult<ExamSites> {
+        let scope = staff.scope();
+        if let Some(site) = scope.exam_site {
+            return Ok(ExamSites { sites: vec![site] });
+        }
+        let sites = self
+            .db
+            .read(move |c| store::exam_sites(c, &scope.district))
+            .await?;
+        Ok(ExamSites { sites })
     }
 
     /// The review row of a dossier the caller may see; 404 otherwise.

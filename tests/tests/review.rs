@@ -793,3 +793,69 @@ async fn audit_verify_fails_after_any_single_entry_is_edited_or_removed() {
         assert!(said.contains("audit chain broken"), "{what}: {said}");
     }
 }
+
+/// The queue's search (a username's start, part of a name, an ID number or its last digits) and
+/// the exam-site filter for district staff; neither widens a site reviewer's scope.
+#[tokio::test]
+async fn the_queue_finds_a_candidate_and_filters_by_exam_site() {
+    let server = TestServer::start().await;
+    for c in &CANDIDATES[..2] {
+        submitted(&server, c.username).await;
+    }
+    let staff = staff(&server).await;
+    let district = &staff["district"];
+    // District reviewers see the site stage's queue too; names of what it holds.
+    let names = |page: &Value| -> Vec<String> {
+        page["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let search = |q: &str| format!("/api/v1/review/queue?stage=site&q={}", urlencode(q));
+    for (q, expected) in [
+        ("张", vec!["张明"]),
+        ("2026110100002", vec!["李华"]),
+        ("110101199003071234", vec!["张明"]),
+        ("1234", vec!["张明"]),
+        ("20261101", vec!["张明", "李华"]),
+        ("%", vec![]),
+        ("12", vec![]),
+    ] {
+        let (status, page) = district.get(&search(q)).await;
+        assert_eq!(status, 200, "{page}");
+        let mut got = names(&page);
+        got.sort();
+        let mut want: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
+        want.sort();
+        assert_eq!(got, want, "search {q:?}");
+        assert_eq!(page["total"], want.len(), "search {q:?}");
+    }
+    // The sites to filter by: the roster's, for district staff; a site reviewer's own only.
+    let (_, sites) = district.get("/api/v1/review/exam-sites").await;
+    assert_eq!(sites["sites"], json!(["东城区考点", "西城区考点"]));
+    let (_, sites) = staff["xicheng"].get("/api/v1/review/exam-sites").await;
+    assert_eq!(sites["sites"], json!(["西城区考点"]));
+    let (_, page) = district
+        .get(&format!(
+            "/api/v1/review/queue?stage=site&exam_site={}",
+            urlencode("东城区考点")
+        ))
+        .await;
+    let mut got = names(&page);
+    got.sort();
+    assert_eq!(got, ["张明"]);
+    // A site reviewer searching for another site's candidate finds nothing.
+    let (_, page) = staff["xicheng"].get(&search("张明")).await;
+    assert_eq!(page["total"], 0);
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

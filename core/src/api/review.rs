@@ -210,6 +210,14 @@ wire_object! {
 }
 
 wire_object! {
+    /// The exam sites a reviewer may filter the queue by: a site reviewer's own, or every site of
+    /// the district's roster.
+    pub struct ExamSites {
+        pub sites: Vec<String>,
+    }
+}
+
+wire_object! {
     pub struct ClaimView {
         pub by: String,
         #[serde(with = "time::serde::rfc3339")]

@@ -3,8 +3,9 @@
 use dossier_core::api::STAFF_COOKIE;
 use dossier_core::api::review::{
     CatalogueView, CategoryUpdate, ClaimView, DecisionReceipt, DecisionRequest, DistrictWindows,
-    NewStaff, PublishReceipt, QueuePage, ReviewDossier, ReviewStage, ReviewState, StaffCreated,
-    StaffList, StaffLoginRequest, StaffSession, StaffUpdate, StaffView, TotpCode, TotpEnrollment,
+    ExamSites, NewStaff, PublishReceipt, QueuePage, ReviewDossier, ReviewStage, ReviewState,
+    StaffCreated, StaffList, StaffLoginRequest, StaffSession, StaffUpdate, StaffView, TotpCode,
+    TotpEnrollment,
 };
 use poem::Request;
 use poem::web::Data;
@@ -212,6 +213,9 @@ impl ReviewApi {
         #[oai(name = "state")] review_state: Query<Option<ReviewState>>,
         #[oai(validator(max_length = 64))] exam_site: Query<Option<String>>,
         resubmitted: Query<Option<bool>>,
+        /// Search: a username's start, part of a name, an ID number or its last digits.
+        #[oai(validator(max_length = 64))]
+        q: Query<Option<String>>,
         #[oai(validator(minimum(value = "0"), maximum(value = "4294967295")))] page: Query<
             Option<u32>,
         >,
@@ -225,12 +229,23 @@ impl ReviewApi {
             state: review_state.0,
             exam_site: exam_site.0,
             resubmitted_only: resubmitted.0.unwrap_or(false),
+            search: q.0,
             offset: page.0.unwrap_or(0).saturating_mul(per_page),
             limit: per_page,
         };
         Ok(Json(
             state.review.queue(&auth.verified()?, filter, now()).await?,
         ))
+    }
+
+    /// The exam sites you may filter the queue by (a site reviewer: their own).
+    #[oai(path = "/exam-sites", method = "get")]
+    async fn exam_sites(
+        &self,
+        state: Data<&AppState>,
+        auth: StaffAuth,
+    ) -> ApiResult<Json<ExamSites>> {
+        Ok(Json(state.review.exam_sites(&auth.verified()?).await?))
     }
 
     /// Open a dossier: the candidate, every material with its images and their old versions,

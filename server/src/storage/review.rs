@@ -426,6 +426,9 @@ pub struct QueueFilter {
     /// Narrow to one site (district roles); a site reviewer's scope fixes it.
     pub exam_site: Option<String>,
     pub resubmitted_only: bool,
+    /// Candidates whose username starts with it, whose name contains it, or whose ID number is it
+    /// or ends with it (four characters or more).
+    pub search: Option<String>,
     pub offset: u32,
     pub limit: u32,
 }
@@ -460,7 +463,41 @@ fn queue_condition(scope: &Scope, filter: &QueueFilter) -> (String, Vec<rusqlite
     if filter.resubmitted_only {
         sql.push_str(" AND r.resubmitted = 1");
     }
+    if let Some(search) = filter
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        // LIKE with its wildcards escaped: what the reviewer typed is matched literally.
+        let literal = search
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        sql.push_str(
+            " AND r.candidate_id IN (SELECT c.id FROM candidates c WHERE c.district = ? AND \
+             (c.username LIKE ? ESCAPE '\\' OR c.name LIKE ? ESCAPE '\\' OR c.id_number = ? \
+              OR (length(?) >= 4 AND c.id_number LIKE ? ESCAPE '\\')))",
+        );
+        values.push(Value::Text(scope.district.clone()));
+        values.push(Value::Text(format!("{literal}%")));
+        values.push(Value::Text(format!("%{literal}%")));
+        values.push(Value::Text(search.to_uppercase()));
+        values.push(Value::Text(search.to_string()));
+        values.push(Value::Text(format!("%{}", literal.to_uppercase())));
+    }
     (sql, values)
+}
+
+/// The exam sites of a district's roster, for the queue's site filter.
+pub fn exam_sites(conn: &Connection, district: &str) -> Result<Vec<String>, StorageError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT DISTINCT exam_site FROM candidates WHERE district = ?1 ORDER BY exam_site",
+    )?;
+    let sites = stmt
+        .query_map([district], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(sites)
 }
 
 /// One page of a queue, waiting longest first, and the number of entries matching the filter.
@@ -513,6 +550,7 @@ pub fn queue_counts(
         state: None,
         exam_site: exam_site.map(String::from),
         resubmitted_only: false,
+        search: None,
         offset: 0,
         limit: 0,
     };

@@ -1,8 +1,8 @@
 // The candidates' page: entry by ticket, activation, sign-in, recovery, personal information, and
 // the materials page (报名材料上传) as the exam centre's operating guides describe it.
 import {
-  addStrings, api, ApiError, clearNotice, dialog, formatTime, h, languageButton, notify, setCsrf, show, t, busy, field,
-  uploadWithProgress, uuid,
+  addStrings, api, ApiError, clearNotice, dialog, formatTime, h, languageButton, notify, setCsrf, show, t, field,
+  busy as busyWith, sendWithProgress, uploadWithProgress, uuid,
 } from './common.js';
 
 addStrings({
@@ -58,6 +58,9 @@ addStrings({
   'm.messages.none': ['暂无审核意见。', 'No messages.'],
   'm.unread': ['未读', 'Unread'],
   'm.markread': ['标为已读', 'Mark as read'],
+  'm.submitted': ['上报完成，内容已锁定。', 'Submitted; the materials are locked.'],
+  'm.changed': ['材料已在其他页面或设备上更改，已为您刷新。', 'The materials were changed on another page or device; this page has been refreshed.'],
+  'c.must': ['必传', 'Required for some'],
   'c.example': ['示例', 'Example'],
   'c.example.title': ['{name} · 示例', '{name} · example'],
   'c.close': ['关闭', 'Close'],
@@ -67,10 +70,15 @@ addStrings({
   'c.delete': ['删除', 'Delete'],
   'c.delete.confirm': ['确定删除这张图片吗？', 'Delete this image?'],
   'c.locked': ['已锁定', 'Locked'],
+  'c.unlocked': ['未锁定', 'Unlocked'],
+  'c.view': ['查看大图：{name}', 'View larger: {name}'],
+  'c.named': ['{name} · {slot}', '{name} · {slot}'],
   'c.approved': ['已通过', 'Approved'],
   'c.returned': ['被退回', 'Returned'],
   'c.count': ['{have}/{max} 张', '{have}/{max} images'],
-  'p.title': ['确认照片', 'Check the photo'],
+  'p.reading': ['正在读取照片…', 'Reading the photo…'],
+  'p.shrinking': ['正在缩小照片，以便快速发送…', 'Making the photo smaller to send it quickly…'],
+  'p.sending': ['正在发送照片：{pct}%', 'Sending the photo: {pct}%'],
   'p.working': ['正在处理照片（转正、压缩到 200 KB 以内）…', 'Preparing the photo (upright, within 200 KB)…'],
   'p.reworking': ['正在按新的边缘重新处理…', 'Preparing it again with the new outline…'],
   'p.result': ['处理后的照片（确认后上传此图）', 'Prepared photo (this is what gets uploaded)'],
@@ -101,7 +109,62 @@ addStrings({
   'p.uploading': ['正在上传…', 'Uploading…'],
   'p.uploaded': ['已上传：{name}', 'Uploaded: {name}'],
   'p.deleted': ['已删除。', 'Deleted.'],
+  // A photo refused in the browser, before anything is sent.
+  'pick.heic': ['这是 HEIC 格式的照片，无法上传。请在 iPhone“设置 → 相机 → 格式”中选择“兼容性最佳”后重新拍摄，或将照片截屏后上传截图。', 'This is a HEIC photo, which cannot be uploaded. On the iPhone choose Settings → Camera → Formats → "Most Compatible" and take it again, or upload a screenshot of it.'],
+  'pick.other': ['只能上传 JPG 或 PNG 格式的照片，该文件不是这两种格式。', 'Only JPG or PNG photos can be uploaded; this file is neither.'],
+  'pick.damaged': ['照片文件已损坏，无法打开。请重新选择或重新拍摄。', 'The photo file is damaged and cannot be opened. Choose another or take it again.'],
+  'pick.unreadable': ['无法读取该文件，请重新选择。', 'The file cannot be read; choose it again.'],
+  // The page's own words where the server's would be English.
+  'why.password_length': ['密码须为 8-20 位。', 'The password must be 8-20 characters long.'],
+  'why.password_chars': ['密码只能包含字母和数字。', 'The password may contain only letters and digits.'],
+  'why.password_mix': ['密码须同时包含字母和数字。', 'The password must contain both letters and digits.'],
+  'why.password_rules': ['密码不符合要求（8-20 位，须同时包含字母和数字）。', 'The password does not meet the rules (8-20 characters, letters and digits).'],
+  'why.mobile': ['手机号码须为以 1 开头的 11 位数字。', 'The mobile number must be 11 digits starting with 1.'],
+  'why.email': ['电子邮箱格式不正确。', 'The e-mail address is not valid.'],
+  'why.invalid_profile': ['个人信息格式不正确，请检查后重试。', 'The personal information is not valid; check it and try again.'],
+  'why.security_question': ['请填写密保问题和答案。', 'Enter a security question and its answer.'],
+  'why.invalid_field': ['填写的内容不符合要求，请检查后重试。', 'Something entered is not valid; check it and try again.'],
+  'why.invalid_photo': ['照片无法使用，请重新选择或重新拍摄。', 'The photo cannot be used; choose another or take it again.'],
+  'why.busy': ['系统繁忙，请稍后重试。', 'The system is busy; try again later.'],
+  'why.other': ['操作未能完成，请刷新页面后重试。', 'That did not work; reload the page and try again.'],
 });
+
+/** The server's English sentences a candidate can meet, and the page's words for them. */
+const SERVER_SENTENCES = {
+  'the password must be 8-20 characters long': 'why.password_length',
+  'the password may contain only letters and digits': 'why.password_chars',
+  'the password must contain both letters and digits': 'why.password_mix',
+  'the two passwords differ': 'activate.mismatch',
+  'the mobile number must be 11 digits starting with 1': 'why.mobile',
+  'the e-mail address is not valid': 'why.email',
+  'a security question and its answer are required for password recovery': 'why.security_question',
+};
+/** Refusals whose common sentence quotes the server's (English) message. */
+const QUOTING = new Set(['password_rules', 'invalid_profile', 'invalid_field']);
+const known = (key) => t(key) !== key;
+/** Category code -> name, for refusals that name categories by code. */
+let categoryNames = {};
+
+/**
+ * What the candidate reads for an error: the page's own sentence in the page's language, never
+ * the server's English message or an internal code.
+ */
+function say(e) {
+  if (!(e instanceof ApiError)) return t('why.other');
+  const b = e.body;
+  if (SERVER_SENTENCES[b.message]) return t(SERVER_SENTENCES[b.message]);
+  if (QUOTING.has(e.code)) return t(`why.${e.code}`);
+  if (e.code === 'missing_required') {
+    return t('err.missing_required', { missing: (b.missing || []).map((c) => categoryNames[c] || c).join('、') });
+  }
+  if (e.code === 'invalid_photo' && !known(`photo.${b.detail}`)) return t('why.invalid_photo');
+  if ((e.code === 'throttled' || e.code === 'unavailable') && !(e.retryAfter || b.retry_after_secs)) return t('why.busy');
+  if (!known(`err.${e.code}`)) return t('why.other');
+  return e.describe();
+}
+
+/** Run `action` with `button` disabled; its refusal, if any, is said at the top of the page. */
+const busy = (button, action) => busyWith(button, action, say);
 
 let session = { signedIn: false, profileIncomplete: false };
 
@@ -125,6 +188,7 @@ function header() {
 
 async function route() {
   clearNotice();
+  untell();
   const params = new URLSearchParams(location.search);
   if (location.pathname === '/enter' && params.get('ticket')) {
     const ticket = params.get('ticket');
@@ -148,7 +212,7 @@ async function guarded(view) {
       return showLogin();
     }
     header();
-    notify(e.describe ? e.describe() : String(e), 'error');
+    notify(say(e), 'error');
   }
 }
 
@@ -179,7 +243,7 @@ async function enter(ticket) {
     showActivation(answer.activation);
   } catch (e) {
     showLogin();
-    notify(e.describe(), 'error');
+    notify(say(e), 'error');
   }
 }
 
@@ -314,13 +378,69 @@ async function showProfile() {
 async function showMaterials() {
   const [d, inbox] = await Promise.all([api('GET', '/api/v1/dossier'), api('GET', '/api/v1/messages')]);
   header();
-  const names = Object.fromEntries(d.materials.map((m) => [m.category.code, m.category.name]));
+  categoryNames = Object.fromEntries(d.materials.map((m) => [m.category.code, m.category.name]));
   show(
     !d.profile.complete ? h('p', { class: 'notice info' }, h('a', { href: '#/profile' }, t('profile.incomplete'))) : null,
-    statusPanel(d, names),
+    statusPanel(d, categoryNames),
     messagesPanel(inbox),
     h('section', { class: 'materials', 'aria-label': t('nav.materials') }, d.materials.map((m) => materialCard(d, m))),
   );
+}
+
+/**
+ * The materials again after a change, with the card of `code` where it was on the screen: the
+ * candidate, scrolled down to it on a phone, stays there whatever grew or shrank above it.
+ */
+async function refresh(code) {
+  const card = () => document.getElementById(`material-${code}`);
+  const before = card()?.getBoundingClientRect().top;
+  clearNotice(); // inside the measured change: the notice at the top may be as tall as a line
+  await showMaterials();
+  const after = card()?.getBoundingClientRect().top;
+  if (before !== undefined && after !== undefined && after !== before) window.scrollBy(0, after - before);
+}
+
+let toastTimer = 0;
+
+/**
+ * Feedback on the materials, at the foot of the screen over the page: seen wherever the candidate
+ * has scrolled to, and nothing moves (the notice at the top of the page would take them there,
+ * and a line added or removed in the list would move what follows it). `extra` (a progress bar)
+ * goes with it. Errors stay until closed or the next action; the rest go after a few seconds.
+ */
+function tell(text, kind = 'info', extra = null) {
+  const toast = document.getElementById('toast');
+  if (!toast) return notify(text, kind);
+  clearTimeout(toastTimer);
+  const close = kind === 'error'
+    ? h('button', { type: 'button', class: 'toast-close', 'aria-label': t('c.close'), onclick: untell }, '×')
+    : null;
+  toast.replaceChildren(h('div', { class: `notice ${kind}`, role: kind === 'error' ? 'alert' : null },
+    h('p', {}, text), close, extra));
+  if (kind !== 'error' && !extra) toastTimer = setTimeout(untell, 6000);
+}
+
+function untell() {
+  clearTimeout(toastTimer);
+  document.getElementById('toast')?.replaceChildren();
+}
+
+/**
+ * Refusals that mean the page was out of date: another tab or the phone app filled the slot,
+ * deleted the image, used up the count or submitted. The page shows what is true now.
+ */
+const STALE = new Set(['count_reached', 'slot_taken', 'not_found', 'locked', 'nothing_to_submit', 'missing_required']);
+const isStale = (e) => e instanceof ApiError && STALE.has(e.code);
+
+/** A change of `code` was refused: why, after showing the materials afresh when the page was out of date. */
+async function refused(code, e) {
+  if (!isStale(e)) return tell(say(e), 'error');
+  try {
+    await refresh(code);
+  } catch (again) {
+    return tell(say(again), 'error');
+  }
+  return tell(t('m.changed'), 'error');
 }
 
 function statusPanel(d, names) {
@@ -348,9 +468,17 @@ async function submitDossier(button) {
     [[t('m.cancel'), false], [t('m.submit.ok'), true, 'primary']]);
   if (!yes) return;
   await busy(button, async () => {
-    const receipt = await api('POST', '/api/v1/dossier/submit');
+    try {
+      await api('POST', '/api/v1/dossier/submit');
+    } catch (e) {
+      if (!isStale(e)) throw e;
+      // Submitted, or a material deleted, on another page: what is true now, and why.
+      await showMaterials();
+      notify(t('m.changed'), 'error');
+      return;
+    }
     await showMaterials();
-    notify(receipt.message, 'ok');
+    notify(t('m.submitted'), 'ok');
   });
 }
 
@@ -372,20 +500,22 @@ function messagesPanel(inbox) {
     })));
 }
 
+/** A slot's name: the category's own (正面, 反面) or its number (第 2 张). */
+const slotLabel = (c, slot) => c.slot_labels?.[slot] || t('c.slot', { n: slot + 1 });
+
 function materialCard(d, m) {
   const c = m.category;
   const mark = c.requirement === 'required'
     ? h('span', { class: 'required', title: t('c.required') }, '*')
     : c.requirement === 'conditional'
-      ? h('span', { class: 'badge must' }, c.condition_text || '必传')
+      ? h('span', { class: 'badge must' }, c.condition_text || t('c.must'))
       : h('span', { class: 'muted small' }, t('c.optional'));
   const stateBadge = m.state === 'returned' ? h('span', { class: 'badge returned' }, t('c.returned'))
     : m.state === 'approved' ? h('span', { class: 'badge approved' }, t('c.approved')) : null;
   const slots = [];
   for (let slot = 0; slot < c.max_images; slot += 1) {
     const image = m.images.find((i) => i.slot === slot);
-    const label = c.slot_labels?.[slot] || t('c.slot', { n: slot + 1 });
-    slots.push(slotView(d, m, slot, label, image));
+    slots.push(slotView(d, m, slot, slotLabel(c, slot), image));
   }
   return h('article', { class: 'card material', id: `material-${c.code}`, dataset: { category: c.code } },
     h('header', {},
@@ -397,17 +527,28 @@ function materialCard(d, m) {
     h('div', { class: 'slots' }, slots));
 }
 
+/** The long side of the server's thumbnails (THUMBNAIL_LONG_EDGE in core). */
+const THUMBNAIL_LONG_EDGE = 320;
+
 function slotView(d, m, slot, label, image) {
   if (image) {
-    const actions = image.locked
-      ? h('span', { class: 'badge locked', title: t('c.locked') }, '🔒 ', t('c.locked'))
-      : [
-        h('button', { type: 'button', class: 'minus', title: t('c.delete'), 'aria-label': `${t('c.delete')} ${label}`, onclick: () => deleteImage(image) }, '−'),
-        pickButton(m, slot, t('c.replace'), image.id),
-      ];
+    const name = t('c.named', { name: m.category.name, slot: label });
+    // The small JPEG the server makes for lists; the image itself only when tapped.
+    const fit = Math.min(1, THUMBNAIL_LONG_EDGE / Math.max(image.width, image.height, 1));
+    const thumb = h('img', {
+      src: image.thumbnail_url || image.url, alt: name, loading: 'lazy', decoding: 'async',
+      width: Math.max(1, Math.round(image.width * fit)), height: Math.max(1, Math.round(image.height * fit)),
+    });
+    // Words, not a padlock emoji: without an emoji font that shows as a crossed box.
+    const lock = image.locked
+      ? h('span', { class: 'badge locked' }, t('c.locked'))
+      : h('span', { class: 'badge unlocked' }, t('c.unlocked'));
     return h('figure', { class: 'slot filled', dataset: { slot } },
-      h('img', { src: image.url, alt: `${m.category.name} ${label}`, loading: 'lazy', dataset: { width: image.width, height: image.height } }),
-      h('figcaption', {}, label, ' ', actions));
+      h('button', { type: 'button', class: 'thumb', 'aria-label': t('c.view', { name }), onclick: () => showImage(name, image) }, thumb),
+      h('figcaption', {}, h('span', { class: 'slot-label' }, label), ' ', lock),
+      image.locked ? null : h('div', { class: 'slot-actions' },
+        h('button', { type: 'button', class: 'minus', title: t('c.delete'), 'aria-label': `${t('c.delete')} ${label}`, onclick: () => deleteImage(m, slot, image) }, '−'),
+        pickButton(m, slot, t('c.replace'), image.id)));
   }
   return h('figure', { class: 'slot empty', dataset: { slot } },
     h('div', { class: 'placeholder' }, m.can_upload ? pickButton(m, slot, t('c.upload')) : '—'),
@@ -431,16 +572,227 @@ async function showExample(c) {
     [[t('c.close'), true, 'primary']]);
 }
 
-async function deleteImage(image) {
+/** A stored image at its own size, as far as the screen allows; Esc, a tap or the button closes it. */
+async function showImage(name, image) {
+  const img = h('img', { class: 'large-image', src: image.url, alt: name, width: image.width, height: image.height, decoding: 'async' });
+  const closed = dialog(name, img, [[t('c.close'), true, 'primary']]);
+  const modal = img.closest('dialog');
+  modal.classList.add('large');
+  // A tap on the picture or around it closes it, as a phone's photo viewer does.
+  modal.addEventListener('click', (e) => { if (e.target === modal || e.target === img) modal.close(); });
+  await closed;
+}
+
+/** Where the keyboard was, after the slot was drawn again (without scrolling to it). */
+function focusSlot(code, slot) {
+  const at = document.querySelector(`#material-${code} .slot[data-slot="${slot}"]`);
+  at?.querySelector('.thumb, input[type=file]')?.focus({ preventScroll: true });
+}
+
+async function deleteImage(m, slot, image) {
+  const code = m.category.code;
   const yes = await dialog(t('c.delete'), h('p', {}, t('c.delete.confirm')),
     [[t('m.cancel'), false], [t('c.delete'), true, 'danger']]);
   if (!yes) return;
+  untell();
   try {
     await api('DELETE', `/api/v1/images/${image.id}`);
-    await showMaterials();
-    notify(t('p.deleted'), 'ok');
+    await refresh(code);
+    tell(t('p.deleted'), 'ok');
+    focusSlot(code, slot);
   } catch (e) {
-    notify(e.describe(), 'error');
+    await refused(code, e);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Reading a photo in the browser: refused at once when it cannot be used, made small for the trip
+
+/**
+ * The long side of what is sent. The server's result is at most 2048 px; the margin leaves a
+ * page that fills four fifths of the frame its full size after flattening.
+ */
+const SEND_LONG_EDGE = 2560;
+/** What is aimed at: about what a 3 Mbps phone uplink sends in 0.8 s (the original took 5-7 s). */
+const SEND_BUDGET = 300 * 1024;
+const FIRST_QUALITY = 0.9;
+/**
+ * Quality is given up before pixels (the server re-encodes within 200 KB anyway; pixels are what
+ * let a page be flattened legibly), down to this, and pixels never below the server's 2048.
+ */
+const LOWEST_QUALITY = 0.6;
+const LEAST_LONG_EDGE = 2048;
+/** How a JPEG's size follows its quality: ln(bytes) falls by about this per 1.0 of quality. */
+const LOG_BYTES_PER_QUALITY = 3;
+/** What the prepare endpoint reads at most (PREPARE_LIMIT_BYTES). */
+const PREPARE_LIMIT = 32 * 1024 * 1024;
+/** The bytes read for the format, the EXIF orientation and the frame size. */
+const HEAD_BYTES = 256 * 1024;
+/** Above this, a decode that fails may have run out of a phone's memory rather than met damage. */
+const MAY_NOT_FIT_PIXELS = 24e6;
+
+/** A photo refused in the browser: `reason` is heic, other, damaged, unreadable or too_large. */
+class Unusable extends Error {
+  constructor(reason) {
+    super(reason);
+    this.reason = reason;
+  }
+
+  describe() {
+    return this.reason === 'too_large' ? t('photo.file_too_large') : t(`pick.${this.reason}`);
+  }
+}
+
+const HEVC_BRANDS = new Set(['heic', 'heix', 'heim', 'heis', 'hevc', 'hevx', 'hevm', 'hevs']);
+
+/** What the first bytes say a file is, whatever its name or type: jpeg, png, heic or other. */
+function sniff(b) {
+  if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'jpeg';
+  if (b.length >= 4 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) return 'png';
+  const text = (from) => String.fromCharCode(b[from], b[from + 1], b[from + 2], b[from + 3]);
+  if (b.length >= 12 && text(4) === 'ftyp') {
+    // The ftyp box: its size, the major brand, a version, then the compatible brands.
+    const size = new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(0);
+    const brands = [text(8)];
+    for (let at = 16; at + 4 <= Math.min(b.length, size); at += 4) brands.push(text(at));
+    const avif = brands.includes('avif') || brands.includes('avis');
+    const heif = brands.some((x) => x === 'mif1' || x === 'msf1');
+    if (brands.some((x) => HEVC_BRANDS.has(x)) || (heif && !avif)) return 'heic';
+  }
+  return 'other';
+}
+
+/**
+ * What the head of the file says of the picture: the JPEG's EXIF orientation (1-8; 1 when there
+ * is none) and the stored frame's size, or a PNG's size; the size is null where not found.
+ */
+function photoHead(b, type) {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  if (type === 'png') {
+    return b.length >= 24 ? { orientation: 1, width: v.getUint32(16), height: v.getUint32(20) } : { orientation: 1, width: null, height: null };
+  }
+  const head = { orientation: 1, width: null, height: null };
+  // The segments before the image data: APP1 holds EXIF, a SOFn marker the frame's size.
+  let at = 2;
+  while (at + 4 <= b.length && b[at] === 0xff) {
+    const marker = b[at + 1];
+    if (marker === 0xff) { at += 1; continue; } // a fill byte
+    if (marker === 0xda || marker === 0xd9) break;
+    const end = Math.min(b.length, at + 2 + v.getUint16(at + 2));
+    if (marker === 0xe1 && head.orientation === 1) head.orientation = exifOrientation(v, at + 4, end);
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc && at + 9 <= b.length) {
+      head.height = v.getUint16(at + 5);
+      head.width = v.getUint16(at + 7);
+      break;
+    }
+    at = end;
+  }
+  return head;
+}
+
+/** The Orientation tag (0x0112) of the first IFD of an APP1 "Exif" segment's TIFF data. */
+function exifOrientation(v, start, end) {
+  if (start + 14 > end || v.getUint32(start) !== 0x45786966 || v.getUint16(start + 4) !== 0) return 1;
+  const tiff = start + 6;
+  const le = v.getUint16(tiff) === 0x4949; // "II", else "MM"
+  const ifd = tiff + v.getUint32(tiff + 4, le);
+  if (ifd + 2 > end) return 1;
+  for (let i = 0, n = v.getUint16(ifd, le); i < n; i += 1) {
+    const entry = ifd + 2 + 12 * i;
+    if (entry + 10 > end) break;
+    if (v.getUint16(entry, le) === 0x0112) {
+      const o = v.getUint16(entry + 8, le);
+      return o >= 1 && o <= 8 ? o : 1;
+    }
+  }
+  return 1;
+}
+
+/** The file's type and head; refuses at once what is not a JPEG or PNG. */
+async function readHead(file) {
+  let bytes;
+  try {
+    const part = file.slice(0, HEAD_BYTES);
+    bytes = new Uint8Array(await (part.arrayBuffer ? part.arrayBuffer() : new Response(part).arrayBuffer()));
+  } catch {
+    throw new Unusable('unreadable');
+  }
+  const type = sniff(bytes);
+  if (type !== 'jpeg' && type !== 'png') throw new Unusable(type);
+  return photoHead(bytes, type);
+}
+
+/** The bitmap drawn at `scale` and encoded as JPEG; a blob of its bytes. */
+async function encodeJpeg(bitmap, scale, quality) {
+  const canvas = document.createElement('canvas');
+  canvas.width = Math.max(1, Math.round(bitmap.width * scale));
+  canvas.height = Math.max(1, Math.round(bitmap.height * scale));
+  const g = canvas.getContext('2d');
+  g.fillStyle = '#fff'; // a PNG's transparent parts on white paper, not black
+  g.fillRect(0, 0, canvas.width, canvas.height);
+  g.imageSmoothingEnabled = true;
+  g.imageSmoothingQuality = 'high';
+  g.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  const blob = await new Promise((resolve) => canvas.toBlob(resolve, 'image/jpeg', quality));
+  canvas.width = 0; // the pixels are let go at once (iOS counts canvas memory)
+  canvas.height = 0;
+  if (!blob) throw new Error('the canvas was not encoded');
+  return blob;
+}
+
+/**
+ * What goes to the server: the photo decoded here (what this browser cannot decode is damaged,
+ * refused before anything is sent), turned upright by its EXIF orientation, at most
+ * SEND_LONG_EDGE on its long side, as JPEG at quality 0.9 or, when that is over SEND_BUDGET,
+ * once more at the quality and size the first result predicts for it. The original goes as it
+ * is when it is already that small, when re-encoding would save little, and when this browser
+ * cannot decode, draw or encode it for a reason other than damage: the server, which decides
+ * what is stored in any case, then does the work. `orientation` is the EXIF turn applied here
+ * (the server then sees upright pixels); `stage(name)` says what is being done.
+ */
+async function photoToSend(file, head, stage) {
+  const original = { blob: file, orientation: 1 };
+  if (typeof createImageBitmap !== 'function') return original;
+  stage('reading');
+  let bitmap;
+  try {
+    bitmap = await createImageBitmap(file, { imageOrientation: 'from-image' }).catch((e) => {
+      // A browser that does not know the option: its default, which is the EXIF turn too.
+      if (e?.name === 'TypeError') return createImageBitmap(file);
+      throw e;
+    });
+  } catch (e) {
+    const damage = e?.name === 'InvalidStateError' || e?.name === 'EncodingError';
+    const huge = head.width * head.height > MAY_NOT_FIT_PIXELS;
+    if (damage && !huge) throw new Unusable('damaged');
+    return original;
+  }
+  try {
+    const long = Math.max(bitmap.width, bitmap.height);
+    const fits = long <= SEND_LONG_EDGE;
+    if (fits && file.size <= SEND_BUDGET) return original;
+    // A browser that ignored the EXIF turn would send sideways pixels as upright ones.
+    const turned = head.orientation >= 5 && head.width && head.width !== head.height;
+    if (turned && bitmap.width === head.width && bitmap.height === head.height) return original;
+    stage('shrinking');
+    let scale = Math.min(1, SEND_LONG_EDGE / long);
+    let quality = FIRST_QUALITY;
+    let blob = await encodeJpeg(bitmap, scale, quality);
+    if (blob.size > SEND_BUDGET) {
+      const lose = Math.log(SEND_BUDGET / blob.size); // < 0, in ln(bytes)
+      quality = Math.max(LOWEST_QUALITY, FIRST_QUALITY + lose / LOG_BYTES_PER_QUALITY);
+      const left = lose + (FIRST_QUALITY - quality) * LOG_BYTES_PER_QUALITY;
+      // Bytes go roughly with pixels, a little less (each of fewer pixels carries more detail).
+      const least = Math.min(scale, LEAST_LONG_EDGE / long);
+      if (left < 0) scale = Math.max(least, scale * Math.sqrt(0.85 * Math.exp(left)));
+      blob = await encodeJpeg(bitmap, scale, quality);
+    }
+    if (fits && blob.size > 0.8 * file.size) return original;
+    return { blob, orientation: head.orientation };
+  } catch {
+    return original;
+  } finally {
+    bitmap.close();
   }
 }
 
@@ -448,30 +800,51 @@ async function deleteImage(image) {
 // Preparing a photo: the server finds the page on it; the candidate can correct its outline
 
 /**
- * The photo straight from the phone or camera goes to the server's copy of the app's pipeline,
- * which finds the page on it, flattens it and fits it within 200 KB. The candidate sees the
- * original with the outline that was found beside the prepared image and its warnings; moving a
- * corner or choosing the whole photo prepares the same file again. Only a confirmation stores the
- * prepared image shown.
+ * A photo from the phone or camera: refused here at once if it is not a JPEG or PNG or is
+ * damaged; else made small here (photoToSend) and sent, with its progress shown, to the server's
+ * copy of the app's pipeline, which finds the page on it, flattens it and fits it within
+ * 200 KB. The candidate sees what was sent with the outline that was found beside the prepared
+ * image and its warnings; moving a corner or choosing the whole photo prepares the same bytes
+ * again. Only a confirmation stores the prepared image shown.
  */
 async function preparePhoto(m, slot, file, replaces) {
+  const code = m.category.code;
+  let head;
+  try {
+    head = await readHead(file);
+  } catch (e) {
+    tell(e.describe(), 'error');
+    return;
+  }
+  untell();
   // A photo of a person (holding the ID card, say) is never cropped: there is no outline.
-  const editor = m.category.subject === 'person' ? null : outlineEditor(file, () => prepare());
-  const status = h('p', { class: 'muted status', role: 'status' }, t('p.working'));
+  const editor = m.category.subject === 'person' ? null : outlineEditor(() => prepare());
+  const status = h('p', { class: 'muted status', role: 'status' });
+  const meter = h('progress', { class: 'prepare-progress', max: 100 });
   const problem = h('p', { class: 'notice error', role: 'alert', hidden: true });
   const result = h('figure', { class: 'result' });
-  const body = h('div', { class: 'prepare', 'aria-busy': 'true' }, status, problem,
+  const body = h('div', { class: 'prepare', 'aria-busy': 'true' }, status, meter, problem,
     h('div', { class: 'prepare-views' }, editor?.root, result));
-  const closed = dialog(t('p.title'), body,
+  const closed = dialog(t('c.named', { name: m.category.name, slot: slotLabel(m.category, slot) }), body,
     [[t('m.cancel'), 'cancel'], [t('p.again'), 'again'], [t('p.confirm'), 'upload', 'primary']]);
   const modal = body.closest('dialog');
   if (editor) modal.classList.add('wide');
   const confirm = modal.querySelector('.modal-actions .primary');
+  confirm.disabled = true;
+  let sent = null; // what goes to the server: the photo made small here, or the original
   let shown = null; // the answer on screen: what a confirmation uploads
   let asked = 0; // the newest request's number: an older one's answer is dropped
   let inFlight = null;
   let open = true;
   closed.then(() => { open = false; inFlight?.abort(); });
+
+  /** What is being done, in words and on the bar (`fraction` while sending; else it just moves). */
+  function stage(name, fraction) {
+    status.textContent = t(`p.${name}`, { pct: Math.round((fraction || 0) * 100) });
+    meter.hidden = false;
+    if (fraction === undefined) meter.removeAttribute('value');
+    else meter.value = Math.round(fraction * 100);
+  }
 
   async function prepare() {
     const mine = ++asked;
@@ -480,14 +853,17 @@ async function preparePhoto(m, slot, file, replaces) {
     inFlight = new AbortController();
     body.setAttribute('aria-busy', 'true');
     confirm.disabled = true; // never upload an image the outline no longer describes
-    status.textContent = t(shown ? 'p.reworking' : 'p.working');
+    const working = shown ? 'reworking' : 'working';
+    stage('sending', 0);
     problem.hidden = true;
     const outline = editor ? editor.request() : 'subject=person';
     try {
-      const response = await api('POST', `/api/v1/photos/prepare?document=${m.category.document}${outline ? `&${outline}` : ''}`, {
-        body: file, headers: { 'content-type': 'application/octet-stream' }, raw: true, signal: inFlight.signal,
-      });
-      const answer = await readPrepared(response);
+      const answer = readPrepared(await sendWithProgress('POST',
+        `/api/v1/photos/prepare?document=${m.category.document}${outline ? `&${outline}` : ''}`, sent.blob, {
+          headers: { 'content-type': 'application/octet-stream' }, as: 'blob', signal: inFlight.signal,
+          onProgress: (f) => { if (current()) stage('sending', f); },
+          onSent: () => { if (current()) stage(working); },
+        }), sent);
       const img = h('img', { class: 'prepared', src: answer.url, alt: t('p.result'), dataset: { width: answer.width, height: answer.height } });
       await img.decode().catch(() => {}); // shown whole, not half-loaded
       if (!current()) {
@@ -499,18 +875,19 @@ async function preparePhoto(m, slot, file, replaces) {
       editor?.answered(answer);
       result.replaceChildren(...preparedView(answer, img));
       status.textContent = '';
+      meter.hidden = true;
     } catch (e) {
       if (!current()) return;
-      const text = e.describe ? e.describe() : String(e);
       if (!shown) {
         modal.close();
-        notify(text, 'error');
+        tell(say(e), 'error');
         return;
       }
       // The last prepared image stays, and is what a confirmation uploads.
       editor?.failed();
       status.textContent = '';
-      problem.textContent = text;
+      meter.hidden = true;
+      problem.textContent = say(e);
       problem.hidden = false;
     } finally {
       if (current()) {
@@ -520,7 +897,18 @@ async function preparePhoto(m, slot, file, replaces) {
     }
   }
 
-  prepare();
+  try {
+    sent = await photoToSend(file, head, stage);
+    if (sent.blob === file && file.size > PREPARE_LIMIT) throw new Unusable('too_large');
+  } catch (e) {
+    if (open) modal.close();
+    tell(e instanceof Unusable ? e.describe() : t('why.other'), 'error');
+    return;
+  }
+  if (open) {
+    editor?.show(sent.blob);
+    prepare();
+  }
   const choice = await closed;
   editor?.dispose();
   if (shown) URL.revokeObjectURL(shown.url);
@@ -535,17 +923,17 @@ async function preparePhoto(m, slot, file, replaces) {
   await upload(m, slot, shown.blob, replaces);
 }
 
-/** What the prepare endpoint answered: the JPEG and what its headers say of it. */
-async function readPrepared(response) {
-  const header = (name) => response.headers.get(name);
-  const blob = await response.blob();
+/** What the prepare endpoint answered: the JPEG, and what its headers say of it. */
+function readPrepared({ blob, header }, sent) {
+  const warnings = (header('x-photo-warnings') || '').split(',').filter((w) => w && known(`p.warn.${w}`));
   return {
     blob,
     url: URL.createObjectURL(blob),
-    warnings: (header('x-photo-warnings') || '').split(',').filter(Boolean),
+    warnings,
     width: header('x-photo-width'),
     height: header('x-photo-height'),
-    rotated: header('x-source-orientation') !== '1',
+    // Turned by its EXIF orientation here (the server then saw upright pixels), or there.
+    rotated: sent.orientation > 1 || Number(header('x-source-orientation') || 1) > 1,
     turned: Number(header('x-photo-turned')) || 0,
     page: header('x-photo-page'),
     corners: parseCorners(header('x-photo-corners')),
@@ -593,17 +981,18 @@ function svg(tag, attrs = {}) {
 }
 
 /**
- * The original photo with the outline of the page, four corners to drag (or to move by 1% with
- * the arrow keys) and the whole-photo toggle. The browser shows the file upright by its EXIF
- * orientation, which is the frame the API's corners are fractions of. `onChange` is called when a
- * change is finished: a drag let go, Enter on a corner, focus leaving moved corners, the toggle.
+ * The whole photo as the server saw it (`show(blob)`: the copy made small here, or the original
+ * file) with the outline of the page, four corners to drag (or to move by 1% with the arrow keys)
+ * and the whole-photo toggle. The browser shows it upright (the copy is, the original by its EXIF
+ * orientation), which is the frame the API's corners are fractions of. `onChange` is called when
+ * a change is finished: a drag let go, Enter on a corner, focus leaving moved corners, the toggle.
  */
-function outlineEditor(file, onChange) {
+function outlineEditor(onChange) {
   let corners = null; // the outline shown: the server's, or as the candidate moved it
   let whole = false;
   let dirty = false; // changed since the outline was last sent
-  const url = URL.createObjectURL(file);
-  const img = h('img', { class: 'original', src: url, alt: t('crop.original'), draggable: 'false' });
+  let url = null;
+  const img = h('img', { class: 'original', alt: t('crop.original'), draggable: 'false' });
   const shade = svg('path', { class: 'shade' });
   const line = svg('polygon', { class: 'line' });
   const outline = svg('svg', { class: 'outline', viewBox: '0 0 100 100', preserveAspectRatio: 'none', 'aria-hidden': 'true' });
@@ -715,6 +1104,11 @@ function outlineEditor(file, onChange) {
 
   return {
     root,
+    /** The photo sent, to draw the outline over. */
+    show(blob) {
+      url = URL.createObjectURL(blob);
+      img.src = url;
+    },
     /** The outline's part of the next prepare request; from now on the outline counts as sent. */
     request() {
       dirty = false;
@@ -727,9 +1121,9 @@ function outlineEditor(file, onChange) {
         whole = answer.page === 'whole_frame' || answer.page === 'none';
         if (answer.corners) corners = answer.corners;
       }
-      const known = ['found', 'given', 'none', 'whole_frame'].includes(answer.page);
+      const said = ['found', 'given', 'none', 'whole_frame'].includes(answer.page);
       const back = answer.page === 'whole_frame' && answer.corners ? '.back' : '';
-      note.textContent = known ? t(`crop.page.${answer.page}${back}`) : '';
+      note.textContent = said ? t(`crop.page.${answer.page}${back}`) : '';
       wholeChoice.hidden = false;
       root.dataset.page = answer.page || '';
       root.dataset.confidence = answer.confidence || '';
@@ -737,24 +1131,26 @@ function outlineEditor(file, onChange) {
     },
     /** The outline was not prepared: Enter or letting go tries again. */
     failed() { dirty = true; },
-    dispose() { URL.revokeObjectURL(url); },
+    dispose() { if (url) URL.revokeObjectURL(url); },
   };
 }
 
+/** Store the prepared image, with its progress; the page stays where it is. */
 async function upload(m, slot, blob, replaces) {
+  const code = m.category.code;
   const bar = h('progress', { max: 100, value: 0, id: 'upload-progress' });
-  notify(t('p.uploading'));
-  document.getElementById('notice').append(bar);
+  tell(t('p.uploading'), 'info', bar);
   const query = new URLSearchParams({ slot: String(slot) });
   if (replaces) query.set('replaces', replaces);
   try {
-    await uploadWithProgress(`/api/v1/dossier/materials/${m.category.code}/images?${query}`, blob,
+    await uploadWithProgress(`/api/v1/dossier/materials/${code}/images?${query}`, blob,
       { 'content-type': 'image/jpeg', 'Idempotency-Key': uuid() },
       (f) => { bar.value = Math.round(f * 100); });
-    await showMaterials();
-    notify(t('p.uploaded', { name: m.category.name }), 'ok');
+    await refresh(code);
+    tell(t('p.uploaded', { name: m.category.name }), 'ok');
+    focusSlot(code, slot);
   } catch (e) {
-    notify(e.describe(), 'error');
+    await refused(code, e);
   }
 }
 

@@ -163,20 +163,41 @@ async function errorOf(response) {
  * `onProgress(fraction)` is called as the body goes out.
  */
 export function uploadWithProgress(path, blob, headers, onProgress) {
+  return sendWithProgress('POST', path, blob, { headers, onProgress });
+}
+
+/**
+ * A request whose body's progress is reported, which fetch cannot do. `onProgress(fraction)` is
+ * called as the body goes out and `onSent()` once all of it has (the server is working on it
+ * then). Resolves with the parsed JSON answer, or with `as: 'blob'` with `{ blob, header(name) }`;
+ * a refusal is an ApiError as from `api`. `signal` (an AbortSignal) stops it with an AbortError.
+ */
+export function sendWithProgress(method, path, body, { headers = {}, onProgress, onSent, signal, as = 'json' } = {}) {
   return new Promise((resolve, reject) => {
+    const aborted = () => reject(new DOMException('The request was stopped.', 'AbortError'));
+    if (signal?.aborted) return aborted();
     const xhr = new XMLHttpRequest();
-    xhr.open('POST', path);
+    xhr.open(method, path);
+    if (as === 'blob') xhr.responseType = 'blob';
     for (const [k, v] of Object.entries(headers)) xhr.setRequestHeader(k, v);
-    if (csrf.get()) xhr.setRequestHeader('X-CSRF-Token', csrf.get());
-    xhr.upload.onprogress = (e) => { if (e.lengthComputable) onProgress(e.loaded / e.total); };
+    if (method !== 'GET' && csrf.get()) xhr.setRequestHeader('X-CSRF-Token', csrf.get());
+    xhr.upload.onprogress = (e) => { if (e.lengthComputable) onProgress?.(e.loaded / e.total); };
+    xhr.upload.onload = () => onSent?.();
     xhr.onerror = () => reject(new ApiError(0, { code: 'network' }));
-    xhr.onload = () => {
-      let body = null;
-      try { body = JSON.parse(xhr.responseText); } catch { /* empty */ }
-      if (xhr.status >= 200 && xhr.status < 300) resolve(body);
-      else reject(new ApiError(xhr.status, body, xhr.getResponseHeader('retry-after')));
+    xhr.onabort = aborted;
+    xhr.onload = async () => {
+      const header = (name) => xhr.getResponseHeader(name);
+      const ok = xhr.status >= 200 && xhr.status < 300;
+      if (ok && as === 'blob') return resolve({ blob: xhr.response, header });
+      let answer = null;
+      try {
+        answer = JSON.parse(as === 'blob' ? await xhr.response.text() : xhr.responseText);
+      } catch { /* empty, or not JSON */ }
+      if (ok) resolve(answer);
+      else reject(new ApiError(xhr.status, answer, header('retry-after')));
     };
-    xhr.send(blob);
+    signal?.addEventListener('abort', () => xhr.abort(), { once: true });
+    xhr.send(body);
   });
 }
 
@@ -207,13 +228,16 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
-/** Run `action` with `button` disabled; show its refusal, if any, at the top of the page. */
-export async function busy(button, action) {
+/**
+ * Run `action` with `button` disabled; show its refusal, if any, at the top of the page, in the
+ * words `describe(error)` gives (by default the API's sentence for it).
+ */
+export async function busy(button, action, describe = (e) => (e.describe ? e.describe() : String(e))) {
   button.disabled = true;
   try {
     await action();
   } catch (e) {
-    notify(e.describe ? e.describe() : String(e), 'error');
+    notify(describe(e), 'error');
   } finally {
     button.disabled = false;
   }
