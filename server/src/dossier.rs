@@ -442,6 +442,7 @@ impl Dossiers {
                     uploaded_at: now,
                     deleted_at: None,
                     upload_key: Some(upload.key),
+                    submitted_at: None,
                 };
                 storage::insert_image(tx, &row)?;
                 let view = image_view(&row, false);
@@ -520,6 +521,7 @@ impl Dossiers {
                     }
                 }
                 storage::set_dossier_state(tx, candidate, DossierState::Submitted, Some(now))?;
+                storage::mark_images_submitted(tx, candidate, now)?;
                 let c = storage::candidate_by_id(tx, candidate)?;
                 review_storage::enter_review(tx, candidate, &c.district, &c.exam_site, now)?;
                 Ok(SubmitReceipt {

@@ -64,16 +64,20 @@ fn stage_window(w: &DistrictWindows, stage: ReviewStage, now: OffsetDateTime) ->
     domain::window_state(opens, closes, now)
 }
 
-fn window_refusal(state: WindowState, what: &str) -> ApiResult<()> {
+/// The review window's refusal; `detail` says it is the review's (the pages word the upload
+/// window's by default).
+fn window_refusal(state: WindowState) -> ApiResult<()> {
     match state {
         WindowState::Open => Ok(()),
-        WindowState::NotYetOpen => Err(ApiError::new(
+        WindowState::NotYetOpen => Err(ApiError::detailed(
             ErrorCode::WindowNotOpen,
-            format!("the {what} window has not opened"),
+            "review",
+            "the review window has not opened",
         )),
-        WindowState::Closed => Err(ApiError::new(
+        WindowState::Closed => Err(ApiError::detailed(
             ErrorCode::WindowClosed,
-            format!("the {what} window has closed"),
+            "review",
+            "the review window has closed",
         )),
     }
 }
@@ -197,6 +201,7 @@ impl Review {
             images.entry(i.category.clone()).or_default().push(i);
         }
         let attributes = cand.rule_attributes();
+        let kept = store::approved_at_stage(c, candidate, review.stage)?;
         let reviewer_view = |i: &storage::ImageRow, locked: bool| {
             let mut v = image_view(i, locked);
             v.url = format!("/api/v1/review/images/{}", i.id);
@@ -211,6 +216,12 @@ impl Review {
             let locked = domain::is_locked(state);
             let all = images.remove(&cat.code).unwrap_or_default();
             let (live, gone): (Vec<_>, Vec<_>) = all.iter().partition(|i| i.deleted_at.is_none());
+            // Earlier versions are those a reviewer saw: a draft replaced before it was ever
+            // submitted is not one.
+            let gone: Vec<_> = gone
+                .into_iter()
+                .filter(|i| i.submitted_at.is_some())
+                .collect();
             let mut live: Vec<_> = live.into_iter().map(|i| reviewer_view(i, locked)).collect();
             live.sort_by_key(|i| i.slot);
             out.push(ReviewMaterial {
@@ -222,6 +233,7 @@ impl Review {
                 images: live,
                 previous: gone.into_iter().map(|i| reviewer_view(i, true)).collect(),
                 note: row.and_then(note_of),
+                approved_earlier: kept.contains(&cat.code),
                 category: category_view(&cand.district, &cat),
                 state,
             });
@@ -397,10 +409,11 @@ impl Review {
                         "this dossier is not at your stage",
                     ));
                 }
-                window_refusal(
-                    stage_window(&store::windows(tx, &cand.district)?, stage, now),
-                    "review",
-                )?;
+                window_refusal(stage_window(
+                    &store::windows(tx, &cand.district)?,
+                    stage,
+                    now,
+                ))?;
                 holds_claim(&review, &staff, now, "claim the dossier before deciding")?;
                 let version = store::candidate_version(tx, candidate)?;
                 if req.version != version {
@@ -434,7 +447,14 @@ impl Review {
                             && m.message.as_deref().is_some_and(|t| !t.trim().is_empty()),
                     })
                     .collect();
-                let categories: Vec<&str> = with_images.iter().map(String::as_str).collect();
+                // Approved at this stage before and unchanged since: the verdict stands, so the
+                // reviewer decides only what the candidate changed (a verdict sent anyway counts).
+                let kept = store::approved_at_stage(tx, candidate, stage)?;
+                let categories: Vec<&str> = with_images
+                    .iter()
+                    .filter(|c| !kept.contains(c))
+                    .map(String::as_str)
+                    .collect();
                 let reason = req
                     .reason
                     .as_deref()

@@ -859,3 +859,98 @@ fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+fn material<'a>(dossier: &'a Value, code: &str) -> &'a Value {
+    dossier["materials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["category"]["code"] == code)
+        .unwrap()
+}
+
+/// After a return and a resubmission, the reviewer decides only what the candidate changed (what
+/// they approved before keeps its verdict), and sees as earlier versions only what a reviewer saw
+/// (not a draft the candidate replaced before ever submitting).
+#[tokio::test]
+async fn a_resubmission_is_decided_on_what_changed_and_shows_only_versions_a_reviewer_saw() {
+    let server = TestServer::start().await;
+    let candidate = server.activated(ZHANG).await;
+    let draft = candidate.upload(&upload("diploma", 7)).await.unwrap();
+    candidate.delete_image(draft.id).await.unwrap();
+    fill_required(&candidate).await;
+    candidate.submit().await.unwrap();
+    let id = server.candidate_id(ZHANG);
+    let staff = staff(&server).await;
+    let site = &staff["dongcheng"];
+    let path = format!("/api/v1/review/dossiers/{id}");
+    site.post(&format!("{path}/claim"), json!({})).await;
+    let (_, dossier) = site.get(&path).await;
+    assert_eq!(
+        material(&dossier, "diploma")["previous"],
+        json!([]),
+        "a draft deleted before submitting is no earlier version"
+    );
+    let decisions = verdicts(&dossier, Some(("diploma", "请上传清晰的毕业证书。")));
+    let (status, body) = site
+        .post(
+            &format!("{path}/decision"),
+            json!({"version": 1, "materials": decisions, "outcome": "return"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    let view = candidate.dossier().await.unwrap();
+    let old = view
+        .materials
+        .iter()
+        .find(|m| m.category.code == "diploma")
+        .unwrap()
+        .images[0]
+        .id;
+    candidate
+        .upload(&UploadRequest {
+            replaces: Some(old),
+            ..upload("diploma", 999)
+        })
+        .await
+        .unwrap();
+    candidate.submit().await.unwrap();
+
+    site.post(&format!("{path}/claim"), json!({})).await;
+    let (_, dossier) = site.get(&path).await;
+    for m in dossier["materials"].as_array().unwrap() {
+        if m["images"].as_array().unwrap().is_empty() {
+            continue;
+        }
+        let changed = m["category"]["code"] == "diploma";
+        assert_eq!(
+            m["approved_earlier"], !changed,
+            "{}: approved before and unchanged, or replaced",
+            m["category"]["code"]
+        );
+    }
+    let previous = material(&dossier, "diploma")["previous"]
+        .as_array()
+        .unwrap();
+    assert_eq!(previous.len(), 1, "only the version the reviewer returned");
+    assert_eq!(previous[0]["id"], old.to_string());
+    // Deciding only what changed passes the dossier on.
+    let (status, body) = site
+        .post(
+            &format!("{path}/decision"),
+            json!({"version": 2, "materials": [{"category": "diploma", "verdict": "approve"}], "outcome": "pass"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["stage"], "district");
+    // The district decides everything afresh: nothing was approved at its stage before.
+    let (_, dossier) = staff["district"].get(&path).await;
+    assert!(
+        dossier["materials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["approved_earlier"] == false)
+    );
+}

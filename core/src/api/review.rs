@@ -247,11 +247,17 @@ wire_object! {
         pub required: bool,
         /// The images as they are now.
         pub images: Vec<ImageView>,
-        /// Images the candidate replaced or deleted, newest first: the old versions.
+        /// Images the candidate replaced or deleted after submitting them, newest first: the
+        /// earlier versions a reviewer saw (a draft replaced before submitting is not one).
         pub previous: Vec<ImageView>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
         pub note: Option<ReviewNote>,
+        /// Approved at the dossier's stage on an earlier submission and unchanged since: the
+        /// verdict stands, and a decision need not repeat it.
+        #[serde(default)]
+        #[cfg_attr(feature = "openapi", oai(default))]
+        pub approved_earlier: bool,
     }
 }
 

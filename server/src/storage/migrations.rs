@@ -306,6 +306,20 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE categories ADD COLUMN subject TEXT NOT NULL DEFAULT 'document';
     "#,
+    // 9: resubmissions. When an image was first submitted: a replaced image is an earlier version
+    // for the reviewers only if it was ever submitted (a draft replaced before submitting was never
+    // seen). Existing rows: live images submitted with their dossier; a deleted one if a decision
+    // fell while it was live.
+    r#"
+    ALTER TABLE images ADD COLUMN submitted_at INTEGER;
+    UPDATE images SET submitted_at = (SELECT c.submitted_at FROM candidates c WHERE c.id = images.candidate_id)
+     WHERE deleted_at IS NULL
+       AND uploaded_at <= (SELECT c.submitted_at FROM candidates c WHERE c.id = images.candidate_id);
+    UPDATE images SET submitted_at = uploaded_at
+     WHERE deleted_at IS NOT NULL
+       AND EXISTS (SELECT 1 FROM decisions d WHERE d.candidate_id = images.candidate_id
+                   AND d.at >= images.uploaded_at AND d.at <= images.deleted_at);
+    "#,
 ];
 
 /// Bring the database to the newest version, one transaction per migration.

@@ -604,9 +604,11 @@ pub struct ImageRow {
     pub deleted_at: Option<OffsetDateTime>,
     /// The Idempotency-Key it was uploaded with.
     pub upload_key: Option<Uuid>,
+    /// When it was first submitted (a reviewer may have seen it); None for a draft.
+    pub submitted_at: Option<OffsetDateTime>,
 }
 
-const IMAGE_COLUMNS: &str = "id, candidate_id, category, slot, sha256, bytes, width, height, content_type, uploaded_at, deleted_at, upload_key";
+const IMAGE_COLUMNS: &str = "id, candidate_id, category, slot, sha256, bytes, width, height, content_type, uploaded_at, deleted_at, upload_key, submitted_at";
 
 fn image_row(r: &Row<'_>) -> rusqlite::Result<ImageRow> {
     Ok(ImageRow {
@@ -624,7 +626,22 @@ fn image_row(r: &Row<'_>) -> rusqlite::Result<ImageRow> {
         upload_key: r
             .get::<_, Option<String>>(11)?
             .and_then(|k| Uuid::parse_str(&k).ok()),
+        submitted_at: r.get::<_, Option<i64>>(12)?.map(from_unix),
     })
+}
+
+/// Submitting: every live image not submitted before is from now on one a reviewer sees.
+pub fn mark_images_submitted(
+    conn: &Connection,
+    candidate: Uuid,
+    now: OffsetDateTime,
+) -> Result<(), StorageError> {
+    conn.execute(
+        "UPDATE images SET submitted_at = ?2
+         WHERE candidate_id = ?1 AND deleted_at IS NULL AND submitted_at IS NULL",
+        params![candidate.to_string(), to_unix(now)],
+    )?;
+    Ok(())
 }
 
 /// The live (not deleted) images of a candidate, by category and slot.
@@ -657,7 +674,7 @@ pub fn image(conn: &Connection, id: Uuid) -> Result<ImageRow, StorageError> {
 
 pub fn insert_image(conn: &Connection, i: &ImageRow) -> Result<(), StorageError> {
     conn.execute(
-        &format!("INSERT INTO images ({IMAGE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, NULL, ?11)"),
+        &format!("INSERT INTO images ({IMAGE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, NULL, ?11, NULL)"),
         params![
             i.id.to_string(),
             i.candidate_id.to_string(),

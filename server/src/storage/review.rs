@@ -712,6 +712,29 @@ pub fn insert_decision(conn: &Connection, d: &NewDecision<'_>) -> Result<(), Sto
     Ok(())
 }
 
+/// The materials whose latest verdict at `stage` was an approval and which are still approved
+/// (not returned by the other stage since): after a resubmission they keep that verdict.
+pub fn approved_at_stage(
+    conn: &Connection,
+    candidate: Uuid,
+    stage: ReviewStage,
+) -> Result<Vec<String>, StorageError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT d.category FROM decisions d
+         JOIN materials m ON m.candidate_id = d.candidate_id AND m.category = d.category
+         WHERE d.candidate_id = ?1 AND d.stage = ?2 AND d.decision = 'approve'
+           AND m.state = 'approved'
+           AND d.id = (SELECT MAX(l.id) FROM decisions l WHERE l.candidate_id = d.candidate_id
+                       AND l.stage = d.stage AND l.category = d.category)",
+    )?;
+    let rows = stmt
+        .query_map(params![candidate.to_string(), enum_text(stage)], |r| {
+            r.get(0)
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
 pub fn decisions(conn: &Connection, candidate: Uuid) -> Result<Vec<DecisionRow>, StorageError> {
     let mut stmt = conn.prepare_cached(
         "SELECT d.stage, d.version, s.username, d.category, d.decision, d.reason, d.message, d.at

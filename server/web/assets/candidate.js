@@ -2,10 +2,13 @@
 // the materials page (报名材料上传) as the exam centre's operating guides describe it.
 import {
   addStrings, api, ApiError, clearNotice, dialog, formatTime, h, languageButton, notify, setCsrf, show, t, field,
-  busy as busyWith, sendWithProgress, uploadWithProgress, uuid,
+  busy as busyWith, sendWithProgress, setCategoryNames, uploadWithProgress, uuid,
 } from './common.js';
 
 addStrings({
+  'state.decided': ['已上报，审核已结束', 'Submitted; the review is over'],
+  'm.submit.unchanged': ['以下被退回的材料还没有重新上传：{names}。审核人员会看到与上次相同的照片，仍要提交吗？', 'These returned materials were not replaced: {names}. The reviewers will see the same photos again; submit anyway?'],
+  'm.note_history': ['曾退回：{reason}：{message}', 'Returned earlier: {reason}: {message}'],
   'app.title': ['医师资格考试报名材料上传', 'Medical Licensing Exam · Materials'],
   'nav.materials': ['报名材料', 'Materials'],
   'nav.profile': ['个人信息', 'Personal information'],
@@ -114,6 +117,9 @@ addStrings({
   'pick.other': ['只能上传 JPG 或 PNG 格式的照片，该文件不是这两种格式。', 'Only JPG or PNG photos can be uploaded; this file is neither.'],
   'pick.damaged': ['照片文件已损坏，无法打开。请重新选择或重新拍摄。', 'The photo file is damaged and cannot be opened. Choose another or take it again.'],
   'pick.unreadable': ['无法读取该文件，请重新选择。', 'The file cannot be read; choose it again.'],
+  // Finer sentences for refusals (err.{code}.{detail}, as common.js looks them up).
+  'err.unauthorized.wrong_password': ['用户名或密码不正确。', 'Wrong username or password.'],
+  'err.unauthorized.wrong_answer': ['密保答案不正确。', 'The answer is not right.'],
   // The page's own words where the server's would be English.
   'why.password_length': ['密码须为 8-20 位。', 'The password must be 8-20 characters long.'],
   'why.password_chars': ['密码只能包含字母和数字。', 'The password may contain only letters and digits.'],
@@ -379,6 +385,7 @@ async function showMaterials() {
   const [d, inbox] = await Promise.all([api('GET', '/api/v1/dossier'), api('GET', '/api/v1/messages')]);
   header();
   categoryNames = Object.fromEntries(d.materials.map((m) => [m.category.code, m.category.name]));
+  setCategoryNames(categoryNames);
   show(
     !d.profile.complete ? h('p', { class: 'notice info' }, h('a', { href: '#/profile' }, t('profile.incomplete'))) : null,
     statusPanel(d, categoryNames),
@@ -449,12 +456,12 @@ function statusPanel(d, names) {
     ? [t('m.opens'), formatTime(w.opens_at)]
     : w.state === 'closed' ? [t('m.closed'), formatTime(w.closes_at)] : [t('m.deadline'), formatTime(w.closes_at)];
   const submit = h('button', { type: 'button', class: 'primary', id: 'submit', disabled: !d.can_submit }, t('m.submit'));
-  submit.addEventListener('click', () => submitDossier(submit));
+  submit.addEventListener('click', () => submitDossier(submit, d));
   return h('section', { class: 'card status', id: 'status' },
     h('h2', {}, d.district_name, ' · ', d.profile.name),
     h('dl', { class: 'facts' },
       h('dt', {}, windowLine[0]), h('dd', { class: 'deadline' }, windowLine[1]),
-      h('dt', {}, t('m.state')), h('dd', { class: `state state-${d.state}`, id: 'dossier-state' }, t(`state.${d.state}`)),
+      h('dt', {}, t('m.state')), h('dd', { class: `state state-${d.state}`, id: 'dossier-state' }, t(d.result ? 'state.decided' : `state.${d.state}`)),
       d.result ? [h('dt', {}, t('m.result')), h('dd', { class: `result result-${d.result.outcome}`, id: 'result' },
         t(`result.${d.result.outcome}`), d.result.reason ? `（${d.result.reason}）` : '')] : null),
     d.missing.length && d.state !== 'submitted'
@@ -463,9 +470,15 @@ function statusPanel(d, names) {
     d.state !== 'submitted' && w.state === 'open' ? submit : null);
 }
 
-async function submitDossier(button) {
-  const yes = await dialog(t('m.submit'), h('p', {}, t('m.submit.confirm')),
-    [[t('m.cancel'), false], [t('m.submit.ok'), true, 'primary']]);
+async function submitDossier(button, d) {
+  // A returned material still holding only what the reviewer returned: say so before sending.
+  const unchanged = d.materials.filter((m) => m.state === 'returned' && m.note
+    && m.images.every((img) => new Date(img.uploaded_at) <= new Date(m.note.at)));
+  const yes = await dialog(t('m.submit'), h('div', {},
+    unchanged.length ? h('p', { class: 'notice error', id: 'unchanged-returns' },
+      t('m.submit.unchanged', { names: unchanged.map((m) => m.category.name).join('、') })) : null,
+    h('p', {}, t('m.submit.confirm'))),
+  [[t('m.cancel'), false], [t('m.submit.ok'), true, 'primary']]);
   if (!yes) return;
   await busy(button, async () => {
     try {
@@ -523,7 +536,9 @@ function materialCard(d, m) {
       h('span', { class: 'muted small' }, t('c.count', { have: m.images.length, max: c.max_images })),
       c.example_url ? h('button', { type: 'button', class: 'link example', onclick: () => showExample(c) }, t('c.example')) : null),
     h('p', { class: 'description' }, c.description),
-    m.note ? h('p', { class: 'notice error note' }, `${m.note.reason}：${m.note.message}`) : null,
+    // The reviewer's note is red while the material waits to be replaced; after that it is history.
+    m.note ? h('p', { class: m.state === 'returned' ? 'notice error note' : 'muted note' },
+      m.state === 'returned' ? `${m.note.reason}：${m.note.message}` : t('m.note_history', { reason: m.note.reason, message: m.note.message })) : null,
     h('div', { class: 'slots' }, slots));
 }
 
@@ -609,19 +624,19 @@ async function deleteImage(m, slot, image) {
 // Reading a photo in the browser: refused at once when it cannot be used, made small for the trip
 
 /**
- * The long side of what is sent. The server's result is at most 2048 px; the margin leaves a
- * page that fills four fifths of the frame its full size after flattening.
+ * The long side of what is sent: the server's result is at most 2048 px, so more pixels would
+ * mostly cost upload time on a phone network (each extra 100 KB is about 0.27 s at 3 Mbps).
  */
-const SEND_LONG_EDGE = 2560;
-/** What is aimed at: about what a 3 Mbps phone uplink sends in 0.8 s (the original took 5-7 s). */
-const SEND_BUDGET = 300 * 1024;
-const FIRST_QUALITY = 0.9;
+const SEND_LONG_EDGE = 2048;
 /**
- * Quality is given up before pixels (the server re-encodes within 200 KB anyway; pixels are what
- * let a page be flattened legibly), down to this, and pixels never below the server's 2048.
+ * One encode at this quality makes a phone photo about 300-450 KB at 2048 px; a second encode
+ * (slower in the browser than the upload it saves) only when the first is over SEND_BUDGET.
  */
+const FIRST_QUALITY = 0.72;
+const SEND_BUDGET = 520 * 1024;
+/** The second encode gives up quality first, down to this, then pixels down to the floor. */
 const LOWEST_QUALITY = 0.6;
-const LEAST_LONG_EDGE = 2048;
+const LEAST_LONG_EDGE = 1600;
 /** How a JPEG's size follows its quality: ln(bytes) falls by about this per 1.0 of quality. */
 const LOG_BYTES_PER_QUALITY = 3;
 /** What the prepare endpoint reads at most (PREPARE_LIMIT_BYTES). */
@@ -743,7 +758,7 @@ async function encodeJpeg(bitmap, scale, quality) {
 /**
  * What goes to the server: the photo decoded here (what this browser cannot decode is damaged,
  * refused before anything is sent), turned upright by its EXIF orientation, at most
- * SEND_LONG_EDGE on its long side, as JPEG at quality 0.9 or, when that is over SEND_BUDGET,
+ * SEND_LONG_EDGE on its long side, as JPEG at FIRST_QUALITY or, when that is over SEND_BUDGET,
  * once more at the quality and size the first result predicts for it. The original goes as it
  * is when it is already that small, when re-encoding would save little, and when this browser
  * cannot decode, draw or encode it for a reason other than damage: the server, which decides

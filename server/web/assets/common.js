@@ -40,7 +40,29 @@ addStrings({
   'err.bad_request': ['请求有误，请检查填写的内容。', 'The request is not valid; check what you entered.'],
   'err.unauthorized': ['登录已失效，请重新登录。', 'You are signed out; please sign in again.'],
   'err.session_expired': ['登录已过期，请重新登录。', 'Your session has expired; please sign in again.'],
-  'err.invalid_field': ['填写的内容不符合要求：{message}', 'A field is not valid: {message}'],
+  'err.invalid_field': ['填写的内容不符合要求，请检查。', 'A field is not valid; please check it.'],
+  'err.invalid_field.windows_order': ['每个时间段的开始时间必须早于结束时间。', 'Every window must open before it closes.'],
+  'err.invalid_field.review_closes_before_uploads': ['审核时间不能在上传截止之前结束。', 'A review window may not close before the upload window does.'],
+  'err.invalid_field.message': ['给考生的说明不能包含控制字符、不可见字符或标记。', 'The message may not contain control characters, invisible characters or markup.'],
+  'err.invalid_field.materials': ['有材料没有图片，不能审核，请刷新后重试。', 'A material holds no images to decide on; reload and try again.'],
+  'err.invalid_field.exam_site': ['请填写正确的考点名称（考点审核人员必须指定考点）。', 'Enter a valid exam site (a site reviewer needs one).'],
+  'err.invalid_field.username': ['用户名不符合要求：3-32 位字母、数字或下划线。', 'The username does not meet the rules: 3-32 letters, digits or underscores.'],
+  'err.invalid_field.name': ['姓名不符合要求。', 'The name is not valid.'],
+  'err.invalid_field.category': ['材料类别的设置不符合要求：名称 1-100 字，说明不超过 2000 字，图片数量 1-20 张。', 'The category is not valid: a name of 1-100 characters, a description of at most 2000, 1-20 images.'],
+  'err.invalid_field.max_images': ['该类别的图片位置已命名，图片数量不能更改。', "This category's slots are named; its number of images cannot change."],
+  'err.invalid_field.code': ['请先开始设置身份验证器。', 'Start setting up the authenticator first.'],
+  'err.unauthorized.wrong_password': ['用户名或密码不正确。', 'Wrong username or password.'],
+  'err.unauthorized.wrong_answer': ['密保问题的答案不正确。', 'The answer to the security question is not right.'],
+  'err.window_not_open.review': ['审核时间尚未开始。', 'The review window has not opened yet.'],
+  'err.window_closed.review': ['审核时间已结束。', 'The review window has closed.'],
+  'err.window_not_open.district_review_open': ['考区审核时间结束后才能发布结果。', 'Results can be published once the district review window has closed.'],
+  'err.locked.published': ['审核结果已经发布过。', 'The results have already been published.'],
+  'err.decision_rules.returned_material': ['有材料被退回时，审核结果应为“退回考生修改”。', 'A material is returned: return the dossier.'],
+  'err.decision_rules.nothing_returned': ['退回考生修改时，至少要退回一项材料。', 'Returning the dossier needs at least one returned material.'],
+  'err.decision_rules.return_without_reason': ['每项退回的材料都需要选择原因并填写给考生的说明。', 'Each returned material needs a reason and a message to the candidate.'],
+  'err.decision_rules.reason_required': ['“审核待定”和“不符合”需要填写原因。', '"Pending" and "not eligible" need a reason.'],
+  'err.decision_rules.wrong_stage': ['该审核结果不属于本审核阶段。', 'That outcome does not belong to this stage.'],
+  'err.decision_rules.undecided': ['还有材料未审核：{missing}', 'Some materials are undecided: {missing}'],
   'err.already_exists': ['该用户名已被使用。', 'That username is already taken.'],
   'err.method_not_allowed': ['请求有误，请刷新页面后重试。', 'The request is not valid; reload the page and try again.'],
   'err.unsupported_media_type': ['文件类型不正确。', 'The file type is not accepted.'],
@@ -67,16 +89,17 @@ addStrings({
   'err.ticket_expired': ['登录链接已过期，请从报名系统重新进入。', 'The entry link has expired; enter again from the registration system.'],
   'err.ticket_used': ['登录链接已使用过，请用账号和密码登录。', 'The entry link was already used; sign in with your password.'],
   'err.already_activated': ['账号已激活，请直接登录。', 'The account is already activated; sign in.'],
-  'err.password_rules': ['密码不符合要求：{message}', 'The password does not meet the rules: {message}'],
+  'err.password_rules': ['密码不符合要求：8-20 位，须同时包含字母和数字，两次输入须一致。', 'The password does not meet the rules: 8-20 characters with letters and digits, typed the same twice.'],
   'err.pledges_required': ['请阅读并勾选两项承诺。', 'Please read and tick both pledges.'],
-  'err.invalid_profile': ['个人信息格式不正确：{message}', 'The personal information is not valid: {message}'],
+  'err.invalid_profile': ['个人信息格式不正确，请检查手机号和电子邮箱。', 'The personal information is not valid; check the mobile number and e-mail.'],
+  'err.unknown': ['操作未成功，请刷新页面后重试。', 'That did not work; reload the page and try again.'],
   'err.unknown_category': ['没有该材料类别。', 'No such material category.'],
   'err.totp_required': ['请输入身份验证器中的 6 位动态码。', 'Enter the 6-digit code from your authenticator app.'],
-  'err.claimed_by_other': ['该考生材料正由 {message} 审核。', 'This dossier is being reviewed by someone else: {message}'],
+  'err.claimed_by_other': ['该考生材料正由其他审核人员审核，请选择其他考生。', 'Another reviewer is working on this dossier; choose another.'],
   'err.claim_required': ['请先领取该考生材料。', 'Claim the dossier first.'],
   'err.stale_version': ['考生已重新上报，请刷新后再审核。', 'The candidate has submitted again; reload before deciding.'],
   'err.not_reviewable': ['该材料当前不能审核。', 'This dossier cannot be reviewed now.'],
-  'err.decision_rules': ['审核结果不完整：{message}', 'The decision is incomplete: {message}'],
+  'err.decision_rules': ['审核结果不完整，请检查每项材料的审核意见。', 'The decision is incomplete; check each material.'],
   'err.internal': ['服务器出错，请稍后重试。', 'Server error; please try again later.'],
   'err.unavailable': ['系统繁忙，请 {secs} 秒后重试。', 'The system is busy; try again in {secs} s.'],
   'err.network': ['网络连接失败，请检查网络后重试。', 'No connection; check the network and try again.'],
@@ -107,16 +130,23 @@ export class ApiError extends Error {
     const vars = {
       message: b.message || '',
       secs: this.retryAfter || b.retry_after_secs || '',
-      missing: (b.missing || []).join('、'),
-      detail: b.detail ? t(`photo.${b.detail}`) : b.message || '',
+      // Categories by the names the page shows (`setCategoryNames`), never their codes.
+      missing: (b.missing || []).map((c) => categoryNames[c] || c).join('、'),
+      detail: b.detail ? t(`photo.${b.detail}`) : '',
     };
     // A finer sentence where the refusal's detail has one (a wrong or reused code, a slow upload).
     const fine = b.detail ? `err.${this.code}.${b.detail}` : null;
     if (fine && t(fine) !== fine) return t(fine, vars);
     const key = `err.${this.code}`;
-    return t(key) === key ? b.message || key : t(key, vars);
+    // The server's English message never reaches a person: an unknown code gets a plain sentence.
+    return t(key) === key ? t('err.unknown') : t(key, vars);
   }
 }
+
+let categoryNames = {};
+
+/** The names of the district's categories by code, for refusals that list materials. */
+export function setCategoryNames(names) { categoryNames = names || {}; }
 
 /** The CSRF token of the page's cookie session, kept where this origin's pages can read it. */
 const csrf = {

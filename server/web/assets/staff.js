@@ -3,7 +3,7 @@
 // accounts, publishing, export).
 import {
   addStrings, api, ApiError, clearNotice, dialog, formatTime, h, languageButton, notify, setCsrf, show, t, busy, field,
-  useCsrfKey,
+  setCategoryNames, useCsrfKey,
 } from './common.js';
 
 useCsrfKey('dossier.staff.csrf');
@@ -118,6 +118,8 @@ addStrings({
   'd.summary.returned': ['退回的材料（{n} 项）', 'Returned ({n})'],
   'd.summary.approved': ['通过的材料（{n} 项）', 'Approved ({n})'],
   'd.summary.undecided': ['未审核的材料（{n} 项）', 'Not decided ({n})'],
+  'd.approved_earlier': ['上次审核已通过，未修改', 'Approved before, unchanged'],
+  'd.note_history': ['曾退回：{reason}：{message}', 'Returned earlier: {reason}: {message}'],
   'd.summary.sms': ['提交后，考生将收到消息通知和短信。', 'Once sent, the candidate gets a message and an SMS.'],
   'd.summary.keys': ['再按 S 或 Enter 提交；Esc 取消。', 'S or Enter again sends it; Esc cancels.'],
   'd.cancel': ['取消', 'Cancel'],
@@ -613,8 +615,15 @@ async function showDossier(id, relabelled) {
   const mine = kept || { id, version: d.version, verdicts: {}, current: 0, outcome: null, outcomeReason: '' };
   draft = mine;
   const { verdicts } = mine; // category -> { verdict, reason, message }
+  // Approved at this stage before and unchanged since a resubmission: the verdict stands.
+  for (const m of d.materials) {
+    if (m.approved_earlier && !verdicts[m.category.code]) {
+      verdicts[m.category.code] = { verdict: 'approve', reason: '', message: '' };
+    }
+  }
   const materials = d.materials.filter((m) => m.images.length > 0); // what J/K step through
   const names = Object.fromEntries(d.materials.map((m) => [m.category.code, m.category.name]));
+  setCategoryNames(names);
   const controls = {}; // category -> its approve/return controls
   const viewers = {}; // category -> the viewers of its images, the current version's first
   const active = {}; // category -> the viewer the keys act on
@@ -646,8 +655,11 @@ async function showDossier(id, relabelled) {
       tabindex: index >= 0 ? '-1' : undefined,
     },
     h('header', {}, h('h3', {}, m.category.name, m.required ? h('span', { class: 'required' }, '*') : null),
-      h('span', { class: `badge ${m.state}` }, t(`mstate.${m.state}`))),
-    m.note ? h('p', { class: 'notice error' }, `${m.note.reason}：${m.note.message}`) : null,
+      h('span', { class: `badge ${m.state}` }, t(`mstate.${m.state}`)),
+      m.approved_earlier ? h('span', { class: 'badge approved earlier' }, t('d.approved_earlier')) : null),
+    // A return note is red while the material is returned; once decided again it is history.
+    m.note ? h('p', { class: m.state === 'returned' ? 'notice error' : 'muted note-history' },
+      m.state === 'returned' ? `${m.note.reason}：${m.note.message}` : t('d.note_history', { reason: m.note.reason, message: m.note.message })) : null,
     m.images.length === 0 ? h('p', { class: 'muted' }, t('d.noimages')) : null,
     m.previous.length
       ? h('div', { class: 'versions' },
