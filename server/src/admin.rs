@@ -123,10 +123,12 @@ impl Administration {
                     .find(|c| c.code == code)
                     .ok_or_else(ApiError::not_found)?;
                 if u.requirement == Requirement::Conditional && row.condition.is_none() {
-                    return bad(
+                    return Err(ApiError::detailed(
+                        ErrorCode::InvalidField,
+                        "conditional_needs_rule",
                         "a conditional category needs its roster rule (required_when) in the \
                          district file",
-                    );
+                    ));
                 }
                 if !row.slot_labels.is_empty() && row.slot_labels.len() != u.max_images as usize {
                     return Err(ApiError::invalid_field(
@@ -268,8 +270,9 @@ impl Administration {
             .await
     }
 
-    /// The results of the district, or of one exam site, as CSV (UTF-8 with BOM, so Excel in
-    /// China opens it in the right encoding).
+    /// Every candidate of the district's roster, or of one exam site, with their review's result
+    /// if they submitted, as CSV (UTF-8 with BOM, so Excel in China opens it in the right
+    /// encoding).
     pub async fn export_csv(
         &self,
         staff: &VerifiedStaff,

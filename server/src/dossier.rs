@@ -49,15 +49,6 @@ pub fn image_url(id: Uuid) -> String {
     format!("/api/v1/images/{id}")
 }
 
-/// A stored image's thumbnail, made off the async threads. A stored image was validated when it
-/// came in, so a failure here is the server's.
-pub(crate) async fn thumbnail_of(bytes: Vec<u8>) -> ApiResult<Vec<u8>> {
-    tokio::task::spawn_blocking(move || dossier_core::photo::thumbnail(&bytes))
-        .await
-        .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?
-        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("thumbnail: {e}")))
-}
-
 pub fn example_url(district: &str, category: &str) -> String {
     format!("/api/v1/catalogue/{district}/{category}/example")
 }
@@ -307,6 +298,13 @@ impl Dossiers {
             .await
     }
 
+    /// A small JPEG of a stored image for lists (`photo::thumbnail`), on the checking turns like
+    /// any decode, so requests for thumbnails cannot pile up decodes in memory.
+    pub async fn thumbnail(&self, stored: Vec<u8>) -> ApiResult<Vec<u8>> {
+        self.on_checking_turn(move || photo::thumbnail(&stored))
+            .await
+    }
+
     /// Photo work off the async threads, at most one per core at a time (see `checking`).
     async fn on_checking_turn<T: Send + 'static>(
         &self,
@@ -496,12 +494,6 @@ impl Dossiers {
         }
         let bytes = self.blobs.read(&row.sha256).await?;
         Ok((bytes, row.content_type))
-    }
-
-    /// A thumbnail of one of the candidate's images (`photo::thumbnail`).
-    pub async fn thumbnail(&self, candidate: Uuid, image: Uuid) -> ApiResult<Vec<u8>> {
-        let (bytes, _) = self.image_bytes(candidate, image).await?;
-        thumbnail_of(bytes).await
     }
 
     /// Submit for review (提交审核): every unlocked material locks.

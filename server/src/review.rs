@@ -93,9 +93,11 @@ impl Review {
     pub async fn queue(
         &self,
         staff: &VerifiedStaff,
-        filter: QueueFilter,
+        mut filter: QueueFilter,
         now: OffsetDateTime,
     ) -> ApiResult<QueuePage> {
+        // As the dossier view masks them: only administrators see (and search) whole ID numbers.
+        filter.whole_id_numbers = staff.role == StaffRole::DistrictAdmin;
         let scope = staff.scope();
         // A site reviewer asking for another site's queue sees nothing, not their own site's.
         if let (Some(mine), Some(asked)) = (scope.exam_site.as_deref(), filter.exam_site.as_deref())
@@ -304,12 +306,6 @@ impl Review {
             .await?;
         let bytes = self.blobs.read(&row.sha256).await?;
         Ok((bytes, row.content_type))
-    }
-
-    /// A thumbnail of an image of a dossier in scope.
-    pub async fn thumbnail(&self, staff: &VerifiedStaff, image: Uuid) -> ApiResult<Vec<u8>> {
-        let (bytes, _) = self.image(staff, image).await?;
-        crate::dossier::thumbnail_of(bytes).await
     }
 
     /// Claim a dossier for `CLAIM`, so no other reviewer works on it; renewing your own claim

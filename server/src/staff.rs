@@ -37,8 +37,9 @@ impl VerifiedStaff {
     /// does not yet.
     pub fn check(staff: Staff) -> ApiResult<VerifiedStaff> {
         if staff.totp_required && !staff.totp_enabled {
-            return Err(ApiError::new(
+            return Err(ApiError::detailed(
                 ErrorCode::TotpRequired,
+                "setup_required",
                 "set up your authenticator app first",
             ));
         }
@@ -285,8 +286,8 @@ impl StaffAccounts {
         ))
     }
 
-    /// The staff member behind a bearer token. An account that must have a second factor but has
-    /// none yet may only set one up (`totp_only`).
+    /// The staff member behind a bearer token: the session only (an account that must have a
+    /// second factor and has none may still set it up; `VerifiedStaff::check` refuses the rest).
     pub async fn authenticate(&self, token: &str, now: OffsetDateTime) -> ApiResult<Staff> {
         self.session(token, now).await.map(|(staff, _)| staff)
     }
@@ -499,8 +500,9 @@ impl StaffAccounts {
             .filter(|s| s.district == admin.district)
             .ok_or_else(ApiError::not_found)?;
         if before.id == admin.id {
-            return Err(ApiError::new(
+            return Err(ApiError::detailed(
                 ErrorCode::Forbidden,
+                "own_account",
                 "ask another administrator to change your own account",
             ));
         }

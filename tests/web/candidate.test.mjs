@@ -286,7 +286,7 @@ describe('the candidate\'s page on a phone, in Chromium', { concurrency: false }
     await page.locator('#status').waitFor();
     assert.deepEqual((await dossier()).missing, [], 'every required material is there');
     await page.locator('#submit').click();
-    await page.locator('dialog.modal').getByRole('button', { name: '确定上报' }).click();
+    await page.locator('dialog.modal').getByRole('button', { name: '确定提交' }).click();
     await page.locator('.notice.ok').filter({ hasText: '上报完成，内容已锁定' }).waitFor();
     const badges = await page.locator('section.materials .badge.locked').allTextContents();
     const images = (await dossier()).materials.flatMap((m) => m.images);

@@ -6,7 +6,10 @@
 // material, A never silently turns a return into an approval, R chooses no reason and S will not
 // send a return without one, S shows what will be sent and sends only on a second S or Enter, Esc
 // leaves the message box and the keys work again, each image has its own zoom and turn, every
-// corner of a zoomed image can be reached, the full-size view is the image's own size.
+// corner of a zoomed image can be reached, the full-size view is the image's own size. Then the
+// queue as it is used all day: the search box and the exam-site filter list what the API answers
+// for the same query, a second account signed in in the same tab starts afresh, and no English
+// word or internal code reaches a page in Chinese.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -409,5 +412,230 @@ describe('the reviewers\' console, by keyboard and pointer, in Chromium', { conc
     // Passed to the district (the server's receipt, said), and gone from the site's queue.
     await page.locator('.notice.ok').filter({ hasText: '考区审核' }).waitFor();
     await page.locator('#queue').getByText('队列中没有考生').waitFor();
+  });
+
+  // Finding a candidate, the exam-site filter, a second account in the same tab, the words on the
+  // pages. These tests read the queue from the API with the console's own cookie and compare,
+  // so they hold whatever the tests above left in it.
+
+  /** A GET of the API with the page's cookie: what the console itself is answered. */
+  const apiOf = (p, path) => p.evaluate((url) => fetch(url).then((r) => r.json()), path);
+
+  /** Runs `action`; resolves with the queue request it made whose query `wanted` accepts. */
+  async function queueAfter(p, wanted, action) {
+    const [request] = await Promise.all([
+      p.waitForRequest((r) => {
+        const url = new URL(r.url());
+        return url.pathname === '/api/v1/review/queue' && wanted(url.searchParams);
+      }),
+      action(),
+    ]);
+    return request;
+  }
+
+  /**
+   * In the page: what the console's queue shows (its rows' candidates in order, the tabs' counts),
+   * or with `expected`, whether that is what it shows.
+   */
+  const queueShown = (expected) => {
+    const queue = document.getElementById('queue');
+    const shown = {
+      ids: [...(queue?.querySelectorAll('table.queue tbody tr') ?? [])].map((tr) => tr.dataset.id),
+      counts: [...(queue?.querySelectorAll('[role=tab] .count') ?? [])].map((c) => c.textContent),
+    };
+    return expected === undefined ? shown : JSON.stringify(shown) === JSON.stringify(expected);
+  };
+
+  /**
+   * The console lists what the API answers to the request it made (same address, same cookie):
+   * the same candidates in the same order, the same counts on the tabs. Waited for, then asserted.
+   * Resolves with the API's answer.
+   */
+  async function queueAgrees(p, request) {
+    const answer = await apiOf(p, request.url());
+    const { counts } = answer;
+    const want = {
+      ids: answer.entries.map((e) => e.candidate_id),
+      counts: [counts.waiting, counts.resubmitted, counts.pending, counts.returned].map(String),
+    };
+    await p.waitForFunction(queueShown, want).catch(() => { /* the difference is said below */ });
+    assert.deepEqual(await p.evaluate(queueShown), want, `the console shows what the API answers to ${request.url()}`);
+    return answer;
+  }
+
+  /** The administrator's queue of `stage`, every state (the tab 全部). The API's answer. */
+  async function everyState(p, stage) {
+    const stageName = { site: '考点审核', district: '考区审核' }[stage];
+    await queueAfter(p, (u) => u.get('stage') === stage,
+      () => p.locator('#queue .stages button', { hasText: stageName }).click());
+    const request = await queueAfter(p, (u) => u.get('stage') === stage && !u.has('state'),
+      () => p.getByRole('tab', { name: '全部', exact: true }).click());
+    // The queue drawn anew with that tab (what follows acts on it, not on the one it replaced).
+    await p.getByRole('tab', { name: '全部', exact: true, selected: true }).waitFor();
+    return queueAgrees(p, request);
+  }
+
+  it('the search box finds a candidate by part of the name or the last digits of the ID number, as the API does', async () => {
+    const admin = await staffSignIn(browser, base, 'admin', demo.staff.admin);
+    // Where the demo's candidate is now (the tests above moved them on), their ID number unmasked.
+    const seen = await apiOf(admin, `/api/v1/review/dossiers/${candidateId}`);
+    assert.ok(['site', 'district'].includes(seen.stage), `the candidate is at the ${seen.stage} stage`);
+    const everyone = await everyState(admin, seen.stage);
+    assert.ok(everyone.entries.some((e) => e.candidate_id === candidateId), 'the candidate is in the list');
+    const id = (answer) => answer.entries.map((e) => e.candidate_id);
+    const search = admin.getByLabel('搜索');
+    assert.equal(await search.getAttribute('placeholder'), '报名号、姓名或身份证号');
+    const all = admin.getByRole('tab', { name: '全部', exact: true });
+
+    // Part of the name, sent once the typing pauses; the last four digits of the ID number, on Enter.
+    const { name, id_number: idNumber } = seen.candidate;
+    for (const [typed, enter] of [[name.slice(1), false], [idNumber.slice(-4), true]]) {
+      const request = await queueAfter(admin, (u) => u.get('q') === typed, async () => {
+        await search.fill(typed);
+        if (enter) await search.press('Enter');
+      });
+      const sent = new URL(request.url()).searchParams;
+      assert.equal(sent.get('stage'), seen.stage, 'the stage is kept');
+      assert.ok(!sent.has('state'), 'the tab is kept');
+      const found = await queueAgrees(admin, request);
+      assert.deepEqual(id(found), [candidateId], `"${typed}" finds the candidate alone`);
+      assert.equal(await all.getAttribute('aria-selected'), 'true', 'the tab is still 全部');
+    }
+
+    // Nobody: said so.
+    const nobody = '无此考生';
+    const none = await queueAfter(admin, (u) => u.get('q') === nobody, () => search.fill(nobody));
+    assert.equal((await queueAgrees(admin, none)).total, 0);
+    await admin.locator('#queue').getByText('没有找到符合条件的考生').waitFor();
+
+    // 清除: the whole list again.
+    const cleared = await queueAfter(admin, (u) => !u.has('q'),
+      () => admin.getByRole('button', { name: '清除', exact: true }).click());
+    assert.deepEqual(id(await queueAgrees(admin, cleared)), id(everyone), 'clearing restores the list');
+    assert.equal(await search.inputValue(), '');
+
+    // The keys: Esc leaves the search box, '/' goes back to it, and a letter typed there is the search's.
+    const focused = () => search.evaluate((el) => el === document.activeElement);
+    assert.ok(await focused(), '清除 leaves the focus in the search box');
+    await admin.keyboard.press('Escape');
+    assert.ok(!(await focused()), 'Esc left the search box');
+    await admin.keyboard.press('/');
+    assert.ok(await focused(), '/ goes to the search box');
+    assert.equal(await search.inputValue(), '', 'the / is not typed into it');
+    await admin.keyboard.press('j');
+    await admin.keyboard.press('Enter');
+    assert.equal(await search.inputValue(), 'j', 'J typed into the search box is a letter of the search');
+    assert.equal(new URL(admin.url()).hash, '#/queue', 'Enter in the search box opened nobody');
+    await admin.context().close();
+  });
+
+  it('district staff narrow the queue to an exam site; a site reviewer, whose scope is one site, has no such choice', async () => {
+    const district = await staffSignIn(browser, base, 'district', demo.staff.district);
+    const { sites } = await apiOf(district, '/api/v1/review/exam-sites');
+    assert.ok(sites.length >= 2, `the roster's sites: ${sites}`);
+    const select = district.locator('#queue-site');
+    assert.deepEqual(await select.locator('option').allTextContents(), ['全部考点', ...sites]);
+    assert.equal(await select.inputValue(), '', '全部考点 at first');
+    for (const site of sites) {
+      const request = await queueAfter(district, (u) => u.get('exam_site') === site, () => select.selectOption(site));
+      assert.equal(new URL(request.url()).searchParams.get('stage'), 'district');
+      const answer = await queueAgrees(district, request);
+      for (const e of answer.entries) assert.equal(e.exam_site, site);
+    }
+    const all = await queueAfter(district, (u) => !u.has('exam_site'), () => select.selectOption({ label: '全部考点' }));
+    await queueAgrees(district, all);
+    await district.context().close();
+
+    const site = await staffSignIn(browser, base, 'dongcheng', demo.staff.dongcheng);
+    assert.equal(await site.getByLabel('搜索').count(), 1, 'a site reviewer searches too');
+    assert.equal(await site.locator('#queue-site').count(), 0, 'but chooses no exam site');
+    await site.context().close();
+  });
+
+  it('signing out and in as another account in the same tab starts afresh: that account\'s stage, no tab, search or filter kept', async () => {
+    const p = await staffSignIn(browser, base, 'dongcheng', demo.staff.dongcheng);
+    // The site reviewer leaves another tab and a search behind.
+    const returned = await queueAfter(p, (u) => u.get('state') === 'returned',
+      () => p.getByRole('tab', { name: /^已退回/ }).click());
+    await p.getByRole('tab', { name: /^已退回/, selected: true }).waitFor();
+    await queueAgrees(p, returned);
+    const searched = await queueAfter(p, (u) => u.get('q') === '张', () => p.getByLabel('搜索').fill('张'));
+    await queueAgrees(p, searched);
+
+    await p.getByRole('button', { name: '退出', exact: true }).click();
+    await p.locator('#login').waitFor();
+    await p.getByLabel('用户名').fill('district');
+    await p.getByLabel('密码').fill(demo.staff.district);
+    const first = await queueAfter(p, () => true, () => p.getByRole('button', { name: '登录', exact: true }).click());
+    const sent = Object.fromEntries(new URL(first.url()).searchParams);
+    assert.deepEqual({ stage: sent.stage, state: sent.state }, { stage: 'district', state: 'waiting' }, first.url());
+    for (const kept of ['q', 'exam_site', 'resubmitted']) assert.ok(!(kept in sent), `${kept} carried over: ${first.url()}`);
+    await p.locator('#queue').waitFor();
+    await queueAgrees(p, first);
+
+    // What the same account sees in a fresh browser.
+    const fresh = await staffSignIn(browser, base, 'district', demo.staff.district);
+    const look = (q) => q.locator('#queue').evaluate((queue) => ({
+      heading: queue.querySelector('h2').textContent,
+      tabs: [...queue.querySelectorAll('[role=tab]')].map((tab) => `${tab.textContent} ${tab.getAttribute('aria-selected')}`),
+      search: queue.querySelector('#queue-search').value,
+      site: queue.querySelector('#queue-site')?.value ?? null,
+      sites: [...queue.querySelectorAll('#queue-site option')].map((o) => o.textContent),
+      rows: [...queue.querySelectorAll('table.queue tbody tr')].map((tr) => tr.dataset.id),
+      empty: queue.querySelector('#queue-empty')?.textContent ?? null,
+    }));
+    const after = await look(p);
+    assert.equal(after.heading, '考区审核', 'the district stage\'s queue');
+    assert.equal(after.search, '', 'no search kept');
+    assert.equal(after.site, '', 'no exam site chosen');
+    assert.deepEqual(after, await look(fresh), 'as a fresh sign-in shows it');
+    assert.match(await p.locator('#top .who').textContent(), /考区审核员/);
+    await fresh.context().close();
+    await p.context().close();
+  });
+
+  it('in Chinese, no English word or internal code reaches the console, page by page', async () => {
+    // Latin letters meant for people: abbreviations, the demo's usernames, the language switch,
+    // the names of keys; a single capital is a key (J/K, A, S) or an ID number's check letter X.
+    const allowed = new Set(['TOTP', 'CSV', 'ID', 'JPG', 'JPEG', 'PNG', 'KB', 'MB', 'Dossier', 'English', 'Esc', 'Enter',
+      'dongcheng', 'xicheng', 'district', 'admin']);
+    const latin = async (p, where) => {
+      const text = await p.evaluate(() => document.body.innerText);
+      const words = [...new Set(text.match(/[A-Za-z][A-Za-z0-9_]*/g) ?? [])]
+        .filter((w) => !allowed.has(w) && !/^[A-Z]$/.test(w));
+      assert.deepEqual(words, [], `${where}: Latin words on the page: ${words.join(', ')}`);
+    };
+
+    for (const username of ['dongcheng', 'district']) {
+      const p = await staffSignIn(browser, base, username, demo.staff[username]);
+      await latin(p, `${username}'s queue`);
+      await p.context().close();
+    }
+
+    const admin = await staffSignIn(browser, base, 'admin', demo.staff.admin);
+    await latin(admin, 'the administrator\'s queue');
+    // A dossier, as the administrator reads it (its history and audit trail too).
+    const seen = await apiOf(admin, `/api/v1/review/dossiers/${candidateId}`);
+    if (['site', 'district'].includes(seen.stage)) {
+      await everyState(admin, seen.stage);
+      await admin.locator(`#queue table.queue tbody tr[data-id="${candidateId}"]`).click();
+      await admin.locator('#audit li').first().waitFor();
+      await latin(admin, 'a dossier');
+    }
+    for (const [link, ready, where] of [
+      ['材料目录', 'form.category', 'the catalogue'],
+      ['时间设置', '#windows', 'the windows'],
+      ['审核账号', '#accounts tbody tr', 'the accounts'],
+      ['发布与导出', '#results', 'publishing and export'],
+      ['审核队列', '#queue', 'the queue again'],
+    ]) {
+      await admin.locator('#top nav').getByRole('link', { name: link, exact: true }).click();
+      await admin.locator(ready).first().waitFor();
+      await latin(admin, where);
+    }
+    await admin.getByRole('button', { name: '退出', exact: true }).click();
+    await admin.locator('#login').waitFor();
+    await latin(admin, 'the sign-in');
+    await admin.context().close();
   });
 });

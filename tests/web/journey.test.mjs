@@ -159,7 +159,7 @@ describe('the web pages, candidate and reviewers, in Chromium', { concurrency: f
     await candidate.getByLabel(/违纪违规处理规定/).check();
     await candidate.getByRole('button', { name: '激活' }).click();
     await candidate.locator('#status').waitFor();
-    assert.equal(await candidate.locator('#dossier-state').textContent(), '未上报');
+    assert.equal(await candidate.locator('#dossier-state').textContent(), '未提交');
     assert.ok(await candidate.locator('#submit').isDisabled(), 'nothing uploaded: submit is disabled');
     assert.match(await candidate.locator('#material-id_card h3').textContent(), /\*/);
     await candidate.locator('#material-id_card .example').click();
@@ -281,9 +281,9 @@ describe('the web pages, candidate and reviewers, in Chromium', { concurrency: f
 
   it('submits after confirming, and everything is locked', async () => {
     await candidate.locator('#submit').click();
-    await candidate.locator('dialog.modal').getByRole('button', { name: '确定上报' }).click();
+    await candidate.locator('dialog.modal').getByRole('button', { name: '确定提交' }).click();
     await candidate.locator('.notice.ok').filter({ hasText: '上报完成，内容已锁定' }).waitFor();
-    assert.equal(await candidate.locator('#dossier-state').textContent(), '已上报，等待审核');
+    assert.equal(await candidate.locator('#dossier-state').textContent(), '已提交，等待审核');
     assert.equal(await candidate.locator('.minus').count(), 0, 'no minus button on locked images');
     assert.ok(await candidate.locator('.badge.locked').count() >= 4);
     await shot(candidate, '06-submitted');
@@ -335,7 +335,7 @@ describe('the web pages, candidate and reviewers, in Chromium', { concurrency: f
     assert.equal(await candidate.locator('#material-id_card .minus').count(), 0);
     await uploadInto(candidate, 'diploma', 0, file('real/iphone_hdr_NO.jpg'));
     await candidate.locator('#submit').click();
-    await candidate.locator('dialog.modal').getByRole('button', { name: '确定上报' }).click();
+    await candidate.locator('dialog.modal').getByRole('button', { name: '确定提交' }).click();
     await candidate.locator('.notice.ok').filter({ hasText: '上报完成，内容已锁定' }).waitFor();
   });
 

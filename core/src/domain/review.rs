@@ -22,7 +22,7 @@ pub enum DecisionRefusal {
     ReturnWithoutReason,
     #[error("{0:?} needs a reason")]
     ReasonRequired(DossierOutcome),
-    #[error("every material with images needs a decision: {}", .0.join(", "))]
+    #[error("every material to decide needs a verdict: {}", .0.join(", "))]
     Undecided(Vec<String>),
 }
 
@@ -58,8 +58,10 @@ pub struct Verdict<'a> {
     pub has_reason_and_message: bool,
 }
 
-/// Check a decision on a dossier at (`stage`, `state`) whose materials with images are
-/// `categories`; returns where the dossier goes.
+/// Check a decision on a dossier at (`stage`, `state`) whose materials to decide are
+/// `categories`: those with images, less those approved at this stage on an earlier submission
+/// and unchanged since (the server reads which; their verdict stands). Returns where the dossier
+/// goes.
 pub fn decide(
     stage: ReviewStage,
     state: ReviewState,

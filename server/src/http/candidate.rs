@@ -403,7 +403,8 @@ impl DossierApi {
         auth: CandidateAuth,
         id: Path<Uuid>,
     ) -> ApiResult<ImageBytes> {
-        let jpeg = state.dossiers.thumbnail(auth.candidate(), id.0).await?;
+        let (stored, _) = state.dossiers.image_bytes(auth.candidate(), id.0).await?;
+        let jpeg = state.dossiers.thumbnail(stored).await?;
         Ok(ImageBytes::new(jpeg, "image/jpeg", "no-store, private"))
     }
 

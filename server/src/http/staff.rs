@@ -1,5 +1,6 @@
 //! The staff API: sign-in (`/api/v1/staff`), review (`/api/v1/review`) and the district's
-//! administration (`/api/v1/admin`). Handlers authenticate and hand over to `Review`.
+//! administration (`/api/v1/admin`). Handlers authenticate and hand over to `StaffAccounts`,
+//! `Review` or `Administration`.
 use dossier_core::api::STAFF_COOKIE;
 use dossier_core::api::review::{
     CatalogueView, CategoryUpdate, ClaimView, DecisionReceipt, DecisionRequest, DistrictWindows,
@@ -230,6 +231,7 @@ impl ReviewApi {
             exam_site: exam_site.0,
             resubmitted_only: resubmitted.0.unwrap_or(false),
             search: q.0,
+            whole_id_numbers: false, // decided by the caller's role in `Review::queue`
             offset: page.0.unwrap_or(0).saturating_mul(per_page),
             limit: per_page,
         };
@@ -333,7 +335,8 @@ impl ReviewApi {
         auth: StaffAuth,
         id: Path<Uuid>,
     ) -> ApiResult<ImageBytes> {
-        let jpeg = state.review.thumbnail(&auth.verified()?, id.0).await?;
+        let (stored, _) = state.review.image(&auth.verified()?, id.0).await?;
+        let jpeg = state.dossiers.thumbnail(stored).await?;
         Ok(ImageBytes::new(jpeg, "image/jpeg", "no-store, private"))
     }
 }

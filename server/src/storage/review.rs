@@ -427,8 +427,12 @@ pub struct QueueFilter {
     pub exam_site: Option<String>,
     pub resubmitted_only: bool,
     /// Candidates whose username starts with it, whose name contains it, or whose ID number is it
-    /// or ends with it (four characters or more).
+    /// or ends with it: its last four characters (what the mask shows), or for a caller who sees
+    /// whole ID numbers (`whole_id_numbers`) any four or more.
     pub search: Option<String>,
+    /// Whether the caller sees whole ID numbers; otherwise a suffix search longer than the mask's
+    /// four would reveal the masked digits one by one.
+    pub whole_id_numbers: bool,
     pub offset: u32,
     pub limit: u32,
 }
@@ -474,11 +478,16 @@ fn queue_condition(scope: &Scope, filter: &QueueFilter) -> (String, Vec<rusqlite
             .replace('\\', "\\\\")
             .replace('%', "\\%")
             .replace('_', "\\_");
-        sql.push_str(
+        let suffix = if filter.whole_id_numbers {
+            ">= 4"
+        } else {
+            "= 4"
+        };
+        sql.push_str(&format!(
             " AND r.candidate_id IN (SELECT c.id FROM candidates c WHERE c.district = ? AND \
              (c.username LIKE ? ESCAPE '\\' OR c.name LIKE ? ESCAPE '\\' OR c.id_number = ? \
-              OR (length(?) >= 4 AND c.id_number LIKE ? ESCAPE '\\')))",
-        );
+              OR (length(?) {suffix} AND c.id_number LIKE ? ESCAPE '\\')))",
+        ));
         values.push(Value::Text(scope.district.clone()));
         values.push(Value::Text(format!("{literal}%")));
         values.push(Value::Text(format!("%{literal}%")));
@@ -551,6 +560,7 @@ pub fn queue_counts(
         exam_site: exam_site.map(String::from),
         resubmitted_only: false,
         search: None,
+        whole_id_numbers: false,
         offset: 0,
         limit: 0,
     };

@@ -2,8 +2,8 @@
 // keyboard-driven review of a dossier, and the district's administration (catalogue, windows,
 // accounts, publishing, export).
 import {
-  addStrings, api, ApiError, clearNotice, dialog, formatTime, h, languageButton, notify, setCsrf, show, t, busy, field,
-  setCategoryNames, useCsrfKey,
+  addStrings, api, ApiError, clearNotice, dialog, formatTime, h, languageButton, notify, setCsrf, show, t, busy as busyWith,
+  field, setCategoryNames, useCsrfKey,
 } from './common.js';
 
 useCsrfKey('dossier.staff.csrf');
@@ -23,6 +23,7 @@ addStrings({
   'totp.secret': ['密钥', 'Key'],
   'totp.confirm': ['确认', 'Confirm'],
   'totp.done': ['身份验证器已启用。', 'The authenticator is set up.'],
+  'totp.qr': ['二维码', 'QR code'],
   'role.site_reviewer': ['考点审核员', 'Site reviewer'],
   'role.district_reviewer': ['考区审核员', 'District reviewer'],
   'role.district_admin': ['考区管理员', 'District administrator'],
@@ -41,7 +42,13 @@ addStrings({
   'mstate.approved': ['已通过', 'Approved'],
   'q.all': ['全部', 'All'],
   'q.empty': ['队列中没有考生。', 'No one in this queue.'],
-  'q.keys': ['快捷键：J/K 上下移动，Enter 打开', 'Keys: J/K move, Enter opens'],
+  'q.nomatch': ['没有找到符合条件的考生。', 'No candidate matches.'],
+  'q.found': ['找到 {n} 位考生', '{n} found'],
+  'q.search': ['搜索', 'Search'],
+  'q.search.placeholder': ['报名号、姓名或身份证号', 'Number, name or ID number'],
+  'q.search.clear': ['清除', 'Clear'],
+  'q.sites.all': ['全部考点', 'All exam sites'],
+  'q.keys': ['快捷键：J/K 上下移动，Enter 打开，/ 搜索（Esc 离开搜索框）', 'Keys: J/K move, Enter opens, / searches (Esc leaves the search box)'],
   'q.name': ['姓名', 'Name'],
   'q.number': ['报名号', 'Number'],
   'q.id': ['证件号码', 'ID number'],
@@ -140,6 +147,8 @@ addStrings({
   'audit.dossier_not_eligible': ['不符合', 'not eligible'],
   'audit.login': ['登录', 'signed in'],
   'audit.login_failed': ['登录失败', 'sign-in failed'],
+  'audit.other': ['其他操作', 'other'],
+  'audit.candidate': ['考生 {username}', 'candidate {username}'],
   'mode.Web': ['网页', 'web'],
   'mode.App': ['手机应用', 'app'],
   'out.pass': ['通过，提交考区审核', 'Pass to the district'],
@@ -179,8 +188,8 @@ addStrings({
   'r.published': ['已发布：通过 {approved} 人，不符合 {not_eligible} 人，未完成审核 {undecided} 人。', 'Published: {approved} approved, {not_eligible} not eligible, {undecided} undecided.'],
   'r.export': ['导出审核结果（CSV）', 'Export the results (CSV)'],
   'r.export.site': ['仅导出考点（可选）', 'Only this exam site (optional)'],
+  'r.export.file': ['审核结果.csv', 'results.csv'],
   'c.title': ['材料目录', 'Catalogue'],
-  'c.code': ['代码', 'Code'],
   'c.name': ['名称', 'Name'],
   'c.description': ['说明', 'Description'],
   'c.requirement': ['要求', 'Requirement'],
@@ -193,12 +202,67 @@ addStrings({
   'c.saved': ['“{name}”已保存。', '"{name}" saved.'],
 });
 
+// What the console keeps between pages. All of it belongs to one sign-in: `resetSession` clears it
+// on signing out and on every sign-in, so a second account in the same tab starts afresh.
+
 let me = null;
-let queueState = { stage: null, state: 'waiting', resubmitted: false, page: 0, entries: [], selected: 0 };
+/** The queue as the reviewer left it: stage and tab, search, exam site, page, the row picked. */
+let queueState = freshQueue();
 let keyHandler = null;
 /** The open dossier's verdicts not yet sent: kept when the page is drawn again in the other language. */
 let draft = null;
 let relabelling = false;
+/** A message to show after the next navigation (which clears the notice). */
+let flash = null;
+/** The exam sites district staff filter the queue by: asked once per sign-in (a promise). */
+let examSites = null;
+/** The search being typed: sent after a pause in the typing (or at once on Enter). */
+let searchTimer = null;
+const SEARCH_PAUSE_MS = 300;
+/** The queue request in flight; a newer one, or signing out, stops it. */
+let queueLoad = null;
+/** Counts sign-ins and sign-outs: what was loaded for an earlier one is never drawn. */
+let generation = 0;
+
+function freshQueue() {
+  return { stage: null, state: 'waiting', resubmitted: false, search: '', examSite: '', page: 0, entries: [], selected: 0 };
+}
+
+/**
+ * Forget everything of the account signed in until now: its queue (stage, tab, search, site, page,
+ * row), the verdicts not sent, the exam sites, a search or queue request under way, the category
+ * names refusals use, the page's keys, the notice. The next account's own stage's queue comes next.
+ * The language is the device's, not the account's: it stays.
+ */
+function resetSession() {
+  generation += 1;
+  me = null;
+  queueState = freshQueue();
+  draft = null;
+  relabelling = false;
+  flash = null;
+  examSites = null;
+  clearTimeout(searchTimer);
+  searchTimer = null;
+  queueLoad?.abort();
+  queueLoad = null;
+  setCategoryNames({});
+  if (keyHandler) document.removeEventListener('keydown', keyHandler);
+  keyHandler = null;
+  clearNotice(); // what the last account was told (a new account's first password, say)
+}
+
+/** What a person reads about a failure: the API's refusal in words, never an exception's English. */
+function describeError(e) {
+  if (e instanceof ApiError) return e.describe();
+  console.error(e);
+  return t('err.unknown');
+}
+
+/** common.js's `busy`, a failure said in the console's words. */
+function busy(button, action) {
+  return busyWith(button, action, describeError);
+}
 
 /** Fields that take typed text keep their keys; wherever else the focus is, the page's keys work. */
 function typesText(el) {
@@ -250,9 +314,6 @@ function relabel() {
   route();
 }
 
-/** A message to show after the next navigation (which clears the notice). */
-let flash = null;
-
 function go(hash, message) {
   flash = message;
   if (location.hash === hash) route(); else location.hash = hash;
@@ -261,6 +322,7 @@ function go(hash, message) {
 async function route() {
   const keepDraft = relabelling;
   relabelling = false;
+  clearTimeout(searchTimer); // the page drawn next sends what was typed
   clearNotice();
   if (flash) { notify(flash, 'ok'); flash = null; }
   onKeys(() => {});
@@ -269,7 +331,7 @@ async function route() {
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) return showLogin();
     if (e instanceof ApiError && e.status === 403) return showTotpSetup();
-    return notify(e.describe(), 'error');
+    return notify(describeError(e), 'error');
   }
   if (me.totp_required && !me.totp_enabled) return showTotpSetup();
   const [where, arg] = (location.hash.replace(/^#\/?/, '') || 'queue').split('/');
@@ -283,7 +345,7 @@ async function route() {
     return await showQueue();
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) { me = null; return showLogin(); }
-    notify(e.describe ? e.describe() : String(e), 'error');
+    notify(describeError(e), 'error');
   }
 }
 
@@ -312,10 +374,11 @@ function showLogin() {
             totp_code: f.get('totp_code') || undefined, mode: 'web',
           },
         });
+        // A new sign-in starts afresh, whoever used this tab before.
+        resetSession();
         setCsrf(session.csrf_token);
         me = session.staff;
-        location.hash = '#/queue';
-        route();
+        go('#/queue');
       } catch (e) {
         if (e.code === 'totp_required') {
           code.hidden = false;
@@ -334,7 +397,7 @@ async function showTotpSetup() {
   const form = h('form', { class: 'card narrow', id: 'totp' },
     h('h2', {}, t('totp.title')),
     h('p', {}, t('totp.explain')),
-    enrollment.qr_png_base64 ? h('img', { class: 'qr', src: `data:image/png;base64,${enrollment.qr_png_base64}`, alt: 'QR' }) : null,
+    enrollment.qr_png_base64 ? h('img', { class: 'qr', src: `data:image/png;base64,${enrollment.qr_png_base64}`, alt: t('totp.qr') }) : null,
     h('p', {}, `${t('totp.secret')}：`, h('code', { id: 'totp-secret' }, enrollment.secret_base32)),
     field(t('login.code'), h('input', { name: 'code', inputmode: 'numeric', autocomplete: 'one-time-code', required: true, maxlength: 6 })),
     h('button', { type: 'submit', class: 'primary' }, t('totp.confirm')));
@@ -342,10 +405,10 @@ async function showTotpSetup() {
     ev.preventDefault();
     busy(form.querySelector('button'), async () => {
       await api('POST', '/api/v1/staff/totp/confirm', { json: { code: new FormData(form).get('code').trim() } });
-      me = await api('GET', '/api/v1/staff/me');
-      notify(t('totp.done'), 'ok');
-      location.hash = '#/queue';
-      route();
+      const signedIn = await api('GET', '/api/v1/staff/me');
+      resetSession();
+      me = signedIn;
+      go('#/queue', t('totp.done'));
     });
   });
   show(form);
@@ -354,44 +417,72 @@ async function showTotpSetup() {
 async function logout() {
   try { await api('POST', '/api/v1/staff/logout'); } catch { /* gone anyway */ }
   setCsrf(null);
-  me = null;
-  location.hash = '#/';
+  // Nothing of this account's (tab, search, sites, draft, keys) is left for the next one.
+  resetSession();
+  // The address changed without a hashchange: the sign-in form is drawn once, not again by route().
+  history.replaceState(null, '', '#/');
   showLogin();
 }
 
 // ------------------------------------------------------------------------------------------------
 // The queue
+//
+// The tabs (each state with its count), a search box that narrows the tab as the reviewer types,
+// and for district staff the exam site. Searching or choosing a site redraws the list only, so
+// the search box keeps the focus; the keys of the list never act on what is typed there.
 
 function myStage() {
   return me.role === 'district_reviewer' ? 'district' : 'site';
 }
 
+/** A page of the queue as the reviewer has it filtered; null when a newer request or a sign-out overtook it. */
 async function loadQueue() {
+  queueLoad?.abort();
+  const load = new AbortController();
+  queueLoad = load;
   const q = queueState;
   q.stage = q.stage || myStage();
   const params = new URLSearchParams({ stage: q.stage, page: String(q.page), per_page: '50' });
   if (q.state) params.set('state', q.state);
   if (q.resubmitted) params.set('resubmitted', 'true');
-  const page = await api('GET', `/api/v1/review/queue?${params}`);
+  if (q.examSite) params.set('exam_site', q.examSite);
+  const search = q.search.trim();
+  if (search) params.set('q', search);
+  let page;
+  try {
+    page = await api('GET', `/api/v1/review/queue?${params}`, { signal: load.signal });
+  } catch (e) {
+    if (load.signal.aborted) return null;
+    throw e;
+  } finally {
+    if (queueLoad === load) queueLoad = null;
+  }
+  if (load.signal.aborted) return null;
   q.entries = page.entries;
   q.selected = Math.min(q.selected, Math.max(0, page.entries.length - 1));
   return page;
 }
 
-async function showQueue() {
-  const page = await loadQueue();
+/** The exam sites district staff may filter by; null for a site reviewer (their scope is one site). */
+function queueSites() {
+  if (me.role === 'site_reviewer') return Promise.resolve(null);
+  if (!examSites) {
+    const asked = api('GET', '/api/v1/review/exam-sites').then((answer) => answer.sites);
+    examSites = asked;
+    asked.catch(() => { if (examSites === asked) examSites = null; }); // asked again next time
+  }
+  return examSites;
+}
+
+/** The tabs with their counts, then the list (or why it is empty). */
+function queueList(page) {
   const q = queueState;
   const tab = (label, count, state, resubmitted) => h('button', {
     type: 'button', role: 'tab', 'aria-selected': String(q.state === state && q.resubmitted === resubmitted),
     class: q.state === state && q.resubmitted === resubmitted ? 'tab active' : 'tab',
     onclick: () => { Object.assign(q, { state, resubmitted, page: 0, selected: 0 }); route(); },
   }, label, count === null ? '' : h('span', { class: 'count' }, String(count)));
-  const stages = me.role === 'district_admin'
-    ? h('div', { class: 'tabs' }, ['site', 'district'].map((s) => h('button', {
-      type: 'button', class: q.stage === s ? 'tab active' : 'tab',
-      onclick: () => { Object.assign(q, { stage: s, page: 0, selected: 0 }); route(); },
-    }, t(`stage.${s}`))))
-    : null;
+  const filtered = Boolean(q.search.trim() || q.examSite);
   const rows = page.entries.map((e, i) => h('tr', {
     class: i === q.selected ? 'selected' : '', tabindex: '0', dataset: { id: e.candidate_id },
     onclick: () => { location.hash = `#/dossier/${e.candidate_id}`; },
@@ -399,23 +490,116 @@ async function showQueue() {
   h('td', {}, e.name), h('td', {}, e.username), h('td', {}, e.id_number_masked), h('td', {}, e.exam_site),
   h('td', {}, t(`rstate.${e.state}`), e.resubmitted ? h('span', { class: 'badge' }, t('q.resubmitted')) : null),
   h('td', {}, formatTime(e.waiting_since)), h('td', {}, e.claimed_by || '')));
-  show(h('section', { class: 'card', id: 'queue' },
-    h('h2', {}, t(`stage.${q.stage}`)),
-    stages,
+  return [
     h('div', { class: 'tabs', role: 'tablist' },
       tab(t('rstate.waiting'), page.counts.waiting, 'waiting', false),
       tab(t('q.resubmitted'), page.counts.resubmitted, 'waiting', true),
       tab(t('rstate.pending'), page.counts.pending, 'pending', false),
       tab(t('rstate.returned'), page.counts.returned, 'returned', false),
       tab(t('q.all'), null, null, false)),
-    page.entries.length === 0 ? h('p', { class: 'muted' }, t('q.empty')) : h('div', { class: 'table-wrap' }, h('table', { class: 'queue' },
-      h('thead', {}, h('tr', {}, ['q.name', 'q.number', 'q.id', 'q.site', 'q.state', 'q.since', 'q.claimed'].map((k) => h('th', {}, t(k))))),
-      h('tbody', {}, rows))),
+    page.entries.length === 0
+      ? h('p', { class: 'muted', id: 'queue-empty' }, t(filtered ? 'q.nomatch' : 'q.empty'))
+      : [
+        filtered ? h('p', { class: 'muted small', id: 'queue-found' }, t('q.found', { n: page.total })) : null,
+        h('div', { class: 'table-wrap' }, h('table', { class: 'queue' },
+          h('thead', {}, h('tr', {}, ['q.name', 'q.number', 'q.id', 'q.site', 'q.state', 'q.since', 'q.claimed'].map((k) => h('th', {}, t(k))))),
+          h('tbody', {}, rows))),
+      ],
+  ];
+}
+
+async function showQueue() {
+  const epoch = generation;
+  const [page, sites] = await Promise.all([loadQueue(), queueSites()]);
+  if (!page || epoch !== generation) return; // overtaken by a newer load, or signed out meanwhile
+  const q = queueState;
+  const stages = me.role === 'district_admin'
+    ? h('div', { class: 'tabs stages' }, ['site', 'district'].map((s) => h('button', {
+      type: 'button', class: q.stage === s ? 'tab active' : 'tab',
+      onclick: () => { Object.assign(q, { stage: s, page: 0, selected: 0 }); route(); },
+    }, t(`stage.${s}`))))
+    : null;
+  const search = h('input', {
+    type: 'text', id: 'queue-search', name: 'q', value: q.search, maxlength: 64, autocomplete: 'off',
+    enterkeyhint: 'search', placeholder: t('q.search.placeholder'),
+  });
+  const clear = h('button', { type: 'button', id: 'queue-clear', disabled: !q.search }, t('q.search.clear'));
+  const site = sites ? h('select', { id: 'queue-site', name: 'exam_site' },
+    h('option', { value: '' }, t('q.sites.all')),
+    sites.map((s) => h('option', { value: s, selected: s === q.examSite }, s))) : null;
+  const results = h('div', { id: 'queue-results' });
+  const draw = (answer) => results.replaceChildren(...queueList(answer).flat(Infinity).filter(Boolean));
+
+  /** The list again as the filters now say (the first page, the first row); the filters keep the focus. */
+  async function refresh() {
+    if (epoch !== generation || !results.isConnected) return;
+    clearTimeout(searchTimer);
+    searchTimer = null;
+    Object.assign(q, { page: 0, selected: 0 });
+    try {
+      const answer = await loadQueue();
+      if (answer && epoch === generation && results.isConnected) draw(answer);
+    } catch (e) {
+      if (epoch !== generation || !results.isConnected) return;
+      if (e instanceof ApiError && e.status === 401) { me = null; showLogin(); return; }
+      notify(describeError(e), 'error');
+    }
+  }
+  /** What is typed is sent once the typing pauses; pinyin still being composed is not sent. */
+  const typed = () => {
+    q.search = search.value;
+    clear.disabled = !search.value;
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(refresh, SEARCH_PAUSE_MS);
+  };
+  search.addEventListener('input', (e) => { if (!e.isComposing) typed(); });
+  search.addEventListener('compositionend', typed);
+  search.addEventListener('keydown', (e) => {
+    if (e.isComposing) return;
+    if (e.key === 'Enter') {
+      e.preventDefault();
+      q.search = search.value;
+      refresh();
+    } else if (e.key === 'Escape') {
+      // Esc leaves the box: the list's keys work again.
+      e.preventDefault();
+      search.blur();
+    }
+  });
+  clear.addEventListener('click', () => {
+    search.value = '';
+    q.search = '';
+    search.focus();
+    clear.disabled = true;
+    refresh();
+  });
+  site?.addEventListener('change', () => {
+    q.examSite = site.value;
+    refresh();
+  });
+
+  draw(page);
+  show(h('section', { class: 'card', id: 'queue' },
+    h('h2', {}, t(`stage.${q.stage}`)),
+    stages,
+    h('div', { class: 'queue-filters', role: 'search' },
+      h('label', { class: 'field search' }, h('span', {}, t('q.search')), search),
+      clear,
+      site ? h('label', { class: 'field site' }, h('span', {}, t('q.site')), site) : null),
+    results,
     h('p', { class: 'muted small keys' }, t('q.keys'))));
   onKeys((e) => {
-    const n = q.entries.length;
     const key = keyOf(e);
-    if (!n || typesText(e.target)) return;
+    if (typesText(e.target)) return; // the search box's letters, Enter and Esc are its own (above)
+    if (key === '/') {
+      e.preventDefault();
+      search.focus();
+      search.select();
+      return;
+    }
+    const n = q.entries.length;
+    if (!n) return;
+    if ((key === 'ArrowDown' || key === 'ArrowUp') && e.target.closest?.('select')) return; // the select's own
     if (key === 'j' || key === 'ArrowDown') q.selected = Math.min(n - 1, q.selected + 1);
     else if (key === 'k' || key === 'ArrowUp') q.selected = Math.max(0, q.selected - 1);
     else if (key === 'Enter' || key === 'o') {
@@ -697,21 +881,26 @@ async function showDossier(id, relabelled) {
   }
   send.addEventListener('click', () => review());
 
-  const word = (key, raw) => (t(key) === key ? raw : t(key));
-  const auditDetail = (detail) => {
-    const version = /^version (\d+)$/.exec(detail);
-    return version ? t('d.version', { n: version[1] }) : word(`mode.${detail}`, detail);
+  // Codes are said in words; one the table does not know is not shown as the code it is.
+  const word = (key, otherwise) => (t(key) === key ? otherwise : t(key));
+  const actor = (who) => (who.startsWith('candidate:') ? t('audit.candidate', { username: who.slice('candidate:'.length) }) : who);
+  const auditDetail = (x) => {
+    // A failed sign-in's detail is the server's English reason: never shown.
+    if (!x.detail || x.action === 'login_failed') return '';
+    const version = /^version (\d+)$/.exec(x.detail);
+    // Otherwise a sign-in's mode (Web, App) or what a reviewer wrote (a reason, a message).
+    return version ? t('d.version', { n: version[1] }) : word(`mode.${x.detail}`, x.detail);
   };
   const history = h('section', { class: 'card', id: 'history' }, h('h3', {}, t('d.history')),
     h('ul', { class: 'log' }, d.decisions.map((x) => h('li', {},
       h('time', {}, formatTime(x.at)), ` ${t(`stage.${x.stage}`)} · ${x.by} · `,
       x.category ? `${names[x.category] || x.category}: ` : '',
-      x.category ? word(`d.${x.decision}`, x.decision) : word(`out.${x.decision}`, x.decision),
+      x.category ? word(`d.${x.decision}`, t('audit.other')) : word(`out.${x.decision}`, t('audit.other')),
       x.reason ? ` (${x.reason})` : '', x.message ? ` “${x.message}”` : ''))));
   const audit = h('section', { class: 'card', id: 'audit' }, h('h3', {}, t('d.audit')),
     h('ul', { class: 'log' }, d.audit.map((x) => h('li', {},
-      h('time', {}, formatTime(x.at)), ` ${x.actor} · ${word(`audit.${x.action}`, x.action)}`,
-      x.category ? ` · ${names[x.category] || x.category}` : '', x.detail ? ` · ${auditDetail(x.detail)}` : ''))));
+      h('time', {}, formatTime(x.at)), ` ${actor(x.actor)} · ${word(`audit.${x.action}`, t('audit.other'))}`,
+      x.category ? ` · ${names[x.category] || x.category}` : '', auditDetail(x) ? ` · ${auditDetail(x)}` : ''))));
   const keys = [['J / K', 'd.k.jk'], ['H / L', 'd.k.hl'], ['A', 'd.k.a'], ['R', 'd.k.r'], ['Esc', 'd.k.esc'],
     ['Z / X', 'd.k.zx'], ['O', 'd.k.o'], ['← ↑ → ↓', 'd.k.arrows'], ['F', 'd.k.f'], ['S', 'd.k.s'], ['N', 'd.k.n']]
     .filter(([, key]) => decidable || !['d.k.a', 'd.k.r', 'd.k.s'].includes(key));
@@ -1032,7 +1221,7 @@ function decisionControls(code, verdicts, onChange) {
 
 async function nextDossier(id) {
   try { await api('DELETE', `/api/v1/review/dossiers/${id}/claim`); } catch { /* may not hold one */ }
-  await loadQueue();
+  if (!(await loadQueue())) return; // overtaken (signed out meanwhile)
   const next = queueState.entries.find((e) => e.candidate_id !== id);
   location.hash = next ? `#/dossier/${next.candidate_id}` : '#/queue';
 }
@@ -1124,7 +1313,7 @@ function showResults() {
     });
   });
   const site = h('input', { name: 'exam_site', id: 'export-site' });
-  const exportLink = h('a', { class: 'button', href: '/api/v1/admin/results.csv', id: 'export', download: 'results.csv' }, t('r.export'));
+  const exportLink = h('a', { class: 'button', href: '/api/v1/admin/results.csv', id: 'export', download: t('r.export.file') }, t('r.export'));
   site.addEventListener('input', () => {
     const v = site.value.trim();
     exportLink.href = v ? `/api/v1/admin/results.csv?exam_site=${encodeURIComponent(v)}` : '/api/v1/admin/results.csv';
@@ -1138,7 +1327,7 @@ async function showCatalogue() {
   const catalogue = await api('GET', '/api/v1/admin/catalogue');
   const cards = catalogue.categories.map((c) => {
     const form = h('form', { class: 'card category', id: `category-${c.code}` },
-      h('h3', {}, c.name, ' ', h('code', {}, c.code)),
+      h('h3', {}, c.name),
       field(t('c.name'), h('input', { name: 'name', value: c.name, required: true })),
       field(t('c.description'), h('textarea', { name: 'description', rows: 3 }, c.description)),
       h('div', { class: 'row' },
