@@ -22,10 +22,9 @@ use uuid::Uuid;
 use crate::dossier::{category_view, image_view, note_of};
 use crate::error::{ApiError, ApiResult};
 use crate::notify::{Notice, NotifySettings};
+use crate::staff::{VerifiedStaff, forbidden};
 use crate::storage::review::{self as store, AuditEntry, QueueFilter};
 use crate::storage::{self, BlobStore, Db, StorageError};
-
-use crate::staff::{VerifiedStaff, forbidden};
 
 /// How long a claim holds a dossier for one reviewer.
 pub const CLAIM: Duration = Duration::minutes(30);
