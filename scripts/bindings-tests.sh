@@ -72,6 +72,9 @@ base=$(sed -n 's/^Dossier listening on \([^ ]*\).*/\1/p' "$work/server.out")
 [ -n "$base" ] || { cat "$work/server.out" >&2; exit 1; }
 ticket1=$(sed -n 's/^ *ticket \(.*\)$/\1/p' "$work/server.out")
 ticket2=$(DOSSIER_DATA_DIR="$work/data" "$root/target/debug/dossier-server" issue-ticket 2026110100003)
+# The demo's signed-in candidate, for a test that signs in with a password.
+demo_user=$(sed -n 's/^ *Signed-in candidate: username \([^ ]*\) *password \([^ ]*\).*/\1/p' "$work/server.out")
+demo_password=$(sed -n 's/^ *Signed-in candidate: username \([^ ]*\) *password \([^ ]*\).*/\2/p' "$work/server.out")
 
 classes="$work/classes"
 cp="/usr/share/java/jna.jar:/usr/share/java/junit4.jar:/usr/share/java/hamcrest-core.jar:$coroutines"
@@ -89,6 +92,7 @@ set +e
 DOSSIER_BASE="$base" DOSSIER_PHOTOS="$root/testdata/photos/orientation" \
 DOSSIER_FIXTURES="$root/tests/fixtures" \
 DOSSIER_TICKET_1="$ticket1" DOSSIER_TICKET_2="$ticket2" \
+DOSSIER_USER="$demo_user" DOSSIER_PASSWORD="$demo_password" \
   java -Djna.library.path="$root/target/debug" -cp "$classes:$cp:$kotlin_stdlib" \
   org.junit.runner.JUnitCore $tests | tee "$work/junit.out"
 status=${PIPESTATUS[0]}

@@ -543,6 +543,8 @@ pub enum RunOutcome {
     SignInNeeded,
     WaitingForNetwork,
     WaitingForWifi,
+    /// `stop_queue` ended it: the upload under way waits again; run again when there is time.
+    Stopped,
 }
 
 /// The first entry from the registration site's link needs activation; later ones sign in.
@@ -696,7 +698,16 @@ impl DossierApp {
             DrainOutcome::SignInNeeded => RunOutcome::SignInNeeded,
             DrainOutcome::WaitingForNetwork => RunOutcome::WaitingForNetwork,
             DrainOutcome::WaitingForWifi => RunOutcome::WaitingForWifi,
+            DrainOutcome::Stopped => RunOutcome::Stopped,
         })
+    }
+
+    /// End every `run_queue` in progress now: the upload under way is cut off and waits again
+    /// (sent under its key by a later run, stored once), and the runs return `Stopped`. Call it
+    /// when the platform's time is up (iOS background expiry, a cancelled coroutine or worker):
+    /// cancelling the caller's task alone does not stop the Rust future (uniffi-rs #2771).
+    pub fn stop_queue(&self) {
+        self.queue.stop();
     }
 
     /// The network came back: items waiting out a backoff are due now.

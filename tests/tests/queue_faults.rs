@@ -242,3 +242,57 @@ async fn the_server_killed_mid_drain_and_restarted_the_queue_finishes() {
         .unwrap();
     assert_each_once(&server, &queue, &sent);
 }
+
+/// The app's time is up mid-upload (iOS background expiry, a cancelled worker): `stop` ends the
+/// run at once although the server never answers, the photo waits again, and a later run stores
+/// it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_cuts_a_hanging_upload_off_and_a_later_run_stores_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server_with_room_for(dir.path(), 4);
+    let tokens = Arc::new(MemoryTokenStore::default());
+    let client = Client::new(&server.base, tokens.clone()).unwrap();
+    client.login(&seeded_username(0), PASSWORD).await.unwrap();
+    // A server that takes the request and never answers, with the same session.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_base = format!("http://{}", silent.local_addr().unwrap());
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            open.push(socket);
+        }
+    });
+    let hanging = Client::new(&silent_base, tokens).unwrap();
+    let phone = tempfile::tempdir().unwrap();
+    let queue = Arc::new(Queue::open(&phone.path().join("queue.sqlite3")).unwrap());
+    let photo = phone_photos(1).remove(0);
+    let item = queue.enqueue("other", &photo, None, None).unwrap();
+    // A stop before a run began does not end it.
+    queue.stop();
+    let run = tokio::spawn({
+        let queue = queue.clone();
+        async move { queue.drain(&hanging, &DrainPolicy::default()).await }
+    });
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while queue.item(item.id).unwrap().state != ItemState::Uploading {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the upload starts");
+    queue.stop();
+    let outcome = tokio::time::timeout(Duration::from_secs(5), run)
+        .await
+        .expect("the run ends at once, not at the client's 60 s timeout")
+        .unwrap()
+        .unwrap();
+    assert_eq!(outcome, DrainOutcome::Stopped);
+    assert_eq!(
+        queue.item(item.id).unwrap().state,
+        ItemState::Waiting,
+        "the photo waits again"
+    );
+    held.abort();
+    drain_until_done(&queue, &client).await;
+    assert_each_once(&server, &queue, &[photo]);
+}

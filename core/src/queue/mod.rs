@@ -227,6 +227,8 @@ pub struct Queue {
     conn: Mutex<Connection>,
     listeners: Listeners,
     next_listener: std::sync::atomic::AtomicU64,
+    /// Raised by `stop`: the runs in progress end (see `drain`).
+    stops: tokio::sync::watch::Sender<u64>,
 }
 
 fn code_text(code: ErrorCode) -> String {
@@ -305,6 +307,9 @@ pub enum DrainOutcome {
     RetryAt(OffsetDateTime),
     /// The session ended: sign in again, then drain again.
     SignInNeeded,
+    /// `stop` was called (the app's background time ran out): an upload under way was cut off
+    /// and waits again, to be sent under its key by a later run.
+    Stopped,
     /// Offline: drain when the network is back.
     WaitingForNetwork,
     /// On mobile data with "Wi-Fi only" set and the deadline not near.
@@ -327,6 +332,7 @@ impl Queue {
             conn: Mutex::new(conn),
             listeners: Listeners::default(),
             next_listener: Default::default(),
+            stops: tokio::sync::watch::channel(0).0,
         })
     }
 
@@ -412,6 +418,14 @@ impl Queue {
         let mut stmt = conn.prepare(&format!("SELECT {ITEM_COLUMNS} FROM items ORDER BY id"))?;
         let items = stmt.query_map([], item_row)?.collect::<Result<_, _>>()?;
         Ok(items)
+    }
+
+    /// Stop every run in progress, at once: an upload under way is cut off and its item waits
+    /// again (sent under the same key later, so stored once); the runs return `Stopped`. For the
+    /// app whose background time is up, since a foreign async call is not dropped when the
+    /// caller's task is cancelled (uniffi-rs #2771). Runs started afterwards go on as usual.
+    pub fn stop(&self) {
+        self.stops.send_modify(|n| *n += 1);
     }
 
     /// Cancel an item that has not been uploaded.
@@ -624,8 +638,16 @@ impl Queue {
         }
         let signed_out = std::sync::atomic::AtomicBool::new(false);
         let uploaded = std::sync::atomic::AtomicBool::new(false);
+        // Only a `stop` after this run began ends it.
+        let stops = self.stops.subscribe();
+        let stopped = std::sync::atomic::AtomicBool::new(false);
         let worker = || async {
+            let mut stops = stops.clone();
             while !signed_out.load(std::sync::atomic::Ordering::Relaxed) {
+                if stops.has_changed().unwrap_or(false) {
+                    stopped.store(true, std::sync::atomic::Ordering::Relaxed);
+                    break;
+                }
                 let Some((item, jpeg)) = self.claim_due(OffsetDateTime::now_utc())? else {
                     break;
                 };
@@ -649,7 +671,14 @@ impl Queue {
                     queue: self,
                     id: item.id,
                 };
-                let result = client.upload_with_progress(&request, progress).await;
+                let result = tokio::select! {
+                    result = client.upload_with_progress(&request, progress) => result,
+                    _ = stops.changed() => {
+                        // The claim is dropped here: the item waits again at once.
+                        stopped.store(true, std::sync::atomic::Ordering::Relaxed);
+                        break;
+                    }
+                };
                 std::mem::forget(claim);
                 self.settle(&item, &result)?;
                 if result.is_ok() {
@@ -667,6 +696,9 @@ impl Queue {
         }
         if signed_out.load(std::sync::atomic::Ordering::Relaxed) {
             return Ok(DrainOutcome::SignInNeeded);
+        }
+        if stopped.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(DrainOutcome::Stopped);
         }
         if uploaded.load(std::sync::atomic::Ordering::Relaxed) {
             // Best effort: the uploads are done either way, and a stale cache says its age.

@@ -5,7 +5,9 @@ import Network
 
 /// Runs the upload queue when iOS lets the app work in the background: a BGProcessingTask that
 /// needs the network. Core decides what is due; this maps its outcome onto the next request.
-/// Expiry cancels the run, which is safe: the cut-off photo waits again and is stored once.
+/// On expiry the run is stopped in Rust (`stopQueue`: cancelling the Swift task alone does not
+/// stop a UniFFI future, uniffi-rs #2771): the cut-off photo waits again and is stored once by a
+/// later run, and the task is completed exactly once, when the run has returned.
 enum BackgroundUploads {
     static let identifier = "cn.dossier.app.upload"
 
@@ -25,15 +27,21 @@ enum BackgroundUploads {
     }
 
     private static func run(_ task: BGProcessingTask) {
+        let dossier = AppModel.shared.dossier
         let work = Task {
-            let outcome = try? await AppModel.shared.dossier.runQueue(
-                connection: NetworkState.shared.connection, wifiOnly: false)
+            let outcome = try? await withTaskCancellationHandler {
+                try await dossier.runQueue(
+                    connection: NetworkState.shared.connection, wifiOnly: false)
+            } onCancel: {
+                dossier.stopQueue()
+            }
             switch outcome {
             case .retryAt(let at): schedule(earliest: at)
-            case .waitingForNetwork, .waitingForWifi, .none: schedule()
+            case .waitingForNetwork, .waitingForWifi, .stopped, .none: schedule()
             case .done, .signInNeeded: break
             }
-            task.setTaskCompleted(success: outcome != nil)
+            // Once, here: the stopped run returns at once, so this comes in the expiry's time.
+            task.setTaskCompleted(success: outcome != nil && outcome != .stopped)
         }
         task.expirationHandler = { work.cancel() }
     }

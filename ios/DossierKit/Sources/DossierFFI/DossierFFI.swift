@@ -767,6 +767,14 @@ public protocol DossierAppProtocol: AnyObject, Sendable {
     func signOut() async throws 
     
     /**
+     * End every `run_queue` in progress now: the upload under way is cut off and waits again
+     * (sent under its key by a later run, stored once), and the runs return `Stopped`. Call it
+     * when the platform's time is up (iOS background expiry, a cancelled coroutine or worker):
+     * cancelling the caller's task alone does not stop the Rust future (uniffi-rs #2771).
+     */
+    func stopQueue() 
+    
+    /**
      * Submit for review (上报): everything locks.
      */
     func submit() async throws  -> String
@@ -1105,6 +1113,20 @@ open func signOut()async throws   {
             liftFunc: { $0 },
             errorHandler: FfiConverterTypeDossierError_lift
         )
+}
+    
+    /**
+     * End every `run_queue` in progress now: the upload under way is cut off and waits again
+     * (sent under its key by a later run, stored once), and the runs return `Stopped`. Call it
+     * when the platform's time is up (iOS background expiry, a cancelled coroutine or worker):
+     * cancelling the caller's task alone does not stop the Rust future (uniffi-rs #2771).
+     */
+open func stopQueue()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_dossier_ffi_fn_method_dossierapp_stop_queue(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
 }
     
     /**
@@ -3515,6 +3537,10 @@ public enum RunOutcome: Equatable, Hashable {
     case signInNeeded
     case waitingForNetwork
     case waitingForWifi
+    /**
+     * `stop_queue` ended it: the upload under way waits again; run again when there is time.
+     */
+    case stopped
 
 
 
@@ -3547,6 +3573,8 @@ public struct FfiConverterTypeRunOutcome: FfiConverterRustBuffer {
         
         case 5: return .waitingForWifi
         
+        case 6: return .stopped
+        
         default: throw UniffiInternalError.unexpectedEnumCase
         }
     }
@@ -3574,6 +3602,10 @@ public struct FfiConverterTypeRunOutcome: FfiConverterRustBuffer {
         
         case .waitingForWifi:
             writeInt(&buf, Int32(5))
+        
+        
+        case .stopped:
+            writeInt(&buf, Int32(6))
         
         }
     }
@@ -4066,6 +4098,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_dossier_ffi_checksum_method_dossierapp_sign_out() != 13312) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_dossier_ffi_checksum_method_dossierapp_stop_queue() != 10033) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_dossier_ffi_checksum_method_dossierapp_submit() != 47147) {

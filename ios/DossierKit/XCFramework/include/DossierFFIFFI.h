@@ -407,6 +407,11 @@ uint64_t uniffi_dossier_ffi_fn_method_dossierapp_sign_in(uint64_t ptr, RustBuffe
 uint64_t uniffi_dossier_ffi_fn_method_dossierapp_sign_out(uint64_t ptr
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DOSSIER_FFI_FN_METHOD_DOSSIERAPP_STOP_QUEUE
+#define UNIFFI_FFIDEF_UNIFFI_DOSSIER_FFI_FN_METHOD_DOSSIERAPP_STOP_QUEUE
+void uniffi_dossier_ffi_fn_method_dossierapp_stop_queue(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DOSSIER_FFI_FN_METHOD_DOSSIERAPP_SUBMIT
 #define UNIFFI_FFIDEF_UNIFFI_DOSSIER_FFI_FN_METHOD_DOSSIERAPP_SUBMIT
 uint64_t uniffi_dossier_ffi_fn_method_dossierapp_submit(uint64_t ptr
@@ -857,6 +862,12 @@ uint16_t uniffi_dossier_ffi_checksum_method_dossierapp_sign_in(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_DOSSIER_FFI_CHECKSUM_METHOD_DOSSIERAPP_SIGN_OUT
 #define UNIFFI_FFIDEF_UNIFFI_DOSSIER_FFI_CHECKSUM_METHOD_DOSSIERAPP_SIGN_OUT
 uint16_t uniffi_dossier_ffi_checksum_method_dossierapp_sign_out(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DOSSIER_FFI_CHECKSUM_METHOD_DOSSIERAPP_STOP_QUEUE
+#define UNIFFI_FFIDEF_UNIFFI_DOSSIER_FFI_CHECKSUM_METHOD_DOSSIERAPP_STOP_QUEUE
+uint16_t uniffi_dossier_ffi_checksum_method_dossierapp_stop_queue(void
     
 );
 #endif

@@ -18,6 +18,7 @@ import cn.dossier.kit.DossierException
 import cn.dossier.kit.QueueEvent
 import cn.dossier.kit.RunOutcome
 import cn.dossier.kit.events
+import cn.dossier.kit.runQueueStoppable
 import java.time.Duration
 import java.time.Instant
 import kotlinx.coroutines.flow.filterIsInstance
@@ -44,7 +45,8 @@ class UploadWorker(context: Context, parameters: WorkerParameters) : CoroutineWo
                 }
             }
             val result = try {
-                dossier.runQueue(application.connection(), wifiOnly = false)
+                // WorkManager stopping the worker cancels this coroutine; the Rust run stops too.
+                dossier.runQueueStoppable(application.connection(), wifiOnly = false)
             } catch (e: DossierException.Network) {
                 null
             } catch (e: DossierException.SignedOut) {
@@ -55,7 +57,7 @@ class UploadWorker(context: Context, parameters: WorkerParameters) : CoroutineWo
             result
         }
         return when (outcome) {
-            null, RunOutcome.WaitingForNetwork, RunOutcome.WaitingForWifi -> Result.retry()
+            null, RunOutcome.WaitingForNetwork, RunOutcome.WaitingForWifi, RunOutcome.Stopped -> Result.retry()
             RunOutcome.Done -> Result.success()
             // Sign-in needed: the app's screen asks; the queue keeps its photos until then.
             RunOutcome.SignInNeeded -> Result.failure()

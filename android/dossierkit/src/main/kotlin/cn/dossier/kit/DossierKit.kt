@@ -1,5 +1,6 @@
 package cn.dossier.kit
 
+import kotlin.coroutines.cancellation.CancellationException
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.channels.awaitClose
@@ -14,6 +15,19 @@ import kotlinx.coroutines.withContext
  * `suspend`, and their cancellation reaches Rust. Plain Kotlin and coroutines, no Android API, so
  * the JVM tests compile and run it as the app does.
  */
+
+/**
+ * Run the upload queue; when the calling coroutine is cancelled (WorkManager stopped the worker,
+ * the screen went away) the Rust run is stopped as well ([DossierApp.stopQueue]): the upload under
+ * way is cut off and waits again, sent under its key by a later run, instead of going on unseen.
+ */
+suspend fun DossierApp.runQueueStoppable(connection: Connection, wifiOnly: Boolean): RunOutcome =
+    try {
+        runQueue(connection, wifiOnly)
+    } catch (e: CancellationException) {
+        stopQueue()
+        throw e
+    }
 
 /** One change of the upload queue, as a screen or the worker's notification shows it. */
 sealed interface QueueEvent {

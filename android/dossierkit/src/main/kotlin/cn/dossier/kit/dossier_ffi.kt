@@ -786,6 +786,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_dossier_ffi_checksum_method_dossierapp_sign_out(
     ): Int
+    external fun uniffi_dossier_ffi_checksum_method_dossierapp_stop_queue(
+    ): Int
     external fun uniffi_dossier_ffi_checksum_method_dossierapp_submit(
     ): Int
     external fun uniffi_dossier_ffi_checksum_method_dossierapp_subscribe(
@@ -866,6 +868,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_dossier_ffi_fn_method_dossierapp_sign_out(`ptr`: Long,
     ): Long
+    external fun uniffi_dossier_ffi_fn_method_dossierapp_stop_queue(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_dossier_ffi_fn_method_dossierapp_submit(`ptr`: Long,
     ): Long
     external fun uniffi_dossier_ffi_fn_method_dossierapp_subscribe(`ptr`: Long,`events`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1071,6 +1075,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_dossier_ffi_checksum_method_dossierapp_sign_out() and 0xFFFF) != 13312) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_dossier_ffi_checksum_method_dossierapp_stop_queue() and 0xFFFF) != 10033) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_dossier_ffi_checksum_method_dossierapp_submit() and 0xFFFF) != 47147) {
@@ -1781,6 +1788,14 @@ public interface DossierAppInterface {
     suspend fun `signOut`()
     
     /**
+     * End every `run_queue` in progress now: the upload under way is cut off and waits again
+     * (sent under its key by a later run, stored once), and the runs return `Stopped`. Call it
+     * when the platform's time is up (iOS background expiry, a cancelled coroutine or worker):
+     * cancelling the caller's task alone does not stop the Rust future (uniffi-rs #2771).
+     */
+    fun `stopQueue`()
+    
+    /**
      * Submit for review (上报): everything locks.
      */
     suspend fun `submit`(): kotlin.String
@@ -2271,6 +2286,24 @@ open class DossierApp: Disposable, AutoCloseable, DossierAppInterface
         DossierException.ErrorHandler,
     )
     }
+
+    
+    /**
+     * End every `run_queue` in progress now: the upload under way is cut off and waits again
+     * (sent under its key by a later run, stored once), and the runs return `Stopped`. Call it
+     * when the platform's time is up (iOS background expiry, a cancelled coroutine or worker):
+     * cancelling the caller's task alone does not stop the Rust future (uniffi-rs #2771).
+     */override fun `stopQueue`()
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_dossier_ffi_fn_method_dossierapp_stop_queue(
+        it,
+        _status)
+}
+    }
+    
+    
 
     
     /**
@@ -4833,6 +4866,12 @@ sealed class RunOutcome {
     object WaitingForWifi : RunOutcome()
     
     
+    /**
+     * `stop_queue` ended it: the upload under way waits again; run again when there is time.
+     */
+    object Stopped : RunOutcome()
+    
+    
 
     
 
@@ -4856,6 +4895,7 @@ public object FfiConverterTypeRunOutcome : FfiConverterRustBuffer<RunOutcome>{
             3 -> RunOutcome.SignInNeeded
             4 -> RunOutcome.WaitingForNetwork
             5 -> RunOutcome.WaitingForWifi
+            6 -> RunOutcome.Stopped
             else -> throw RuntimeException("invalid enum value, something is very wrong!!")
         }
     }
@@ -4892,6 +4932,12 @@ public object FfiConverterTypeRunOutcome : FfiConverterRustBuffer<RunOutcome>{
                 4UL
             )
         }
+        is RunOutcome.Stopped -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
     }
 
     override fun write(value: RunOutcome, buf: ByteBuffer) {
@@ -4915,6 +4961,10 @@ public object FfiConverterTypeRunOutcome : FfiConverterRustBuffer<RunOutcome>{
             }
             is RunOutcome.WaitingForWifi -> {
                 buf.putInt(5)
+                Unit
+            }
+            is RunOutcome.Stopped -> {
+                buf.putInt(6)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }

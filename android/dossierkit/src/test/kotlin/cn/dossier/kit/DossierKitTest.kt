@@ -250,6 +250,40 @@ class DossierKitTest {
     }
 
     @Test
+    fun stopQueueEndsTheRunAtOnceAndAPhotoCutOffWaitsAgain() = runBlocking {
+        // The demo's candidate who is activated already, signed in by password.
+        val app = app()
+        app.signIn(env("DOSSIER_USER"), env("DOSSIER_PASSWORD"))
+        val photos = listOf("Portrait_3.jpg", "Portrait_4.jpg", "Portrait_5.jpg")
+            .map { prepared(it, Document.A4) }
+            .map { app.enqueue("other", it.jpeg, null, null) }
+        // What the app does when its time is up: stop, here as soon as the first upload is under
+        // way (on the thread that reports its progress).
+        val stopper = object : QueueEvents {
+            @Volatile var stopped = false
+            override fun photoChanged(photo: QueuedPhoto) {}
+            override fun uploadProgress(id: Long, sent: ULong, total: ULong) {
+                if (!stopped) {
+                    stopped = true
+                    app.stopQueue()
+                }
+            }
+            override fun dossierChanged(page: DossierPage) {}
+        }
+        val subscription = app.subscribe(stopper)
+        assertEquals(RunOutcome.Stopped, app.runQueue(Connection.UNMETERED, false))
+        subscription.close()
+        assertTrue("nothing is left uploading", app.photos().none { it.state is QueuedState.Uploading })
+        assertTrue("what was cut off waits again", app.photos().any { it.state is QueuedState.Waiting })
+        // A later run (the next background task) sends the rest; each photo is stored once.
+        assertEquals(RunOutcome.Done, app.runQueueStoppable(Connection.UNMETERED, false))
+        val ids = app.photos().map { it.state }.filterIsInstance<QueuedState.Uploaded>().map { it.imageId }
+        assertEquals(photos.size, ids.toSet().size)
+        val other = app.refresh().materials.first { it.category == "other" }
+        assertEquals(ids.toSet(), other.images.map { it.id }.toSet())
+    }
+
+    @Test
     fun offlineTheQueueWaitsAndSaysSo() = runBlocking {
         val app = app()
         app.enqueue("other", prepared("Portrait_0.jpg", Document.A4).jpeg, null, null)
