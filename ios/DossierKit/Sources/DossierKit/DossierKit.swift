@@ -1,6 +1,7 @@
 // The Swift layer over the generated bindings: an AsyncStream of the queue's events and the photo
 // pipeline off the main actor (the page's outline is in PageOutline.swift). The generated async
-// functions are already `async throws`, and a cancelled Task cancels the Rust future.
+// functions are already `async throws`; a cancelled Task does not stop the Rust future
+// (uniffi-rs #2771), so a run that must end (background expiry) calls `stopQueue()`.
 @_exported import DossierFFI
 import Foundation
 
