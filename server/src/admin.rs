@@ -223,7 +223,10 @@ impl Administration {
                     ));
                 }
                 let (mut approved, mut not_eligible, mut undecided) = (0, 0, 0);
-                for (review, ..) in store::results(tx, &staff.district, None)? {
+                let reviews = store::export_lines(tx, &staff.district, None)?
+                    .into_iter()
+                    .filter_map(|line| line.review);
+                for review in reviews {
                     let (title, body) = match review.state {
                         ReviewState::Approved if review.stage == ReviewStage::Done => {
                             approved += 1;

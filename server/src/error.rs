@@ -128,9 +128,7 @@ impl ApiError {
 
     /// A well-formed field that a rule of the domain refuses: `invalid_field`, naming it.
     pub fn invalid_field(name: &str, message: impl Into<String>) -> ApiError {
-        let mut body = ErrorBody::new(ErrorCode::InvalidField, message);
-        body.detail = Some(name.into());
-        ApiError::from_body(body)
+        ApiError::detailed(ErrorCode::InvalidField, name, message)
     }
 
     pub fn not_found() -> ApiError {

@@ -138,12 +138,7 @@ async fn return_replace_resubmit_pass_approve_publish_and_export() {
         };
         assert_eq!(m.state, expected, "{}", m.category.code);
     }
-    let diploma = view
-        .materials
-        .iter()
-        .find(|m| m.category.code == "diploma")
-        .unwrap();
-    let old = diploma.images[0].id;
+    let old = returned_diploma(&candidate).await;
     candidate
         .upload(&UploadRequest {
             replaces: Some(old),
@@ -858,12 +853,18 @@ async fn the_queue_finds_a_candidate_and_filters_by_exam_site() {
 }
 
 fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// The diploma's image as the candidate sees it (the one a reviewer returned).
+async fn returned_diploma(candidate: &Client) -> Uuid {
+    let view = candidate.dossier().await.unwrap();
+    view.materials
+        .iter()
+        .find(|m| m.category.code == "diploma")
+        .unwrap()
+        .images[0]
+        .id
 }
 
 fn material<'a>(dossier: &'a Value, code: &str) -> &'a Value {
@@ -906,14 +907,7 @@ async fn a_resubmission_is_decided_on_what_changed_and_shows_only_versions_a_rev
         .await;
     assert_eq!(status, 200, "{body}");
 
-    let view = candidate.dossier().await.unwrap();
-    let old = view
-        .materials
-        .iter()
-        .find(|m| m.category.code == "diploma")
-        .unwrap()
-        .images[0]
-        .id;
+    let old = returned_diploma(&candidate).await;
     candidate
         .upload(&UploadRequest {
             replaces: Some(old),

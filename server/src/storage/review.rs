@@ -594,38 +594,8 @@ pub fn queue_counts(
     Ok((waiting, returned, pending, resubmitted))
 }
 
-/// A line of the results export: the review, then the candidate's username, name, ID number
-/// and exam category.
-pub type ResultLine = (ReviewRow, String, String, String, String);
-
-/// Final results of a district (optionally one site), for the export.
-pub fn results(
-    conn: &Connection,
-    district: &str,
-    exam_site: Option<&str>,
-) -> Result<Vec<ResultLine>, StorageError> {
-    let cols = aliased(REVIEW_COLUMNS, "r");
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {cols}, c.username, c.name, c.id_number, c.exam_category
-         FROM reviews r JOIN candidates c ON c.id = r.candidate_id
-         WHERE r.district = ?1 AND (?2 IS NULL OR r.exam_site = ?2)
-         ORDER BY r.exam_site, c.username"
-    ))?;
-    let rows = stmt
-        .query_map(params![district, exam_site], |r| {
-            Ok((
-                review_row(r)?,
-                r.get(11)?,
-                r.get(12)?,
-                r.get(13)?,
-                r.get(14)?,
-            ))
-        })?
-        .collect::<Result<_, _>>()?;
-    Ok(rows)
-}
-
-/// A line of the export: a candidate of the roster and their review, if they ever submitted.
+/// A candidate of the roster and their review, if they ever submitted: the export's line, and
+/// what publishing reads.
 #[derive(Debug, Clone)]
 pub struct ExportLine {
     pub exam_site: String,
@@ -637,7 +607,7 @@ pub struct ExportLine {
     pub review: Option<ReviewRow>,
 }
 
-/// Every candidate of a district (optionally one site), submitted or not, for the export.
+/// Every candidate of a district (optionally one site), submitted or not.
 pub fn export_lines(
     conn: &Connection,
     district: &str,
