@@ -597,8 +597,14 @@ impl DossierApp {
     }
 
     pub async fn sign_in(&self, username: String, password: String) -> Result<(), DossierError> {
-        let _: SessionGrant = self.client.login(&username, &password).await?;
-        Ok(())
+        let grant: SessionGrant = self.client.login(&username, &password).await?;
+        Ok(self.queue.signed_in(&grant.username)?)
+    }
+
+    /// The account whose session and queue these are; `None` when signed out. Ask before an
+    /// entry link replaces it: entering as another account signs this one out.
+    pub fn account(&self) -> Result<Option<String>, DossierError> {
+        Ok(self.queue.account()?)
     }
 
     /// Enter with the ticket of the registration site's link.
@@ -608,14 +614,18 @@ impl DossierApp {
                 activation_token: needed.activation_token,
                 name: needed.name,
             },
-            Entry::SignedIn(grant) => EntryResult::SignedIn {
-                username: grant.username,
-            },
+            Entry::SignedIn(grant) => {
+                self.queue.signed_in(&grant.username)?;
+                EntryResult::SignedIn {
+                    username: grant.username,
+                }
+            }
         })
     }
 
     pub async fn activate(&self, activation: Activation) -> Result<(), DossierError> {
-        self.client
+        let grant = self
+            .client
             .activate(ActivationRequest {
                 activation_token: activation.activation_token,
                 password: activation.password,
@@ -627,11 +637,16 @@ impl DossierApp {
                 mode: None,
             })
             .await?;
-        Ok(())
+        Ok(self.queue.signed_in(&grant.username)?)
     }
 
-    pub async fn sign_out(&self) -> Result<(), DossierError> {
-        Ok(self.client.logout().await?)
+    /// Sign out here and at the server. The cached page goes; the photos still waiting go too,
+    /// unless `keep_queue`: then they wait for this account's next sign-in (never another's).
+    /// Signed out here even when the server cannot be told (the error is returned after).
+    pub async fn sign_out(&self, keep_queue: bool) -> Result<(), DossierError> {
+        let told = self.client.logout().await;
+        self.queue.signed_out(keep_queue)?;
+        Ok(told?)
     }
 
     /// The materials page from the server (cached for offline use).

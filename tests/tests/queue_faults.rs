@@ -1,6 +1,8 @@
 //! The phone's queue when things go wrong: the app killed mid-drain again and again, a network
 //! that drops, resets and delays connections, and the server killed mid-drain. Each time the
 //! server ends up with every photo exactly once.
+//! And one phone shared by two accounts: each photo goes only with the session of the account that
+//! queued it.
 use std::collections::HashSet;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -265,6 +267,7 @@ async fn stop_cuts_a_hanging_upload_off_and_a_later_run_stores_it_once() {
     let hanging = Client::new(&silent_base, tokens).unwrap();
     let phone = tempfile::tempdir().unwrap();
     let queue = Arc::new(Queue::open(&phone.path().join("queue.sqlite3")).unwrap());
+    queue.signed_in(&seeded_username(0)).unwrap();
     let photo = phone_photos(1).remove(0);
     let item = queue.enqueue("other", &photo, None, None).unwrap();
     // A stop before a run began does not end it.
@@ -295,4 +298,104 @@ async fn stop_cuts_a_hanging_upload_off_and_a_later_run_stores_it_once() {
     held.abort();
     drain_until_done(&queue, &client).await;
     assert_each_once(&server, &queue, &[photo]);
+}
+
+/// Whose photos the server holds: (account, SHA-256) of each live image.
+fn owners(server: &ServerProcess) -> HashSet<(String, String)> {
+    let db = server.database();
+    let mut stmt = db
+        .prepare(
+            "SELECT c.username, i.sha256 FROM images i JOIN candidates c ON c.id = i.candidate_id
+             WHERE i.deleted_at IS NULL",
+        )
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_phone_two_accounts_each_photo_goes_only_to_the_account_that_queued_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = seed_activated(dir.path(), 2);
+    widen_other(&db, 4);
+    drop(db);
+    let server = ServerProcess::start(dir.path());
+    let client = Client::new(&server.base, Arc::new(MemoryTokenStore::default())).unwrap();
+    let phone = tempfile::tempdir().unwrap();
+    let queue = Queue::open(&phone.path().join("queue.sqlite3")).unwrap();
+    let (first, second) = (seeded_username(0), seeded_username(1));
+    let photos = phone_photos(2);
+
+    // The first candidate queues a photo (offline, say) and signs out keeping it.
+    client.login(&first, PASSWORD).await.unwrap();
+    queue.signed_in(&first).unwrap();
+    queue.refresh(&client).await.unwrap();
+    let kept = queue.enqueue("other", &photos[0], None, None).unwrap();
+    client.logout().await.unwrap();
+    queue.signed_out(true).unwrap();
+    assert_eq!(queue.account().unwrap(), None);
+    assert!(
+        queue.cached().unwrap().is_none(),
+        "the page went at sign-out"
+    );
+    assert!(
+        queue.items().unwrap().is_empty(),
+        "nobody's photos are listed"
+    );
+
+    // Another candidate on the same phone neither sees nor sends it.
+    client.login(&second, PASSWORD).await.unwrap();
+    queue.signed_in(&second).unwrap();
+    assert!(queue.items().unwrap().is_empty());
+    assert!(queue.cancel(kept.id).is_err(), "nor cancels it");
+    let own = queue.enqueue("other", &photos[1], None, None).unwrap();
+    drain_until_done(&queue, &client).await;
+    let page = queue.cached().unwrap().expect("the second account's page");
+    assert_eq!(page.dossier.profile.username, second);
+    assert_eq!(
+        owners(&server),
+        HashSet::from([(second.clone(), sha256_hex(&photos[1]))]),
+        "only the second account's own photo went, to its own dossier"
+    );
+    assert!(matches!(
+        queue.item(own.id).unwrap().state,
+        ItemState::Uploaded { .. }
+    ));
+    assert_eq!(queue.item(kept.id).unwrap().state, ItemState::Waiting);
+
+    // The second signs out discarding; the first signs in again and its photo goes.
+    client.logout().await.unwrap();
+    queue.signed_out(false).unwrap();
+    assert!(
+        queue.item(own.id).is_err(),
+        "the discarded account's records are gone"
+    );
+    client.login(&first, PASSWORD).await.unwrap();
+    queue.signed_in(&first).unwrap();
+    assert_eq!(
+        queue
+            .items()
+            .unwrap()
+            .iter()
+            .map(|i| i.id)
+            .collect::<Vec<_>>(),
+        [kept.id]
+    );
+    drain_until_done(&queue, &client).await;
+    assert_eq!(
+        owners(&server),
+        HashSet::from([
+            (second.clone(), sha256_hex(&photos[1])),
+            (first.clone(), sha256_hex(&photos[0])),
+        ])
+    );
+
+    // Signing out discarding leaves nothing of the first account either.
+    client.logout().await.unwrap();
+    queue.signed_out(false).unwrap();
+    client.login(&first, PASSWORD).await.unwrap();
+    queue.signed_in(&first).unwrap();
+    assert!(queue.items().unwrap().is_empty());
 }

@@ -11,6 +11,11 @@
 //! allow (the preference yields when the deadline is near); listeners hear of every change and of
 //! the bytes sent.
 //!
+//! The queue belongs to one account at a time: each photo records the account it was queued
+//! under, and only that account's session sends it (`signed_in`, `signed_out`). Signing in as
+//! another account drops the cached page; the first account's photos stay, unsent and unlisted,
+//! until it signs in again or discards them at sign-out.
+//!
 //! The same database caches the dossier and the messages (`refresh`, `cached`), so the app shows
 //! them offline with their age. A refresh also reconciles: a queued item whose key the server
 //! already holds becomes uploaded without being sent again (its answer was lost), and held items
@@ -119,7 +124,21 @@ const MIGRATIONS: &[&str] = &[
         DELETE FROM item_photos WHERE item = NEW.id;
     END;
 "#,
+    // 4: whose each photo is, and whose session the app holds: a photo goes only with its own
+    // account's session. Photos queued before (no account) are adopted by the first account the
+    // server names (`signed_in`), the one whose session queued them.
+    r#"
+    ALTER TABLE items ADD COLUMN account TEXT;
+    CREATE TABLE account (
+        only INTEGER PRIMARY KEY CHECK (only = 1),
+        username TEXT NOT NULL
+    ) STRICT;
+"#,
 ];
+
+/// The items of the account the queue belongs to now (none of another's; while no account is
+/// known, only those queued without one). `IS` so that NULL matches NULL.
+const OWN: &str = "account IS (SELECT username FROM account)";
 
 /// The dossier and messages as the server last sent them.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -386,8 +405,8 @@ impl Queue {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         tx.execute(
-            "INSERT INTO items (key, category, slot, replaces, bytes, state, next_try_at, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, 'waiting', ?6, ?6)",
+            "INSERT INTO items (key, category, slot, replaces, bytes, state, next_try_at, created_at, account)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'waiting', ?6, ?6, (SELECT username FROM account))",
             params![key.to_string(), category, slot, replaces.map(|r| r.to_string()), jpeg.len(), now],
         )?;
         let id = tx.last_insert_rowid();
@@ -412,12 +431,68 @@ impl Queue {
             .ok_or(QueueError::NotFound(id))
     }
 
-    /// Every item, oldest first.
+    /// Every item of the account the queue belongs to, oldest first.
     pub fn items(&self) -> Result<Vec<QueueItem>, QueueError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(&format!("SELECT {ITEM_COLUMNS} FROM items ORDER BY id"))?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {ITEM_COLUMNS} FROM items WHERE {OWN} ORDER BY id"
+        ))?;
         let items = stmt.query_map([], item_row)?.collect::<Result<_, _>>()?;
         Ok(items)
+    }
+
+    /// The account the queue belongs to now: the one signed in, if any.
+    pub fn account(&self) -> Result<Option<String>, QueueError> {
+        Ok(self
+            .conn()
+            .query_row("SELECT username FROM account", [], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// `username` signed in: the queue is theirs now. Another account's cached page goes (it is
+    /// not theirs to see); another account's photos stay, neither listed nor sent, until that
+    /// account signs in again. Photos queued while no account was known become theirs.
+    pub fn signed_in(&self, username: &str) -> Result<(), QueueError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let before: Option<String> = tx
+            .query_row("SELECT username FROM account", [], |r| r.get(0))
+            .optional()?;
+        if before.as_deref() != Some(username) {
+            tx.execute("DELETE FROM cache", [])?;
+            tx.execute(
+                "INSERT INTO account (only, username) VALUES (1, ?1)
+                 ON CONFLICT(only) DO UPDATE SET username = ?1",
+                [username],
+            )?;
+            tx.execute(
+                "UPDATE items SET account = ?1 WHERE account IS NULL",
+                [username],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The account signed out: the queue belongs to nobody and the cached page goes. With
+    /// `keep_photos` the account's unsent photos stay for its next sign-in (and only its); else
+    /// they are deleted with every record of them.
+    pub fn signed_out(&self, keep_photos: bool) -> Result<(), QueueError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        if !keep_photos {
+            tx.execute(
+                &format!(
+                    "DELETE FROM item_photos WHERE item IN (SELECT id FROM items WHERE {OWN})"
+                ),
+                [],
+            )?;
+            tx.execute(&format!("DELETE FROM items WHERE {OWN}"), [])?;
+        }
+        tx.execute("DELETE FROM cache", [])?;
+        tx.execute("DELETE FROM account", [])?;
+        tx.commit()?;
+        Ok(())
     }
 
     /// Stop every run in progress, at once: an upload under way is cut off and its item waits
@@ -431,7 +506,7 @@ impl Queue {
     /// Cancel an item that has not been uploaded.
     pub fn cancel(&self, id: i64) -> Result<(), QueueError> {
         let n = self.conn().execute(
-            "UPDATE items SET state = 'cancelled' WHERE id = ?1 AND state != 'uploaded'",
+            &format!("UPDATE items SET state = 'cancelled' WHERE id = ?1 AND state != 'uploaded' AND {OWN}"),
             [id],
         )?;
         if n == 0 {
@@ -446,15 +521,11 @@ impl Queue {
         let now = OffsetDateTime::now_utc().unix_timestamp();
         let held: Vec<i64> = {
             let conn = self.conn();
-            let mut stmt = conn.prepare("SELECT id FROM items WHERE state = 'held'")?;
-            let ids = stmt
-                .query_map([], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            conn.execute(
-                "UPDATE items SET state = 'waiting', next_try_at = ?1 WHERE state = 'held'",
-                [now],
-            )?;
-            ids
+            let mut stmt = conn.prepare(&format!(
+                "UPDATE items SET state = 'waiting', next_try_at = ?1 WHERE state = 'held' AND {OWN} RETURNING id"
+            ))?;
+            stmt.query_map([now], |r| r.get(0))?
+                .collect::<Result<_, _>>()?
         };
         for id in &held {
             self.announce(*id)?;
@@ -494,6 +565,11 @@ impl Queue {
             messages: messages?,
             fetched_at: OffsetDateTime::now_utc(),
         };
+        // The server says whose session this is; the queue follows (unless it was signed out
+        // while the answer was on its way).
+        if client.is_signed_in() {
+            self.signed_in(&cached.dossier.profile.username)?;
+        }
         let changed = self.reconcile(&cached)?;
         for id in changed {
             self.announce(id)?;
@@ -535,10 +611,10 @@ impl Queue {
         drop(recognise);
         if cached.dossier.window.state == WindowState::Open {
             let now = cached.fetched_at.unix_timestamp();
-            let mut release = tx.prepare_cached(
+            let mut release = tx.prepare_cached(&format!(
                 "UPDATE items SET state = 'waiting', next_try_at = ?2
-                 WHERE category = ?1 AND state = 'held' RETURNING id",
-            )?;
+                     WHERE category = ?1 AND state = 'held' AND {OWN} RETURNING id"
+            ))?;
             for material in cached.dossier.materials.iter().filter(|m| !m.locked) {
                 let ids = release
                     .query_map(params![material.category.code, now], |r| r.get(0))?
@@ -555,8 +631,10 @@ impl Queue {
         let conn = self.conn();
         let row: Option<(i64, Vec<u8>)> = conn
             .query_row(
-                "SELECT id, jpeg FROM items JOIN item_photos ON item = id
-                 WHERE state = 'waiting' AND next_try_at <= ?1 ORDER BY id LIMIT 1",
+                &format!(
+                    "SELECT id, jpeg FROM items JOIN item_photos ON item = id
+                     WHERE state = 'waiting' AND next_try_at <= ?1 AND {OWN} ORDER BY id LIMIT 1"
+                ),
                 [now.unix_timestamp()],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
@@ -636,10 +714,33 @@ impl Queue {
         if let Some(blocked) = policy.blocked(OffsetDateTime::now_utc()) {
             return Ok(blocked);
         }
-        let signed_out = std::sync::atomic::AtomicBool::new(false);
-        let uploaded = std::sync::atomic::AtomicBool::new(false);
+        if !client.is_signed_in() {
+            return Ok(DrainOutcome::SignInNeeded);
+        }
         // Only a `stop` after this run began ends it.
         let stops = self.stops.subscribe();
+        if self.account()?.is_none() {
+            // A session the queue has not been told of (a phone updated from a version without
+            // accounts): the server names its account before anything is sent under it.
+            let mut stop = stops.clone();
+            let asked = tokio::select! {
+                asked = self.refresh(client) => asked,
+                _ = stop.changed() => return Ok(DrainOutcome::Stopped),
+            };
+            match asked {
+                Ok(_) => {}
+                Err(QueueError::Client(e)) if e.action() == Action::SignIn => {
+                    return Ok(DrainOutcome::SignInNeeded);
+                }
+                Err(QueueError::Client(e)) if e.action() == Action::RetryLater => {
+                    let wait = backoff(0, rand_unit()).max(e.retry_after().unwrap_or_default());
+                    return Ok(DrainOutcome::RetryAt(OffsetDateTime::now_utc() + wait));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let signed_out = std::sync::atomic::AtomicBool::new(false);
+        let uploaded = std::sync::atomic::AtomicBool::new(false);
         let stopped = std::sync::atomic::AtomicBool::new(false);
         let worker = || async {
             let mut stops = stops.clone();
@@ -705,7 +806,7 @@ impl Queue {
             let _ = self.refresh(client).await;
         }
         let next: Option<i64> = self.conn().query_row(
-            "SELECT MIN(next_try_at) FROM items WHERE state = 'waiting'",
+            &format!("SELECT MIN(next_try_at) FROM items WHERE state = 'waiting' AND {OWN}"),
             [],
             |r| r.get(0),
         )?;

@@ -703,6 +703,12 @@ fileprivate struct FfiConverterTimestamp: FfiConverterRustBuffer {
  */
 public protocol DossierAppProtocol: AnyObject, Sendable {
     
+    /**
+     * The account whose session and queue these are; `None` when signed out. Ask before an
+     * entry link replaces it: entering as another account signs this one out.
+     */
+    func account() throws  -> String?
+    
     func activate(activation: Activation) async throws 
     
     /**
@@ -764,7 +770,12 @@ public protocol DossierAppProtocol: AnyObject, Sendable {
     
     func signIn(username: String, password: String) async throws 
     
-    func signOut() async throws 
+    /**
+     * Sign out here and at the server. The cached page goes; the photos still waiting go too,
+     * unless `keep_queue`: then they wait for this account's next sign-in (never another's).
+     * Signed out here even when the server cannot be told (the error is returned after).
+     */
+    func signOut(keepQueue: Bool) async throws 
     
     /**
      * End every `run_queue` in progress now: the upload under way is cut off and waits again
@@ -851,6 +862,19 @@ public convenience init(baseUrl: String, dataDir: String, tokens: TokenStorage)t
 
     
 
+    
+    /**
+     * The account whose session and queue these are; `None` when signed out. Ask before an
+     * entry link replaces it: entering as another account signs this one out.
+     */
+open func account()throws  -> String?  {
+    return try  FfiConverterOptionString.lift(try rustCallWithError(FfiConverterTypeDossierError_lift) {
+        uniffiCallStatus in
+    uniffi_dossier_ffi_fn_method_dossierapp_account(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
     
 open func activate(activation: Activation)async throws   {
     return
@@ -1099,12 +1123,17 @@ open func signIn(username: String, password: String)async throws   {
         )
 }
     
-open func signOut()async throws   {
+    /**
+     * Sign out here and at the server. The cached page goes; the photos still waiting go too,
+     * unless `keep_queue`: then they wait for this account's next sign-in (never another's).
+     * Signed out here even when the server cannot be told (the error is returned after).
+     */
+open func signOut(keepQueue: Bool)async throws   {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_dossier_ffi_fn_method_dossierapp_sign_out(
-                        self.uniffiCloneHandle()
+                        self.uniffiCloneHandle(),FfiConverterBool.lower(keepQueue)
                 )
             },
             pollFunc: ffi_dossier_ffi_rust_future_poll_void,
@@ -4049,6 +4078,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_dossier_ffi_checksum_func_prepare_photo() != 45481) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_dossier_ffi_checksum_method_dossierapp_account() != 58206) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_dossier_ffi_checksum_method_dossierapp_activate() != 58471) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -4097,7 +4129,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_dossier_ffi_checksum_method_dossierapp_sign_in() != 16843) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_dossier_ffi_checksum_method_dossierapp_sign_out() != 13312) {
+    if (uniffi_dossier_ffi_checksum_method_dossierapp_sign_out() != 25701) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_dossier_ffi_checksum_method_dossierapp_stop_queue() != 10033) {

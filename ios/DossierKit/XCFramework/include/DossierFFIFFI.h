@@ -322,6 +322,11 @@ void uniffi_dossier_ffi_fn_free_dossierapp(uint64_t handle, RustCallStatus *_Non
 uint64_t uniffi_dossier_ffi_fn_constructor_dossierapp_new(RustBuffer base_url, RustBuffer data_dir, uint64_t tokens, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DOSSIER_FFI_FN_METHOD_DOSSIERAPP_ACCOUNT
+#define UNIFFI_FFIDEF_UNIFFI_DOSSIER_FFI_FN_METHOD_DOSSIERAPP_ACCOUNT
+RustBuffer uniffi_dossier_ffi_fn_method_dossierapp_account(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DOSSIER_FFI_FN_METHOD_DOSSIERAPP_ACTIVATE
 #define UNIFFI_FFIDEF_UNIFFI_DOSSIER_FFI_FN_METHOD_DOSSIERAPP_ACTIVATE
 uint64_t uniffi_dossier_ffi_fn_method_dossierapp_activate(uint64_t ptr, RustBuffer activation
@@ -404,7 +409,7 @@ uint64_t uniffi_dossier_ffi_fn_method_dossierapp_sign_in(uint64_t ptr, RustBuffe
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DOSSIER_FFI_FN_METHOD_DOSSIERAPP_SIGN_OUT
 #define UNIFFI_FFIDEF_UNIFFI_DOSSIER_FFI_FN_METHOD_DOSSIERAPP_SIGN_OUT
-uint64_t uniffi_dossier_ffi_fn_method_dossierapp_sign_out(uint64_t ptr
+uint64_t uniffi_dossier_ffi_fn_method_dossierapp_sign_out(uint64_t ptr, int8_t keep_queue
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DOSSIER_FFI_FN_METHOD_DOSSIERAPP_STOP_QUEUE
@@ -760,6 +765,12 @@ void ffi_dossier_ffi_rust_future_complete_void(uint64_t handle, RustCallStatus *
 #ifndef UNIFFI_FFIDEF_UNIFFI_DOSSIER_FFI_CHECKSUM_FUNC_PREPARE_PHOTO
 #define UNIFFI_FFIDEF_UNIFFI_DOSSIER_FFI_CHECKSUM_FUNC_PREPARE_PHOTO
 uint16_t uniffi_dossier_ffi_checksum_func_prepare_photo(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DOSSIER_FFI_CHECKSUM_METHOD_DOSSIERAPP_ACCOUNT
+#define UNIFFI_FFIDEF_UNIFFI_DOSSIER_FFI_CHECKSUM_METHOD_DOSSIERAPP_ACCOUNT
+uint16_t uniffi_dossier_ffi_checksum_method_dossierapp_account(void
     
 );
 #endif

@@ -752,6 +752,8 @@ internal object IntegrityCheckingUniffiLib {
     internal fun ensureInitialized() = Unit
     external fun uniffi_dossier_ffi_checksum_func_prepare_photo(
     ): Int
+    external fun uniffi_dossier_ffi_checksum_method_dossierapp_account(
+    ): Int
     external fun uniffi_dossier_ffi_checksum_method_dossierapp_activate(
     ): Int
     external fun uniffi_dossier_ffi_checksum_method_dossierapp_cached_page(
@@ -834,6 +836,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_dossier_ffi_fn_constructor_dossierapp_new(`baseUrl`: RustBuffer.ByValue,`dataDir`: RustBuffer.ByValue,`tokens`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_dossier_ffi_fn_method_dossierapp_account(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_dossier_ffi_fn_method_dossierapp_activate(`ptr`: Long,`activation`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_dossier_ffi_fn_method_dossierapp_cached_page(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -866,7 +870,7 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_dossier_ffi_fn_method_dossierapp_sign_in(`ptr`: Long,`username`: RustBuffer.ByValue,`password`: RustBuffer.ByValue,
     ): Long
-    external fun uniffi_dossier_ffi_fn_method_dossierapp_sign_out(`ptr`: Long,
+    external fun uniffi_dossier_ffi_fn_method_dossierapp_sign_out(`ptr`: Long,`keepQueue`: Byte,
     ): Long
     external fun uniffi_dossier_ffi_fn_method_dossierapp_stop_queue(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -1026,6 +1030,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_dossier_ffi_checksum_func_prepare_photo() and 0xFFFF) != 45481) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_dossier_ffi_checksum_method_dossierapp_account() and 0xFFFF) != 58206) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_dossier_ffi_checksum_method_dossierapp_activate() and 0xFFFF) != 58471) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1074,7 +1081,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_dossier_ffi_checksum_method_dossierapp_sign_in() and 0xFFFF) != 16843) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_dossier_ffi_checksum_method_dossierapp_sign_out() and 0xFFFF) != 13312) {
+    if ((lib.uniffi_dossier_ffi_checksum_method_dossierapp_sign_out() and 0xFFFF) != 25701) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_dossier_ffi_checksum_method_dossierapp_stop_queue() and 0xFFFF) != 10033) {
@@ -1724,6 +1731,12 @@ public object FfiConverterTimestamp: FfiConverterRustBuffer<java.time.Instant> {
  */
 public interface DossierAppInterface {
     
+    /**
+     * The account whose session and queue these are; `None` when signed out. Ask before an
+     * entry link replaces it: entering as another account signs this one out.
+     */
+    fun `account`(): kotlin.String?
+    
     suspend fun `activate`(`activation`: Activation)
     
     /**
@@ -1785,7 +1798,12 @@ public interface DossierAppInterface {
     
     suspend fun `signIn`(`username`: kotlin.String, `password`: kotlin.String)
     
-    suspend fun `signOut`()
+    /**
+     * Sign out here and at the server. The cached page goes; the photos still waiting go too,
+     * unless `keep_queue`: then they wait for this account's next sign-in (never another's).
+     * Signed out here even when the server cannot be told (the error is returned after).
+     */
+    suspend fun `signOut`(`keepQueue`: kotlin.Boolean)
     
     /**
      * End every `run_queue` in progress now: the upload under way is cut off and waits again
@@ -1922,6 +1940,24 @@ open class DossierApp: Disposable, AutoCloseable, DossierAppInterface
             UniffiLib.uniffi_dossier_ffi_fn_clone_dossierapp(handle, status)
         }
     }
+
+    
+    /**
+     * The account whose session and queue these are; `None` when signed out. Ask before an
+     * entry link replaces it: entering as another account signs this one out.
+     */
+    @Throws(DossierException::class)override fun `account`(): kotlin.String? {
+            return FfiConverterOptionalString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(DossierException) { _status ->
+    UniffiLib.uniffi_dossier_ffi_fn_method_dossierapp_account(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
 
     
     @Throws(DossierException::class)
@@ -2266,14 +2302,20 @@ open class DossierApp: Disposable, AutoCloseable, DossierAppInterface
     }
 
     
+    /**
+     * Sign out here and at the server. The cached page goes; the photos still waiting go too,
+     * unless `keep_queue`: then they wait for this account's next sign-in (never another's).
+     * Signed out here even when the server cannot be told (the error is returned after).
+     */
     @Throws(DossierException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `signOut`() {
+    override suspend fun `signOut`(`keepQueue`: kotlin.Boolean) {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
             UniffiLib.uniffi_dossier_ffi_fn_method_dossierapp_sign_out(
                 uniffiHandle,
                 
+        FfiConverterBoolean.lower(`keepQueue`),
             )
         },
         { future, callback, continuation -> UniffiLib.ffi_dossier_ffi_rust_future_poll_void(future, callback, continuation) },
