@@ -1,23 +1,35 @@
 import DossierKit
 import Foundation
+import os
 import Security
 
 /// The session's tokens in the Keychain, readable after the first unlock (so the background
 /// upload task can use them) and never backed up to another device.
+///
+/// Rust calls these from its own threads and cannot take a failure back: nothing here throws or
+/// traps. A Keychain that refuses (the phone not unlocked since it started, a full disk) is
+/// logged; core then sees no session and asks the candidate to sign in, which is the truth.
 final class KeychainTokens: TokenStorage, @unchecked Sendable {
-    private let query: [String: Any] = [
+    private static let log = Logger(subsystem: AppIdentity.bundle, category: "keychain")
+
+    /// The one item; `Security` is safe to call from any thread.
+    private let item: [String: Any] = [
         kSecClass as String: kSecClassGenericPassword,
-        kSecAttrService as String: "cn.dossier.app",
+        kSecAttrService as String: AppIdentity.keychainService,
         kSecAttrAccount as String: "session",
     ]
 
     func load() -> StoredTokens? {
-        var q = query
-        q[kSecReturnData as String] = true
-        q[kSecMatchLimit as String] = kSecMatchLimitOne
-        var item: CFTypeRef?
-        guard SecItemCopyMatching(q as CFDictionary, &item) == errSecSuccess,
-              let data = item as? Data,
+        var query = item
+        query[kSecReturnData as String] = true
+        query[kSecMatchLimit as String] = kSecMatchLimitOne
+        var found: CFTypeRef?
+        let status = SecItemCopyMatching(query as CFDictionary, &found)
+        guard status == errSecSuccess else {
+            if status != errSecItemNotFound { Self.log.error("reading the session failed: \(status)") }
+            return nil
+        }
+        guard let data = found as? Data,
               let fields = String(data: data, encoding: .utf8)?.split(separator: "\n", maxSplits: 2),
               fields.count == 3, let expires = TimeInterval(fields[1])
         else { return nil }
@@ -27,16 +39,25 @@ final class KeychainTokens: TokenStorage, @unchecked Sendable {
             refreshToken: String(fields[2]))
     }
 
+    /// Updated in place (added the first time), so a reader never finds the session missing
+    /// between a delete and an add.
     func save(tokens: StoredTokens) {
         let text = "\(tokens.accessToken)\n\(Int(tokens.accessExpiresAt.timeIntervalSince1970))\n\(tokens.refreshToken)"
-        clear()
-        var q = query
-        q[kSecValueData as String] = Data(text.utf8)
-        q[kSecAttrAccessible as String] = kSecAttrAccessibleAfterFirstUnlockThisDeviceOnly
-        SecItemAdd(q as CFDictionary, nil)
+        let fields: [String: Any] = [
+            kSecValueData as String: Data(text.utf8),
+            kSecAttrAccessible as String: kSecAttrAccessibleAfterFirstUnlockThisDeviceOnly,
+        ]
+        var status = SecItemUpdate(item as CFDictionary, fields as CFDictionary)
+        if status == errSecItemNotFound {
+            status = SecItemAdd(item.merging(fields) { _, new in new } as CFDictionary, nil)
+        }
+        if status != errSecSuccess { Self.log.error("saving the session failed: \(status)") }
     }
 
     func clear() {
-        SecItemDelete(query as CFDictionary)
+        let status = SecItemDelete(item as CFDictionary)
+        if status != errSecSuccess && status != errSecItemNotFound {
+            Self.log.error("clearing the session failed: \(status)")
+        }
     }
 }

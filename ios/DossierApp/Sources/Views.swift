@@ -21,6 +21,39 @@ struct RootView: View {
         .alert(model.notice ?? "", isPresented: Binding(get: { model.notice != nil }, set: { if !$0 { model.notice = nil } })) {
             Button("ok") { model.notice = nil }
         }
+        // Here, over every screen: an entry link may come while any of them is shown.
+        .confirmationDialog(
+            "leave_title",
+            isPresented: Binding(get: { model.leaving != nil }, set: { if !$0 { model.stay() } }),
+            titleVisibility: .visible,
+            presenting: model.leaving
+        ) { leaving in
+            // The choice is passed with its question: the dialog clears `leaving` as it closes.
+            if leaving.unsentPhotos > 0 {
+                Button("leave_keep_photos") { Task { await model.leave(leaving, keepingPhotos: true) } }
+                Button("leave_discard_photos", role: .destructive) {
+                    Task { await model.leave(leaving, keepingPhotos: false) }
+                }
+            } else {
+                let title: LocalizedStringKey = leaving.ticket == nil ? "sign_out" : "leave_and_enter"
+                Button(title, role: .destructive) { Task { await model.leave(leaving, keepingPhotos: false) } }
+            }
+            Button("cancel", role: .cancel) { model.stay() }
+        } message: { leaving in
+            leavingMessage(leaving)
+        }
+    }
+
+    /// Whose account is left, and what becomes of its waiting photos. A `Text`, the only view a
+    /// dialog's message shows.
+    private func leavingMessage(_ leaving: LeavingAccount) -> Text {
+        let account = leaving.account ?? "—"
+        let count = leaving.unsentPhotos
+        switch (leaving.ticket != nil, count > 0) {
+        case (true, true): return Text("leave_enter_photos \(account) \(count)")
+        case (true, false): return Text("leave_enter \(account)")
+        case (false, _): return Text("leave_sign_out_photos \(account) \(count)")
+        }
     }
 }
 
@@ -41,7 +74,7 @@ struct EntryView: View {
             }
             Section("enter_with_ticket") {
                 TextField("ticket", text: $ticket).autocorrectionDisabled()
-                Button("enter_with_ticket") { Task { await model.enter(ticket: ticket) } }
+                Button("enter_with_ticket") { Task { await model.enter(ticket: EntryLink.ticket(typed: ticket)) } }
                     .disabled(model.busy || ticket.isEmpty)
             }
         }
@@ -98,7 +131,7 @@ struct MaterialsView: View {
         List {
             if let page = model.page {
                 Section {
-                    Text("deadline \(page.uploadClosesAt.formatted(date: .numeric, time: .shortened))")
+                    Text("deadline \(BeijingTime.format(page.uploadClosesAt))")
                     Text(status(page)).bold()
                     if page.window == .notYetOpen { Text("window_not_open") }
                     if page.window == .closed { Text("window_closed") }
@@ -112,14 +145,30 @@ struct MaterialsView: View {
                     MaterialSection(material: material)
                 }
             }
-            Section { Button("sign_out", role: .destructive) { Task { await model.signOut() } } }
+            Section {
+                if let account = model.account { Text("signed_in_as \(account)").font(.footnote) }
+                Button("sign_out", role: .destructive) { Task { await model.askSignOut() } }
+                    .disabled(model.busy)
+            }
         }
         .navigationTitle(model.page?.districtName ?? String(localized: "materials"))
         .toolbar {
             NavigationLink {
                 MessagesView()
             } label: {
-                Text("messages").badge(Int(model.page?.unreadMessages ?? 0))
+                // `.badge` draws only in lists and tab bars, not in a toolbar: drawn here.
+                HStack(spacing: 4) {
+                    Text("messages")
+                    if model.unread > 0 {
+                        Text(model.unread, format: .number)
+                            .font(.caption2.bold())
+                            .foregroundStyle(.white)
+                            .padding(.horizontal, 6)
+                            .padding(.vertical, 2)
+                            .background(Capsule().fill(Color.red))
+                            .accessibilityLabel(Text("unread \(model.unread)"))
+                    }
+                }
             }
         }
         .refreshable { await model.refresh() }
@@ -202,7 +251,8 @@ struct SlotView: View {
             } else if material.canUpload {
                 Menu {
                     Button("take_photo") { camera = true }
-                    PhotosPicker("choose_photo", selection: $picked, matching: .images)
+                    // Compatible: iOS hands over a JPEG for an iPhone's HEIC, which core would refuse.
+                    PhotosPicker("choose_photo", selection: $picked, matching: .images, preferredItemEncoding: .compatible)
                 } label: {
                     Image(systemName: "plus").frame(width: 96, height: 96)
                 }
@@ -210,21 +260,12 @@ struct SlotView: View {
         }
         .onChange(of: picked) { item in
             guard let item else { return }
-            Task {
-                // The original file with its orientation tag, written to a temporary file so the
-                // pipeline reads it from a path; the model keeps it to prepare it again while the
-                // page is adjusted, and removes it.
-                if let data = try? await item.loadTransferable(type: Data.self) {
-                    let url = FileManager.default.temporaryDirectory.appendingPathComponent(UUID().uuidString)
-                    try? data.write(to: url)
-                    await model.prepare(url: url, category: material.category, slot: UInt32(slot))
-                }
-                picked = nil
-            }
+            picked = nil
+            Task { await model.pick(item, category: material.category, slot: UInt32(slot)) }
         }
         .sheet(isPresented: $camera) {
-            CameraView { url in
-                Task { await model.prepare(url: url, category: material.category, slot: UInt32(slot)) }
+            CameraView { image in
+                Task { await model.take(image, category: material.category, slot: UInt32(slot)) }
             }
         }
     }
@@ -238,8 +279,9 @@ struct QueuedRow: View {
         switch photo.state {
         case .waiting: Text("queue_waiting").font(.caption)
         case .uploading: ProgressView(value: model.progress[photo.id] ?? 0) { Text("queue_uploading").font(.caption) }
-        case .held(_, let message): Text("queue_held \(message)").font(.caption)
-        case .needsAttention(_, let message): Text("queue_attention \(message)").font(.caption).foregroundStyle(.red)
+        case .held(let code, _): Text("queue_held \(localized(Wording.refusal(code)))").font(.caption)
+        case .needsAttention(let code, _):
+            Text("queue_attention \(localized(Wording.attention(code)))").font(.caption).foregroundStyle(.red)
         case .uploaded, .cancelled: EmptyView()
         }
     }
@@ -272,8 +314,10 @@ struct PreviewView: View {
             Image(uiImage: pending.preview).resizable().scaledToFit()
             if p.turnedDegrees != 0 { Text("page_turned \(Int(p.turnedDegrees))") }
             Text("prepared_size \(p.width) \(p.height) \(p.jpeg.count / 1024) \(p.sourceBytes / 1024)")
+            // Each code's own key: `"warning_\(code)"` as a LocalizedStringKey would look up
+            // "warning_%@" and show the raw key.
             ForEach(p.warnings, id: \.self) { warning in
-                Text(LocalizedStringKey("warning_\(warning)")).foregroundStyle(.red)
+                Text(localized(Wording.warning(warning))).foregroundStyle(.red)
             }
             HStack {
                 Button("retake") { model.discardPending() }.buttonStyle(.bordered)
@@ -360,10 +404,10 @@ struct MessagesView: View {
     }
 }
 
-/// The camera, through UIImagePickerController: the photo is written as a JPEG file, unrotated,
-/// with its orientation tag, so the pipeline turns it upright like any other.
+/// The camera, through UIImagePickerController. The photo goes to the model as it is; the model
+/// writes it as a JPEG file off the main actor (`PhotoFiles.writeJPEG`).
 struct CameraView: UIViewControllerRepresentable {
-    let taken: (URL) -> Void
+    let taken: (UIImage) -> Void
     @Environment(\.dismiss) private var dismiss
 
     func makeUIViewController(context: Context) -> UIImagePickerController {
@@ -382,10 +426,7 @@ struct CameraView: UIViewControllerRepresentable {
         init(_ parent: CameraView) { self.parent = parent }
 
         func imagePickerController(_ picker: UIImagePickerController, didFinishPickingMediaWithInfo info: [UIImagePickerController.InfoKey: Any]) {
-            if let image = info[.originalImage] as? UIImage, let jpeg = image.jpegData(compressionQuality: 0.95) {
-                let url = FileManager.default.temporaryDirectory.appendingPathComponent(UUID().uuidString + ".jpg")
-                if (try? jpeg.write(to: url)) != nil { parent.taken(url) }
-            }
+            if let image = info[.originalImage] as? UIImage { parent.taken(image) }
             parent.dismiss()
         }
 

@@ -1,7 +1,10 @@
-// The Swift layer over the generated bindings: an AsyncStream of the queue's events and the photo
-// pipeline off the main actor (the page's outline is in PageOutline.swift). The generated async
-// functions are already `async throws`; a cancelled Task does not stop the Rust future
-// (uniffi-rs #2771), so a run that must end (background expiry) calls `stopQueue()`.
+// The Swift layer over the generated bindings: an AsyncStream of the queue's events and the
+// generated sync calls off the main actor. The screens' decisions that need no UIKit live beside
+// it: the page's outline (PageOutline.swift), the texts for core's codes (Wording.swift), a
+// stoppable run and when the queue runs next (UploadSchedule.swift), leaving an account
+// (Account.swift), Beijing time (BeijingTime.swift). The generated async functions are already
+// `async throws`; a cancelled Task does not stop the Rust future (uniffi-rs #2771), so a run
+// that must end (background expiry) calls `stopQueue()`.
 @_exported import DossierFFI
 import Foundation
 
@@ -34,12 +37,17 @@ extension DossierApp {
     }
 }
 
+/// Runs `work` away from the calling actor. The generated sync calls (`enqueue`, `photos`,
+/// `cachedPage`, `retryNow`, `account`) read and write SQLite, a write with an fsync, and the photo
+/// pipeline decodes a 50 MP photo: on the main actor each would hold the screen still.
+public func inBackground<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await Task.detached(priority: .userInitiated) { try work() }.value
+}
+
 /// Prepare the photo at `path` (its page found and flattened as `framing` says, upright,
 /// metadata-free, within 200 KB) off the calling actor. `PageOutline` gives the framing.
 public func preparePhotoInBackground(path: String, document: Document, framing: Framing) async throws -> PreparedPhoto {
-    try await Task.detached(priority: .userInitiated) {
-        try preparePhoto(path: path, document: document, framing: framing)
-    }.value
+    try await inBackground { try preparePhoto(path: path, document: document, framing: framing) }
 }
 
 extension MaterialCard {

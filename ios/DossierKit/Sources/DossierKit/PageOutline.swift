@@ -2,8 +2,12 @@
 // tests, PageOutlineTest.kt, are its specification): the page's four corners over the upright
 // photo, the handles the candidate drags, and the Framing to prepare the photo again with. The
 // SwiftUI view only draws `points` and forwards touches.
+#if canImport(CoreGraphics)
 import CoreGraphics
+#endif
 import DossierFFI
+// CGPoint, CGSize and CGRect come from Foundation where there is no CoreGraphics (Linux).
+import Foundation
 
 /// Where the photo is drawn when fitted whole in a view (aspect-fit, centred): the rectangle it
 /// covers, with bars left and right or above and below.
