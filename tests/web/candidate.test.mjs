@@ -1,12 +1,12 @@
 // The candidate's page on a phone (390x844, touch) in a real browser (Debian's Chromium, headless,
 // driven by playwright-core) against the real server binary's demo, as the demo's signed-in
 // candidate (张明). What is checked is what a candidate on a phone network would notice: a HEIC or
-// a damaged photo is refused at once, in Chinese, with nothing sent; a 1.9 MB phone photo is made
-// small in the browser, so a few hundred KB go up at 3 Mbps (the time to the preview is reported,
-// see docs/testing.md); the preview names
-// the material and the slot; the page stays where it was after an upload and a delete; a change
-// made on another device shows when it makes an upload or a delete fail; the list shows small
-// thumbnails and a tap opens the image large; the lock is words, not an emoji.
+// a damaged photo is refused at once, in Chinese, with nothing sent; a 1.9 MB phone photo, and a
+// 12 MP 2.8 MB one, are made small in the browser, so a few hundred KB go up at 3 Mbps (the time
+// from pick to preview is reported, see docs/testing.md); the preview names the material and the
+// slot; the page stays where it was after an upload and a delete; a change made on another device
+// shows when it makes an upload or a delete fail; the list shows small thumbnails and a tap opens
+// the image large; the lock is words, not an emoji.
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -171,39 +171,92 @@ describe('the candidate\'s page on a phone, in Chromium', { concurrency: false }
     await confirmUpload('diploma', 0);
   });
 
-  it('shrinks a 1.9 MB phone photo in the browser: under 700 KB go up at 3 Mbps, with progress', async (t) => {
-    // The largest real phone photo in testdata (iPhone, 3264x2448, 1.9 MB; none is 2-2.5 MB).
-    const photo = file('real/iphone_hdr_NO.jpg');
-    assert.ok(photo.buffer.length > 1_900_000);
+  /**
+   * Pick a photo with `pick()` on a phone network and wait for the preview. The clock starts when
+   * the page has the file (the change event), as on a phone, not when the harness starts copying
+   * megabytes into the browser over the DevTools protocol; it stops when the prepared image is in
+   * the page, decoded (the page inserts it so), seen by the page itself rather than by the
+   * harness's polling, which lags by up to half a second. The time is reported, not asserted (a
+   * shared machine's timings are noise; the brief keeps speed targets out of tests):
+   * docs/testing.md records it against the issue's 2 s.
+   */
+  async function pickOnPhoneNetwork(t, pick, what) {
     const cdp = await context.newCDPSession(page);
     await cdp.send('Network.enable');
     await cdp.send('Network.emulateNetworkConditions', PHONE_NETWORK);
     try {
       const sent = prepares.length;
-      const started = Date.now();
-      await picker('id_card', 0).setInputFiles(photo);
+      await page.evaluate(() => {
+        document.addEventListener('change', () => { window.pickedAt = performance.now(); }, { capture: true, once: true });
+        const seen = new MutationObserver(() => {
+          const img = document.querySelector('dialog.modal img.prepared');
+          if (img?.complete && img.naturalWidth > 0) {
+            window.previewAt = performance.now();
+            seen.disconnect();
+          }
+        });
+        seen.observe(document.body, { childList: true, subtree: true });
+      });
+      await pick();
       // The progress while it goes up, in words and per cent.
       await page.locator('dialog.modal .status').filter({ hasText: /正在发送照片：\d+%/ }).waitFor();
-      const sending = Date.now() - started;
+      const sending = await page.evaluate(() => Math.round(performance.now() - window.pickedAt));
       await previewShown();
-      const took = Date.now() - started;
+      const took = await page.evaluate(() => Math.round(window.previewAt - window.pickedAt));
+      assert.ok(Number.isFinite(took), 'the prepared image went into the page decoded, not half-loaded');
       const bytes = await bodySize(prepares[sent]);
-      // The time is reported, not asserted (a shared machine's timings are noise; the brief keeps
-      // speed targets out of tests): docs/testing.md records it against the 2 s target.
-      t.diagnostic(`pick to preview ${took} ms (read and shrunk in ${sending} ms); ${bytes} bytes sent (the photo is ${photo.buffer.length})`);
+      t.diagnostic(`pick to preview ${took} ms (read and shrunk in ${sending} ms); ${bytes} bytes sent (${what})`);
       assert.ok(bytes !== null, 'the size of what was sent is known');
       assert.ok(bytes < 700 * 1024, `${bytes} bytes were sent to ${PREPARE}`);
-      assert.equal(await page.locator('dialog.modal h2').textContent(), '身份证明 · 正面');
       // The outline is drawn over what the server saw: the photo made small, not the original.
       await page.waitForFunction(() => document.querySelector('dialog.modal img.original')?.naturalWidth > 0);
-      const shown = await page.locator('dialog.modal img.original').evaluate((img) => [img.naturalWidth, img.naturalHeight]);
-      assert.ok(Math.max(...shown) <= 2048, `the photo under the outline is ${shown}`);
-      assert.ok(shown[0] > shown[1], `landscape, as taken: ${shown}`);
+      return await page.locator('dialog.modal img.original').evaluate((img) => [img.naturalWidth, img.naturalHeight]);
     } finally {
       await cdp.send('Network.emulateNetworkConditions', NO_THROTTLING);
       await cdp.detach();
     }
+  }
+
+  it('shrinks a 1.9 MB phone photo in the browser: under 700 KB go up at 3 Mbps, with progress', async (t) => {
+    // The largest real phone photo in testdata (iPhone, 3264x2448, 1.9 MB).
+    const photo = file('real/iphone_hdr_NO.jpg');
+    assert.ok(photo.buffer.length > 1_900_000);
+    const shown = await pickOnPhoneNetwork(t, () => picker('id_card', 0).setInputFiles(photo),
+      `the photo is ${photo.buffer.length} bytes`);
+    assert.equal(await page.locator('dialog.modal h2').textContent(), '身份证明 · 正面');
+    assert.ok(Math.max(...shown) <= 2048, `the photo under the outline is ${shown}`);
+    assert.ok(shown[0] > shown[1], `landscape, as taken: ${shown}`);
     await confirmUpload('id_card', 0);
+  });
+
+  it('shrinks a 12 MP, 2.5 MB photo the same way', async (t) => {
+    // No real photo in testdata is that large: the iPhone's, drawn at 4032x3024 (a 12 MP
+    // camera's frame) and encoded in this browser at the quality that makes it at least 2.5 MB,
+    // then picked as a file (made before the clock starts, as a camera would have).
+    const photo = readFileSync(join(photos, 'real/iphone_hdr_NO.jpg')).toString('base64');
+    const size = await page.evaluate(async (b64) => {
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const bitmap = await createImageBitmap(new Blob([bytes], { type: 'image/jpeg' }));
+      const canvas = Object.assign(document.createElement('canvas'), { width: 4032, height: 3024 });
+      canvas.getContext('2d').drawImage(bitmap, 0, 0, 4032, 3024);
+      let blob;
+      for (const q of [0.8, 0.84, 0.88, 0.92, 0.96]) {
+        blob = await new Promise((done) => canvas.toBlob(done, 'image/jpeg', q));
+        if (blob.size >= 2.5e6) break;
+      }
+      window.bigPhoto = new File([blob], 'IMG_0001.jpg', { type: 'image/jpeg' });
+      return blob.size;
+    }, photo);
+    assert.ok(size >= 2.5e6, `the photo is ${size} bytes`);
+    const shown = await pickOnPhoneNetwork(t, () => page.evaluate(() => {
+      const input = document.querySelector('#material-id_card .slot[data-slot="1"] input[type=file]');
+      const files = new DataTransfer();
+      files.items.add(window.bigPhoto);
+      input.files = files.files;
+      input.dispatchEvent(new Event('change', { bubbles: true }));
+    }), `the photo is ${size} bytes, 4032x3024`);
+    assert.equal(Math.max(...shown), 2048, `the photo under the outline is ${shown}`);
+    await page.locator('dialog.modal .modal-actions button', { hasText: '取消' }).click();
   });
 
   it('stays where the candidate is after an upload and after a delete', async () => {
