@@ -395,11 +395,21 @@ describe('the reviewers\' console, by keyboard and pointer, in Chromium', { conc
     const code = order[1].replace(/^material-/, '');
     const mine = await candidateApi('GET', '/api/v1/dossier');
     const old = mine.materials.find((m) => m.category.code === code).images[0];
-    await upload(code, retake, `?replaces=${old.id}`);
+    const replacement = await upload(code, retake, `?replaces=${old.id}`);
     await candidateApi('POST', '/api/v1/dossier/submit');
 
     await openDossier();
     await page.locator(`#${order[1]} .versions .images.before .viewer`).first().waitFor();
+    // The earlier version sits beside the image that replaced it, in the same row (its slot's).
+    const rows = await page.locator(`#${order[1]} .versions`).evaluate((grid) => [...grid.querySelectorAll(':scope > .now')]
+      .map((now) => {
+        const before = now.nextElementSibling;
+        const ids = (el) => [...el.querySelectorAll('.viewer')].map((v) => v.dataset.id);
+        return { now: ids(now), before: ids(before), level: now.getBoundingClientRect().top === before.getBoundingClientRect().top };
+      }));
+    const row = rows.find((r) => r.now.includes(replacement.id));
+    assert.deepEqual(row?.before, [old.id], `the replaced image beside its replacement: ${JSON.stringify(rows)}`);
+    assert.ok(row.level, 'on one level');
     for (let i = 0; i < order.length; i += 1) await page.keyboard.press('a');
     assert.equal(await currentId(), order.at(-1));
     for (const id of order) assert.ok(await page.locator(`#${id} input[value="approve"]`).isChecked(), `${id} approved`);

@@ -84,6 +84,7 @@ addStrings({
   'd.message': ['给考生的意见', 'Message to the candidate'],
   'd.current': ['当前版本', 'Current'],
   'd.previous': ['此前版本（已替换）', 'Earlier versions (replaced)'],
+  'd.slot_removed': ['此处图片已删除', 'Deleted from this slot'],
   'd.outcome': ['审核结果', 'Decision'],
   'd.outcome.reason': ['原因（审核待定、不符合时必填）', 'Reason (for pending and not eligible)'],
   'd.send': ['提交审核结果', 'Send the decision'],
@@ -832,6 +833,22 @@ async function showDossier(id, relabelled) {
       viewers[code].push(viewer);
       return viewer.figure;
     }));
+    /**
+     * A resubmitted material: a row per slot, what is there now beside what the reviewer saw
+     * there before (newest first), so a replaced ID card's back sits next to its old back.
+     */
+    const versions = () => {
+      const slots = [...new Set([...m.images, ...m.previous].map((img) => img.slot))].sort((a, b) => a - b);
+      return h('div', { class: 'versions' },
+        h('h4', {}, t('d.current')), h('h4', {}, t('d.previous')),
+        slots.flatMap((slot) => {
+          const now = m.images.filter((img) => img.slot === slot);
+          return [
+            now.length ? images(now, 'now') : h('p', { class: 'muted removed' }, t('d.slot_removed')),
+            images(m.previous.filter((img) => img.slot === slot), 'before'),
+          ];
+        }));
+    };
     const decide = decidable && m.images.length ? decisionControls(code, verdicts, () => suggestOutcome()) : null;
     if (decide) controls[code] = decide;
     const article = h('article', {
@@ -845,11 +862,7 @@ async function showDossier(id, relabelled) {
     m.note ? h('p', { class: m.state === 'returned' ? 'notice error' : 'muted note-history' },
       m.state === 'returned' ? `${m.note.reason}：${m.note.message}` : t('d.note_history', { reason: m.note.reason, message: m.note.message })) : null,
     m.images.length === 0 ? h('p', { class: 'muted' }, t('d.noimages')) : null,
-    m.previous.length
-      ? h('div', { class: 'versions' },
-        h('div', {}, h('h4', {}, t('d.current')), images(m.images, 'now')),
-        h('div', {}, h('h4', {}, t('d.previous')), images(m.previous, 'before')))
-      : images(m.images, 'now'),
+    m.previous.length ? versions() : images(m.images, 'now'),
     decide?.element);
     if (index >= 0) {
       // Working in a material (a click, a radio, Tab into it) makes it the one the keys act on.
