@@ -194,7 +194,12 @@ impl Gradients {
     }
 
     fn at(&self, x: f32, y: f32) -> Option<(f32, f32)> {
-        let (xi, yi) = (x.round() as i32, y.round() as i32);
+        // Rounded by truncating x + 0.5: the same as `round` where it matters (x ≥ 0.5; anything
+        // less is out of bounds either way) without a libm call per sample.
+        if x < 0.5 || y < 0.5 {
+            return None;
+        }
+        let (xi, yi) = ((x + 0.5) as i32, (y + 0.5) as i32);
         if xi < 1 || yi < 1 || xi >= self.width - 1 || yi >= self.height - 1 {
             return None;
         }
@@ -423,8 +428,8 @@ fn clip_to_frame(line: &Line, w: f32, h: f32) -> Option<((f32, f32), (f32, f32))
     best
 }
 
-/// Points sampled along a side: every 4 px, at most 64 (a side's support is a share, which 64
-/// points measure to a couple of percent; thousands of candidate sides are scored).
+/// Points sampled along a line to rank it: every 4 px, at most 64 (its support is a share, which
+/// 64 points measure to a couple of percent).
 fn side_samples(length: f32) -> usize {
     (length / 4.0).clamp(8.0, 64.0) as usize
 }
@@ -478,23 +483,88 @@ fn step_at(x: f32, y: f32, line: &Line, field: &Gradients) -> Option<i8> {
     })
 }
 
-/// Along the segment a-b of `line`: the shares of sampled points (inside the frame) where the
-/// photo steps across the line brighter along its normal, and darker, and how many points were
-/// inside.
-fn side_support(a: (f32, f32), b: (f32, f32), line: &Line, field: &Gradients) -> (f32, f32, usize) {
-    let steps: Vec<i8> = steps_along(a, b, line, field)
-        .into_iter()
-        .flatten()
-        .collect();
-    if steps.is_empty() {
-        return (0.0, 0.0, 0);
+/// Spacing in pixels of the samples along a line (`StepProfile`).
+const PROFILE_SPACING: f32 = 2.0;
+
+/// The steps across a line (see `step_at`) at points every `PROFILE_SPACING` px along it, over
+/// the frame and the margin a corner may lie out in, as running counts: any segment of the line
+/// is then judged by a few subtractions.
+struct StepProfile {
+    /// Where the samples start along the line's direction (-ny, nx), from its foot (nx c, ny c).
+    start: f32,
+    /// Running counts before sample i: inside the frame, brighter along the normal, darker.
+    inside: Vec<u32>,
+    brighter: Vec<u32>,
+    darker: Vec<u32>,
+    nx: f32,
+    ny: f32,
+}
+
+impl StepProfile {
+    fn of(line: &Line, field: &Gradients) -> StepProfile {
+        let (w, h) = (field.width as f32, field.height as f32);
+        let (dx, dy) = (-line.ny, line.nx);
+        let (fx, fy) = (line.nx * line.c, line.ny * line.c);
+        // Around the point of the line nearest the frame's centre, as far as the margin reaches
+        // (`quad_of` allows corners 12% out).
+        let centre = (w / 2.0 - fx) * dx + (h / 2.0 - fy) * dy;
+        let reach = 0.5 * (1.24 * w).hypot(1.24 * h);
+        let start = centre - reach;
+        let n = (2.0 * reach / PROFILE_SPACING).ceil() as usize + 1;
+        let mut profile = StepProfile {
+            start,
+            inside: Vec::with_capacity(n + 1),
+            brighter: Vec::with_capacity(n + 1),
+            darker: Vec::with_capacity(n + 1),
+            nx: line.nx,
+            ny: line.ny,
+        };
+        let (mut inside, mut brighter, mut darker) = (0, 0, 0);
+        for i in 0..n {
+            profile.inside.push(inside);
+            profile.brighter.push(brighter);
+            profile.darker.push(darker);
+            let t = start + i as f32 * PROFILE_SPACING;
+            if let Some(step) = step_at(fx + dx * t, fy + dy * t, line, field) {
+                inside += 1;
+                brighter += u32::from(step > 0);
+                darker += u32::from(step < 0);
+            }
+        }
+        profile.inside.push(inside);
+        profile.brighter.push(brighter);
+        profile.darker.push(darker);
+        profile
     }
-    let n = steps.len() as f32;
-    (
-        steps.iter().filter(|&&s| s > 0).count() as f32 / n,
-        steps.iter().filter(|&&s| s < 0).count() as f32 / n,
-        steps.len(),
-    )
+
+    /// Along the segment a-b (on this line), judged across `side` (the same line, its normal
+    /// either way): the shares of the samples inside the frame where the photo steps brighter
+    /// along `side`'s normal, and darker, and the share of the samples that are inside.
+    fn support(&self, a: (f32, f32), b: (f32, f32), side: &Line) -> (f32, f32, f32) {
+        let (dx, dy) = (-self.ny, self.nx);
+        let index = |p: (f32, f32)| {
+            let t = p.0 * dx + p.1 * dy - self.start;
+            ((t / PROFILE_SPACING).ceil().max(0.0) as usize).min(self.inside.len() - 1)
+        };
+        let (i, j) = {
+            let (i, j) = (index(a), index(b));
+            (i.min(j), i.max(j))
+        };
+        let samples = (j - i).max(1) as f32;
+        let inside = self.inside[j] - self.inside[i];
+        if inside == 0 {
+            return (0.0, 0.0, 0.0);
+        }
+        let (mut brighter, mut darker) = (
+            (self.brighter[j] - self.brighter[i]) as f32,
+            (self.darker[j] - self.darker[i]) as f32,
+        );
+        if side.nx * self.nx + side.ny * self.ny < 0.0 {
+            std::mem::swap(&mut brighter, &mut darker);
+        }
+        let n = inside as f32;
+        (brighter / n, darker / n, n / samples)
+    }
 }
 
 /// How much of the segment is edge of one sign net of the other, in pixels: a page's side steps
@@ -530,6 +600,9 @@ fn best_quad(lines: &[Line], field: &Gradients) -> Option<Candidate> {
             }
         }
     }
+    // Every candidate's side lies on one of the lines: the steps along each line are sampled
+    // once, and a side's support is counted from them (thousands of sides share 24 lines).
+    let profiles: Vec<StepProfile> = lines.iter().map(|l| StepProfile::of(l, field)).collect();
     let mut candidates: Vec<Candidate> = Vec::new();
     for (p, &(a, b, angle_ab)) in pairs.iter().enumerate() {
         for &(c, d, angle_cd) in &pairs[p + 1..] {
@@ -539,7 +612,7 @@ fn best_quad(lines: &[Line], field: &Gradients) -> Option<Candidate> {
             if angle_between(angle_ab, angle_cd) < 50f32.to_radians() {
                 continue;
             }
-            let Some(candidate) = quad_of([lines[a], lines[b]], [lines[c], lines[d]], field) else {
+            let Some(candidate) = quad_of([a, b], [c, d], lines, &profiles, field) else {
                 continue;
             };
             if candidate.area >= MIN_AREA * frame_area {
@@ -585,11 +658,18 @@ fn mean_angle(a: f32, b: f32) -> f32 {
     ((a2.sin() + b2.sin()).atan2(a2.cos() + b2.cos()) / 2.0).rem_euclid(pi)
 }
 
-/// The quadrilateral of two pairs of opposite lines, scored by its outline's support.
-fn quad_of(pair: [Line; 2], other: [Line; 2], field: &Gradients) -> Option<Candidate> {
+/// The quadrilateral of two pairs of opposite lines (indices into `lines` and their
+/// `profiles`), scored by its outline's support.
+fn quad_of(
+    pair: [usize; 2],
+    other: [usize; 2],
+    lines: &[Line],
+    profiles: &[StepProfile],
+    field: &Gradients,
+) -> Option<Candidate> {
     let (w, h) = (field.width as f32, field.height as f32);
-    let [a, b] = pair;
-    let [c, d] = other;
+    let [a, b] = pair.map(|i| lines[i]);
+    let [c, d] = other.map(|i| lines[i]);
     // Going round: a∩c, c∩b, b∩d, d∩a.
     let corners = [
         a.intersect(&c)?,
@@ -632,10 +712,17 @@ fn quad_of(pair: [Line; 2], other: [Line; 2], field: &Gradients) -> Option<Candi
         let (p, q) = (ordered[k], ordered[(k + 1) % 4]);
         // Clockwise as shown, the normal of p→q points into the quadrilateral.
         let side = line_through(p, q);
-        let (brighter_inside, darker_inside, inside) = side_support(p, q, &side, field);
+        // The side lies on one of the four lines: the one both its ends are on.
+        let on = [pair[0], pair[1], other[0], other[1]]
+            .into_iter()
+            .min_by(|&i, &j| {
+                let off = |l: &Line| {
+                    (l.nx * p.0 + l.ny * p.1 - l.c).abs() + (l.nx * q.0 + l.ny * q.1 - l.c).abs()
+                };
+                off(&lines[i]).total_cmp(&off(&lines[j]))
+            })?;
+        let (brighter_inside, darker_inside, visible) = profiles[on].support(p, q, &side);
         let length = (q.0 - p.0).hypot(q.1 - p.1);
-        let samples = side_samples(length) as f32;
-        let visible = inside as f32 / samples;
         // A side mostly out of the frame cannot vouch for the page.
         if visible < 0.4 {
             return None;

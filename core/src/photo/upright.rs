@@ -112,34 +112,37 @@ impl Blob {
 
 fn blobs(binary: &GrayImage) -> Vec<Blob> {
     let labels = connected_components(binary, Connectivity::Eight, Luma([0u8]));
-    let mut boxes: Vec<Option<Blob>> = Vec::new();
-    for (x, y, label) in labels.enumerate_pixels() {
-        let l = label[0] as usize;
-        if l == 0 {
-            continue;
-        }
-        if boxes.len() <= l {
-            boxes.resize(l + 1, None);
-        }
-        let b = boxes[l].get_or_insert(Blob {
-            x0: x,
-            y0: y,
-            x1: x,
-            y1: y,
+    let width = labels.width() as usize;
+    // Labels are numbered 1..=n without gaps, so a box per label indexes directly; one pass over
+    // the raw rows (this runs three times per photo over ~0.5 MP).
+    let count = labels.as_raw().iter().copied().max().unwrap_or(0) as usize;
+    let mut boxes = vec![
+        Blob {
+            x0: u32::MAX,
+            y0: u32::MAX,
+            x1: 0,
+            y1: 0,
             area: 0,
-        });
-        b.x0 = b.x0.min(x);
-        b.y0 = b.y0.min(y);
-        b.x1 = b.x1.max(x);
-        b.y1 = b.y1.max(y);
-        b.area += 1;
+        };
+        count + 1
+    ];
+    for (y, row) in labels.as_raw().chunks_exact(width.max(1)).enumerate() {
+        let y = y as u32;
+        for (x, &label) in row.iter().enumerate() {
+            if label == 0 {
+                continue;
+            }
+            let x = x as u32;
+            let b = &mut boxes[label as usize];
+            b.x0 = b.x0.min(x);
+            b.y0 = b.y0.min(y);
+            b.x1 = b.x1.max(x);
+            b.y1 = b.y1.max(y);
+            b.area += 1;
+        }
     }
     // Specks of noise are nobody's characters.
-    boxes
-        .into_iter()
-        .flatten()
-        .filter(|b| b.area >= 6)
-        .collect()
+    boxes.into_iter().skip(1).filter(|b| b.area >= 6).collect()
 }
 
 /// The median height of character-sized blobs, if there are enough of them to be text.
