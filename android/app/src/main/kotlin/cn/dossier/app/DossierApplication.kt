@@ -28,15 +28,18 @@ class DossierApplication : Application() {
             NotificationChannel(REVIEW_CHANNEL, getString(R.string.review_channel), NotificationManager.IMPORTANCE_HIGH)
         )
         // The network came back: photos waiting out a backoff are due now, and the worker runs.
+        // (The callback comes on ConnectivityManager's thread, not the main one: SQLite is fine.)
         getSystemService(ConnectivityManager::class.java).registerDefaultNetworkCallback(
             object : ConnectivityManager.NetworkCallback() {
                 override fun onAvailable(network: Network) {
                     if (runCatching { dossier.retryNow() }.getOrDefault(0u) > 0u) {
-                        UploadWorker.schedule(this@DossierApplication, expedited = false)
+                        UploadWorker.runNow(this@DossierApplication)
                     }
                 }
             }
         )
+        // Off the main thread; a failure to tidy the cache is no reason to stop the app.
+        Thread { runCatching { PhotoFiles.deleteStale(this) } }.start()
     }
 
     /** What core needs to know of the connection: none, metered (mobile data) or not (Wi-Fi). */

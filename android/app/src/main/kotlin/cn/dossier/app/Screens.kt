@@ -1,7 +1,9 @@
 package cn.dossier.app
 
+import android.content.ActivityNotFoundException
 import android.content.Intent
 import android.net.Uri
+import androidx.activity.compose.BackHandler
 import androidx.activity.compose.rememberLauncherForActivityResult
 import androidx.activity.result.PickVisualMediaRequest
 import androidx.activity.result.contract.ActivityResultContracts
@@ -39,6 +41,7 @@ import androidx.compose.material3.BadgedBox
 import androidx.compose.material3.Button
 import androidx.compose.material3.Card
 import androidx.compose.material3.Checkbox
+import androidx.compose.material3.CircularProgressIndicator
 import androidx.compose.material3.DropdownMenu
 import androidx.compose.material3.DropdownMenuItem
 import androidx.compose.material3.HorizontalDivider
@@ -54,6 +57,7 @@ import androidx.compose.material3.TextButton
 import androidx.compose.runtime.Composable
 import androidx.compose.runtime.getValue
 import androidx.compose.runtime.mutableStateOf
+import androidx.compose.runtime.produceState
 import androidx.compose.runtime.remember
 import androidx.compose.runtime.rememberUpdatedState
 import androidx.compose.runtime.saveable.rememberSaveable
@@ -70,6 +74,8 @@ import androidx.compose.ui.layout.ContentScale
 import androidx.compose.ui.platform.LocalContext
 import androidx.compose.ui.platform.LocalDensity
 import androidx.compose.ui.res.stringResource
+import androidx.compose.ui.semantics.contentDescription
+import androidx.compose.ui.semantics.semantics
 import androidx.compose.ui.text.font.FontWeight
 import androidx.compose.ui.text.input.KeyboardType
 import androidx.compose.ui.text.input.PasswordVisualTransformation
@@ -77,41 +83,85 @@ import androidx.compose.ui.unit.IntOffset
 import androidx.compose.ui.unit.IntSize
 import androidx.compose.ui.unit.dp
 import androidx.core.content.FileProvider
-import cn.dossier.kit.Activation
+import androidx.lifecycle.compose.collectAsStateWithLifecycle
+import cn.dossier.kit.CandidatePresenter
+import cn.dossier.kit.CandidateScreen
 import cn.dossier.kit.DossierStatus
 import cn.dossier.kit.MaterialCard
 import cn.dossier.kit.Message
+import cn.dossier.kit.Notice
 import cn.dossier.kit.PageOutline
+import cn.dossier.kit.PendingPhoto
+import cn.dossier.kit.PhotoTarget
 import cn.dossier.kit.QueuedPhoto
 import cn.dossier.kit.QueuedState
+import cn.dossier.kit.Question
+import cn.dossier.kit.Session
 import cn.dossier.kit.ViewPoint
 import cn.dossier.kit.WindowStatus
 import cn.dossier.kit.slotLabel
 import cn.dossier.kit.slots
 import java.io.File
-import java.time.ZoneId
-import java.time.format.DateTimeFormatter
 import kotlin.math.roundToInt
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.withContext
 
-private val timeFormat = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm").withZone(ZoneId.of("Asia/Shanghai"))
+/**
+ * The Compose screens: they draw the presenter's [CandidateScreen] and forward taps to it. No
+ * logic here beyond which words and which bitmaps; decoding runs off the main thread.
+ */
+
+/** The notice of the moment, until dismissed. */
+@Composable
+fun NoticeDialog(notice: Notice?, presenter: CandidatePresenter) {
+    notice ?: return
+    AlertDialog(
+        onDismissRequest = presenter::dismissNotice,
+        confirmButton = { TextButton(onClick = presenter::dismissNotice) { Text(stringResource(R.string.ok)) } },
+        text = { Text(noticeText(notice)) },
+    )
+}
+
+/** What the presenter asks before acting: keep or discard waiting photos, switch accounts. */
+@Composable
+fun QuestionDialog(question: Question?, presenter: CandidatePresenter) {
+    when (question) {
+        null -> Unit
+        is Question.SignOut -> AlertDialog(
+            onDismissRequest = presenter::dismissQuestion,
+            text = { Text(stringResource(R.string.sign_out_question, question.unsent)) },
+            confirmButton = {
+                Column(horizontalAlignment = Alignment.End) {
+                    TextButton(onClick = { presenter.confirmSignOut(keepPhotos = true) }) { Text(stringResource(R.string.sign_out_keep)) }
+                    TextButton(onClick = { presenter.confirmSignOut(keepPhotos = false) }) {
+                        Text(stringResource(R.string.sign_out_discard), color = MaterialTheme.colorScheme.error)
+                    }
+                    TextButton(onClick = presenter::dismissQuestion) { Text(stringResource(R.string.cancel)) }
+                }
+            },
+        )
+        is Question.SwitchAccount -> AlertDialog(
+            onDismissRequest = presenter::dismissQuestion,
+            text = {
+                Text(stringResource(R.string.switch_account_question, question.account ?: stringResource(R.string.this_account)))
+            },
+            confirmButton = { TextButton(onClick = presenter::confirmSwitchAccount) { Text(stringResource(R.string.switch_account_confirm)) } },
+            dismissButton = { TextButton(onClick = presenter::dismissQuestion) { Text(stringResource(R.string.cancel)) } },
+        )
+    }
+}
 
 @Composable
-private fun Notice(state: UiState, model: DossierViewModel) {
-    val notice = state.notice ?: return
-    AlertDialog(
-        onDismissRequest = model::dismissNotice,
-        confirmButton = { TextButton(onClick = model::dismissNotice) { Text(stringResource(R.string.ok)) } },
-        text = { Text(notice) },
-    )
+fun StartingScreen() {
+    Box(Modifier.fillMaxSize(), contentAlignment = Alignment.Center) { CircularProgressIndicator() }
 }
 
 /** Sign in, or enter with the registration site's ticket (the first time). */
 @Composable
-fun EntryScreen(state: UiState, model: DossierViewModel) {
+fun EntryScreen(state: CandidateScreen, presenter: CandidatePresenter) {
     var username by rememberSaveable { mutableStateOf("") }
     var password by rememberSaveable { mutableStateOf("") }
     var ticket by rememberSaveable { mutableStateOf("") }
-    Notice(state, model)
     Column(Modifier.fillMaxSize().padding(24.dp).verticalScroll(rememberScrollState()), verticalArrangement = Arrangement.spacedBy(12.dp)) {
         Text(stringResource(R.string.app_name), style = MaterialTheme.typography.headlineSmall)
         OutlinedTextField(username, { username = it }, label = { Text(stringResource(R.string.username)) }, singleLine = true, modifier = Modifier.fillMaxWidth())
@@ -120,12 +170,12 @@ fun EntryScreen(state: UiState, model: DossierViewModel) {
             visualTransformation = PasswordVisualTransformation(),
             keyboardOptions = KeyboardOptions(keyboardType = KeyboardType.Password), modifier = Modifier.fillMaxWidth(),
         )
-        Button(onClick = { model.signIn(username.trim(), password) }, enabled = !state.busy && username.isNotBlank() && password.isNotEmpty(), modifier = Modifier.fillMaxWidth()) {
+        Button(onClick = { presenter.signIn(username, password) }, enabled = !state.busy && username.isNotBlank() && password.isNotEmpty(), modifier = Modifier.fillMaxWidth()) {
             Text(stringResource(R.string.sign_in))
         }
         HorizontalDivider()
         OutlinedTextField(ticket, { ticket = it }, label = { Text(stringResource(R.string.ticket)) }, singleLine = true, modifier = Modifier.fillMaxWidth())
-        OutlinedButton(onClick = { model.enter(ticket) }, enabled = !state.busy && ticket.isNotBlank(), modifier = Modifier.fillMaxWidth()) {
+        OutlinedButton(onClick = { presenter.enter(ticket) }, enabled = !state.busy && ticket.isNotBlank(), modifier = Modifier.fillMaxWidth()) {
             Text(stringResource(R.string.enter_with_ticket))
         }
     }
@@ -133,18 +183,20 @@ fun EntryScreen(state: UiState, model: DossierViewModel) {
 
 /** Activation (账号激活): the password twice, a security question and both pledges. */
 @Composable
-fun ActivationScreen(state: UiState, model: DossierViewModel) {
-    val needed = state.activation ?: return
+fun ActivationScreen(activating: Session.Activating, state: CandidateScreen, presenter: CandidatePresenter) {
     var password by rememberSaveable { mutableStateOf("") }
     var again by rememberSaveable { mutableStateOf("") }
     var question by rememberSaveable { mutableStateOf("") }
     var answer by rememberSaveable { mutableStateOf("") }
     var truthful by rememberSaveable { mutableStateOf(false) }
     var discipline by rememberSaveable { mutableStateOf(false) }
-    Notice(state, model)
+    BackHandler(onBack = presenter::cancelActivation)
     Column(Modifier.fillMaxSize().padding(24.dp).verticalScroll(rememberScrollState()), verticalArrangement = Arrangement.spacedBy(12.dp)) {
+        Row(verticalAlignment = Alignment.CenterVertically) {
+            TextButton(onClick = presenter::cancelActivation) { Text("‹ " + stringResource(R.string.back)) }
+        }
         Text(stringResource(R.string.activate), style = MaterialTheme.typography.headlineSmall)
-        Text(needed.name, style = MaterialTheme.typography.titleMedium)
+        Text(activating.name, style = MaterialTheme.typography.titleMedium)
         Text(stringResource(R.string.activation_hint))
         OutlinedTextField(password, { password = it }, label = { Text(stringResource(R.string.password)) }, visualTransformation = PasswordVisualTransformation(), singleLine = true, modifier = Modifier.fillMaxWidth())
         OutlinedTextField(again, { again = it }, label = { Text(stringResource(R.string.password_again)) }, visualTransformation = PasswordVisualTransformation(), singleLine = true, modifier = Modifier.fillMaxWidth())
@@ -158,9 +210,7 @@ fun ActivationScreen(state: UiState, model: DossierViewModel) {
         }
         // The server checks the rules (and says which failed); the button only waits for the pledges.
         Button(
-            onClick = {
-                model.activate(Activation(needed.activationToken, password, again, question, answer, truthful, discipline))
-            },
+            onClick = { presenter.activate(password, again, question, answer, truthful, discipline) },
             enabled = !state.busy && truthful && discipline, modifier = Modifier.fillMaxWidth(),
         ) { Text(stringResource(R.string.activate)) }
     }
@@ -172,14 +222,15 @@ fun ActivationScreen(state: UiState, model: DossierViewModel) {
  * slots (thumbnail, lock badge, minus button, upload button while a slot is free).
  */
 @Composable
-fun MaterialsScreen(state: UiState, model: DossierViewModel, openMessages: () -> Unit) {
+fun MaterialsScreen(state: CandidateScreen, model: DossierViewModel, openMessages: () -> Unit) {
+    val presenter = model.presenter
     val page = state.page
+    val thumbnails by model.thumbnails.collectAsStateWithLifecycle()
     var confirmSubmit by remember { mutableStateOf(false) }
-    Notice(state, model)
     if (confirmSubmit) {
         AlertDialog(
             onDismissRequest = { confirmSubmit = false },
-            confirmButton = { TextButton(onClick = { confirmSubmit = false; model.submit() }) { Text(stringResource(R.string.submit)) } },
+            confirmButton = { TextButton(onClick = { confirmSubmit = false; presenter.submit() }) { Text(stringResource(R.string.submit)) } },
             dismissButton = { TextButton(onClick = { confirmSubmit = false }) { Text(stringResource(R.string.cancel)) } },
             text = { Text(stringResource(R.string.submit_confirm)) },
         )
@@ -189,12 +240,25 @@ fun MaterialsScreen(state: UiState, model: DossierViewModel, openMessages: () ->
             Column(Modifier.padding(top = 16.dp), verticalArrangement = Arrangement.spacedBy(6.dp)) {
                 Row(verticalAlignment = Alignment.CenterVertically) {
                     Text(page?.districtName ?: stringResource(R.string.materials), style = MaterialTheme.typography.titleLarge, modifier = Modifier.weight(1f))
-                    BadgedBox(badge = { if ((page?.unreadMessages ?: 0u) > 0u) Badge { Text("${page!!.unreadMessages}") } }) {
+                    val unreadLabel = stringResource(R.string.unread, state.unread)
+                    BadgedBox(badge = {
+                        if (state.unread > 0) Badge(Modifier.semantics { contentDescription = unreadLabel }) { Text("${state.unread}") }
+                    }) {
                         TextButton(onClick = openMessages) { Text(stringResource(R.string.messages)) }
                     }
                 }
+                (state.session as? Session.SignedIn)?.account?.let {
+                    Text(stringResource(R.string.signed_in_as, it), style = MaterialTheme.typography.bodySmall)
+                }
+                if (state.offline) {
+                    Text(
+                        if (page != null) stringResource(R.string.offline_age, localTime.format(page.fetchedAt))
+                        else stringResource(R.string.offline_no_page),
+                        color = MaterialTheme.colorScheme.error,
+                    )
+                }
                 if (page == null) return@Column
-                Text(stringResource(R.string.deadline, timeFormat.format(page.uploadClosesAt)))
+                Text(stringResource(R.string.deadline, beijingTime.format(page.uploadClosesAt)))
                 Text(
                     when (page.status) {
                         DossierStatus.DRAFT -> stringResource(R.string.status_draft)
@@ -219,23 +283,23 @@ fun MaterialsScreen(state: UiState, model: DossierViewModel, openMessages: () ->
         }
         if (page != null) {
             items(page.materials, key = { it.category }) { material ->
-                MaterialItem(material, state, model)
+                MaterialItem(material, state, thumbnails, model)
             }
         }
         item {
-            TextButton(onClick = model::signOut) { Text(stringResource(R.string.sign_out)) }
+            TextButton(onClick = presenter::signOut, enabled = !state.busy) { Text(stringResource(R.string.sign_out)) }
         }
     }
 }
 
 @Composable
-private fun MaterialItem(material: MaterialCard, state: UiState, model: DossierViewModel) {
+private fun MaterialItem(material: MaterialCard, state: CandidateScreen, thumbnails: Map<String, ImageBitmap>, model: DossierViewModel) {
     val context = LocalContext.current
     var deleting by remember { mutableStateOf<String?>(null) }
     deleting?.let { id ->
         AlertDialog(
             onDismissRequest = { deleting = null },
-            confirmButton = { TextButton(onClick = { deleting = null; model.delete(id) }) { Text(stringResource(R.string.ok)) } },
+            confirmButton = { TextButton(onClick = { deleting = null; model.presenter.deleteImage(id) }) { Text(stringResource(R.string.ok)) } },
             dismissButton = { TextButton(onClick = { deleting = null }) { Text(stringResource(R.string.cancel)) } },
             text = { Text(stringResource(R.string.delete_confirm)) },
         )
@@ -247,7 +311,13 @@ private fun MaterialItem(material: MaterialCard, state: UiState, model: DossierV
                 Text(material.name, style = MaterialTheme.typography.titleMedium, modifier = Modifier.weight(1f))
                 if (material.required) Text(stringResource(R.string.required), color = MaterialTheme.colorScheme.error)
                 material.exampleUrl?.let { url ->
-                    TextButton(onClick = { context.startActivity(Intent(Intent.ACTION_VIEW, Uri.parse(url))) }) {
+                    TextButton(onClick = {
+                        try {
+                            context.startActivity(Intent(Intent.ACTION_VIEW, Uri.parse(url)))
+                        } catch (e: ActivityNotFoundException) {
+                            // No browser on the phone: the example stays unseen, the app runs on.
+                        }
+                    }) {
                         Text(stringResource(R.string.example))
                     }
                 }
@@ -260,7 +330,7 @@ private fun MaterialItem(material: MaterialCard, state: UiState, model: DossierV
                     Column(horizontalAlignment = Alignment.CenterHorizontally) {
                         Box(Modifier.size(96.dp).border(1.dp, Color.LightGray).background(Color(0xFFF5F5F5)), contentAlignment = Alignment.Center) {
                             if (image != null) {
-                                state.thumbnails[image.id]?.let {
+                                thumbnails[image.id]?.let {
                                     Image(it, contentDescription = material.slotLabel(slot), contentScale = ContentScale.Crop, modifier = Modifier.fillMaxSize())
                                 }
                                 if (image.locked) {
@@ -271,31 +341,32 @@ private fun MaterialItem(material: MaterialCard, state: UiState, model: DossierV
                                     }
                                 }
                             } else if (material.canUpload) {
-                                UploadButton(material, slot.toUInt(), model)
+                                UploadButton(PhotoTarget(material.category, slot.toUInt()), model)
                             }
                         }
                         Text(material.slotLabel(slot), style = MaterialTheme.typography.labelSmall)
                     }
                 }
             }
-            state.photos.filter { it.category == material.category && it.state !is QueuedState.Uploaded && it.state !is QueuedState.Cancelled }
-                .forEach { QueuedRow(it, state.progress[it.id], model) }
+            state.queuedFor(material.category).forEach { QueuedRow(it, state.progress[it.id], model.presenter) }
         }
     }
 }
 
 /** The upload button of a free slot: the system photo picker or the camera. */
 @Composable
-private fun UploadButton(material: MaterialCard, slot: UInt, model: DossierViewModel) {
+private fun UploadButton(target: PhotoTarget, model: DossierViewModel) {
     val context = LocalContext.current
     var menu by remember { mutableStateOf(false) }
     var cameraFile by rememberSaveable { mutableStateOf<String?>(null) }
     val picker = rememberLauncherForActivityResult(ActivityResultContracts.PickVisualMedia()) { uri ->
-        if (uri != null) model.prepare(uri, material.category, slot, null)
+        if (uri != null) model.pickPhoto(uri, target)
     }
     val camera = rememberLauncherForActivityResult(ActivityResultContracts.TakePicture()) { taken ->
-        val file = cameraFile?.let(::File)
-        if (taken && file != null) model.prepare(Uri.fromFile(file), material.category, slot, null)
+        val file = cameraFile?.let { File(it) } ?: return@rememberLauncherForActivityResult
+        cameraFile = null
+        // A photo taken is the presenter's to delete; one not taken leaves an empty file behind.
+        if (taken) model.tookPhoto(file, target) else file.delete()
     }
     Box {
         IconButton(onClick = { menu = true }) { Icon(Icons.Filled.Add, stringResource(R.string.upload)) }
@@ -306,8 +377,7 @@ private fun UploadButton(material: MaterialCard, slot: UInt, model: DossierViewM
             })
             DropdownMenuItem(text = { Text(stringResource(R.string.take_photo)) }, onClick = {
                 menu = false
-                val dir = File(context.cacheDir, "photos").apply { mkdirs() }
-                val file = File.createTempFile("camera", ".jpg", dir)
+                val file = PhotoFiles.forCamera(context)
                 cameraFile = file.path
                 camera.launch(FileProvider.getUriForFile(context, "${context.packageName}.photos", file))
             })
@@ -316,20 +386,20 @@ private fun UploadButton(material: MaterialCard, slot: UInt, model: DossierViewM
 }
 
 @Composable
-private fun QueuedRow(photo: QueuedPhoto, progress: Float?, model: DossierViewModel) {
+private fun QueuedRow(photo: QueuedPhoto, progress: Float?, presenter: CandidatePresenter) {
     Column(Modifier.fillMaxWidth()) {
         Row(verticalAlignment = Alignment.CenterVertically) {
             Text(
                 when (val s = photo.state) {
                     QueuedState.Waiting -> stringResource(R.string.queue_waiting)
                     QueuedState.Uploading -> stringResource(R.string.queue_uploading, ((progress ?: 0f) * 100).toInt())
-                    is QueuedState.Held -> stringResource(R.string.queue_held, s.message)
-                    is QueuedState.NeedsAttention -> stringResource(R.string.queue_attention, s.message)
+                    is QueuedState.Held -> stringResource(R.string.queue_held, reasonText(s.code))
+                    is QueuedState.NeedsAttention -> stringResource(R.string.queue_attention, reasonText(s.code))
                     else -> ""
                 },
                 style = MaterialTheme.typography.bodySmall, modifier = Modifier.weight(1f),
             )
-            TextButton(onClick = { model.cancelUpload(photo.id) }) { Text(stringResource(R.string.cancel)) }
+            TextButton(onClick = { presenter.cancelUpload(photo.id) }) { Text(stringResource(R.string.cancel)) }
         }
         if (photo.state is QueuedState.Uploading) LinearProgressIndicator(progress = { progress ?: 0f }, modifier = Modifier.fillMaxWidth())
     }
@@ -341,45 +411,48 @@ private fun QueuedRow(photo: QueuedPhoto, progress: Float?, model: DossierViewMo
  * the page's outline to adjust (调整页面) and "use whole photo"; each change prepares it again.
  */
 @Composable
-fun PreviewScreen(pending: PendingPhoto, state: UiState, model: DossierViewModel) {
-    Notice(state, model)
+fun PreviewScreen(pending: PendingPhoto, state: CandidateScreen, presenter: CandidatePresenter) {
+    BackHandler(onBack = presenter::discardPending)
     val outline = pending.outline
-    val frame = pending.frame?.takeIf { !outline.wholeFrameOnly }
     val p = pending.prepared
+    // Decoded off the main thread, once per prepared photo and once per picked photo.
+    val preview by produceState<ImageBitmap?>(null, p) { value = withContext(Dispatchers.Default) { decodePrepared(p.jpeg) } }
+    val frame by produceState<ImageBitmap?>(null, pending.source, outline.wholeFrameOnly) {
+        value = if (outline.wholeFrameOnly) null
+        else withContext(Dispatchers.Default) { uprightFrame(pending.source, p.sourceOrientation.toInt()) }
+    }
     Column(Modifier.fillMaxSize().padding(16.dp).verticalScroll(rememberScrollState()), verticalArrangement = Arrangement.spacedBy(12.dp)) {
         Text(stringResource(R.string.preview), style = MaterialTheme.typography.titleLarge)
-        if (frame != null) {
+        frame?.let { original ->
             when {
                 outline.showsOutline -> Text(stringResource(R.string.adjust_page), style = MaterialTheme.typography.bodySmall)
                 p.page == "none" -> Text(stringResource(R.string.page_not_found), style = MaterialTheme.typography.bodySmall)
             }
-            PageOutlineCanvas(frame, outline, onSettle = model::reframe, modifier = Modifier.fillMaxWidth().height(360.dp))
+            PageOutlineCanvas(original, outline, onSettle = presenter::reframe, modifier = Modifier.fillMaxWidth().height(360.dp))
             Row(verticalAlignment = Alignment.CenterVertically) {
-                Switch(checked = outline.useWholePhoto, onCheckedChange = { model.reframe(outline.usingWholePhoto(it)) })
+                Switch(checked = outline.useWholePhoto, onCheckedChange = { presenter.reframe(outline.usingWholePhoto(it)) })
                 Spacer(Modifier.width(8.dp))
                 Text(stringResource(R.string.use_whole_photo))
             }
             Text(stringResource(R.string.to_upload), style = MaterialTheme.typography.titleSmall)
         }
-        Image(pending.preview, contentDescription = null, contentScale = ContentScale.Fit, modifier = Modifier.fillMaxWidth().height(if (frame != null) 240.dp else 360.dp))
+        Box(Modifier.fillMaxWidth().height(if (frame != null) 240.dp else 360.dp), contentAlignment = Alignment.Center) {
+            val shown = preview
+            if (shown != null) {
+                Image(shown, contentDescription = null, contentScale = ContentScale.Fit, modifier = Modifier.fillMaxSize())
+            } else {
+                CircularProgressIndicator()
+            }
+        }
         if (p.turnedDegrees.toInt() != 0) Text(stringResource(R.string.page_turned, p.turnedDegrees.toInt()))
         Text(stringResource(R.string.prepared_size, p.width.toInt(), p.height.toInt(), p.jpeg.size / 1024, (p.sourceBytes / 1024u).toInt()))
         for (warning in p.warnings) {
-            Text(
-                when (warning) {
-                    "blurry" -> stringResource(R.string.warning_blurry)
-                    "too_dark" -> stringResource(R.string.warning_too_dark)
-                    "washed_out" -> stringResource(R.string.warning_washed_out)
-                    "too_small" -> stringResource(R.string.warning_too_small)
-                    else -> warning
-                },
-                color = MaterialTheme.colorScheme.error,
-            )
+            Text(warningText(warning), color = MaterialTheme.colorScheme.error)
         }
         Row(horizontalArrangement = Arrangement.spacedBy(12.dp)) {
-            OutlinedButton(onClick = model::discardPending) { Text(stringResource(R.string.retake)) }
+            OutlinedButton(onClick = presenter::discardPending) { Text(stringResource(R.string.retake)) }
             // Only the photo the outline says: not while another one is being prepared.
-            Button(onClick = model::confirmPending, enabled = !state.busy && pending.current) { Text(stringResource(R.string.confirm_upload)) }
+            Button(onClick = presenter::confirmPending, enabled = !state.busy && pending.current) { Text(stringResource(R.string.confirm_upload)) }
         }
     }
 }
@@ -441,7 +514,8 @@ private fun Offset.toViewPoint() = ViewPoint(x, y)
 
 /** The reviewers' messages, unread first; opening one marks it read. */
 @Composable
-fun MessagesScreen(state: UiState, model: DossierViewModel, back: () -> Unit) {
+fun MessagesScreen(state: CandidateScreen, presenter: CandidatePresenter, back: () -> Unit) {
+    BackHandler(onBack = back)
     Column(Modifier.fillMaxSize().padding(16.dp)) {
         Row(verticalAlignment = Alignment.CenterVertically) {
             TextButton(onClick = back) { Text("‹") }
@@ -451,10 +525,10 @@ fun MessagesScreen(state: UiState, model: DossierViewModel, back: () -> Unit) {
         LazyColumn(verticalArrangement = Arrangement.spacedBy(8.dp)) {
             items(state.messages, key = Message::id) { message ->
                 var open by remember { mutableStateOf(false) }
-                Card(Modifier.fillMaxWidth().clickable { open = !open; model.markRead(message) }) {
+                Card(Modifier.fillMaxWidth().clickable { open = !open; presenter.markRead(message) }) {
                     Column(Modifier.padding(12.dp)) {
                         Text(message.title, fontWeight = if (message.read) FontWeight.Normal else FontWeight.Bold)
-                        Text(timeFormat.format(message.createdAt), style = MaterialTheme.typography.labelSmall)
+                        Text(localTime.format(message.createdAt), style = MaterialTheme.typography.labelSmall)
                         if (open) {
                             Spacer(Modifier.height(6.dp))
                             Text(message.body)

@@ -4,6 +4,7 @@ import android.app.Notification
 import android.content.Context
 import android.content.pm.ServiceInfo
 import android.os.Build
+import android.os.SystemClock
 import androidx.core.app.NotificationCompat
 import androidx.work.Constraints
 import androidx.work.CoroutineWorker
@@ -14,61 +15,83 @@ import androidx.work.OneTimeWorkRequestBuilder
 import androidx.work.OutOfQuotaPolicy
 import androidx.work.WorkManager
 import androidx.work.WorkerParameters
-import cn.dossier.kit.DossierException
+import cn.dossier.kit.DossierApp
 import cn.dossier.kit.QueueEvent
-import cn.dossier.kit.RunOutcome
+import cn.dossier.kit.UploadSchedule
 import cn.dossier.kit.events
-import cn.dossier.kit.runQueueStoppable
+import cn.dossier.kit.runUploads
 import java.time.Duration
 import java.time.Instant
+import kotlin.coroutines.cancellation.CancellationException
+import kotlinx.coroutines.coroutineScope
 import kotlinx.coroutines.flow.filterIsInstance
 import kotlinx.coroutines.launch
 
 /**
- * Runs the upload queue in the background: one unique work (a new request runs after the current
- * one, never beside it), only with a network, expedited when the candidate just confirmed a photo.
- * Core decides everything else (what is due, backoff, the deadline, holding a locked material);
- * this maps its outcome onto WorkManager. Stopping it is safe: the cut-off photo waits again and is
- * sent under the same key, stored once.
+ * Runs the upload queue in the background, as two unique works so that "upload now" never waits
+ * behind a delayed retry: [runNow] (expedited, appended: a run going on finishes first, then the new
+ * one sends what it did not see) and [runLater] (delayed to core's next try, each replacing the one
+ * before). Both wait for a network. Core decides everything else (what is due, backoff, the
+ * deadline, holding a locked material); when to run next is [UploadSchedule]'s decision, the same as
+ * iOS's. Stopping the worker is safe: the Rust run stops with it, the cut-off photo waits again and
+ * is sent under the same key, stored once.
  */
 class UploadWorker(context: Context, parameters: WorkerParameters) : CoroutineWorker(context, parameters) {
     private val application = context.dossierApplication
 
     override suspend fun doWork(): Result {
         val dossier = application.dossier
-        // The notification's progress follows the queue's events while the run lasts.
-        val outcome = kotlinx.coroutines.coroutineScope {
-            val job = launch {
-                dossier.events().filterIsInstance<QueueEvent.Progress>().collect { event ->
-                    val percent = if (event.total > 0u) (event.sent * 100u / event.total).toInt() else 0
-                    runCatching { setForeground(foregroundInfo(percent)) }
-                }
-            }
-            val result = try {
+        val schedule = coroutineScope {
+            val notification = launch { followProgress(dossier) }
+            try {
                 // WorkManager stopping the worker cancels this coroutine; the Rust run stops too.
-                dossier.runQueueStoppable(application.connection(), wifiOnly = false)
-            } catch (e: DossierException.Network) {
-                null
-            } catch (e: DossierException.SignedOut) {
-                RunOutcome.SignInNeeded
+                dossier.runUploads(application.connection(), wifiOnly = false)
             } finally {
-                job.cancel()
+                notification.cancel()
             }
-            result
         }
-        return when (outcome) {
-            null, RunOutcome.WaitingForNetwork, RunOutcome.WaitingForWifi, RunOutcome.Stopped -> Result.retry()
-            RunOutcome.Done -> Result.success()
-            // Sign-in needed: the app's screen asks; the queue keeps its photos until then.
-            RunOutcome.SignInNeeded -> Result.failure()
-            is RunOutcome.RetryAt -> {
-                schedule(applicationContext, expedited = false, at = outcome.at)
+        return when (schedule) {
+            UploadSchedule.Done -> Result.success()
+            // Signing in runs the queue again (CandidatePlatform.uploadNow); the photos wait till then.
+            UploadSchedule.AfterSignIn -> Result.success()
+            is UploadSchedule.RetryAt -> {
+                runLater(applicationContext, schedule.at, NetworkType.CONNECTED)
                 Result.success()
             }
+            UploadSchedule.WhenOnWifi -> {
+                runLater(applicationContext, at = null, NetworkType.UNMETERED)
+                Result.success()
+            }
+            // WorkManager's backoff, under this work's network constraint.
+            UploadSchedule.WhenOnline, UploadSchedule.Soon -> Result.retry()
         }
     }
 
     override suspend fun getForegroundInfo(): ForegroundInfo = foregroundInfo(0)
+
+    /**
+     * The notification's progress follows the queue's events while the run lasts, redrawn at most
+     * once a second (and at the end of each photo): each `setForeground` is a call into the system,
+     * and a photo sends an event every 16 KB.
+     */
+    private suspend fun followProgress(dossier: DossierApp) {
+        var shownPercent = -1
+        var shownAt = 0L
+        dossier.events().filterIsInstance<QueueEvent.Progress>().collect { event ->
+            val percent = if (event.total > 0u) (event.sent * 100u / event.total).toInt() else 0
+            val now = SystemClock.elapsedRealtime()
+            if (percent == shownPercent || (percent < 100 && now - shownAt < 1000)) return@collect
+            shownPercent = percent
+            shownAt = now
+            try {
+                setForeground(foregroundInfo(percent))
+            } catch (e: CancellationException) {
+                throw e
+            } catch (e: Exception) {
+                // Not allowed from the background on Android 12+: the upload goes on without it.
+            }
+        }
+    }
 
     private fun foregroundInfo(percent: Int): ForegroundInfo {
         val notification: Notification = NotificationCompat.Builder(applicationContext, DossierApplication.UPLOAD_CHANNEL)
@@ -85,23 +108,33 @@ class UploadWorker(context: Context, parameters: WorkerParameters) : CoroutineWo
     }
 
     companion object {
-        private const val WORK_NAME = "upload-queue"
+        private const val NOW = "upload-now"
+        private const val LATER = "upload-later"
         private const val NOTIFICATION_ID = 1
 
-        /** Run the queue: now (expedited, when the candidate is waiting) or at core's next try. */
-        fun schedule(context: Context, expedited: Boolean, at: Instant? = null) {
+        /** Run the queue as soon as there is a network: the candidate confirmed a photo or signed in. */
+        fun runNow(context: Context) {
             val request = OneTimeWorkRequestBuilder<UploadWorker>()
-                .setConstraints(Constraints.Builder().setRequiredNetworkType(NetworkType.CONNECTED).build())
-                .apply {
-                    if (at != null) {
-                        setInitialDelay(Duration.between(Instant.now(), at).coerceAtLeast(Duration.ZERO))
-                    } else if (expedited) {
-                        setExpedited(OutOfQuotaPolicy.RUN_AS_NON_EXPEDITED_WORK_REQUEST)
-                    }
-                }
+                .setConstraints(network(NetworkType.CONNECTED))
+                .setExpedited(OutOfQuotaPolicy.RUN_AS_NON_EXPEDITED_WORK_REQUEST)
                 .build()
-            WorkManager.getInstance(context)
-                .enqueueUniqueWork(WORK_NAME, ExistingWorkPolicy.APPEND_OR_REPLACE, request)
+            WorkManager.getInstance(context).enqueueUniqueWork(NOW, ExistingWorkPolicy.APPEND_OR_REPLACE, request)
         }
+
+        /**
+         * Run the queue at core's next try [at] (none: as soon as [network] allows). It replaces the
+         * later run scheduled before, which core's newer answer supersedes; called from that run
+         * itself, the replacement cancels a worker whose run is over already.
+         */
+        fun runLater(context: Context, at: Instant?, network: NetworkType) {
+            val delay = at?.let { Duration.between(Instant.now(), it).coerceAtLeast(Duration.ZERO) } ?: Duration.ZERO
+            val request = OneTimeWorkRequestBuilder<UploadWorker>()
+                .setConstraints(network(network))
+                .setInitialDelay(delay)
+                .build()
+            WorkManager.getInstance(context).enqueueUniqueWork(LATER, ExistingWorkPolicy.REPLACE, request)
+        }
+
+        private fun network(type: NetworkType) = Constraints.Builder().setRequiredNetworkType(type).build()
     }
 }

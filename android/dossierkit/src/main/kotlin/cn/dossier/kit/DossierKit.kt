@@ -10,18 +10,20 @@ import kotlinx.coroutines.flow.callbackFlow
 import kotlinx.coroutines.withContext
 
 /**
- * The idiomatic layer over the generated bindings (`dossier_ffi.kt`): a Flow of the queue's events
- * and the photo pipeline off the caller's thread (the page's outline is in `PageOutline.kt`). The generated async functions are already
- * `suspend`, and their cancellation reaches Rust. Plain Kotlin and coroutines, no Android API, so
- * the JVM tests compile and run it as the app does.
+ * The idiomatic layer over the generated bindings (`dossier_ffi.kt`): a Flow of the queue's events,
+ * a queue run that stops with its coroutine, and the photo pipeline off the caller's thread (the
+ * page's outline is in `PageOutline.kt`, the screens' logic in `CandidatePresenter.kt`). Written
+ * against `DossierAppInterface`, so a fake of it drives the same code in the presenter's tests.
+ * Plain Kotlin and coroutines, no Android API, so the JVM tests compile and run it as the app does.
  */
 
 /**
  * Run the upload queue; when the calling coroutine is cancelled (WorkManager stopped the worker,
- * the screen went away) the Rust run is stopped as well ([DossierApp.stopQueue]): the upload under
- * way is cut off and waits again, sent under its key by a later run, instead of going on unseen.
+ * the screen went away) the Rust run is stopped as well ([DossierAppInterface.stopQueue]): the
+ * upload under way is cut off and waits again, sent under its key by a later run, instead of going
+ * on unseen.
  */
-suspend fun DossierApp.runQueueStoppable(connection: Connection, wifiOnly: Boolean): RunOutcome =
+suspend fun DossierAppInterface.runQueueStoppable(connection: Connection, wifiOnly: Boolean): RunOutcome =
     try {
         runQueue(connection, wifiOnly)
     } catch (e: CancellationException) {
@@ -42,7 +44,7 @@ sealed interface QueueEvent {
  * none is lost while the collector is busy (a few per photo and one progress event per 16 KB
  * sent, about 13 for a 200 KB photo).
  */
-fun DossierApp.events(): Flow<QueueEvent> = callbackFlow {
+fun DossierAppInterface.events(): Flow<QueueEvent> = callbackFlow {
     val subscription = subscribe(object : QueueEvents {
         override fun photoChanged(photo: QueuedPhoto) {
             trySend(QueueEvent.PhotoChanged(photo))
