@@ -17,12 +17,12 @@ struct DossierCandidateApp: App {
         WindowGroup {
             RootView()
                 .environmentObject(model)
-                // dossier://enter?ticket=… from the registration site; the model asks first while
-                // someone is signed in.
-                .onOpenURL { url in Task { await model.open(url) } }
+                // dossier://enter?ticket=… from the registration site; the presenter asks first
+                // while someone is signed in.
+                .onOpenURL { url in model.open(url) }
         }
         .onChange(of: scenePhase) { phase in
-            if phase == .active { Task { await model.becameActive() } }
+            if phase == .active { model.becameActive() }
         }
     }
 }

@@ -6,8 +6,9 @@ import UniformTypeIdentifiers
 
 /// The picked and taken photos, as files in one folder of the app's temporary directory: core's
 /// pipeline reads a path (a 50 MB photo never crosses the FFI boundary nor sits in memory), the
-/// model removes each file when its photo is confirmed, discarded or replaced, and the folder is
-/// emptied at launch (a photo still being checked when the app was ended).
+/// presenter (DossierKit's `CandidatePresenter`) removes each file when its photo is confirmed,
+/// discarded or replaced, or the candidate signs out, and the folder is emptied at launch (a photo
+/// still being checked when the app was ended).
 enum PhotoFiles {
     static let folder = FileManager.default.temporaryDirectory.appendingPathComponent("photos", isDirectory: true)
 

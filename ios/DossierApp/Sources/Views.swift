@@ -3,57 +3,85 @@ import PhotosUI
 import SwiftUI
 import UIKit
 
+/// The screens draw the presenter's `CandidateScreen` (`model.screen`) and forward taps to it
+/// (`model.presenter`); the photo picker, the camera and the decoded images go through `AppModel`.
 struct RootView: View {
     @EnvironmentObject var model: AppModel
 
     var body: some View {
+        let screen = model.screen
         Group {
-            if let activation = model.activation {
-                ActivationView(token: activation.token, name: activation.name)
-            } else if !model.signedIn {
+            switch screen.session {
+            case .starting:
+                ProgressView()
+            case .signedOut:
                 EntryView()
-            } else if let pending = model.pending {
-                PreviewView(pending: pending)
-            } else {
-                NavigationStack { MaterialsView() }
+            case .activating(_, let name):
+                ActivationView(name: name)
+            case .signedIn:
+                if let pending = screen.pending {
+                    PreviewView(pending: pending)
+                } else {
+                    NavigationStack { MaterialsView() }
+                }
             }
         }
-        .alert(model.notice ?? "", isPresented: Binding(get: { model.notice != nil }, set: { if !$0 { model.notice = nil } })) {
-            Button("ok") { model.notice = nil }
+        .alert(
+            screen.notice.map(noticeText) ?? "",
+            isPresented: Binding(get: { model.screen.notice != nil }, set: { if !$0 { model.presenter.dismissNotice() } })
+        ) {
+            Button("ok") { model.presenter.dismissNotice() }
         }
-        // Here, over every screen: an entry link may come while any of them is shown.
+        // Here, over every screen: an entry link may come while any of them is shown. Dismissed
+        // only through its buttons (a tap outside is its cancel button): SwiftUI may clear the
+        // binding before it runs the tapped button's action, which must still find the question.
         .confirmationDialog(
             "leave_title",
-            isPresented: Binding(get: { model.leaving != nil }, set: { if !$0 { model.stay() } }),
+            isPresented: Binding(get: { model.screen.question != nil }, set: { _ in }),
             titleVisibility: .visible,
-            presenting: model.leaving
-        ) { leaving in
-            // The choice is passed with its question: the dialog clears `leaving` as it closes.
-            if leaving.unsentPhotos > 0 {
-                Button("leave_keep_photos") { Task { await model.leave(leaving, keepingPhotos: true) } }
-                Button("leave_discard_photos", role: .destructive) {
-                    Task { await model.leave(leaving, keepingPhotos: false) }
-                }
-            } else {
-                let title: LocalizedStringKey = leaving.ticket == nil ? "sign_out" : "leave_and_enter"
-                Button(title, role: .destructive) { Task { await model.leave(leaving, keepingPhotos: false) } }
+            presenting: screen.question
+        ) { question in
+            switch question {
+            case .signOut:
+                Button("leave_keep_photos") { model.presenter.confirmSignOut(keepPhotos: true) }
+                Button("leave_discard_photos", role: .destructive) { model.presenter.confirmSignOut(keepPhotos: false) }
+            case .switchAccount:
+                Button("leave_and_enter", role: .destructive) { model.presenter.confirmSwitchAccount() }
             }
-            Button("cancel", role: .cancel) { model.stay() }
-        } message: { leaving in
-            leavingMessage(leaving)
+            Button("cancel", role: .cancel) { model.presenter.dismissQuestion() }
+        } message: { question in
+            questionText(question, screen: screen)
         }
     }
 
     /// Whose account is left, and what becomes of its waiting photos. A `Text`, the only view a
     /// dialog's message shows.
-    private func leavingMessage(_ leaving: LeavingAccount) -> Text {
-        let account = leaving.account ?? "—"
-        let count = leaving.unsentPhotos
-        switch (leaving.ticket != nil, count > 0) {
-        case (true, true): return Text("leave_enter_photos \(account) \(count)")
-        case (true, false): return Text("leave_enter \(account)")
-        case (false, _): return Text("leave_sign_out_photos \(account) \(count)")
+    private func questionText(_ question: Question, screen: CandidateScreen) -> Text {
+        switch question {
+        case .signOut(let unsent):
+            let account: String
+            if case .signedIn(let name?) = screen.session { account = name } else { account = "—" }
+            return Text("leave_sign_out_photos \(account) \(unsent)")
+        case .switchAccount(let account, _):
+            // This account's waiting photos stay its own, sent when it signs in again.
+            let unsent = screen.unsent
+            return unsent > 0
+                ? Text("leave_enter_photos \(account ?? "—") \(unsent)")
+                : Text("leave_enter \(account ?? "—")")
         }
+    }
+}
+
+/// A notice in the candidate's language, by its code (`Wording`), never the server's English.
+func noticeText(_ notice: Notice) -> String {
+    let key = Wording.notice(notice)
+    switch notice {
+    case .noConnection(let retryAfterSecs?):
+        return String(format: localized(key), Wording.waitMinutes(retryAfterSecs))
+    case .uploadRefused(let material, let code):
+        return String(format: localized(key), material, localized(Wording.attention(code)))
+    default:
+        return localized(key)
     }
 }
 
@@ -69,13 +97,13 @@ struct EntryView: View {
             Section("sign_in") {
                 TextField("username", text: $username).textContentType(.username).autocorrectionDisabled()
                 SecureField("password", text: $password).textContentType(.password)
-                Button("sign_in") { Task { await model.signIn(username: username, password: password) } }
-                    .disabled(model.busy || username.isEmpty || password.isEmpty)
+                Button("sign_in") { model.presenter.signIn(username: username, password: password) }
+                    .disabled(model.screen.busy || username.isEmpty || password.isEmpty)
             }
             Section("enter_with_ticket") {
                 TextField("ticket", text: $ticket).autocorrectionDisabled()
-                Button("enter_with_ticket") { Task { await model.enter(ticket: EntryLink.ticket(typed: ticket)) } }
-                    .disabled(model.busy || ticket.isEmpty)
+                Button("enter_with_ticket") { model.presenter.enter(ticket) }
+                    .disabled(model.screen.busy || EntryLink.ticket(typed: ticket) == nil)
             }
         }
     }
@@ -84,7 +112,6 @@ struct EntryView: View {
 /// Activation (账号激活): the password twice, a security question and both pledges.
 struct ActivationView: View {
     @EnvironmentObject var model: AppModel
-    let token: String
     let name: String
     @State private var password = ""
     @State private var again = ""
@@ -107,16 +134,18 @@ struct ActivationView: View {
                 Toggle("pledge_truthfulness", isOn: $truthful)
                 Toggle("pledge_discipline", isOn: $discipline)
             }
-            // The server checks the rules and says which failed; the button waits for the pledges.
-            Button("activate") {
-                Task {
-                    await model.activate(Activation(
-                        activationToken: token, password: password, passwordAgain: again,
-                        securityQuestion: question, securityAnswer: answer,
-                        pledgeTruthfulness: truthful, pledgeDiscipline: discipline))
+            Section {
+                // The server checks the rules and says which failed; the button waits for the pledges.
+                Button("activate") {
+                    model.presenter.activate(
+                        password: password, passwordAgain: again, securityQuestion: question,
+                        securityAnswer: answer, pledgeTruthfulness: truthful, pledgeDiscipline: discipline)
                 }
+                .disabled(model.screen.busy || !truthful || !discipline)
+                // Back to the sign-in screen, or to the account still signed in.
+                Button("cancel", role: .cancel) { model.presenter.cancelActivation() }
+                    .disabled(model.screen.busy)
             }
-            .disabled(model.busy || !truthful || !discipline)
         }
     }
 }
@@ -128,8 +157,19 @@ struct MaterialsView: View {
     @State private var confirmSubmit = false
 
     var body: some View {
+        let screen = model.screen
         List {
-            if let page = model.page {
+            if screen.offline {
+                Section {
+                    if let page = screen.page {
+                        Text("offline_age \(page.fetchedAt.formatted(date: .numeric, time: .shortened))")
+                            .foregroundStyle(.red)
+                    } else {
+                        Text("offline_no_page").foregroundStyle(.red)
+                    }
+                }
+            }
+            if let page = screen.page {
                 Section {
                     Text("deadline \(BeijingTime.format(page.uploadClosesAt))")
                     Text(status(page)).bold()
@@ -139,19 +179,19 @@ struct MaterialsView: View {
                         let names = page.materials.filter { page.missing.contains($0.category) }.map(\.name).joined(separator: "、")
                         Text("missing \(names)").foregroundStyle(.red)
                     }
-                    Button("submit") { confirmSubmit = true }.disabled(!page.canSubmit || model.busy)
+                    Button("submit") { confirmSubmit = true }.disabled(!page.canSubmit || screen.busy)
                 }
                 ForEach(page.materials, id: \.category) { material in
                     MaterialSection(material: material)
                 }
             }
             Section {
-                if let account = model.account { Text("signed_in_as \(account)").font(.footnote) }
-                Button("sign_out", role: .destructive) { Task { await model.askSignOut() } }
-                    .disabled(model.busy)
+                if case .signedIn(let account?) = screen.session { Text("signed_in_as \(account)").font(.footnote) }
+                Button("sign_out", role: .destructive) { model.presenter.signOut() }
+                    .disabled(screen.busy)
             }
         }
-        .navigationTitle(model.page?.districtName ?? String(localized: "materials"))
+        .navigationTitle(screen.page?.districtName ?? String(localized: "materials"))
         .toolbar {
             NavigationLink {
                 MessagesView()
@@ -159,21 +199,21 @@ struct MaterialsView: View {
                 // `.badge` draws only in lists and tab bars, not in a toolbar: drawn here.
                 HStack(spacing: 4) {
                     Text("messages")
-                    if model.unread > 0 {
-                        Text(model.unread, format: .number)
+                    if screen.unread > 0 {
+                        Text(screen.unread, format: .number)
                             .font(.caption2.bold())
                             .foregroundStyle(.white)
                             .padding(.horizontal, 6)
                             .padding(.vertical, 2)
                             .background(Capsule().fill(Color.red))
-                            .accessibilityLabel(Text("unread \(model.unread)"))
+                            .accessibilityLabel(Text("unread \(screen.unread)"))
                     }
                 }
             }
         }
         .refreshable { await model.refresh() }
         .confirmationDialog("submit_confirm", isPresented: $confirmSubmit, titleVisibility: .visible) {
-            Button("submit") { Task { await model.submit() } }
+            Button("submit") { model.presenter.submit() }
         }
     }
 
@@ -209,7 +249,7 @@ struct MaterialSection: View {
                     }
                 }
             }
-            ForEach(model.photos.filter { $0.category == material.category }, id: \.id) { photo in
+            ForEach(model.screen.queuedFor(material.category), id: \.id) { photo in
                 QueuedRow(photo: photo)
             }
         } header: {
@@ -221,7 +261,7 @@ struct MaterialSection: View {
         }
         .confirmationDialog("delete_confirm", isPresented: Binding(get: { deleting != nil }, set: { if !$0 { deleting = nil } })) {
             Button("ok", role: .destructive) {
-                if let id = deleting { Task { await model.delete(imageId: id) } }
+                if let id = deleting { model.presenter.deleteImage(id) }
             }
         }
     }
@@ -261,13 +301,15 @@ struct SlotView: View {
         .onChange(of: picked) { item in
             guard let item else { return }
             picked = nil
-            Task { await model.pick(item, category: material.category, slot: UInt32(slot)) }
+            model.pick(item, target: target)
         }
         .sheet(isPresented: $camera) {
-            CameraView { image in
-                Task { await model.take(image, category: material.category, slot: UInt32(slot)) }
-            }
+            CameraView { image in model.take(image, target: target) }
         }
+    }
+
+    private var target: PhotoTarget {
+        PhotoTarget(category: material.category, slot: UInt32(slot))
     }
 }
 
@@ -276,13 +318,21 @@ struct QueuedRow: View {
     let photo: QueuedPhoto
 
     var body: some View {
-        switch photo.state {
-        case .waiting: Text("queue_waiting").font(.caption)
-        case .uploading: ProgressView(value: model.progress[photo.id] ?? 0) { Text("queue_uploading").font(.caption) }
-        case .held(let code, _): Text("queue_held \(localized(Wording.refusal(code)))").font(.caption)
-        case .needsAttention(let code, _):
-            Text("queue_attention \(localized(Wording.attention(code)))").font(.caption).foregroundStyle(.red)
-        case .uploaded, .cancelled: EmptyView()
+        HStack {
+            switch photo.state {
+            case .waiting: Text("queue_waiting").font(.caption)
+            case .uploading:
+                ProgressView(value: model.screen.progress[photo.id] ?? 0) { Text("queue_uploading").font(.caption) }
+            case .held(let code, _): Text("queue_held \(localized(Wording.refusal(code)))").font(.caption)
+            case .needsAttention(let code, _):
+                Text("queue_attention \(localized(Wording.attention(code)))").font(.caption).foregroundStyle(.red)
+            case .uploaded, .cancelled: EmptyView()
+            }
+            Spacer()
+            Button("cancel") { model.presenter.cancelUpload(photo.id) }
+                .font(.caption)
+                .buttonStyle(.borderless)
+                .disabled(model.screen.busy)
         }
     }
 }
@@ -298,20 +348,28 @@ struct PreviewView: View {
         VStack(spacing: 12) {
             Text("preview").font(.title2)
             let p = pending.prepared
-            if let frame = pending.frame, !pending.outline.wholeFrameOnly {
+            if !pending.outline.wholeFrameOnly {
                 if pending.outline.showsOutline {
                     Text("adjust_page").font(.footnote)
                 } else if p.page == "none" {
                     Text("page_not_found").font(.footnote)
                 }
-                PageOutlineEditor(frame: frame, outline: pending.outline, settle: { model.settle($0) })
-                    .frame(maxHeight: 360)
+                if let frame = model.frame {
+                    PageOutlineEditor(frame: frame, outline: pending.outline, settle: { model.presenter.reframe($0) })
+                        .frame(maxHeight: 360)
+                } else {
+                    ProgressView().frame(maxHeight: 360)
+                }
                 Toggle("use_whole_photo", isOn: Binding(
                     get: { pending.outline.useWholePhoto },
-                    set: { model.settle(pending.outline.usingWholePhoto($0)) }))
+                    set: { model.presenter.reframe(pending.outline.usingWholePhoto($0)) }))
                 Text("to_upload").font(.headline)
             }
-            Image(uiImage: pending.preview).resizable().scaledToFit()
+            if let preview = model.preview {
+                Image(uiImage: preview).resizable().scaledToFit()
+            } else {
+                ProgressView()
+            }
             if p.turnedDegrees != 0 { Text("page_turned \(Int(p.turnedDegrees))") }
             Text("prepared_size \(p.width) \(p.height) \(p.jpeg.count / 1024) \(p.sourceBytes / 1024)")
             // Each code's own key: `"warning_\(code)"` as a LocalizedStringKey would look up
@@ -320,10 +378,10 @@ struct PreviewView: View {
                 Text(localized(Wording.warning(warning))).foregroundStyle(.red)
             }
             HStack {
-                Button("retake") { model.discardPending() }.buttonStyle(.bordered)
+                Button("retake") { model.presenter.discardPending() }.buttonStyle(.bordered)
                 // Only the photo the outline says: not while another one is being prepared.
-                Button("confirm_upload") { Task { await model.confirmPending() } }
-                    .buttonStyle(.borderedProminent).disabled(model.busy || !pending.current)
+                Button("confirm_upload") { model.presenter.confirmPending() }
+                    .buttonStyle(.borderedProminent).disabled(model.screen.busy || !pending.current)
             }
         }
         .padding()
@@ -388,7 +446,8 @@ struct MessagesView: View {
     @EnvironmentObject var model: AppModel
 
     var body: some View {
-        List(model.messages, id: \.id) { message in
+        let messages = model.screen.messages
+        List(messages, id: \.id) { message in
             DisclosureGroup {
                 Text(message.body)
             } label: {
@@ -397,9 +456,9 @@ struct MessagesView: View {
                     Text(message.createdAt.formatted()).font(.caption)
                 }
             }
-            .onTapGesture { Task { await model.markRead(message) } }
+            .onTapGesture { model.presenter.markRead(message) }
         }
-        .overlay { if model.messages.isEmpty { Text("no_messages") } }
+        .overlay { if messages.isEmpty { Text("no_messages") } }
         .navigationTitle(Text("messages"))
     }
 }

@@ -1,8 +1,10 @@
 // The Swift layer over the generated bindings: an AsyncStream of the queue's events and the
-// generated sync calls off the main actor. The screens' decisions that need no UIKit live beside
-// it: the page's outline (PageOutline.swift), the texts for core's codes (Wording.swift), a
-// stoppable run and when the queue runs next (UploadSchedule.swift), leaving an account
-// (Account.swift), Beijing time (BeijingTime.swift). The generated async functions are already
+// generated sync calls off the main actor. The screens' logic lives beside it, without UIKit:
+// `CandidatePresenter` (CandidatePresenter.swift, the Android library's CandidatePresenter.kt
+// mirrored), the page's outline (PageOutline.swift), the texts for core's codes (Wording.swift),
+// a stoppable run and when the queue runs next (UploadSchedule.swift), the entry link
+// (Account.swift), Beijing time (BeijingTime.swift). Written against `DossierAppProtocol`, so a
+// fake of it drives the same code in the tests. The generated async functions are already
 // `async throws`; a cancelled Task does not stop the Rust future (uniffi-rs #2771), so a run
 // that must end (background expiry) calls `stopQueue()`.
 @_exported import DossierFFI
@@ -15,25 +17,60 @@ public enum QueueEvent: Sendable {
     case pageChanged(DossierPage)
 }
 
-/// Forwards the Rust listener's calls into a continuation; they come on Rust's threads.
-private final class StreamListener: QueueEvents, @unchecked Sendable {
-    let continuation: AsyncStream<QueueEvent>.Continuation
-    init(_ continuation: AsyncStream<QueueEvent>.Continuation) { self.continuation = continuation }
-    func photoChanged(photo: QueuedPhoto) { continuation.yield(.photoChanged(photo)) }
-    func uploadProgress(id: Int64, sent: UInt64, total: UInt64) {
-        continuation.yield(.progress(id: id, sent: sent, total: total))
+/// Forwards the Rust listener's calls into a stream; they come on Rust's threads (a fake's on
+/// its caller's). Counts what it forwarded, so the presenter can tell when it has handled every
+/// event so far (`CandidatePresenter.settled()`).
+final class StreamListener: QueueEvents, @unchecked Sendable {
+    private let lock = NSLock()
+    private var continuation: AsyncStream<QueueEvent>.Continuation?
+    private var forwarded = 0
+
+    /// How many events went into the stream.
+    var delivered: Int { locked { forwarded } }
+
+    func attach(_ continuation: AsyncStream<QueueEvent>.Continuation) {
+        locked { self.continuation = continuation }
     }
-    func dossierChanged(page: DossierPage) { continuation.yield(.pageChanged(page)) }
+
+    func photoChanged(photo: QueuedPhoto) { forward(.photoChanged(photo)) }
+
+    func uploadProgress(id: Int64, sent: UInt64, total: UInt64) {
+        forward(.progress(id: id, sent: sent, total: total))
+    }
+
+    func dossierChanged(page: DossierPage) { forward(.pageChanged(page)) }
+
+    private func forward(_ event: QueueEvent) {
+        locked {
+            forwarded += 1
+            continuation?.yield(event)
+        }
+    }
+
+    private func locked<T>(_ body: () -> T) -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return body()
+    }
 }
 
-extension DossierApp {
+extension DossierAppProtocol {
     /// The queue's events while iterated: the subscription lives as long as the stream and ends
     /// when the iterating task is cancelled. Unbounded, so no photo change is lost.
     public func events() -> AsyncStream<QueueEvent> {
-        AsyncStream(bufferingPolicy: .unbounded) { continuation in
-            let subscription = self.subscribe(events: StreamListener(continuation))
+        countedEvents().stream
+    }
+
+    /// `events()` with the listener that feeds it, which counts what it delivered.
+    func countedEvents() -> (stream: AsyncStream<QueueEvent>, listener: StreamListener) {
+        let listener = StreamListener()
+        // The closure runs before the initializer returns: subscribed once the stream can take events.
+        let stream = AsyncStream(QueueEvent.self, bufferingPolicy: .unbounded) { continuation in
+            listener.attach(continuation)
+            let subscription = self.subscribe(events: listener)
             continuation.onTermination = { _ in _ = subscription }
         }
+        return (stream, listener)
     }
 }
 

@@ -1,9 +1,9 @@
 // Which of the app's texts tells the candidate what core's codes mean: the photo's warnings, the
-// refusals, the queue's held and refused photos. Only the keys are here; the texts are the app's
-// Localizable.strings (zh-Hans first, en), so this stays free of bundles and UIKit and a plain
-// `swift test` covers it. Every key answered here is in both strings files; a code this app does
-// not know yet (a newer server or core) gets its kind's general text, never a raw key or the
-// server's English.
+// presenter's notices and the refusals they carry, the queue's held and refused photos. Only the
+// keys are here; the texts are the app's Localizable.strings (zh-Hans first, en), so this stays
+// free of bundles and UIKit and a plain `swift test` covers it. Every key answered here is in both
+// strings files; a code this app does not know yet (a newer server or core) gets its kind's
+// general text, never a raw key or the server's English.
 import DossierFFI
 
 public enum Wording {
@@ -12,18 +12,28 @@ public enum Wording {
         warnings[code] ?? "warning_other"
     }
 
-    /// The key of what to tell the candidate about `error`. While `signingIn`, a lost session is
-    /// the server refusing the username or password (core answers `SignedOut` to both).
-    public static func error(_ error: DossierError, signingIn: Bool = false) -> String {
-        switch error {
-        case .Network: return "error_network"
-        case .SignedOut: return signingIn ? "error_wrong_password" : "error_signed_out"
-        case .Locked(let code, _): return refusal(code, otherwise: "error_locked")
-        case .Refused(let code, _): return refusal(code)
-        case .InvalidPhoto(let code, _): return photo(code)
-        case .Storage: return "error_storage"
-        case .Bug: return "error_bug"
+    /// The key of a notice of `CandidatePresenter`. Two take arguments, formatted by the app:
+    /// "error_try_later" the minutes to wait (`waitMinutes`), "upload_refused" the material's
+    /// name and the text of `attention(code)`.
+    public static func notice(_ notice: Notice) -> String {
+        switch notice {
+        case .submitted: return "submit_done"
+        case .noConnection(let retryAfterSecs): return retryAfterSecs == nil ? "error_network" : "error_try_later"
+        case .sessionEnded: return "error_signed_out"
+        case .wrongPassword: return "error_wrong_password"
+        case .locked(let code): return refusal(code, otherwise: "error_locked")
+        case .refused(let code): return refusal(code)
+        case .invalidPhoto(let code): return photo(code)
+        case .photoUnreadable: return "photo_unreadable"
+        case .uploadRefused: return "upload_refused"
+        case .storageFailed: return "error_storage"
+        case .failed: return "error_bug"
         }
+    }
+
+    /// The whole minutes to wait for the server's Retry-After, at least one.
+    public static func waitMinutes(_ retryAfterSecs: UInt64) -> Int {
+        max(1, Int(clamping: retryAfterSecs / 60 + (retryAfterSecs % 60 > 0 ? 1 : 0)))
     }
 
     /// The key of a refusal by its server code (`count_reached`, `window_closed`...), as carried
@@ -43,9 +53,6 @@ public enum Wording {
     public static func photo(_ code: String) -> String {
         photos[code] ?? "photo_invalid"
     }
-
-    /// Something that is not core's error reached the screen (a case this version does not know).
-    public static let unexpected = "error_bug"
 
     static let warnings: [String: String] = [
         "blurry": "warning_blurry",

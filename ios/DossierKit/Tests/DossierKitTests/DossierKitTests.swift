@@ -1,6 +1,7 @@
 // The app's decisions that need no phone: what the candidate reads for core's codes, when the
-// queue runs next, the entry link, leaving an account, the deadline's time. Pure Swift: `swift
-// test` on Linux against libdossier_ffi.so, or `xcodebuild test` on a Mac (ios/README.md).
+// queue runs next, the entry link, which photos are still to send, the deadline's time (the
+// screens themselves are CandidatePresenterTests'). Pure Swift: `swift test` on Linux against
+// libdossier_ffi.so, or `xcodebuild test` on a Mac (ios/README.md).
 import DossierKit
 import XCTest
 
@@ -14,25 +15,44 @@ final class WordingTests: XCTestCase {
     }
 
     func testRefusalsAreWordedByTheirCodeNotTheServersEnglish() {
-        XCTAssertEqual(Wording.error(.Refused(code: "count_reached", reason: "count reached")), "error_count_reached")
-        XCTAssertEqual(Wording.error(.Refused(code: "ticket_used", reason: "ticket used")), "error_ticket_used")
-        XCTAssertEqual(Wording.error(.Refused(code: "something_new", reason: "new")), "error_refused")
-        XCTAssertEqual(Wording.error(.Locked(code: "window_closed", reason: "closed")), "error_window_closed")
-        XCTAssertEqual(Wording.error(.Locked(code: "", reason: "locked")), "error_locked")
-        XCTAssertEqual(Wording.error(.Bug(reason: "no queued item 3")), "error_bug")
+        XCTAssertEqual(text(.Refused(code: "count_reached", reason: "count reached")), "error_count_reached")
+        XCTAssertEqual(text(.Refused(code: "ticket_used", reason: "ticket used")), "error_ticket_used")
+        XCTAssertEqual(text(.Refused(code: "something_new", reason: "new")), "error_refused")
+        XCTAssertEqual(text(.Locked(code: "window_closed", reason: "closed")), "error_window_closed")
+        XCTAssertEqual(text(.Locked(code: "", reason: "locked")), "error_locked")
+        XCTAssertEqual(text(.Bug(reason: "no queued item 3")), "error_bug")
     }
 
     func testAPhotoRefusalSaysWhatIsWrongWithThePhoto() {
-        XCTAssertEqual(Wording.error(.InvalidPhoto(code: "unsupported_format", reason: "HEIC")), "photo_unsupported_format")
-        XCTAssertEqual(Wording.error(.InvalidPhoto(code: "invalid_photo", reason: "bad")), "photo_invalid")
+        XCTAssertEqual(text(.InvalidPhoto(code: "unsupported_format", reason: "HEIC")), "photo_unsupported_format")
+        XCTAssertEqual(text(.InvalidPhoto(code: "invalid_photo", reason: "bad")), "photo_invalid")
         XCTAssertEqual(Wording.attention("invalid_photo"), "photo_invalid")
         XCTAssertEqual(Wording.attention(nil), "error_refused")
     }
 
     func testARefusedSignInIsAWrongPasswordNotAnEndedSession() {
-        let refused = DossierError.SignedOut(reason: "unauthorized")
-        XCTAssertEqual(Wording.error(refused, signingIn: true), "error_wrong_password")
-        XCTAssertEqual(Wording.error(refused), "error_signed_out")
+        XCTAssertEqual(Wording.notice(.wrongPassword), "error_wrong_password")
+        XCTAssertEqual(text(.SignedOut(reason: "unauthorized")), "error_signed_out")
+    }
+
+    func testNoConnectionSaysHowLongToWaitWhenTheServerSaidSo() {
+        XCTAssertEqual(text(.Network(reason: "down", retryAfterSecs: nil)), "error_network")
+        XCTAssertEqual(text(.Network(reason: "too many sign-ins", retryAfterSecs: 90)), "error_try_later")
+        XCTAssertEqual(Wording.waitMinutes(90), 2)
+        XCTAssertEqual(Wording.waitMinutes(5), 1)
+    }
+
+    func testEveryOtherNoticeHasItsText() {
+        XCTAssertEqual(Wording.notice(.submitted), "submit_done")
+        XCTAssertEqual(Wording.notice(.photoUnreadable), "photo_unreadable")
+        XCTAssertEqual(Wording.notice(.uploadRefused(material: "毕业证书", code: "count_reached")), "upload_refused")
+        XCTAssertEqual(text(.Storage(reason: "disk")), "error_storage")
+        XCTAssertEqual(Wording.notice(CandidatePresenter.noticeFor(CocoaError(.fileReadUnknown))), "error_bug")
+    }
+
+    /// The key of what the candidate reads after a call failed with `error`.
+    private func text(_ error: DossierError) -> String {
+        Wording.notice(CandidatePresenter.noticeFor(error))
     }
 }
 
@@ -69,25 +89,13 @@ final class AccountTests: XCTestCase {
         XCTAssertNil(EntryLink.ticket(in: URL(string: "https://enter?ticket=abc")!))
     }
 
-    func testAPastedLinkOrATypedTicketBothEnter() {
-        XCTAssertEqual(EntryLink.ticket(typed: " dossier://enter?ticket=abc123\n"), "abc123")
-        XCTAssertEqual(EntryLink.ticket(typed: " abc123 "), "abc123")
-    }
-
-    func testSigningOutAsksOnlyWhenPhotosWaitButALinkAlwaysAsks() {
-        let waiting = photo(1, .waiting)
-        let uploaded = photo(2, .uploaded(imageId: "i"))
-        let refused = photo(3, .needsAttention(code: "count_reached", message: "full"))
-
-        XCTAssertFalse(LeavingAccount(reason: .signOut, account: "a", photos: [uploaded]).asks)
-        let signOut = LeavingAccount(reason: .signOut, account: "a", photos: [waiting, uploaded, refused])
-        XCTAssertTrue(signOut.asks)
-        XCTAssertEqual(signOut.unsentPhotos, 2)
-
-        let link = LeavingAccount(reason: .enter(ticket: "t"), account: "a", photos: [])
-        XCTAssertTrue(link.asks)
-        XCTAssertEqual(link.ticket, "t")
-        XCTAssertNil(signOut.ticket)
+    func testOnlyPhotosThatCanStillGoAreStillToSend() {
+        XCTAssertTrue(photo(1, .waiting).stillToSend)
+        XCTAssertTrue(photo(2, .uploading).stillToSend)
+        XCTAssertTrue(photo(3, .held(code: "window_not_open", message: "not open")).stillToSend)
+        XCTAssertFalse(photo(4, .needsAttention(code: "count_reached", message: "full")).stillToSend)
+        XCTAssertFalse(photo(5, .uploaded(imageId: "i")).stillToSend)
+        XCTAssertFalse(photo(6, .cancelled).stillToSend)
     }
 
     private func photo(_ id: Int64, _ state: QueuedState) -> QueuedPhoto {
