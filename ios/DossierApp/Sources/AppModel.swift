@@ -39,7 +39,9 @@ final class AppModel: ObservableObject {
         PhotoFiles.removeLeftovers()
         let platform = PhonePlatform()
         self.platform = platform
-        presenter = CandidatePresenter(dossier: Runtime.dossier, platform: platform)
+        // An activation the process was ended in (`KeptActivation`) opens on its form again.
+        presenter = CandidatePresenter(dossier: Runtime.dossier, platform: platform,
+                                       resumedActivation: KeptActivation.load())
         // The presenter's state drives the views; what it shows is decoded here as it changes.
         following = presenter.$state.sink { [weak self] screen in self?.follow(screen) }
     }
@@ -101,6 +103,8 @@ final class AppModel: ObservableObject {
         default:
             break
         }
+        // The activation token is kept while the form is shown, and goes when the session moves on.
+        if screen.session != lastSession { KeptActivation.follow(screen.session) }
         lastSession = screen.session
     }
 
