@@ -15,7 +15,6 @@
 //! still shows as a line. Measured on the generated set (`core/tests/capture.rs`).
 use image::{GrayImage, RgbImage};
 use imageproc::edges::canny;
-use imageproc::gradients::{horizontal_sobel, vertical_sobel};
 use imageproc::hough::{LineDetectionOptions, detect_lines};
 
 use super::checks::small_grey;
@@ -185,9 +184,10 @@ impl Gradients {
         // A light blur first (3x3 mean), so text strokes and paper grain weigh less than the
         // page's edge.
         let smooth = imageproc::filter::box_filter(grey, 1, 1);
+        let (gx, gy) = sobel(&smooth);
         Gradients {
-            gx: horizontal_sobel(&smooth).into_raw(),
-            gy: vertical_sobel(&smooth).into_raw(),
+            gx,
+            gy,
             width: grey.width() as i32,
             height: grey.height() as i32,
         }
@@ -206,6 +206,34 @@ impl Gradients {
         let i = (yi * self.width + xi) as usize;
         Some((self.gx[i] as f32, self.gy[i] as f32))
     }
+}
+
+/// Sobel's horizontal and vertical gradients, as imageproc's `horizontal_sobel` and
+/// `vertical_sobel` give them (borders extended) but over the raw rows in one pass: the generic
+/// kernel filter took ~7% of a 12 MP prepare.
+fn sobel(grey: &GrayImage) -> (Vec<i16>, Vec<i16>) {
+    let (w, h) = (grey.width() as usize, grey.height() as usize);
+    let p = grey.as_raw();
+    let (mut gx, mut gy) = (vec![0i16; w * h], vec![0i16; w * h]);
+    if w == 0 || h == 0 {
+        return (gx, gy);
+    }
+    for y in 0..h {
+        let (up, row, down) = (
+            &p[y.saturating_sub(1) * w..][..w],
+            &p[y * w..][..w],
+            &p[(y + 1).min(h - 1) * w..][..w],
+        );
+        for x in 0..w {
+            let (l, r) = (x.saturating_sub(1), (x + 1).min(w - 1));
+            let v = |line: &[u8], i: usize| line[i] as i16;
+            gx[y * w + x] =
+                (v(up, r) - v(up, l)) + 2 * (v(row, r) - v(row, l)) + (v(down, r) - v(down, l));
+            gy[y * w + x] =
+                (v(down, l) - v(up, l)) + 2 * (v(down, x) - v(up, x)) + (v(down, r) - v(up, r));
+        }
+    }
+    (gx, gy)
 }
 
 /// A straight line n·p = c with a unit normal n.
@@ -778,6 +806,7 @@ fn polygon_area(c: &[(f32, f32); 4]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use imageproc::gradients::{horizontal_sobel, vertical_sobel};
 
     fn page_on_desk(corners: [(f32, f32); 4]) -> RgbImage {
         // A flat grey desk and a white page: the simplest case, exactly.
@@ -795,6 +824,16 @@ mod tests {
                 image::Rgb([90, 70, 50])
             }
         })
+    }
+
+    #[test]
+    fn sobel_over_raw_rows_is_imageprocs() {
+        let grey = GrayImage::from_fn(37, 23, |x, y| {
+            image::Luma([((x * 7 + y * 13) ^ (x * y)) as u8])
+        });
+        let (gx, gy) = sobel(&grey);
+        assert_eq!(gx, horizontal_sobel(&grey).into_raw());
+        assert_eq!(gy, vertical_sobel(&grey).into_raw());
     }
 
     #[test]
