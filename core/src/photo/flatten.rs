@@ -99,9 +99,8 @@ fn warp(image: &RgbImage, to_source: Projection, out_w: u32, out_h: u32) -> RgbI
             // The path is straight within the span: when both of its ends have their 2x2
             // neighbourhood inside the image, every sample has, and no clamping is needed.
             let last = (end - x - 1) as i64;
-            let inside = |px: i64, py: i64| {
-                px >= 0 && py >= 0 && (px >> 16) + 1 < w && (py >> 16) + 1 < h
-            };
+            let inside =
+                |px: i64, py: i64| px >= 0 && py >= 0 && (px >> 16) + 1 < w && (py >> 16) + 1 < h;
             if inside(sx, sy) && inside(sx + dx * last, sy + dy * last) {
                 for px in row[x * 3..end * 3].chunks_exact_mut(3) {
                     let (x0, y0) = ((sx >> 16) as usize, (sy >> 16) as usize);
