@@ -713,9 +713,12 @@ fn quad_of(
     {
         return None;
     }
+    // Side k runs from corner k to corner k + 1, on this line (the order above, or reversed).
     let mut ordered = corners;
+    let mut on = [other[0], pair[1], other[1], pair[0]];
     if !convex_clockwise(&ordered) {
         ordered.reverse();
+        on = [other[1], pair[1], other[0], pair[0]];
         if !convex_clockwise(&ordered) {
             return None;
         }
@@ -740,16 +743,7 @@ fn quad_of(
         let (p, q) = (ordered[k], ordered[(k + 1) % 4]);
         // Clockwise as shown, the normal of p→q points into the quadrilateral.
         let side = line_through(p, q);
-        // The side lies on one of the four lines: the one both its ends are on.
-        let on = [pair[0], pair[1], other[0], other[1]]
-            .into_iter()
-            .min_by(|&i, &j| {
-                let off = |l: &Line| {
-                    (l.nx * p.0 + l.ny * p.1 - l.c).abs() + (l.nx * q.0 + l.ny * q.1 - l.c).abs()
-                };
-                off(&lines[i]).total_cmp(&off(&lines[j]))
-            })?;
-        let (brighter_inside, darker_inside, visible) = profiles[on].support(p, q, &side);
+        let (brighter_inside, darker_inside, visible) = profiles[on[k]].support(p, q, &side);
         let length = (q.0 - p.0).hypot(q.1 - p.1);
         // A side mostly out of the frame cannot vouch for the page.
         if visible < 0.4 {

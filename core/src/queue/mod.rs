@@ -515,24 +515,6 @@ impl Queue {
         self.announce(id)
     }
 
-    /// Held items become waiting again (after the dossier changed: a material was returned, the
-    /// window opened).
-    pub fn release_held(&self) -> Result<usize, QueueError> {
-        let now = OffsetDateTime::now_utc().unix_timestamp();
-        let held: Vec<i64> = {
-            let conn = self.conn();
-            let mut stmt = conn.prepare(&format!(
-                "UPDATE items SET state = 'waiting', next_try_at = ?1 WHERE state = 'held' AND {OWN} RETURNING id"
-            ))?;
-            stmt.query_map([now], |r| r.get(0))?
-                .collect::<Result<_, _>>()?
-        };
-        for id in &held {
-            self.announce(*id)?;
-        }
-        Ok(held.len())
-    }
-
     /// The network is back (the app's connectivity callback): every waiting item is due now.
     pub fn retry_now(&self) -> Result<usize, QueueError> {
         let now = OffsetDateTime::now_utc().unix_timestamp();
