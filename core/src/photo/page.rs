@@ -194,6 +194,11 @@ impl Gradients {
     }
 
     fn at(&self, x: f32, y: f32) -> Option<(f32, f32)> {
+        self.index(x, y).map(|i| self.read(i))
+    }
+
+    /// The pixel nearest to (x, y), if inside the border.
+    fn index(&self, x: f32, y: f32) -> Option<usize> {
         // Rounded by truncating x + 0.5: the same as `round` where it matters (x ≥ 0.5; anything
         // less is out of bounds either way) without a libm call per sample.
         if x < 0.5 || y < 0.5 {
@@ -203,8 +208,11 @@ impl Gradients {
         if xi < 1 || yi < 1 || xi >= self.width - 1 || yi >= self.height - 1 {
             return None;
         }
-        let i = (yi * self.width + xi) as usize;
-        Some((self.gx[i] as f32, self.gy[i] as f32))
+        Some((yi * self.width + xi) as usize)
+    }
+
+    fn read(&self, i: usize) -> (f32, f32) {
+        (self.gx[i] as f32, self.gy[i] as f32)
     }
 }
 
@@ -375,13 +383,19 @@ fn snap(line: &Line, field: &Gradients, w: f32, h: f32) -> Option<Line> {
         let (x, y) = (a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t);
         let mut best = (0.0f32, 0.0f32);
         let mut o = -5.0f32;
+        // Half-pixel steps round to each pixel about twice: a repeat cannot beat itself (the
+        // comparison is strict), so it is not read again.
+        let mut last = None;
         while o <= 5.0 {
-            if let Some((gx, gy)) = field.at(x + line.nx * o, y + line.ny * o) {
+            let i = field.index(x + line.nx * o, y + line.ny * o);
+            if let Some(i) = i.filter(|_| i != last) {
+                let (gx, gy) = field.read(i);
                 let across = gx * line.nx + gy * line.ny;
                 if across.abs() > best.1.abs() {
                     best = (o, across);
                 }
             }
+            last = i;
             o += 0.5;
         }
         if best.1.abs() > 50.0 {
