@@ -8,6 +8,7 @@ use poem::middleware::{CatchPanic, CookieJarManager, SetHeader};
 use poem::web::Data;
 use poem::{EndpointExt, IntoResponse, Response, Route, get, handler};
 
+use crate::analysis::Analyser;
 use crate::dossier::Dossiers;
 use crate::edge::{Contract, Edge};
 use crate::http::openapi_service;
@@ -140,6 +141,15 @@ impl Application {
         let dispatcher = Dispatcher::new(self.state.db.clone(), self.settings.notify.clone())
             .map_err(std::io::Error::other)?
             .spawn();
+        let analyser = self.state.advice.on.then(|| {
+            Analyser::new(
+                self.state.db.clone(),
+                self.state.blobs.clone(),
+                self.settings.analysis.clone(),
+                self.state.metrics.clone(),
+            )
+            .spawn()
+        });
         let acceptor = GuardedAcceptor::new(
             self.acceptor,
             self.settings.connections.clone(),
@@ -154,6 +164,10 @@ impl Application {
         sweeper.abort();
         // A row being sent stays leased and is sent again (same idempotency key) at the next start.
         dispatcher.abort();
+        // A reading cut short keeps its lease and is taken again when the lease runs out.
+        if let Some(analyser) = analyser {
+            analyser.abort();
+        }
         if let Err(e) = db.checkpoint().await {
             tracing::warn!(error = %e, "checkpoint at shutdown failed");
         }

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use tokio::sync::Semaphore;
 
 use crate::storage::review as review_storage;
+use dossier_core::api::Subject;
 use dossier_core::api::review::{ReviewStage, ReviewState};
 use dossier_core::api::{
     Category, DossierState, DossierView, ErrorCode, FinalResult, ImageView, MaterialState,
@@ -15,11 +16,13 @@ use dossier_core::api::{
     ResultOutcome, ReviewNote, SUBMITTED_TEXT, SubmitReceipt, UploadWindow,
 };
 use dossier_core::domain::{self, MaterialSummary};
+use dossier_core::photo::DocumentKind;
 use dossier_core::photo::{self, PhotoSource, PrepareOptions, PreparedPhoto, ValidatedPhoto};
 use rusqlite::Connection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::analysis::{Advice, Roster};
 use crate::error::{ApiError, ApiResult};
 use crate::storage::{
     self, BlobStore, Candidate, CategoryRow, Db, District, ImageRow, StorageError,
@@ -29,6 +32,7 @@ use crate::storage::{
 pub struct Dossiers {
     db: Db,
     blobs: BlobStore,
+    advice: Advice,
     /// Checking an upload decodes it (most of an upload's CPU): as many at a time as there are
     /// cores, so a rush of uploads queues here instead of crowding out the candidates' reads.
     checking: Arc<Semaphore>,
@@ -91,6 +95,7 @@ pub(crate) fn image_view(i: &ImageRow, locked: bool) -> ImageView {
         uploaded_at: i.uploaded_at,
         locked,
         upload_key: i.upload_key,
+        findings: None,
     }
 }
 
@@ -137,8 +142,15 @@ pub fn compose_view(
     conn: &Connection,
     candidate: Uuid,
     now: OffsetDateTime,
+    advice: &Advice,
 ) -> Result<DossierView, StorageError> {
     let c = storage::candidate_by_id(conn, candidate)?;
+    let roster = Roster {
+        name: &c.name,
+        id_number: &c.id_number,
+        whole_numbers: false,
+        exam_day: advice.exam_day(),
+    };
     let d = storage::district(conn, &c.district)?;
     let window = window_of(&d, now);
     let attributes = c.rule_attributes();
@@ -157,6 +169,10 @@ pub fn compose_view(
         let locked = domain::is_locked(state);
         let held = images.remove(&cat.code).unwrap_or_default();
         let note = row.and_then(note_of);
+        let mut views: Vec<ImageView> = held.iter().map(|i| image_view(i, locked)).collect();
+        if cat.document == DocumentKind::IdCard {
+            advice.annotate(conn, &mut views, &roster)?;
+        }
         materials.push(MaterialView {
             required: domain::required_for(cat.requirement, cat.condition.as_ref(), &attributes),
             can_upload: domain::check_upload(
@@ -166,7 +182,7 @@ pub fn compose_view(
                 cat.max_images,
             )
             .is_ok(),
-            images: held.iter().map(|i| image_view(i, locked)).collect(),
+            images: views,
             category: category_view(&c.district, &cat),
             state,
             locked,
@@ -267,7 +283,14 @@ impl Dossiers {
             preparing: Arc::new(Semaphore::new(limits.max_prepares.max(1))),
             prepare_wait: std::time::Duration::from_millis(limits.write_wait_ms),
             retry_after_secs: limits.retry_after_secs,
+            advice: Advice::default(),
         }
+    }
+
+    /// Show the ID-card findings in the candidate's view (see `analysis`).
+    pub fn with_advice(mut self, advice: Advice) -> Dossiers {
+        self.advice = advice;
+        self
     }
 
     /// A place among the photos being prepared (see `preparing`), held until dropped.
@@ -319,7 +342,10 @@ impl Dossiers {
 
     pub async fn view(&self, candidate: Uuid, now: OffsetDateTime) -> ApiResult<DossierView> {
         self.db
-            .read(move |c| compose_view(c, candidate, now))
+            .read({
+                let advice = self.advice.clone();
+                move |c| compose_view(c, candidate, now, &advice)
+            })
             .await
             .map_err(ApiError::from)
     }
@@ -443,6 +469,12 @@ impl Dossiers {
                     submitted_at: None,
                 };
                 storage::insert_image(tx, &row)?;
+                // Read in the background, off the upload's path (see `analysis`).
+                if category.document == DocumentKind::IdCard
+                    && category.subject == Subject::Document
+                {
+                    storage::analysis::enqueue(tx, row.id, now)?;
+                }
                 let view = image_view(&row, false);
                 let response = serde_json::to_string(&view).expect("serialisable");
                 storage::record_idempotent_upload(
@@ -500,7 +532,7 @@ impl Dossiers {
     pub async fn submit(&self, candidate: Uuid, now: OffsetDateTime) -> ApiResult<SubmitReceipt> {
         self.db
             .write(move |tx| {
-                let view = compose_view(tx, candidate, now)?;
+                let view = compose_view(tx, candidate, now, &Advice::default())?;
                 domain::check_submit(view.window.state, view.state, &summaries(&view.materials))?;
                 for m in &view.materials {
                     if matches!(m.state, MaterialState::Open | MaterialState::Returned) {

@@ -1,6 +1,7 @@
 //! Dossier's server: candidate accounts, the district's catalogue, uploads with locks and
 //! deadlines. See ARCHITECTURE.md for the map.
 pub mod admin;
+pub mod analysis;
 pub mod app;
 pub mod auth;
 pub mod cli;

@@ -15,10 +15,12 @@ use dossier_core::api::{
     DossierState, ErrorBody, ErrorCode, MaterialState, MessageKind, WindowState,
 };
 use dossier_core::domain::{self, review as rules};
+use dossier_core::photo::DocumentKind;
 use rusqlite::Connection;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
+use crate::analysis::{Advice, Roster};
 use crate::dossier::{category_view, image_view, note_of};
 use crate::error::{ApiError, ApiResult};
 use crate::notify::{Notice, NotifySettings};
@@ -34,6 +36,7 @@ pub struct Review {
     db: Db,
     blobs: BlobStore,
     notify: NotifySettings,
+    advice: Advice,
 }
 
 /// The caller holds a live claim on the dossier: `claimed_by_other` when someone else does,
@@ -83,7 +86,18 @@ fn window_refusal(state: WindowState) -> ApiResult<()> {
 
 impl Review {
     pub fn new(db: Db, blobs: BlobStore, notify: NotifySettings) -> Review {
-        Review { db, blobs, notify }
+        Review {
+            db,
+            blobs,
+            notify,
+            advice: Advice::default(),
+        }
+    }
+
+    /// Show the ID-card findings beside the images (see `analysis`).
+    pub fn with_advice(mut self, advice: Advice) -> Review {
+        self.advice = advice;
+        self
     }
 
     // -----------------------------------------------------------------------------------------
@@ -180,9 +194,9 @@ impl Review {
         candidate: Uuid,
         now: OffsetDateTime,
     ) -> ApiResult<ReviewDossier> {
-        let staff = staff.clone();
+        let (staff, advice) = (staff.clone(), self.advice.clone());
         self.db
-            .read(move |c| Self::compose(c, &staff, candidate, now))
+            .read(move |c| Self::compose(c, &staff, candidate, now, &advice))
             .await
     }
 
@@ -191,8 +205,15 @@ impl Review {
         staff: &VerifiedStaff,
         candidate: Uuid,
         now: OffsetDateTime,
+        advice: &Advice,
     ) -> ApiResult<ReviewDossier> {
         let (review, cand) = Self::visible(c, staff, candidate)?;
+        let roster = Roster {
+            name: &cand.name,
+            id_number: &cand.id_number,
+            whole_numbers: staff.role == StaffRole::DistrictAdmin,
+            exam_day: advice.exam_day(),
+        };
         let materials: HashMap<String, storage::MaterialRow> = storage::materials(c, candidate)?
             .into_iter()
             .map(|m| (m.category.clone(), m))
@@ -225,6 +246,11 @@ impl Review {
                 .collect();
             let mut live: Vec<_> = live.into_iter().map(|i| reviewer_view(i, locked)).collect();
             live.sort_by_key(|i| i.slot);
+            let mut previous: Vec<_> = gone.into_iter().map(|i| reviewer_view(i, true)).collect();
+            if cat.document == DocumentKind::IdCard {
+                advice.annotate(c, &mut live, &roster)?;
+                advice.annotate(c, &mut previous, &roster)?;
+            }
             out.push(ReviewMaterial {
                 required: domain::required_for(
                     cat.requirement,
@@ -232,7 +258,7 @@ impl Review {
                     &attributes,
                 ),
                 images: live,
-                previous: gone.into_iter().map(|i| reviewer_view(i, true)).collect(),
+                previous,
                 note: row.and_then(note_of),
                 approved_earlier: kept.contains(&cat.code),
                 category: category_view(&cand.district, &cat),

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 
+use crate::analysis::AnalysisSettings;
 use crate::auth::AuthSettings;
 use crate::notify::NotifySettings;
 use crate::ops::{ConnectionSettings, LimitSettings};
@@ -32,6 +33,8 @@ pub struct Settings {
     pub limits: LimitSettings,
     /// Connection limit and the slow-client guard (`[connections]`).
     pub connections: ConnectionSettings,
+    /// Reading ID cards for the reviewers (`[analysis]`).
+    pub analysis: AnalysisSettings,
 }
 
 #[derive(Debug, Clone, Copy, serde::Deserialize, serde::Serialize)]
@@ -55,6 +58,7 @@ impl Default for Settings {
             notify: NotifySettings::default(),
             limits: LimitSettings::default(),
             connections: ConnectionSettings::default(),
+            analysis: AnalysisSettings::default(),
         }
     }
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::admin::Administration;
+use crate::analysis::Advice;
 use crate::auth::Auth;
 use crate::dossier::Dossiers;
 use crate::ops::Metrics;
@@ -23,6 +24,8 @@ pub struct AppState {
     pub admin: Administration,
     pub metrics: Arc<Metrics>,
     pub(crate) blobs: BlobStore,
+    /// Whether ID-card analysis runs (see `analysis`).
+    pub advice: Advice,
     /// `/readyz` needs this much free room for blobs (`limits.ready_reserve_uploads` photos).
     pub(crate) ready_reserve_bytes: u64,
 }
@@ -40,12 +43,15 @@ impl AppState {
         );
         let blobs = BlobStore::open(&settings.blobs_dir())?;
         let auth = Auth::new(db.clone(), settings.auth.clone(), metrics.clone());
+        let advice = Advice::new(&settings.analysis, settings.analysis.active());
         Ok(AppState {
             staff: StaffAccounts::new(db.clone(), auth.clone()),
-            review: Review::new(db.clone(), blobs.clone(), settings.notify.clone()),
+            review: Review::new(db.clone(), blobs.clone(), settings.notify.clone())
+                .with_advice(advice.clone()),
             admin: Administration::new(db.clone(), settings.notify.clone()),
             auth,
-            dossiers: Dossiers::new(db.clone(), blobs.clone(), limits),
+            dossiers: Dossiers::new(db.clone(), blobs.clone(), limits).with_advice(advice.clone()),
+            advice,
             db,
             metrics,
             blobs,

@@ -479,6 +479,109 @@ wire_object! {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
         pub upload_key: Option<Uuid>,
+        /// What the server read off the image, as advice (never a decision): ID-card images
+        /// only, once analysed. Reviewers see the number read masked as the roster's is for
+        /// their role.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+        pub findings: Option<ImageFindings>,
+    }
+}
+
+wire_enum! {
+    /// Where the server's reading of an image stands.
+    pub enum AnalysisState {
+        /// Waiting for, or in, the analysis queue.
+        Pending,
+        Done,
+        /// Tried and given up (the reviewer reads it as before).
+        Failed,
+    }
+}
+
+wire_enum! {
+    /// Which side of the resident ID card (居民身份证) an image shows.
+    pub enum CardSide {
+        /// 人像面: name, number, photo.
+        Front,
+        /// 国徽面: issuing authority, validity.
+        Back,
+        /// Neither could be read.
+        Unknown,
+    }
+}
+
+wire_enum! {
+    /// The card read against the candidate's registration (the roster).
+    pub enum RosterMatch {
+        /// Number and name read equal the roster's.
+        Match,
+        /// What was read differs: `mismatched` names the fields.
+        Mismatch,
+        /// Nothing usable was read: `unread_reason` says why.
+        Unread,
+    }
+}
+
+wire_enum! {
+    /// Why an ID card's number and name were not read.
+    pub enum UnreadReason {
+        /// Text was seen but not the card's fields (blurry, glare, too small).
+        Illegible,
+        /// No ID-card text at all: another document, or not a card.
+        NotIdCard,
+        /// The back of the card carries no number: compared on the front.
+        BackSide,
+    }
+}
+
+wire_object! {
+    /// What the server read off an ID-card image and how it compares with the roster. Advice
+    /// beside the image: it never refuses or approves anything.
+    pub struct ImageFindings {
+        pub state: AnalysisState,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+        pub side: Option<CardSide>,
+        /// The image shows the other side from the one its slot is for (slot 1 front, 2 back).
+        #[serde(default)]
+        #[cfg_attr(feature = "openapi", oai(default))]
+        pub wrong_slot: bool,
+        /// Front only.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+        pub roster_match: Option<RosterMatch>,
+        /// With `mismatch`: `number`, `name`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_empty, default))]
+        pub mismatched: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+        pub unread_reason: Option<UnreadReason>,
+        /// The 18-character citizen number read (masked like the roster's for the role).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+        pub number_read: Option<String>,
+        /// Whether the number read passes GB 11643's check character; false is a finding.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+        pub check_digit_ok: Option<bool>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+        pub name_read: Option<String>,
+        /// Back: 签发机关.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+        pub authority: Option<String>,
+        /// Back: the end of 有效期限, `YYYY-MM-DD`, or `长期` (no end).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+        pub valid_until: Option<String>,
+        /// Back: the card's validity ends before the exam (the district's `exam_date`, else
+        /// today).
+        #[serde(default)]
+        #[cfg_attr(feature = "openapi", oai(default))]
+        pub expired: bool,
     }
 }
 

@@ -318,6 +318,29 @@ pub fn mask_id_number(id: &str) -> String {
     format!("{head}{}{tail}", "*".repeat(chars.len() - 7))
 }
 
+/// The check character GB 11643-1999 ends an 18-character citizen number (公民身份号码) with,
+/// from its first 17 digits: the digits weighted by 2^(17-i) mod 11, summed mod 11, mapped to
+/// `10X98765432`. None unless `first17` is 17 ASCII digits.
+pub fn citizen_check_character(first17: &str) -> Option<char> {
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    if first17.len() != 17 || !first17.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let sum: u32 = first17
+        .bytes()
+        .zip(WEIGHTS)
+        .map(|(b, w)| (b - b'0') as u32 * w)
+        .sum();
+    Some(b"10X98765432"[(sum % 11) as usize] as char)
+}
+
+/// Whether `number` is 18 characters whose last is the check character of the first 17.
+pub fn citizen_number_valid(number: &str) -> bool {
+    number.len() == 18
+        && number.is_char_boundary(17)
+        && citizen_check_character(&number[..17]) == number[17..].chars().next()
+}
+
 /// A mobile number masked for logs and lists: 138****1234.
 pub fn mask_mobile(mobile: &str) -> String {
     if mobile.len() == 11 {
@@ -329,6 +352,20 @@ pub fn mask_mobile(mobile: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn citizen_numbers_are_checked_by_gb_11643() {
+        // The standard's own example, and one ending in X.
+        assert!(super::citizen_number_valid("11010519491231002X"));
+        assert!(super::citizen_number_valid("440524188001010014"));
+        assert!(!super::citizen_number_valid("440524188001010015"));
+        assert!(!super::citizen_number_valid("44052418800101001"));
+        assert!(!super::citizen_number_valid("4405241880010100一4"));
+        assert_eq!(
+            super::citizen_check_character("11010519491231002"),
+            Some('X')
+        );
+    }
 
     #[test]
     fn staff_usernames_and_names_are_plain() {

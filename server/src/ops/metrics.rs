@@ -1,7 +1,7 @@
 //! `/metrics` in the Prometheus text format: requests by route and status with latency
 //! histograms, writes refused at capacity, uploads by outcome, connections, and, read from
-//! the database at scrape time, the review queues' depths per stage and the outbox's backlog and
-//! failures.
+//! the database at scrape time, the review queues' depths per stage, the outbox's backlog and
+//! failures and the analysis queue; analysis times and findings.
 use std::sync::Arc;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -11,7 +11,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::storage::{Db, StorageError, ops};
+use crate::storage::{Db, StorageError, analysis, ops};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
@@ -68,6 +68,13 @@ pub struct Metrics {
     sign_in_refusals: Family<SignInLabels, Counter>,
     review_queue: Family<StageLabels, Gauge>,
     outbox: Family<OutboxLabels, Gauge>,
+    /// ID-card analyses waiting or running (read at scrape time).
+    analysis_queue: Gauge,
+    /// Seconds per analysis (OCR included), by outcome (done, retry, failed).
+    pub analysis_seconds: Family<OutcomeLabels, Histogram>,
+    /// What analyses found: side read (front, back, unknown), number read, check character
+    /// failed, name read.
+    pub analysis_findings: Family<OutcomeLabels, Counter>,
 }
 
 impl Metrics {
@@ -138,6 +145,27 @@ impl Metrics {
             "Notifications waiting (pending, sending) or given up (failed), by channel",
             outbox.clone(),
         );
+        let analysis_queue = Gauge::default();
+        registry.register(
+            "analysis_queue",
+            "ID-card analyses waiting or running",
+            analysis_queue.clone(),
+        );
+        // 50 ms to ~100 s.
+        let analysis_seconds = Family::<OutcomeLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.05, 2.0, 12))
+        });
+        registry.register(
+            "analysis_duration_seconds",
+            "Time to analyse an image, by outcome (done, retry, failed)",
+            analysis_seconds.clone(),
+        );
+        let analysis_findings = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "analysis_findings",
+            "What analyses read: side_front, side_back, side_unknown, number, bad_check_character, name",
+            analysis_findings.clone(),
+        );
         Arc::new(Metrics {
             registry,
             requests,
@@ -151,6 +179,9 @@ impl Metrics {
             sign_in_refusals,
             review_queue,
             outbox,
+            analysis_queue,
+            analysis_seconds,
+            analysis_findings,
         })
     }
 
@@ -181,11 +212,16 @@ impl Metrics {
 
     /// The text exposition, with the database's gauges read now.
     pub async fn render(&self, db: &Db) -> Result<String, StorageError> {
-        let (depths, backlog) = db
+        let (depths, backlog, analyses) = db
             .read(|conn| {
-                Ok::<_, StorageError>((ops::review_depths(conn)?, ops::outbox_backlog(conn)?))
+                Ok::<_, StorageError>((
+                    ops::review_depths(conn)?,
+                    ops::outbox_backlog(conn)?,
+                    analysis::depth(conn)?,
+                ))
             })
             .await?;
+        self.analysis_queue.set(analyses as i64);
         // A stage or channel that emptied drops out instead of keeping its last value; the
         // outbox's channels always show, at 0 when nothing waits.
         self.review_queue.clear();

@@ -320,6 +320,29 @@ const MIGRATIONS: &[&str] = &[
        AND EXISTS (SELECT 1 FROM decisions d WHERE d.candidate_id = images.candidate_id
                    AND d.at >= images.uploaded_at AND d.at <= images.deleted_at);
     "#,
+    // 10: reviewer assistance. One analysis job per stored ID-card image, in the database so a
+    // restart resumes it: due and leased times in milliseconds (a worker that dies leaves a lease
+    // that runs out), the attempts made, and what was read (JSON) once done. Images already
+    // stored are queued too.
+    r#"
+    CREATE TABLE analyses (
+        image_id TEXT PRIMARY KEY REFERENCES images(id),
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        due_at INTEGER NOT NULL,
+        leased_until INTEGER,
+        reading_json TEXT,
+        error TEXT,
+        created_at INTEGER NOT NULL,
+        finished_at INTEGER
+    ) STRICT;
+    CREATE INDEX analyses_due ON analyses(state, due_at);
+    INSERT INTO analyses (image_id, state, due_at, created_at)
+        SELECT i.id, 'pending', i.uploaded_at * 1000, i.uploaded_at FROM images i
+          JOIN candidates c ON c.id = i.candidate_id
+          JOIN categories k ON k.district = c.district AND k.code = i.category
+         WHERE i.deleted_at IS NULL AND k.document = 'id_card';
+    "#,
 ];
 
 /// Bring the database to the newest version, one transaction per migration.

@@ -1,6 +1,7 @@
 //! Storage: the metadata store (SQLite through rusqlite) and the blob store (local disk). It owns
 //! every SQL statement, the transactions and the migrations; nothing above it writes SQL. A
 //! PostgreSQL or object-store backend would replace this module, not the handlers.
+pub mod analysis;
 pub mod blobs;
 pub mod db;
 pub mod migrations;

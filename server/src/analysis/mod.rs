@@ -1,0 +1,389 @@
+//! Reviewer assistance: every stored image of an ID-card category is read in the background
+//! (never on the upload's path) and what was read is held against the candidate's registration
+//! when a reviewer or the candidate looks at it. Advice beside the image: nothing here refuses or
+//! approves anything.
+//!
+//! The jobs live in the database (`storage::analysis`), so a restart resumes them; a bounded pool
+//! (at most `workers` at a time, by default one less than the cores) takes them with a lease,
+//! reads each image with Tesseract (`ocr`) and keeps what it read (`idcard::CardReading`). The
+//! comparison with the roster (`findings`) is made when the image is shown, so a corrected roster
+//! is compared afresh.
+pub mod idcard;
+pub mod ocr;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dossier_core::api::{AnalysisState, CardSide, ImageFindings, RosterMatch, UnreadReason};
+use dossier_core::domain;
+use time::{Date, OffsetDateTime, UtcOffset};
+use tokio::task::JoinSet;
+
+use crate::ops::Metrics;
+use crate::ops::metrics::OutcomeLabels;
+use crate::storage::analysis::{self, AnalysisJob, AnalysisRow};
+use crate::storage::{BlobStore, Db, StorageError};
+use idcard::CardReading;
+use ocr::Tesseract;
+
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct AnalysisSettings {
+    /// Read ID-card images in the background. Off by itself (with a warning at start-up) when
+    /// Tesseract or its Chinese model is missing; the server serves either way.
+    pub enabled: bool,
+    /// Images read at a time; 0: one less than the cores, at least one.
+    pub workers: usize,
+    /// The Tesseract program.
+    pub tesseract: String,
+    /// One image's reading is killed after this long (and tried again later).
+    pub timeout_secs: u64,
+    /// Tries before giving up on an image.
+    pub attempts: u32,
+    pub poll_interval_ms: u64,
+    /// The exam's first day (`YYYY-MM-DD`): a card whose validity ends before it is a finding.
+    /// Unset: today.
+    pub exam_date: Option<String>,
+}
+
+impl Default for AnalysisSettings {
+    fn default() -> Self {
+        AnalysisSettings {
+            enabled: true,
+            workers: 0,
+            tesseract: "tesseract".into(),
+            timeout_secs: 60,
+            attempts: 3,
+            poll_interval_ms: 500,
+            exam_date: None,
+        }
+    }
+}
+
+impl AnalysisSettings {
+    pub fn workers(&self) -> usize {
+        if self.workers > 0 {
+            return self.workers;
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        cores.saturating_sub(1).max(1)
+    }
+
+    pub fn ocr(&self) -> Tesseract {
+        Tesseract {
+            program: self.tesseract.clone(),
+            timeout: Duration::from_secs(self.timeout_secs.max(1)),
+        }
+    }
+
+    /// Whether analysis runs: enabled and Tesseract with its Chinese model found.
+    pub fn active(&self) -> bool {
+        if !self.enabled {
+            return false;
+        }
+        match self.ocr().available() {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "ID-card analysis is off");
+                false
+            }
+        }
+    }
+}
+
+/// What the views need to show findings: whether analysis runs, and the exam's first day.
+#[derive(Debug, Clone, Default)]
+pub struct Advice {
+    pub on: bool,
+    pub exam_date: Option<Date>,
+}
+
+impl Advice {
+    pub fn new(settings: &AnalysisSettings, on: bool) -> Advice {
+        Advice {
+            on,
+            exam_date: settings.exam_date.as_deref().and_then(parse_day),
+        }
+    }
+
+    /// The day a card must still be valid on: the exam's, else today in Beijing.
+    pub fn exam_day(&self) -> Date {
+        self.exam_date.unwrap_or_else(|| {
+            OffsetDateTime::now_utc()
+                .to_offset(UtcOffset::from_hms(8, 0, 0).expect("UTC+8"))
+                .date()
+        })
+    }
+
+    /// Each image's findings set in `views`, from the analyses of `rows` (one per view, same
+    /// order); `id_card` says whether the category holds ID cards at all.
+    pub fn annotate(
+        &self,
+        conn: &rusqlite::Connection,
+        views: &mut [dossier_core::api::ImageView],
+        roster: &Roster<'_>,
+    ) -> Result<(), StorageError> {
+        let ids: Vec<uuid::Uuid> = views.iter().map(|v| v.id).collect();
+        let rows = analysis::of_images(conn, &ids)?;
+        for view in views {
+            view.findings = findings(rows.get(&view.id), view.slot, roster, self.on);
+        }
+        Ok(())
+    }
+}
+
+fn parse_day(text: &str) -> Option<Date> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    Date::parse(text, &format).ok()
+}
+
+/// The background readers.
+#[derive(Clone)]
+pub struct Analyser {
+    db: Db,
+    blobs: BlobStore,
+    settings: Arc<AnalysisSettings>,
+    metrics: Arc<Metrics>,
+    ocr: Tesseract,
+}
+
+impl Analyser {
+    pub fn new(
+        db: Db,
+        blobs: BlobStore,
+        settings: AnalysisSettings,
+        metrics: Arc<Metrics>,
+    ) -> Analyser {
+        Analyser {
+            ocr: settings.ocr(),
+            db,
+            blobs,
+            settings: Arc::new(settings),
+            metrics,
+        }
+    }
+
+    /// Run until the task is dropped.
+    pub fn spawn(self) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let idle = Duration::from_millis(self.settings.poll_interval_ms.max(10));
+            loop {
+                match self.tick().await {
+                    Ok(0) => tokio::time::sleep(idle).await,
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::error!(error = %e, "analysis failed");
+                        tokio::time::sleep(idle).await;
+                    }
+                }
+            }
+        })
+    }
+
+    /// Take up to `workers` due jobs and read them side by side. Returns how many were taken.
+    pub async fn tick(&self) -> Result<usize, StorageError> {
+        let now = OffsetDateTime::now_utc();
+        // The lease outlives a reading killed at its deadline, so no job runs twice at once.
+        let lease =
+            now + time::Duration::seconds(2 * self.settings.timeout_secs.max(1) as i64 + 30);
+        let limit = self.settings.workers();
+        let jobs = self
+            .db
+            .write(move |tx| analysis::claim_due(tx, now, lease, limit))
+            .await?;
+        let taken = jobs.len();
+        let mut tasks = JoinSet::new();
+        for job in jobs {
+            let me = self.clone();
+            tasks.spawn(async move { me.analyse(job).await });
+        }
+        let mut first_error = None;
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => first_error = first_error.or(Some(e)),
+                Err(e) => first_error = first_error.or(Some(StorageError::Task(e.to_string()))),
+            }
+        }
+        first_error.map_or(Ok(taken), Err)
+    }
+
+    async fn analyse(&self, job: AnalysisJob) -> Result<(), StorageError> {
+        let started = Instant::now();
+        let image = job.image;
+        let bytes = match self.blobs.read(&job.sha256).await {
+            Ok(bytes) => bytes,
+            Err(StorageError::NotFound) => {
+                // Nothing to read, ever: the blob went with its image.
+                let now = OffsetDateTime::now_utc();
+                return self
+                    .db
+                    .write(move |tx| {
+                        analysis::give_up(tx, image, "the image's bytes are gone", now)
+                    })
+                    .await;
+            }
+            Err(e) => return Err(e),
+        };
+        let outcome = idcard::read_card(bytes, &self.ocr).await;
+        let now = OffsetDateTime::now_utc();
+        let label = match outcome {
+            Ok(reading) => {
+                self.count_findings(&reading);
+                let json = serde_json::to_string(&reading)
+                    .map_err(|e| StorageError::Malformed(e.to_string()))?;
+                self.db
+                    .write(move |tx| analysis::finish(tx, image, &json, now))
+                    .await?;
+                "done"
+            }
+            Err(e) => {
+                let error = e.to_string();
+                tracing::warn!(image = %image, attempt = job.attempts, error = %error, "analysis failed");
+                if job.attempts >= self.settings.attempts.max(1) {
+                    self.db
+                        .write(move |tx| analysis::give_up(tx, image, &error, now))
+                        .await?;
+                    "failed"
+                } else {
+                    // 30 s, 60 s, 120 s, ...: a missing engine or a busy machine gets time.
+                    let wait = 30i64 << job.attempts.saturating_sub(1).min(8);
+                    let due = now + time::Duration::seconds(wait);
+                    self.db
+                        .write(move |tx| analysis::retry(tx, image, &error, due))
+                        .await?;
+                    "retry"
+                }
+            }
+        };
+        self.metrics
+            .analysis_seconds
+            .get_or_create(&OutcomeLabels {
+                outcome: label.into(),
+            })
+            .observe(started.elapsed().as_secs_f64());
+        Ok(())
+    }
+
+    fn count_findings(&self, reading: &CardReading) {
+        let count = |what: &str| {
+            self.metrics
+                .analysis_findings
+                .get_or_create(&OutcomeLabels {
+                    outcome: what.into(),
+                })
+                .inc();
+        };
+        count(match reading.side {
+            Some(CardSide::Front) => "side_front",
+            Some(CardSide::Back) => "side_back",
+            _ => "side_unknown",
+        });
+        if reading.number.is_some() {
+            count(if reading.check_ok {
+                "number"
+            } else {
+                "bad_check_character"
+            });
+        }
+        if reading.name.is_some() {
+            count("name");
+        }
+    }
+}
+
+/// What the roster says about the candidate, and how much of the number the viewer may see.
+pub struct Roster<'a> {
+    pub name: &'a str,
+    pub id_number: &'a str,
+    /// Administrators see the whole number read; reviewers and the candidate a masked one.
+    pub whole_numbers: bool,
+    pub exam_day: Date,
+}
+
+/// The findings shown beside an ID-card image in `slot` (0: front, 1: back), from its analysis.
+/// None when there is nothing to show: no analysis (not an ID-card image), or one still waiting
+/// while analysis is off.
+pub fn findings(
+    row: Option<&AnalysisRow>,
+    slot: u32,
+    roster: &Roster<'_>,
+    analysis_on: bool,
+) -> Option<ImageFindings> {
+    let row = row?;
+    let empty = |state| ImageFindings {
+        state,
+        side: None,
+        wrong_slot: false,
+        roster_match: None,
+        mismatched: Vec::new(),
+        unread_reason: None,
+        number_read: None,
+        check_digit_ok: None,
+        name_read: None,
+        authority: None,
+        valid_until: None,
+        expired: false,
+    };
+    let reading: CardReading = match (row.state.as_str(), &row.reading_json) {
+        ("done", Some(json)) => serde_json::from_str(json).ok()?,
+        ("failed", _) => return Some(empty(AnalysisState::Failed)),
+        _ if analysis_on => return Some(empty(AnalysisState::Pending)),
+        _ => return None,
+    };
+    let side = reading.side.unwrap_or(CardSide::Unknown);
+    let mut f = empty(AnalysisState::Done);
+    f.side = Some(side);
+    f.wrong_slot = matches!((slot, side), (0, CardSide::Back) | (1, CardSide::Front));
+    f.number_read = reading.number.as_deref().map(|n| {
+        if roster.whole_numbers {
+            n.to_string()
+        } else {
+            domain::mask_id_number(n)
+        }
+    });
+    f.check_digit_ok = reading.number.as_ref().map(|_| reading.check_ok);
+    f.name_read = reading.name.clone();
+    f.authority = reading.authority.clone();
+    f.valid_until = reading.valid_until.clone();
+    f.expired = reading
+        .valid_until
+        .as_deref()
+        .and_then(parse_day)
+        .is_some_and(|until| until < roster.exam_day);
+    match side {
+        CardSide::Front => {
+            let number_differs = reading
+                .number
+                .as_deref()
+                .map(|n| !n.eq_ignore_ascii_case(roster.id_number.trim()));
+            let name_differs = reading.name.as_deref().map(|n| n != roster.name.trim());
+            if number_differs == Some(true) {
+                f.mismatched.push("number".into());
+            }
+            if name_differs == Some(true) {
+                f.mismatched.push("name".into());
+            }
+            f.roster_match = Some(if !f.mismatched.is_empty() {
+                RosterMatch::Mismatch
+            } else if number_differs == Some(false) {
+                RosterMatch::Match
+            } else {
+                f.unread_reason = Some(UnreadReason::Illegible);
+                RosterMatch::Unread
+            });
+        }
+        CardSide::Back => {
+            f.unread_reason = Some(UnreadReason::BackSide);
+        }
+        CardSide::Unknown => {
+            f.roster_match = Some(RosterMatch::Unread);
+            f.unread_reason = Some(if reading.cjk_seen >= 12 {
+                UnreadReason::NotIdCard
+            } else {
+                UnreadReason::Illegible
+            });
+        }
+    }
+    Some(f)
+}
