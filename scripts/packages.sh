@@ -22,8 +22,9 @@ install_build_tools() {
   install_missing "${missing[@]}"
 }
 
-# What the photo benchmark's legibility measure (bench/photo/legibility.py) needs: tesseract with
-# Debian's Simplified Chinese and English models.
+# What the server's ID-card reading (reviewer assistance) and the photo benchmark's legibility
+# measure (bench/photo/legibility.py) need: tesseract with Debian's Simplified Chinese and English
+# models (Apache-2.0).
 install_tesseract() {
   local missing=() langs=""
   if command -v tesseract >/dev/null; then
@@ -33,5 +34,13 @@ install_tesseract() {
   fi
   grep -qx chi_sim <<<"$langs" || missing+=(tesseract-ocr-chi-sim)
   grep -qx eng <<<"$langs" || missing+=(tesseract-ocr-eng)
+  install_missing "${missing[@]}"
+}
+
+# The fonts the generated ID cards are drawn with (the assistance tests) and the pages' Chinese in
+# Chromium: Debian's Noto CJK (SIL OFL 1.1).
+install_cjk_fonts() {
+  local missing=()
+  [ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || missing+=(fonts-noto-cjk)
   install_missing "${missing[@]}"
 }

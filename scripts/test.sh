@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 source scripts/packages.sh
 
 install_build_tools
+# The server reads ID cards with Tesseract; the tests draw the cards with Noto CJK.
+install_tesseract
+install_cjk_fonts
 
 log=$(mktemp)
 set +e

@@ -66,7 +66,7 @@ fn main() {
             std::hint::black_box(find_page(&frame));
         });
         let turn = timed(runs, || {
-            std::hint::black_box(content_turn(&page));
+            std::hint::black_box(content_turn(&page, dossier_core::photo::DocumentKind::A4));
         });
         extra = format!(
             ", \"page\": \"{}\", \"turned\": {}, \"detect_ms\": {detect:.1}, \"turn_ms\": {turn:.1}",

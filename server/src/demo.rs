@@ -28,7 +28,7 @@ pub const CANDIDATES: [DemoCandidate; 3] = [
     DemoCandidate {
         username: "2026110100001",
         name: "张明",
-        id_number: "110101199003071234",
+        id_number: "110101199003091234",
         exam_category: "临床执业医师",
         exam_site: "东城区考点",
         mobile: "13800000001",
@@ -37,7 +37,7 @@ pub const CANDIDATES: [DemoCandidate; 3] = [
     DemoCandidate {
         username: "2026110100002",
         name: "李华",
-        id_number: "110102199512112345",
+        id_number: "110102199512072345",
         exam_category: "口腔执业助理医师",
         exam_site: "西城区考点",
         mobile: "13800000002",
@@ -46,7 +46,7 @@ pub const CANDIDATES: [DemoCandidate; 3] = [
     DemoCandidate {
         username: "2026110100003",
         name: "王芳",
-        id_number: "110105198811203456",
+        id_number: "110105198811053456",
         exam_category: "临床执业医师",
         exam_site: "东城区考点",
         mobile: "13800000003",

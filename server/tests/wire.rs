@@ -38,6 +38,20 @@ fn serde_and_poem_openapi_write_the_same_json() {
         uploaded_at: at,
         locked: true,
         upload_key: Some(Uuid::new_v4()),
+        findings: Some(ImageFindings {
+            state: AnalysisState::Done,
+            side: Some(CardSide::Front),
+            wrong_slot: true,
+            roster_match: Some(RosterMatch::Mismatch),
+            mismatched: vec!["number".into()],
+            unread_reason: None,
+            number_read: Some("110***********1234".into()),
+            check_digit_ok: Some(true),
+            name_read: Some("张明".into()),
+            authority: None,
+            valid_until: Some("长期".into()),
+            expired: false,
+        }),
     });
     same(ErrorBody {
         code: ErrorCode::MissingRequired,

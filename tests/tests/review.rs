@@ -274,7 +274,7 @@ async fn return_replace_resubmit_pass_approve_publish_and_export() {
         .expect("张明's line");
     assert!(line.contains("审核通过"), "the guides' words: {line}");
     assert!(
-        line.contains(r#""=""110101199003071234""""#),
+        line.contains(r#""=""110101199003091234""""#),
         "the ID number as text, all 18 digits kept in Excel: {line}"
     );
     assert!(
@@ -812,7 +812,7 @@ async fn the_queue_finds_a_candidate_and_filters_by_exam_site() {
     for (q, expected) in [
         ("张", vec!["张明"]),
         ("2026110100002", vec!["李华"]),
-        ("110101199003071234", vec!["张明"]),
+        ("110101199003091234", vec!["张明"]),
         ("1234", vec!["张明"]),
         ("20261101", vec!["张明", "李华"]),
         ("%", vec![]),

@@ -6,13 +6,15 @@
 // from pick to preview is reported, see docs/testing.md); the preview names the material and the
 // slot; the page stays where it was after an upload and a delete; a change made on another device
 // shows when it makes an upload or a delete fail; the list shows small thumbnails and a tap opens
-// the image large; the lock is words, not an emoji.
+// the image large; the lock is words, not an emoji. After an ID card's upload, what the server
+// read off it warns of the card's other side in the front's slot and of another person's number,
+// without a reload, and submitting stays possible.
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { launchChromium, photos, startDemo } from './harness.mjs';
+import { launchChromium, photos, startDemo, webFixtures } from './harness.mjs';
 
 let base;
 let demo;
@@ -35,6 +37,8 @@ const NO_THROTTLING = { offline: false, latency: 0, downloadThroughput: -1, uplo
 const file = (path, mimeType = 'image/jpeg') => ({
   name: path.split('/').pop(), mimeType, buffer: readFileSync(join(photos, path)),
 });
+/** A generated ID card of the web tests' own. */
+const card = (name) => ({ name, mimeType: 'image/jpeg', buffer: readFileSync(join(webFixtures, name)) });
 const slot = (category, n) => page.locator(`#material-${category} .slot[data-slot="${n}"]`);
 const picker = (category, n) => slot(category, n).locator('input[type=file]');
 const scrollY = () => page.evaluate(() => window.scrollY);
@@ -332,9 +336,57 @@ describe('the candidate\'s page on a phone, in Chromium', { concurrency: false }
     await page.locator('dialog.modal').waitFor({ state: 'detached' });
   });
 
+  /**
+   * Waits (the server reads the card in the background, and the page looks again by itself) until
+   * `warning` shows; if it never does, fails with what the API says of the ID card's images.
+   */
+  async function readingShown(warning, what) {
+    try {
+      await warning.waitFor({ timeout: 45000 });
+    } catch {
+      const images = (await dossier()).materials.find((m) => m.category.code === 'id_card').images;
+      assert.fail(`${what} not shown; the ID card's images: ${JSON.stringify(images.map((i) => ({ slot: i.slot, findings: i.findings })))}`);
+    }
+  }
+
+  it('warns, without a reload, of a card\'s back in the front\'s slot and of another person\'s number; submitting stays possible', async () => {
+    // Every other required material, from the other device: the ID card alone is in question.
+    for (const code of (await dossier()).missing.filter((c) => c !== 'id_card')) await uploadElsewhere(code, 0);
+    await page.reload();
+    await page.locator('#status').waitFor();
+    const warnings = page.locator('#findings-id_card');
+    const WRONG_SLOT = '这张照片像是身份证反面（国徽面），此处应上传正面（人像面）';
+    const NUMBER = '识别到的身份证号与您的报名信息不一致，请确认上传的是本人身份证';
+    const NAME = '识别到的姓名与您的报名信息不一致，请确认';
+
+    // The back of a card (valid 长期) in the slot for the front.
+    await picker('id_card', 0).setInputFiles(card('id-back.jpg'));
+    await previewShown();
+    await confirmUpload('id_card', 0);
+    await readingShown(warnings.getByText(WRONG_SLOT), 'the wrong-slot warning');
+    assert.match(await warnings.textContent(), /^正面：/, 'said of the slot 正面');
+    assert.match(await warnings.textContent(), /自动识别，仅供参考/, 'as advice');
+    assert.equal(await warnings.getByText(NUMBER).count(), 0, 'the back is not compared with the registration');
+    assert.equal(await warnings.getByText('有效期已过').count(), 0, 'a card valid 长期 has not expired');
+    assert.ok(await slot('id_card', 0).evaluate((el) => el.classList.contains('warned')), 'the slot is marked');
+
+    // The front of another person's card, in its right slot.
+    await picker('id_card', 0).setInputFiles(card('id-front-other.jpg'));
+    await previewShown();
+    await confirmUpload('id_card', 0);
+    await readingShown(warnings.getByText(NUMBER), 'the number warning');
+    assert.equal(await warnings.getByText(WRONG_SLOT).count(), 0, 'a front in the front\'s slot');
+    assert.equal(await warnings.getByText(NAME).count(), 0, 'the number\'s warning says it all');
+    assertChinese(await warnings.textContent());
+
+    // A warning, not a refusal.
+    assert.equal((await dossier()).can_submit, true);
+    assert.ok(await page.locator('#submit').isEnabled(), 'the submit button stays enabled');
+  });
+
   it('after submitting, every image says 已锁定 in words, with no emoji anywhere', async () => {
-    await uploadElsewhere('probation', 0);
-    await uploadElsewhere('work_proof', 0);
+    // Whatever required material is still missing, from the other device.
+    for (const code of (await dossier()).missing) await uploadElsewhere(code, 0);
     await page.reload();
     await page.locator('#status').waitFor();
     assert.deepEqual((await dossier()).missing, [], 'every required material is there');

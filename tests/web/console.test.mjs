@@ -9,11 +9,15 @@
 // corner of a zoomed image can be reached, the full-size view is the image's own size. Then the
 // queue as it is used all day: the search box and the exam-site filter list what the API answers
 // for the same query, a second account signed in in the same tab starts afresh, and no English
-// word or internal code reaches a page in Chinese.
+// word or internal code reaches a page in Chinese. And beside an ID card the server read as
+// another person's (a second candidate, 西城区考点, entered by the demo's ticket), the console
+// marks what differs, with what was read beside the registration, as advice.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { launchChromium, staffSignIn, startDemo } from './harness.mjs';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { launchChromium, staffSignIn, startDemo, webFixtures } from './harness.mjs';
 
 let base;
 let demo;
@@ -27,13 +31,17 @@ let names; // material id -> the category's name
 let retake; // the candidate's new photo of the material returned
 const MESSAGE = '请在光线均匀处重新拍摄完整的毕业证书。';
 
-/** The candidate's side of the API, with their bearer token, as the phone app calls it. */
-async function candidateApi(method, path, { body, headers = {} } = {}) {
-  const response = await fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${token}`, ...headers }, body });
+/** A candidate's side of the API as the phone app calls it: with `bearer`, their access token, if any. */
+async function apiWith(bearer, method, path, { body, headers = {} } = {}) {
+  const auth = bearer ? { authorization: `Bearer ${bearer}` } : {};
+  const response = await fetch(`${base}${path}`, { method, headers: { ...auth, ...headers }, body });
   const text = await response.text();
   assert.ok(response.ok, `${method} ${path}: ${response.status} ${text}`);
   return text ? JSON.parse(text) : null;
 }
+
+/** The demo's signed-in candidate's side of the API. */
+const candidateApi = (method, path, options) => apiWith(token, method, path, options);
 
 const upload = (category, jpeg, query = '') => candidateApi('POST', `/api/v1/dossier/materials/${category}/images${query}`, {
   body: jpeg, headers: { 'content-type': 'image/jpeg', 'idempotency-key': randomUUID() },
@@ -138,6 +146,79 @@ describe('the reviewers\' console, by keyboard and pointer, in Chromium', { conc
   after(async () => {
     await browser?.close();
     stopServer?.();
+  });
+
+  // First, while the demo's ticket (10 minutes) is still valid.
+  it('beside an ID card read as another person\'s: ✗ and what differs, what was read beside the registration, as advice', async () => {
+    // 李华 (西城区考点) enters by the ticket and activates, as the app would; uploads the front of
+    // another person's card into 正面 and a back into 反面 (each prepared by the server, as the
+    // page and the app do), the other required materials drawn, and submits.
+    const json = (value) => ({ body: JSON.stringify(value), headers: { 'content-type': 'application/json' } });
+    const entry = await apiWith(null, 'POST', '/api/v1/auth/ticket', json({ ticket: demo.ticket, mode: 'app' }));
+    assert.ok(entry.activation, `a first entry: ${JSON.stringify(entry)}`);
+    const grant = await apiWith(null, 'POST', '/api/v1/auth/activate', json({
+      activation_token: entry.activation.activation_token, password: 'lihua2027', password_confirm: 'lihua2027',
+      security_question: '我的小学名称？', security_answer: '实验小学', pledge_truthfulness: true, pledge_discipline: true,
+      mode: 'app',
+    }));
+    const lihua = grant.access_token;
+    const store = (category, jpeg, n) => apiWith(lihua, 'POST', `/api/v1/dossier/materials/${category}/images?slot=${n}`, {
+      body: jpeg, headers: { 'content-type': 'image/jpeg', 'idempotency-key': randomUUID() },
+    });
+    const prepared = async (name) => {
+      const response = await fetch(`${base}/api/v1/photos/prepare?document=id_card`, {
+        method: 'POST', headers: { authorization: `Bearer ${lihua}`, 'content-type': 'application/octet-stream' },
+        body: readFileSync(join(webFixtures, name)),
+      });
+      assert.ok(response.ok, `prepare ${name}: ${response.status} ${response.ok ? '' : await response.text()}`);
+      return Buffer.from(await response.arrayBuffer());
+    };
+    const front = await store('id_card', await prepared('id-front-other.jpg'), 0);
+    await store('id_card', await prepared('id-back.jpg'), 1);
+    const { missing } = await apiWith(lihua, 'GET', '/api/v1/dossier');
+    const drawn = await drawnDocuments(missing.map((code, i) => ({ width: 850, height: 1200, label: code, hue: 60 * i })));
+    for (const [i, code] of missing.entries()) await store(code, drawn[i], 0);
+    await apiWith(lihua, 'POST', '/api/v1/dossier/submit');
+
+    // The server reads the card in the background: its reading, as the API gives it, first.
+    let findings;
+    for (const until = Date.now() + 60000; Date.now() < until;) {
+      const mine = await apiWith(lihua, 'GET', '/api/v1/dossier');
+      findings = mine.materials.find((m) => m.category.code === 'id_card').images.find((i) => i.id === front.id)?.findings;
+      if (findings && findings.state !== 'pending') break;
+      await new Promise((resolve) => { setTimeout(resolve, 500); });
+    }
+    assert.equal(findings?.state, 'done', `the front's reading: ${JSON.stringify(findings)}`);
+    assert.equal(findings.roster_match, 'mismatch', JSON.stringify(findings));
+    assert.ok(findings.mismatched?.includes('number'), JSON.stringify(findings));
+
+    // The exam site's reviewer opens the dossier.
+    const p = await staffSignIn(browser, base, 'xicheng', demo.staff.xicheng);
+    await p.locator('table.queue tbody tr').filter({ hasText: '李华' }).click();
+    await p.locator('#decision').waitFor();
+    const viewer = p.locator(`#material-id_card .viewer[data-id="${front.id}"]`);
+    const read = viewer.locator('.findings');
+    const mark = read.locator('.finding.bad').filter({ hasText: '身份证号与报名信息不一致' });
+    await mark.waitFor();
+    assert.match(await mark.textContent(), /^✗\s*身份证号与报名信息不一致$/);
+    assert.ok(await mark.isVisible(), 'the ✗ mark is on the screen');
+    // Beside it what was read and what the registration says (masked as the reviewer sees it).
+    const detail = await read.locator('.finding-detail').textContent();
+    assert.match(detail, /识别：/);
+    assert.ok(detail.includes(`报名：李华 ${await p.locator('#id-number').textContent()}`), detail);
+    assert.match(await read.textContent(), /自动识别，仅供参考/);
+    assert.equal(await read.locator('a, button, input, select, textarea, [tabindex]').count(), 0, 'the marks are no controls');
+    // The same at full size, where the keys take the reviewer.
+    await viewer.locator('.frame').click();
+    await p.keyboard.press('f');
+    await p.locator('#fullsize .findings .finding.bad').filter({ hasText: '身份证号与报名信息不一致' }).waitFor();
+    await p.keyboard.press('Escape');
+    await p.locator('#fullsize').waitFor({ state: 'detached' });
+    // And in English.
+    await p.getByRole('button', { name: 'English', exact: true }).click();
+    await viewer.locator('.finding.bad').filter({ hasText: 'The ID number differs from the registration' }).waitFor();
+    await viewer.getByText('Read automatically; advice only').waitFor();
+    await p.context().close();
   });
 
   it('J stops at the last material and K at the first; nothing wraps round, and the candidate stays in view', async () => {

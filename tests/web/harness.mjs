@@ -14,6 +14,8 @@ export const root = resolve(here, '../..');
 export const shots = join(root, 'docs/screenshots');
 export const photos = join(root, 'testdata/photos');
 export const fixtures = join(root, 'tests/fixtures');
+/** The web tests' own photos: generated ID cards (id-front-other.jpg, id-back.jpg). */
+export const webFixtures = join(here, 'fixtures');
 export const serverBin = process.env.DOSSIER_SERVER_BIN || join(root, 'target/debug/dossier-server');
 // The flags this machine's Chromium needs (see the README): no sandbox as root, no GPU, and no
 // background connections to Google's hosts, which the closed network refuses.

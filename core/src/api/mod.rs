@@ -543,7 +543,8 @@ wire_object! {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
         pub side: Option<CardSide>,
-        /// The image shows the other side from the one its slot is for (slot 1 front, 2 back).
+        /// The image shows the other side from the one its slot is for (the first slot, 正面, is
+        /// for the front; the second, 反面, for the back).
         #[serde(default)]
         #[cfg_attr(feature = "openapi", oai(default))]
         pub wrong_slot: bool,

@@ -490,7 +490,7 @@ mod tests {
 
     #[test]
     fn masks() {
-        assert_eq!(mask_id_number("110101199003071234"), "110***********1234");
+        assert_eq!(mask_id_number("110101199003091234"), "110***********1234");
         assert_eq!(mask_mobile("13812345678"), "138****5678");
         assert!(Mobile::parse("13812345678").is_ok() && Mobile::parse("23812345678").is_err());
         assert!(Email::parse("a@b.cn").is_ok() && Email::parse("a@b").is_err());

@@ -337,7 +337,7 @@ fn prepare_bytes(
         _ => decoded.image,
     };
     let turn = if options.turn_by_content && options.framing != Framing::Person {
-        upright::content_turn(&image).unwrap_or(0)
+        upright::content_turn(&image, options.document).unwrap_or(0)
     } else {
         0
     };

@@ -10,14 +10,16 @@
 //!    tells horizontal lines from vertical ones, for Chinese as for Latin text.
 //! 2. **Which end is up**, for lines found horizontal: a document's title is larger than its text
 //!    and stands in its top part; labels and paragraphs start at a common left margin while their
-//!    ends are ragged. Each is a vote; the title weighs double.
+//!    ends are ragged. Each is a vote; the title weighs double. Not the title on an ID card: the
+//!    largest line of its front is the number, at the bottom (the title vote turned 15% of
+//!    generated card photos upside down), so a card is judged by its margins alone.
 //!
 //! An unclear answer (too little text, votes that disagree, lines neither way) turns nothing:
 //! a wrong turn is worse than none, since the candidate sees and can retake a sideways photo.
 use image::{GrayImage, Luma, RgbImage};
 use imageproc::contrast::adaptive_threshold;
 
-use super::checks::small_grey;
+use super::checks::{DocumentKind, small_grey};
 
 /// Long edge of the grey copy read for text: body text of an A4 page is ~10 px high here.
 pub const ANALYSIS_LONG_EDGE: u32 = 800;
@@ -27,7 +29,7 @@ const MIN_LINES: usize = 4;
 const DIRECTION_RATIO: f32 = 1.35;
 
 /// Clockwise quarter turns (0-3) that make the content upright, when the content says so clearly.
-pub fn content_turn(image: &RgbImage) -> Option<u8> {
+pub fn content_turn(image: &RgbImage, document: DocumentKind) -> Option<u8> {
     let grey = small_grey(image, ANALYSIS_LONG_EDGE);
     let ink = ink_of(&grey)?;
     let text_height = typical_height(&ink)?;
@@ -51,7 +53,7 @@ pub fn content_turn(image: &RgbImage) -> Option<u8> {
     let (w, h) = grey.dimensions();
     let page_h = if vertical { w } else { h };
     let frame: Vec<Blob> = lines.iter().map(|b| b.in_page(vertical, w)).collect();
-    let upside_down = upside_down(&frame, page_h)?;
+    let upside_down = upside_down(&frame, page_h, document != DocumentKind::IdCard)?;
     // Vertical lines: the page's top is at the frame's right (a page turned a quarter clockwise
     // in the photo) or its left; `in_page` maps as if the top were at the right.
     Some(match (vertical, upside_down) {
@@ -252,7 +254,7 @@ fn text_lines(blobs: &[Blob], vertical: bool) -> Vec<Blob> {
 }
 
 /// Whether lines running left to right say the page is upside down; None when they do not say.
-fn upside_down(lines: &[Blob], page_h: u32) -> Option<bool> {
+fn upside_down(lines: &[Blob], page_h: u32, titled: bool) -> Option<bool> {
     let mut vote = 0.0f32;
     // The title: lines clearly taller than the text, in the top or bottom part.
     let mut heights: Vec<u32> = lines.iter().map(Blob::height).collect();
@@ -264,7 +266,7 @@ fn upside_down(lines: &[Blob], page_h: u32) -> Option<bool> {
         weight += a;
         centre += a * (b.y0 + b.y1) as f32 / 2.0 / page_h as f32;
     }
-    if weight > 0.0 {
+    if titled && weight > 0.0 {
         let at = centre / weight;
         if at < 0.4 {
             vote -= 2.0;

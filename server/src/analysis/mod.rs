@@ -353,9 +353,12 @@ pub fn findings(
         .is_some_and(|until| until < roster.exam_day);
     match side {
         CardSide::Front => {
+            // A number that fails its check character was most likely misread (the check
+            // catches any one wrong digit): shown, never claimed as a difference.
             let number_differs = reading
                 .number
                 .as_deref()
+                .filter(|_| reading.check_ok)
                 .map(|n| !n.eq_ignore_ascii_case(roster.id_number.trim()));
             let name_differs = reading.name.as_deref().map(|n| n != roster.name.trim());
             if number_differs == Some(true) {

@@ -20,9 +20,11 @@ pub struct OcrWord {
     pub text: String,
     /// 0-100, Tesseract's own.
     pub confidence: f32,
-    /// Left edge and top, in pixels of the image read.
+    /// The word's box, in pixels of the image read.
     pub left: u32,
     pub top: u32,
+    pub width: u32,
+    pub height: u32,
 }
 
 impl OcrLine {
@@ -42,6 +44,19 @@ pub enum OcrError {
     Timeout(Duration),
     #[error("tesseract failed: {0}")]
     Failed(String),
+    #[error("the image cannot be decoded: {0}")]
+    Undecodable(String),
+}
+
+/// What to read an image as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    /// A block of Chinese text with digits (a whole card).
+    Block,
+    /// One line of Chinese (a name).
+    ChineseLine,
+    /// One line of digits (a citizen number).
+    DigitLine,
 }
 
 #[derive(Debug, Clone)]
@@ -72,11 +87,26 @@ impl Tesseract {
         Ok(())
     }
 
-    /// The lines of text in `image` (JPEG or PNG bytes), read as Simplified Chinese with
-    /// Latin digits, as one block of text (page segmentation mode 6).
-    pub async fn read(&self, image: &[u8]) -> Result<Vec<OcrLine>, OcrError> {
+    /// The lines of text in `image` (JPEG or PNG bytes), read as `how` says.
+    pub async fn read(&self, image: &[u8], how: Reading) -> Result<Vec<OcrLine>, OcrError> {
+        let args: &[&str] = match how {
+            // Simplified Chinese with Latin digits, as one block of text (page segmentation 6).
+            Reading::Block => &["-l", "chi_sim", "--psm", "6"],
+            Reading::ChineseLine => &["-l", "chi_sim", "--psm", "7"],
+            // A line of digits (and the X a citizen number may end with), nothing else.
+            Reading::DigitLine => &[
+                "-l",
+                "eng",
+                "--psm",
+                "7",
+                "-c",
+                "tessedit_char_whitelist=0123456789X",
+            ],
+        };
         let mut child = Command::new(&self.program)
-            .args(["stdin", "stdout", "-l", "chi_sim", "--psm", "6", "tsv"])
+            .args(["stdin", "stdout"])
+            .args(args)
+            .arg("tsv")
             .env("OMP_THREAD_LIMIT", "1")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -128,6 +158,8 @@ pub fn parse_tsv(tsv: &str) -> Vec<OcrLine> {
             confidence: f[10].parse().unwrap_or(0.0),
             left: num(6),
             top: num(7),
+            width: num(8),
+            height: num(9),
         };
         match lines.last_mut() {
             Some((k, line)) if *k == key => line.words.push(word),

@@ -112,6 +112,14 @@ addStrings({
   'p.uploading': ['正在上传…', 'Uploading…'],
   'p.uploaded': ['已上传：{name}', 'Uploaded: {name}'],
   'p.deleted': ['已删除。', 'Deleted.'],
+  // What reading an uploaded ID card found that the candidate can put right before submitting.
+  'f.wrong_slot.front': ['这张照片像是身份证反面（国徽面），此处应上传正面（人像面）。', 'This photo looks like the back of an ID card (the side with the national emblem); this slot is for the front (the side with your photo).'],
+  'f.wrong_slot.back': ['这张照片像是身份证正面（人像面），此处应上传反面（国徽面）。', 'This photo looks like the front of an ID card (the side with your photo); this slot is for the back (the side with the national emblem).'],
+  'f.number': ['识别到的身份证号与您的报名信息不一致，请确认上传的是本人身份证。', 'The ID number read from this photo differs from your registration; make sure it is your own ID card.'],
+  'f.name': ['识别到的姓名与您的报名信息不一致，请确认。', 'The name read from this photo differs from your registration; please check it.'],
+  'f.expired': ['这张身份证的有效期已过，请上传有效证件。', 'This ID card has expired; please upload a valid one.'],
+  'f.slot': ['{slot}：{text}', '{slot}: {text}'],
+  'f.advice': ['以上提示由系统自动识别，仅供参考，不影响提交。', 'These notes come from reading the photo automatically and are advice only; you can still submit.'],
   // A photo refused in the browser, before anything is sent.
   'pick.heic': ['这是 HEIC 格式的照片，无法上传。请在 iPhone“设置 → 相机 → 格式”中选择“兼容性最佳”后重新拍摄，或将照片截屏后上传截图。', 'This is a HEIC photo, which cannot be uploaded. On the iPhone choose Settings → Camera → Formats → "Most Compatible" and take it again, or upload a screenshot of it.'],
   'pick.other': ['只能上传 JPG 或 PNG 格式的照片，该文件不是这两种格式。', 'Only JPG or PNG photos can be uploaded; this file is neither.'],
@@ -195,6 +203,7 @@ function header() {
 async function route() {
   clearNotice();
   untell();
+  stopFindings();
   const params = new URLSearchParams(location.search);
   if (location.pathname === '/enter' && params.get('ticket')) {
     const ticket = params.get('ticket');
@@ -392,6 +401,7 @@ async function showMaterials() {
     messagesPanel(inbox),
     h('section', { class: 'materials', 'aria-label': t('nav.materials') }, d.materials.map((m) => materialCard(d, m))),
   );
+  watchFindings(d);
 }
 
 /**
@@ -530,6 +540,10 @@ function materialCard(d, m) {
     const image = m.images.find((i) => i.slot === slot);
     slots.push(slotView(d, m, slot, slotLabel(c, slot), image));
   }
+  // An ID card's warnings live here, told as they come (a reading finishes after the upload).
+  const warnings = c.document === 'id_card'
+    ? h('div', { class: 'findings-warnings', id: `findings-${c.code}`, 'aria-live': 'polite' }, findingsNotes(m))
+    : null;
   return h('article', { class: 'card material', id: `material-${c.code}`, dataset: { category: c.code } },
     h('header', {},
       h('h3', {}, mark, ' ', c.name, ' ', stateBadge),
@@ -539,7 +553,8 @@ function materialCard(d, m) {
     // The reviewer's note is red while the material waits to be replaced; after that it is history.
     m.note ? h('p', { class: m.state === 'returned' ? 'notice error note' : 'muted note' },
       m.state === 'returned' ? `${m.note.reason}：${m.note.message}` : t('m.note_history', { reason: m.note.reason, message: m.note.message })) : null,
-    h('div', { class: 'slots' }, slots));
+    h('div', { class: 'slots' }, slots),
+    warnings);
 }
 
 /** The long side of the server's thumbnails (THUMBNAIL_LONG_EDGE in core). */
@@ -558,7 +573,7 @@ function slotView(d, m, slot, label, image) {
     const lock = image.locked
       ? h('span', { class: 'badge locked' }, t('c.locked'))
       : h('span', { class: 'badge unlocked' }, t('c.unlocked'));
-    return h('figure', { class: 'slot filled', dataset: { slot } },
+    return h('figure', { class: cardWarnings(image).length ? 'slot filled warned' : 'slot filled', dataset: { slot, image: image.id } },
       h('button', { type: 'button', class: 'thumb', 'aria-label': t('c.view', { name }), onclick: () => showImage(name, image) }, thumb),
       h('figcaption', {}, h('span', { class: 'slot-label' }, label), ' ', lock),
       image.locked ? null : h('div', { class: 'slot-actions' },
@@ -568,6 +583,89 @@ function slotView(d, m, slot, label, image) {
   return h('figure', { class: 'slot empty', dataset: { slot } },
     h('div', { class: 'placeholder' }, m.can_upload ? pickButton(m, slot, t('c.upload')) : '—'),
     h('figcaption', {}, label));
+}
+
+// ------------------------------------------------------------------------------------------------
+// What the server read off an uploaded ID card
+//
+// The server reads an ID card in the background after its upload. What the candidate can put
+// right before submitting (the card's other side in this slot, another person's number or name,
+// a card past its validity) is said under the card's slots, after the slot's name: advice, never
+// a refusal, so submitting stays possible. A reading not finished or not possible says nothing.
+// While one is under way the page looks again a few times, further apart, then stops.
+
+/** The waits before each fresh look at the dossier while an ID card is being read. */
+const FINDINGS_RECHECK_MS = [2000, 3000, 5000, 8000, 10000, 15000];
+/** The looks of the materials drawn last: a redraw or another page ends them. */
+let findingsWatch = null;
+
+/** What the reading of one image asks the candidate to check; nothing once the image is locked. */
+function cardWarnings(image) {
+  const f = image.findings;
+  if (!f || f.state !== 'done' || image.locked) return [];
+  const said = [];
+  if (f.wrong_slot) said.push(t(image.slot === 0 ? 'f.wrong_slot.front' : 'f.wrong_slot.back'));
+  if (f.roster_match === 'mismatch') {
+    const differ = f.mismatched || [];
+    if (differ.includes('number')) said.push(t('f.number'));
+    else if (differ.includes('name')) said.push(t('f.name'));
+  }
+  if (f.expired) said.push(t('f.expired'));
+  return said;
+}
+
+/** A material's warnings, each after its slot's name, and that they are advice; none: nothing. */
+function findingsNotes(m) {
+  const items = m.images.flatMap((image) => cardWarnings(image)
+    .map((text) => h('li', {}, t('f.slot', { slot: slotLabel(m.category, image.slot), text }))));
+  return items.length ? [h('ul', {}, items), h('p', { class: 'muted small' }, t('f.advice'))] : [];
+}
+
+const readingUnderWay = (d) => d.materials.some((m) => m.images.some((i) => !i.locked && i.findings?.state === 'pending'));
+
+/**
+ * While an image of the dossier `d` (as just drawn) is being read, look again a few times and
+ * put each ID card's warnings in place: the rest of the page (focus, scrolling, a dialog) stays.
+ */
+function watchFindings(d) {
+  stopFindings();
+  if (!readingUnderWay(d)) return;
+  const watch = { tries: 0, timer: 0 };
+  const again = async () => {
+    let fresh;
+    try {
+      fresh = await api('GET', '/api/v1/dossier');
+    } catch {
+      return; // said nowhere: the warnings show on the next visit
+    }
+    if (findingsWatch !== watch) return; // drawn again meanwhile, or another page
+    for (const m of fresh.materials) showFindings(m);
+    watch.tries += 1;
+    if (readingUnderWay(fresh) && watch.tries < FINDINGS_RECHECK_MS.length) {
+      watch.timer = setTimeout(again, FINDINGS_RECHECK_MS[watch.tries]);
+    }
+  };
+  findingsWatch = watch;
+  watch.timer = setTimeout(again, FINDINGS_RECHECK_MS[0]);
+}
+
+function stopFindings() {
+  if (findingsWatch) clearTimeout(findingsWatch.timer);
+  findingsWatch = null;
+}
+
+/** A material's warnings as read now, for the images the page shows (not one stored elsewhere since). */
+function showFindings(m) {
+  const box = document.getElementById(`findings-${m.category.code}`);
+  if (!box) return;
+  const card = document.getElementById(`material-${m.category.code}`);
+  const shown = m.images.filter((image) => card.querySelector(`.slot[data-image="${image.id}"]`));
+  for (const image of shown) {
+    card.querySelector(`.slot[data-image="${image.id}"]`).classList.toggle('warned', cardWarnings(image).length > 0);
+  }
+  const notes = findingsNotes({ ...m, images: shown });
+  // Told again only when it changed: a live region reads out what it is given.
+  if (box.textContent !== notes.map((n) => n.textContent).join('')) box.replaceChildren(...notes);
 }
 
 /** The upload button of a free slot (or the replace button of an unlocked image). */

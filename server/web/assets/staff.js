@@ -136,6 +136,26 @@ addStrings({
   'd.leave.ask': ['已作出的审核意见尚未提交，离开后将不会保存。', 'The verdicts you made have not been sent and will not be kept.'],
   'd.leave.stay': ['留在此页', 'Stay'],
   'd.leave.go': ['放弃并离开', 'Discard and leave'],
+  // What the server read off an ID-card image: advice beside the image, never a decision.
+  'f.match': ['与报名信息一致', 'Matches the registration'],
+  'f.mismatch': ['与报名信息不一致', 'Differs from the registration'],
+  'f.mismatch.number': ['身份证号与报名信息不一致', 'The ID number differs from the registration'],
+  'f.mismatch.name': ['姓名与报名信息不一致', 'The name differs from the registration'],
+  'f.unread': ['未能识别', 'Not read'],
+  'f.unread.why': ['未能识别：{why}', 'Not read: {why}'],
+  'f.why.illegible': ['照片不清晰', 'the photo is not clear'],
+  'f.why.not_id_card': ['不像身份证', 'it does not look like an ID card'],
+  'f.wrong_slot': ['正反面放反了', 'Front and back are in the wrong slots'],
+  'f.check_digit': ['号码校验位不正确', 'The number\'s check character is wrong'],
+  'f.expired': ['证件已过期', 'Card expired'],
+  'f.pending': ['识别中…', 'Reading…'],
+  'f.failed': ['未能自动识别', 'Could not be read automatically'],
+  'f.read': ['识别：', 'Read: '],
+  'f.roster': ['报名：', 'Registered: '],
+  'f.authority': ['签发机关：{value}', 'Issued by: {value}'],
+  'f.valid_until': ['有效期至：{value}', 'Valid until: {value}'],
+  'f.long_term': ['长期', 'no end date'],
+  'f.advice': ['自动识别，仅供参考', 'Read automatically; advice only'],
   'audit.claim': ['领取审核', 'claimed'],
   'audit.release': ['释放领取', 'released'],
   'audit.approve': ['通过', 'approved'],
@@ -627,6 +647,8 @@ async function showQueue() {
 const REASONS = ['blurry', 'wrong_document', 'incomplete', 'expired', 'other'];
 const ZOOM_STEP = 1.25;
 const MAX_ZOOM = 8;
+/** While an ID card is being read: the waits before each of the few fresh looks at the dossier. */
+const FINDINGS_RECHECK_MS = [4000, 8000, 15000];
 
 /**
  * A modal of the console's own (common.js's `dialog` cannot choose the button Enter presses):
@@ -658,8 +680,79 @@ function modal({ id, cls = '', title, body, buttons, initial, keys = {} }) {
   });
 }
 
-/** An image at its own size (one image pixel a screen pixel), scrolled in a large dialog. */
-function showFullSize(src, name) {
+// What the server read off an ID-card image (an image's `findings`), beside the image: a mark for
+// what stands out (a symbol and words; the colour only repeats them), the fields read beside the
+// registration's, and always that it was read automatically, as advice. It decides nothing and
+// takes neither the focus nor a key.
+
+/** Whether the console has words for `key`. */
+const hasWords = (key) => t(key) !== key;
+
+/** The marks for a reading, each [kind, symbol, words]: kind is ok, bad, warn, unknown or quiet. */
+function findingMarks(f) {
+  if (!f) return [];
+  if (f.state === 'pending') return [['quiet', '', t('f.pending')]];
+  if (f.state !== 'done') return [['quiet', '', t('f.failed')]];
+  const marks = [];
+  if (f.roster_match === 'match') marks.push(['ok', '✓', t('f.match')]);
+  if (f.roster_match === 'mismatch') {
+    const differ = (f.mismatched || []).filter((what) => hasWords(`f.mismatch.${what}`));
+    if (differ.length) differ.forEach((what) => marks.push(['bad', '✗', t(`f.mismatch.${what}`)]));
+    else marks.push(['bad', '✗', t('f.mismatch')]);
+  }
+  // The back carries no number or name: it is compared on the front, and says nothing here.
+  if (f.roster_match === 'unread' && f.unread_reason !== 'back_side') {
+    const why = hasWords(`f.why.${f.unread_reason}`) ? t(`f.why.${f.unread_reason}`) : '';
+    marks.push(['unknown', '?', why ? t('f.unread.why', { why }) : t('f.unread')]);
+  }
+  if (f.check_digit_ok === false) marks.push(['warn', '!', t('f.check_digit')]);
+  if (f.expired) marks.push(['bad', '✗', t('f.expired')]);
+  if (f.wrong_slot) marks.push(['warn', '!', t('f.wrong_slot')]);
+  return marks;
+}
+
+/**
+ * The front's name and number as read beside the registration's (`roster`: the dossier's
+ * candidate, the number masked as the role sees it), what differs underlined; the back's
+ * issuing authority and validity. Null when nothing usable was read.
+ */
+function findingDetail(f, roster) {
+  if (f?.state !== 'done') return null;
+  const parts = [];
+  if ((f.roster_match === 'match' || f.roster_match === 'mismatch') && (f.name_read || f.number_read)) {
+    const differ = new Set(f.roster_match === 'mismatch' ? f.mismatched || [] : []);
+    const part = (what, value) => h('span', { class: differ.has(what) ? 'differs' : null }, value || '—');
+    parts.push(
+      h('span', { class: 'finding-read' }, t('f.read'), part('name', f.name_read), ' ', part('number', f.number_read)),
+      h('span', { class: 'finding-roster' }, t('f.roster'), roster.name, ' ', roster.id_number),
+    );
+  }
+  if (f.authority) parts.push(h('span', {}, t('f.authority', { value: f.authority })));
+  if (f.valid_until) {
+    const value = f.valid_until === '长期' ? t('f.long_term') : f.valid_until;
+    parts.push(h('span', { class: f.expired ? 'differs' : null }, t('f.valid_until', { value })));
+  }
+  return parts.length ? parts : null;
+}
+
+/** A reading as it is shown beside its image; an empty list when there is nothing to say. */
+function findingsView(f, roster) {
+  const marks = findingMarks(f);
+  const detail = findingDetail(f, roster);
+  if (!marks.length && !detail) return [];
+  return [
+    ...marks.map(([kind, symbol, words]) => h('span', { class: `finding ${kind}` },
+      symbol ? h('span', { class: 'symbol', 'aria-hidden': 'true' }, symbol) : null, words)),
+    detail ? h('span', { class: 'finding-detail' }, detail) : null,
+    f.state === 'done' ? h('span', { class: 'finding-advice' }, t('f.advice')) : null,
+  ].filter(Boolean);
+}
+
+/**
+ * An image at its own size (one image pixel a screen pixel), scrolled in a large dialog; above it
+ * what was read off it (`findings`: nodes from `findingsView`), if anything.
+ */
+function showFullSize(src, name, findings = []) {
   const img = h('img', { class: 'full-image', src, alt: name });
   const size = h('span', {});
   const describe = () => { size.textContent = t('d.full.size', { w: img.naturalWidth, h: img.naturalHeight }); };
@@ -669,6 +762,7 @@ function showFullSize(src, name) {
     body: [
       h('p', { class: 'small muted' }, size, ' ',
         h('a', { href: src, target: '_blank', rel: 'noopener', id: 'fullsize-tab' }, t('d.full.tab'))),
+      findings.length ? h('div', { class: 'findings' }, findings) : null,
       h('div', { class: 'full-wrap' }, img),
     ],
     buttons: [[t('d.close'), null]],
@@ -680,18 +774,30 @@ function showFullSize(src, name) {
  * One image in a frame of its own, with its own view: zoomed towards the pointer (wheel) or the
  * frame's centre (keys, buttons), moved by dragging or by the arrow keys while it is larger than
  * its frame (never further than its edges, so every corner can be reached), turned a quarter at a
- * time, opened at full size. `onUse` runs when the reviewer points at it or moves into it.
+ * time, opened at full size. `onUse` runs when the reviewer points at it or moves into it. Below
+ * it, and in the full-size view, what was read off an ID card (`findings`, compared with
+ * `roster`), until `setFindings` gives a newer reading.
  */
-function imageViewer({ src, name, caption, onUse }) {
+function imageViewer({ src, name, caption, onUse, findings, roster }) {
   const view = { zoom: 1, rotate: 0, x: 0, y: 0 }; // x, y: the image's centre from the frame's
   const img = h('img', { src, alt: name, draggable: 'false' });
   const frame = h('div', { class: 'frame' }, img);
   const tool = (key, action) => h('button', { type: 'button', class: `tool-${key.slice(2)}`, onclick: action }, t(key));
+  const read = h('div', { class: 'findings' });
   const figure = h('figure', { class: 'viewer', dataset: { zoom: '1', rotate: '0' } },
     frame,
     h('figcaption', {}, h('span', { class: 'caption' }, caption), h('span', { class: 'tools' },
       tool('d.zoom', () => zoom(ZOOM_STEP)), tool('d.unzoom', () => zoom(1 / ZOOM_STEP)),
-      tool('d.rotate', () => rotate()), tool('d.reset', () => reset()), tool('d.full', () => full()))));
+      tool('d.rotate', () => rotate()), tool('d.reset', () => reset()), tool('d.full', () => full()))),
+    read);
+  let reading = findings;
+  function setFindings(next) {
+    reading = next;
+    const shown = findingsView(reading, roster);
+    read.replaceChildren(...shown);
+    if (reading?.state) figure.dataset.finding = reading.state; else delete figure.dataset.finding;
+  }
+  setFindings(findings);
   const ready = () => img.naturalWidth > 0 && frame.clientWidth > 0;
 
   /** The frame, the image's box as laid out (unturned) and as turned, and the scale that fits it. */
@@ -747,7 +853,7 @@ function imageViewer({ src, name, caption, onUse }) {
     apply();
   }
   function full() {
-    return showFullSize(src, name);
+    return showFullSize(src, name, findingsView(reading, roster));
   }
 
   img.addEventListener('load', () => { figure.classList.add('ready'); apply(); });
@@ -784,7 +890,7 @@ function imageViewer({ src, name, caption, onUse }) {
   frame.addEventListener('pointerup', endDrag);
   frame.addEventListener('pointercancel', endDrag);
 
-  return { figure, zoom, rotate, reset, step, full, zoomed: () => figure.classList.contains('zoomed') };
+  return { figure, zoom, rotate, reset, step, full, setFindings, zoomed: () => figure.classList.contains('zoomed') };
 }
 
 async function showDossier(id, relabelled) {
@@ -811,6 +917,7 @@ async function showDossier(id, relabelled) {
   setCategoryNames(names);
   const controls = {}; // category -> its approve/return controls
   const viewers = {}; // category -> the viewers of its images, the current version's first
+  const byImage = {}; // image id -> its viewer (a newer reading goes to it)
   const active = {}; // category -> the viewer the keys act on
   let current = Math.min(mine.current, Math.max(0, materials.length - 1));
   let sending = false;
@@ -828,9 +935,12 @@ async function showDossier(id, relabelled) {
         name: m.category.name,
         caption: `${m.category.slot_labels?.[img.slot] || `#${img.slot + 1}`} · ${formatTime(img.uploaded_at)}`,
         onUse: () => use(index, viewer),
+        findings: img.findings,
+        roster: c,
       });
       viewer.figure.dataset.id = img.id;
       viewers[code].push(viewer);
+      byImage[img.id] = viewer;
       return viewer.figure;
     }));
     /**
@@ -1128,6 +1238,38 @@ async function showDossier(id, relabelled) {
 
   for (const code of Object.keys(viewers)) pick(code, 0);
   if (materials.length) select(current, { scroll: Boolean(kept) }); else say();
+  watchFindings();
+
+  /**
+   * An ID card still being read when the dossier opened: the dossier is fetched again a few
+   * times, further apart, and each image's reading put beside it; nothing else on the page
+   * changes (verdicts, zoom, focus). It stops once nothing is pending, after the last try, or
+   * once the reviewer has left the dossier (or signed out).
+   */
+  function watchFindings() {
+    const epoch = generation;
+    const root = document.getElementById('dossier');
+    const pendingIn = (dossier) => dossier.materials.some((m) => [...m.images, ...m.previous]
+      .some((img) => img.findings?.state === 'pending'));
+    const here = () => epoch === generation && root?.isConnected;
+    let tries = 0;
+    const again = async () => {
+      if (!here()) return;
+      let fresh;
+      try {
+        fresh = await api('GET', `/api/v1/review/dossiers/${id}`);
+      } catch {
+        return; // said nowhere: the reading shows when the dossier is opened again
+      }
+      if (!here()) return;
+      for (const m of fresh.materials) {
+        for (const img of [...m.images, ...m.previous]) byImage[img.id]?.setFindings(img.findings);
+      }
+      tries += 1;
+      if (pendingIn(fresh) && tries < FINDINGS_RECHECK_MS.length) setTimeout(again, FINDINGS_RECHECK_MS[tries]);
+    };
+    if (pendingIn(d)) setTimeout(again, FINDINGS_RECHECK_MS[0]);
+  }
 
   const arrows = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
   onKeys((e) => {
