@@ -488,6 +488,17 @@ wire_object! {
     }
 }
 
+impl ImageFindings {
+    /// Whether a reviewer should look twice: something differs from the roster, the side is in
+    /// the wrong slot, the number fails its check character, or the card has expired.
+    pub fn is_finding(&self) -> bool {
+        self.roster_match == Some(RosterMatch::Mismatch)
+            || self.wrong_slot
+            || self.expired
+            || self.check_digit_ok == Some(false)
+    }
+}
+
 wire_enum! {
     /// Where the server's reading of an image stands.
     pub enum AnalysisState {

@@ -232,8 +232,26 @@ impl Analyser {
                 self.count_findings(&reading);
                 let json = serde_json::to_string(&reading)
                     .map_err(|e| StorageError::Malformed(e.to_string()))?;
+                let exam_day = Advice::new(&self.settings, true).exam_day();
                 self.db
-                    .write(move |tx| analysis::finish(tx, image, &json, now))
+                    .write(move |tx| {
+                        // Flagged against the roster as it is now, for the queue's filter; what
+                        // a reviewer sees is compared afresh when shown.
+                        let (slot, name, id_number) = analysis::roster_of(tx, image)?;
+                        let row = AnalysisRow {
+                            state: "done".into(),
+                            reading_json: Some(json.clone()),
+                        };
+                        let roster = Roster {
+                            name: &name,
+                            id_number: &id_number,
+                            whole_numbers: false,
+                            exam_day,
+                        };
+                        let flagged = findings(Some(&row), slot, &roster, true)
+                            .is_some_and(|f| f.is_finding());
+                        analysis::finish(tx, image, &json, flagged, now)
+                    })
                     .await?;
                 "done"
             }

@@ -214,6 +214,9 @@ impl ReviewApi {
         #[oai(name = "state")] review_state: Query<Option<ReviewState>>,
         #[oai(validator(max_length = 64))] exam_site: Query<Option<String>>,
         resubmitted: Query<Option<bool>>,
+        /// Only dossiers with an ID-card finding: a number or name that differs from the
+        /// registration, a side in the wrong slot, a failed check character, an expired card.
+        findings: Query<Option<bool>>,
         /// Search: a username's start, part of a name, an ID number or its last digits.
         #[oai(validator(max_length = 64))]
         q: Query<Option<String>>,
@@ -230,6 +233,7 @@ impl ReviewApi {
             state: review_state.0,
             exam_site: exam_site.0,
             resubmitted_only: resubmitted.0.unwrap_or(false),
+            with_findings: findings.0.unwrap_or(false),
             search: q.0,
             whole_id_numbers: false, // decided by the caller's role in `Review::queue`
             offset: page.0.unwrap_or(0).saturating_mul(per_page),

@@ -84,19 +84,35 @@ pub fn claim_due(
     Ok(jobs)
 }
 
-/// What was read.
+/// What was read, and whether it shows a finding (for the queue's filter).
 pub fn finish(
     conn: &Connection,
     image: Uuid,
     reading_json: &str,
+    flagged: bool,
     now: OffsetDateTime,
 ) -> Result<(), StorageError> {
     conn.execute(
-        "UPDATE analyses SET state = 'done', reading_json = ?2, error = NULL, leased_until = NULL,
-                finished_at = ?3 WHERE image_id = ?1",
-        params![image.to_string(), reading_json, now.unix_timestamp()],
+        "UPDATE analyses SET state = 'done', reading_json = ?2, flagged = ?3, error = NULL,
+                leased_until = NULL, finished_at = ?4 WHERE image_id = ?1",
+        params![
+            image.to_string(),
+            reading_json,
+            flagged,
+            now.unix_timestamp()
+        ],
     )?;
     Ok(())
+}
+
+/// The slot an analysed image sits in and its candidate's registered name and ID number.
+pub fn roster_of(conn: &Connection, image: Uuid) -> Result<(u32, String, String), StorageError> {
+    Ok(conn.query_row(
+        "SELECT i.slot, c.name, c.id_number FROM images i JOIN candidates c ON c.id = i.candidate_id
+         WHERE i.id = ?1",
+        [image.to_string()],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?)
 }
 
 /// Try again at `due` (the engine failed or timed out).

@@ -332,6 +332,8 @@ const MIGRATIONS: &[&str] = &[
         due_at INTEGER NOT NULL,
         leased_until INTEGER,
         reading_json TEXT,
+        -- what was read differs from the roster, is in the wrong slot or expired (set when read)
+        flagged INTEGER NOT NULL DEFAULT 0,
         error TEXT,
         created_at INTEGER NOT NULL,
         finished_at INTEGER

@@ -426,6 +426,8 @@ pub struct QueueFilter {
     /// Narrow to one site (district roles); a site reviewer's scope fixes it.
     pub exam_site: Option<String>,
     pub resubmitted_only: bool,
+    /// Only dossiers with an ID-card finding (see `analysis`).
+    pub with_findings: bool,
     /// Candidates whose username starts with it, whose name contains it, or whose ID number is it
     /// or ends with it: its last four characters (what the mask shows), or for a caller who sees
     /// whole ID numbers (`whole_id_numbers`) any four or more.
@@ -466,6 +468,12 @@ fn queue_condition(scope: &Scope, filter: &QueueFilter) -> (String, Vec<rusqlite
     }
     if filter.resubmitted_only {
         sql.push_str(" AND r.resubmitted = 1");
+    }
+    if filter.with_findings {
+        sql.push_str(
+            " AND r.candidate_id IN (SELECT i.candidate_id FROM analyses a \
+             JOIN images i ON i.id = a.image_id WHERE a.flagged = 1 AND i.deleted_at IS NULL)",
+        );
     }
     if let Some(search) = filter
         .search
@@ -559,6 +567,7 @@ pub fn queue_counts(
         state: None,
         exam_site: exam_site.map(String::from),
         resubmitted_only: false,
+        with_findings: false,
         search: None,
         whole_id_numbers: false,
         offset: 0,
