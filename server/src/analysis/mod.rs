@@ -187,6 +187,9 @@ impl Analyser {
         let lease =
             now + time::Duration::seconds(2 * self.settings.timeout_secs.max(1) as i64 + 30);
         let limit = self.settings.workers();
+        if !self.db.read(move |c| analysis::any_due(c, now)).await? {
+            return Ok(0);
+        }
         let jobs = self
             .db
             .write(move |tx| analysis::claim_due(tx, now, lease, limit))

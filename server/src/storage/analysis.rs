@@ -49,8 +49,8 @@ pub fn claim_due(
     limit: usize,
 ) -> Result<Vec<AnalysisJob>, StorageError> {
     conn.execute(
-        "DELETE FROM analyses WHERE state IN ('pending', 'running') AND image_id IN
-             (SELECT id FROM images WHERE deleted_at IS NOT NULL)",
+        "DELETE FROM analyses WHERE state IN ('pending', 'running') AND EXISTS
+             (SELECT 1 FROM images i WHERE i.id = analyses.image_id AND i.deleted_at IS NOT NULL)",
         [],
     )?;
     let mut stmt = conn.prepare(
@@ -82,6 +82,16 @@ pub fn claim_due(
         });
     }
     Ok(jobs)
+}
+
+/// Whether any job is due (a read, so an idle worker never takes the writer).
+pub fn any_due(conn: &Connection, now: OffsetDateTime) -> Result<bool, StorageError> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM analyses WHERE state = 'pending' AND due_at <= ?1)
+             OR EXISTS (SELECT 1 FROM analyses WHERE state = 'running' AND leased_until <= ?1)",
+        [millis(now)],
+        |r| r.get(0),
+    )?)
 }
 
 /// What was read, and whether it shows a finding (for the queue's filter).
