@@ -146,6 +146,7 @@ impl Application {
                 self.state.db.clone(),
                 self.state.blobs.clone(),
                 self.settings.analysis.clone(),
+                self.state.advice.clone(),
                 self.state.metrics.clone(),
             )
             .spawn()

@@ -100,23 +100,28 @@ pub struct Advice {
 
 impl Advice {
     pub fn new(settings: &AnalysisSettings, on: bool) -> Advice {
-        Advice {
-            on,
-            exam_date: settings.exam_date.as_deref().and_then(parse_day),
+        let exam_date = settings.exam_date.as_deref().and_then(parse_day);
+        if settings.exam_date.is_some() && exam_date.is_none() {
+            tracing::warn!(
+                exam_date = settings.exam_date.as_deref().unwrap_or(""),
+                "analysis.exam_date is not a YYYY-MM-DD date; cards are judged against today"
+            );
         }
+        Advice { on, exam_date }
     }
 
     /// The day a card must still be valid on: the exam's, else today in Beijing.
     pub fn exam_day(&self) -> Date {
         self.exam_date.unwrap_or_else(|| {
+            // Unset (or not a date: `AppState::open` warned): today in Beijing.
             OffsetDateTime::now_utc()
                 .to_offset(UtcOffset::from_hms(8, 0, 0).expect("UTC+8"))
                 .date()
         })
     }
 
-    /// Each image's findings set in `views`, from the analyses of `rows` (one per view, same
-    /// order); `id_card` says whether the category holds ID cards at all.
+    /// Each image's findings set in `views` (the images of one ID-card category), from their
+    /// analyses, against `roster`.
     pub fn annotate(
         &self,
         conn: &rusqlite::Connection,
@@ -145,6 +150,7 @@ pub struct Analyser {
     settings: Arc<AnalysisSettings>,
     metrics: Arc<Metrics>,
     ocr: Tesseract,
+    advice: Advice,
 }
 
 impl Analyser {
@@ -152,10 +158,12 @@ impl Analyser {
         db: Db,
         blobs: BlobStore,
         settings: AnalysisSettings,
+        advice: Advice,
         metrics: Arc<Metrics>,
     ) -> Analyser {
         Analyser {
             ocr: settings.ocr(),
+            advice,
             db,
             blobs,
             settings: Arc::new(settings),
@@ -235,7 +243,7 @@ impl Analyser {
                 self.count_findings(&reading);
                 let json = serde_json::to_string(&reading)
                     .map_err(|e| StorageError::Malformed(e.to_string()))?;
-                let exam_day = Advice::new(&self.settings, true).exam_day();
+                let exam_day = self.advice.exam_day();
                 self.db
                     .write(move |tx| {
                         // Flagged against the roster as it is now, for the queue's filter; what
