@@ -137,20 +137,15 @@ fn summaries(materials: &[MaterialView]) -> Vec<MaterialSummary<'_>> {
         .collect()
 }
 
-/// Everything the materials page shows, read in one go.
+/// Everything the materials page shows, read in one go; with `advice`, the ID cards' findings.
 pub fn compose_view(
     conn: &Connection,
     candidate: Uuid,
     now: OffsetDateTime,
-    advice: &Advice,
+    advice: Option<&Advice>,
 ) -> Result<DossierView, StorageError> {
     let c = storage::candidate_by_id(conn, candidate)?;
-    let roster = Roster {
-        name: &c.name,
-        id_number: &c.id_number,
-        whole_numbers: false,
-        exam_day: advice.exam_day(),
-    };
+
     let d = storage::district(conn, &c.district)?;
     let window = window_of(&d, now);
     let attributes = c.rule_attributes();
@@ -170,7 +165,14 @@ pub fn compose_view(
         let held = images.remove(&cat.code).unwrap_or_default();
         let note = row.and_then(note_of);
         let mut views: Vec<ImageView> = held.iter().map(|i| image_view(i, locked)).collect();
-        if cat.document == DocumentKind::IdCard {
+        // What was read off an ID card (none for submitting, which only checks the counts).
+        if let Some(advice) = advice.filter(|_| cat.document == DocumentKind::IdCard) {
+            let roster = Roster {
+                name: &c.name,
+                id_number: &c.id_number,
+                whole_numbers: false,
+                exam_day: advice.exam_day(),
+            };
             advice.annotate(conn, &mut views, &roster)?;
         }
         materials.push(MaterialView {
@@ -344,7 +346,7 @@ impl Dossiers {
         self.db
             .read({
                 let advice = self.advice.clone();
-                move |c| compose_view(c, candidate, now, &advice)
+                move |c| compose_view(c, candidate, now, Some(&advice))
             })
             .await
             .map_err(ApiError::from)
@@ -532,7 +534,7 @@ impl Dossiers {
     pub async fn submit(&self, candidate: Uuid, now: OffsetDateTime) -> ApiResult<SubmitReceipt> {
         self.db
             .write(move |tx| {
-                let view = compose_view(tx, candidate, now, &Advice::default())?;
+                let view = compose_view(tx, candidate, now, None)?;
                 domain::check_submit(view.window.state, view.state, &summaries(&view.materials))?;
                 for m in &view.materials {
                     if matches!(m.state, MaterialState::Open | MaterialState::Returned) {

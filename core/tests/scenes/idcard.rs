@@ -25,7 +25,7 @@ use imageproc::geometric_transformations::Projection;
 use imageproc::point::Point;
 use imageproc::rect::Rect;
 
-use super::{Rng, composite, desk, jpeg_with_orientation, light, noise};
+use super::{Rng, composite, desk, extent, jpeg_with_orientation, light, noise, placed};
 
 const FONT_PATH: &str = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc";
 
@@ -1114,37 +1114,13 @@ fn photograph(card: IdCard, mut rng: Rng, side: Side) -> IdPhoto {
     // As scene(): size from the area, a tilt about the centre and each corner pushed by up to
     // `perspective` of the card's size; smaller if that does not fit inside a 3% margin.
     let mut scale = (area * fw as f32 * fh as f32 / (dw * dh)).sqrt();
-    let half = [
-        (-dw / 2.0, -dh / 2.0),
-        (dw / 2.0, -dh / 2.0),
-        (dw / 2.0, dh / 2.0),
-        (-dw / 2.0, dh / 2.0),
-    ];
     let jitter: [(f32, f32); 4] = std::array::from_fn(|_| {
         (
             rng.range(-perspective, perspective),
             rng.range(-perspective, perspective),
         )
     });
-    let place = |scale: f32| {
-        let mut k = 0;
-        half.map(|(x, y)| {
-            let (jx, jy) = jitter[k];
-            k += 1;
-            let (x, y) = (x * scale + jx * dw * scale, y * scale + jy * dh * scale);
-            (x * c - y * s, x * s + y * c)
-        })
-    };
-    let extent = |corners: &[(f32, f32); 4]| {
-        let xs = corners.iter().map(|p| p.0);
-        let ys = corners.iter().map(|p| p.1);
-        (
-            xs.clone().fold(f32::MAX, f32::min),
-            xs.fold(f32::MIN, f32::max),
-            ys.clone().fold(f32::MAX, f32::min),
-            ys.fold(f32::MIN, f32::max),
-        )
-    };
+    let place = |scale: f32| placed(dw, dh, scale, &jitter, (s, c));
     let pad = 0.03 * fw.min(fh) as f32;
     let (min_x, max_x, min_y, max_y) = extent(&place(scale));
     let fit =

@@ -397,6 +397,41 @@ impl Setup {
     }
 }
 
+/// The corners of a `dw` x `dh` document scaled by `scale`, each pushed by its `jitter` (a
+/// fraction of the document's size) and turned by the angle whose sine and cosine are `turn`,
+/// about the origin: top-left, top-right, bottom-right, bottom-left.
+fn placed(
+    dw: f32,
+    dh: f32,
+    scale: f32,
+    jitter: &[(f32, f32); 4],
+    (s, c): (f32, f32),
+) -> [(f32, f32); 4] {
+    let half = [
+        (-dw / 2.0, -dh / 2.0),
+        (dw / 2.0, -dh / 2.0),
+        (dw / 2.0, dh / 2.0),
+        (-dw / 2.0, dh / 2.0),
+    ];
+    std::array::from_fn(|k| {
+        let ((x, y), (jx, jy)) = (half[k], jitter[k]);
+        let (x, y) = (x * scale + jx * dw * scale, y * scale + jy * dh * scale);
+        (x * c - y * s, x * s + y * c)
+    })
+}
+
+/// The smallest x, largest x, smallest y and largest y of `corners`.
+fn extent(corners: &[(f32, f32); 4]) -> (f32, f32, f32, f32) {
+    let xs = corners.iter().map(|p| p.0);
+    let ys = corners.iter().map(|p| p.1);
+    (
+        xs.clone().fold(f32::MAX, f32::min),
+        xs.fold(f32::MIN, f32::max),
+        ys.clone().fold(f32::MAX, f32::min),
+        ys.fold(f32::MIN, f32::max),
+    )
+}
+
 pub fn scene(seed: u64, setup: Setup) -> Scene {
     let mut rng = Rng::new(seed);
     let (fw, fh) = (setup.width, setup.height);
@@ -412,12 +447,6 @@ pub fn scene(seed: u64, setup: Setup) -> Scene {
         let mut scale = (setup.area * fw as f32 * fh as f32 / (dw * dh)).sqrt();
         let angle = (setup.turn as f32 * 90.0 + setup.tilt).to_radians();
         let (s, c) = angle.sin_cos();
-        let half = [
-            (-dw / 2.0, -dh / 2.0),
-            (dw / 2.0, -dh / 2.0),
-            (dw / 2.0, dh / 2.0),
-            (-dw / 2.0, dh / 2.0),
-        ];
         let jitter: [(f32, f32); 4] = std::array::from_fn(|_| {
             (
                 rng.range(-setup.perspective, setup.perspective),
@@ -425,25 +454,7 @@ pub fn scene(seed: u64, setup: Setup) -> Scene {
             )
         });
         let pad = 0.03 * fw.min(fh) as f32;
-        let place = |scale: f32| {
-            let mut k = 0;
-            half.map(|(x, y)| {
-                let (jx, jy) = jitter[k];
-                k += 1;
-                let (x, y) = (x * scale + jx * dw * scale, y * scale + jy * dh * scale);
-                (x * c - y * s, x * s + y * c)
-            })
-        };
-        let extent = |corners: &[(f32, f32); 4]| {
-            let xs = corners.iter().map(|p| p.0);
-            let ys = corners.iter().map(|p| p.1);
-            (
-                xs.clone().fold(f32::MAX, f32::min),
-                xs.fold(f32::MIN, f32::max),
-                ys.clone().fold(f32::MAX, f32::min),
-                ys.fold(f32::MIN, f32::max),
-            )
-        };
+        let place = |scale: f32| placed(dw, dh, scale, &jitter, (s, c));
         let (min_x, max_x, min_y, max_y) = extent(&place(scale));
         if setup.area <= 1.0 {
             let fit = ((fw as f32 - 2.0 * pad) / (max_x - min_x))

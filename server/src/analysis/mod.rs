@@ -19,8 +19,8 @@ use dossier_core::domain;
 use time::{Date, OffsetDateTime, UtcOffset};
 use tokio::task::JoinSet;
 
-use crate::ops::Metrics;
 use crate::ops::metrics::OutcomeLabels;
+use crate::ops::{Metrics, background};
 use crate::storage::analysis::{self, AnalysisJob, AnalysisRow};
 use crate::storage::{BlobStore, Db, StorageError};
 use idcard::CardReading;
@@ -175,16 +175,7 @@ impl Analyser {
     pub fn spawn(self) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             let idle = Duration::from_millis(self.settings.poll_interval_ms.max(10));
-            loop {
-                match self.tick().await {
-                    Ok(0) => tokio::time::sleep(idle).await,
-                    Ok(_) => {}
-                    Err(e) => {
-                        tracing::error!(error = %e, "analysis failed");
-                        tokio::time::sleep(idle).await;
-                    }
-                }
-            }
+            background::poll_forever(idle, "analysis", || self.tick()).await
         })
     }
 
@@ -208,15 +199,7 @@ impl Analyser {
             let me = self.clone();
             tasks.spawn(async move { me.analyse(job).await });
         }
-        let mut first_error = None;
-        while let Some(joined) = tasks.join_next().await {
-            match joined {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => first_error = first_error.or(Some(e)),
-                Err(e) => first_error = first_error.or(Some(StorageError::Task(e.to_string()))),
-            }
-        }
-        first_error.map_or(Ok(taken), Err)
+        background::join_all(tasks).await.map(|()| taken)
     }
 
     async fn analyse(&self, job: AnalysisJob) -> Result<(), StorageError> {

@@ -404,16 +404,8 @@ impl Dispatcher {
                 Err(e) => tracing::error!(error = %e, "could not release the outbox's leases"),
             }
             let idle = Duration::from_millis(self.settings.poll_interval_ms.max(10));
-            loop {
-                match self.tick().await {
-                    Ok(0) => tokio::time::sleep(idle).await,
-                    Ok(_) => {}
-                    Err(e) => {
-                        tracing::error!(error = %e, "notification dispatch failed");
-                        tokio::time::sleep(idle).await;
-                    }
-                }
-            }
+            crate::ops::background::poll_forever(idle, "notification dispatch", || self.tick())
+                .await
         })
     }
 
@@ -446,15 +438,9 @@ impl Dispatcher {
                 Ok::<_, StorageError>(())
             });
         }
-        let mut first_error = None;
-        while let Some(joined) = tasks.join_next().await {
-            match joined {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => first_error = first_error.or(Some(e)),
-                Err(e) => first_error = first_error.or(Some(StorageError::Task(e.to_string()))),
-            }
-        }
-        first_error.map_or(Ok(taken), Err)
+        crate::ops::background::join_all(tasks)
+            .await
+            .map(|()| taken)
     }
 
     async fn deliver(&self, item: OutboxItem) -> Result<(), StorageError> {

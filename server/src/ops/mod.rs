@@ -2,6 +2,7 @@
 //! per request with its id, the connection guard against slow clients, and online backups with
 //! restore and verify. Load shedding is the database's write gate (`storage::Db`), set from
 //! `LimitSettings`.
+pub mod background;
 pub mod backup;
 pub mod connections;
 pub mod metrics;

@@ -8,11 +8,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{StorageError, uuid_of};
-
-fn millis(t: OffsetDateTime) -> i64 {
-    (t.unix_timestamp_nanos() / 1_000_000) as i64
-}
+use super::{StorageError, millis, uuid_of};
 
 /// A job taken by a worker: the image and what the reading is compared against later.
 #[derive(Debug, Clone)]

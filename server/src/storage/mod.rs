@@ -83,6 +83,11 @@ pub fn to_unix(t: OffsetDateTime) -> i64 {
     t.unix_timestamp()
 }
 
+/// Due and lease times are kept in milliseconds (retries back off by less than a second).
+pub fn millis(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
 pub fn from_unix(s: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(s).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }

@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{StorageError, enum_of, enum_text, from_unix, to_unix, uuid_of};
+use super::{StorageError, enum_of, enum_text, from_unix, millis, to_unix, uuid_of};
 
 /// A notification channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -28,10 +28,6 @@ pub enum OutboxState {
     NoRecipient,
     /// Refused for good, or still failing after the last attempt.
     Failed,
-}
-
-fn millis(t: OffsetDateTime) -> i64 {
-    (t.unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 /// Queue a notification of `message`, due at `due` (in the decision's transaction).
