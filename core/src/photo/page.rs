@@ -244,6 +244,13 @@ fn sobel(grey: &GrayImage) -> (Vec<i16>, Vec<i16>) {
     (gx, gy)
 }
 
+/// Offsets (px of the grey copy) at which each voted line is snapped again besides where it
+/// lies: the snap looks 5 px either side, so these reach ±21 px, where a certificate's printed
+/// frame lies from its page's edge.
+const PARALLEL_SHIFTS: [f32; 4] = [-8.0, 8.0, -16.0, 16.0];
+/// Lines from those snaps kept besides `MAX_LINES`.
+const MAX_BESIDE: usize = 8;
+
 /// A straight line n·p = c with a unit normal n.
 #[derive(Debug, Clone, Copy)]
 struct Line {
@@ -285,7 +292,7 @@ fn candidate_lines(edges: &GrayImage, field: &Gradients) -> Vec<Line> {
         vote_threshold: (long * 0.08) as u32,
         suppression_radius: 4,
     };
-    let mut scored: Vec<(Line, f32)> = detect_lines(edges, options)
+    let voted: Vec<Line> = detect_lines(edges, options)
         .into_iter()
         .filter_map(|polar| {
             let theta = (polar.angle_in_degrees as f32).to_radians();
@@ -297,15 +304,58 @@ fn candidate_lines(edges: &GrayImage, field: &Gradients) -> Vec<Line> {
             for band in [6.0, 3.0] {
                 line = refit(&line, &points, band)?;
             }
-            line = snap(&line, field, w as f32, h as f32).unwrap_or(line);
-            let support = line_support(&line, field, w as f32, h as f32);
-            (support > 0.0).then_some((line, support))
+            Some(line)
         })
         .collect();
-    scored.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let rank = |lines: Vec<Line>| {
+        let mut scored: Vec<(Line, f32)> = lines
+            .into_iter()
+            .map(|line| (line, line_support(&line, field, w as f32, h as f32)))
+            .filter(|(_, support)| *support > 0.0)
+            .collect();
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1));
+        scored.into_iter().map(|(line, _)| line)
+    };
+    let snapped = voted
+        .iter()
+        .map(|line| snap(line, field, w as f32, h as f32).unwrap_or(*line))
+        .collect();
     let mut kept: Vec<Line> = Vec::new();
-    for (line, _) in scored {
-        // Two refits of neighbouring votes often land on the same line.
+    keep_distinct(&mut kept, rank(snapped), MAX_LINES, w, h);
+    // A frame printed close to the page's edge (a certificate's border) steps harder than paper
+    // against the desk, and takes the vote and the snap: lines snapped a little either side of
+    // each voted one are added (a few, the best supported), so the page's own edge is a
+    // candidate too; the widening in `best_quad` then prefers it to the frame inside.
+    let beside = voted
+        .iter()
+        .flat_map(|line| {
+            PARALLEL_SHIFTS.iter().filter_map(move |&shift| {
+                let shifted = Line {
+                    c: line.c + shift,
+                    ..*line
+                };
+                // Fewer points than the first snap: this one only has to find the edge.
+                snap_sampled(&shifted, field, w as f32, h as f32, 64.0)
+            })
+        })
+        .collect();
+    keep_distinct(&mut kept, rank(beside), MAX_LINES + MAX_BESIDE, w, h);
+    kept
+}
+
+/// Add `lines` (best first) to `kept` until it holds `limit`, skipping any that repeats a kept
+/// one: refits of neighbouring votes often land on the same line.
+fn keep_distinct(
+    kept: &mut Vec<Line>,
+    lines: impl Iterator<Item = Line>,
+    limit: usize,
+    w: u32,
+    h: u32,
+) {
+    for line in lines {
+        if kept.len() >= limit {
+            break;
+        }
         let duplicate = kept.iter().any(|k| {
             let d_angle = angle_between(k.angle(), line.angle());
             d_angle < 2f32.to_radians() && distance_at_centre(k, &line, w, h) < 3.0
@@ -313,11 +363,7 @@ fn candidate_lines(edges: &GrayImage, field: &Gradients) -> Vec<Line> {
         if !duplicate {
             kept.push(line);
         }
-        if kept.len() == MAX_LINES {
-            break;
-        }
     }
-    kept
 }
 
 fn angle_between(a: f32, b: f32) -> f32 {
@@ -374,9 +420,14 @@ fn refit(line: &Line, points: &[(f32, f32)], band: f32) -> Option<Line> {
 /// either side at points all along it, with one sign of step (the other sign is another edge:
 /// a shadow's, a cloth's), outliers dropped.
 fn snap(line: &Line, field: &Gradients, w: f32, h: f32) -> Option<Line> {
+    snap_sampled(line, field, w, h, 256.0)
+}
+
+/// `snap` from at most `most` points along the line.
+fn snap_sampled(line: &Line, field: &Gradients, w: f32, h: f32, most: f32) -> Option<Line> {
     let (a, b) = clip_to_frame(line, w, h)?;
     let length = (b.0 - a.0).hypot(b.1 - a.1);
-    let samples = (length / 2.0).clamp(8.0, 256.0) as usize;
+    let samples = (length / 2.0).clamp(8.0, most) as usize;
     let mut found: [Vec<(f32, f32)>; 2] = [Vec::new(), Vec::new()];
     for i in 0..samples {
         let t = (i as f32 + 0.5) / samples as f32;

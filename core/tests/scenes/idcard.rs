@@ -306,7 +306,7 @@ pub fn check_character(first17: &str) -> char {
     b"10X98765432"[(sum % 11) as usize] as char
 }
 
-fn days_in(year: u32, month: u32) -> u32 {
+pub(super) fn days_in(year: u32, month: u32) -> u32 {
     match month {
         2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => {
             29
@@ -332,7 +332,7 @@ fn nth_char(chars: &str, rng: &mut Rng) -> char {
 
 /// A surname and one or two given-name characters; a two-character surname takes one, so a
 /// name is always 2-3 characters.
-fn random_name(sex: &str, rng: &mut Rng) -> String {
+pub(super) fn random_name(sex: &str, rng: &mut Rng) -> String {
     let (own, other) = if sex == "男" {
         (GIVEN_MALE, GIVEN_FEMALE)
     } else {
@@ -389,12 +389,12 @@ fn random_address(place: &str, rng: &mut Rng) -> String {
 
 /// Noto Sans CJK SC for the text and Noto Sans Mono CJK SC for the number, from the system's
 /// collection (read once, kept for the run).
-struct Fonts {
-    sans: FontRef<'static>,
-    mono: FontRef<'static>,
+pub(super) struct Fonts {
+    pub(super) sans: FontRef<'static>,
+    pub(super) mono: FontRef<'static>,
 }
 
-fn fonts() -> Fonts {
+pub(super) fn fonts() -> Fonts {
     static TTC: OnceLock<Vec<u8>> = OnceLock::new();
     let ttc: &'static [u8] = TTC.get_or_init(|| {
         std::fs::read(FONT_PATH).unwrap_or_else(|_| {
@@ -467,13 +467,13 @@ fn px(font: &FontRef, em: f32) -> PxScale {
     PxScale::from(em * font.height_unscaled() / font.units_per_em().unwrap_or(1000.0))
 }
 
-fn width(font: &FontRef, em: f32, text: &str) -> f32 {
+pub(super) fn width(font: &FontRef, em: f32, text: &str) -> f32 {
     text_size(px(font, em), font, text).0 as f32
 }
 
 /// Writes `text` on `baseline` (an ideograph's em box runs from 0.88 em above it to 0.12 em
 /// below); returns where the text ends.
-fn write(
+pub(super) fn write(
     card: &mut RgbImage,
     font: &FontRef,
     x: f32,
@@ -522,7 +522,7 @@ fn spaced(
 
 /// Breaks the address into lines no wider than `max`, anywhere between ideographs but never
 /// inside a run of digits or letters (a house number stays whole).
-fn wrap(font: &FontRef, em: f32, text: &str, max: f32) -> Vec<String> {
+pub(super) fn wrap(font: &FontRef, em: f32, text: &str, max: f32) -> Vec<String> {
     let mut tokens: Vec<String> = Vec::new();
     for c in text.chars() {
         let joins = c.is_ascii_alphanumeric()
@@ -620,7 +620,31 @@ fn inks(rng: &mut Rng) -> ([u8; 3], [u8; 3]) {
 /// into the card's pattern at its edges (the card has no frame round it).
 fn portrait(card: &mut RgbImage, x0: u32, y0: u32, w: u32, h: u32, sex: &str, rng: &mut Rng) {
     let g = rng.range(228.0, 240.0) as u8;
-    let mut photo = RgbImage::from_pixel(w, h, Rgb([g - 4, g - 1, g]));
+    let photo = head_and_shoulders(w, h, Rgb([g - 4, g - 1, g]), sex, rng);
+    // Printed photos are soft; then laid into the card, fading out over its last pixels.
+    let photo = imageproc::filter::gaussian_blur_f32(&photo, 1.5);
+    let feather = 24.0;
+    for (x, y, p) in photo.enumerate_pixels() {
+        let edge = (x.min(w - 1 - x).min(y).min(h - 1 - y)) as f32;
+        let alpha = (edge / feather).min(1.0) * 0.93;
+        let q = card.get_pixel_mut(x0 + x, y0 + y);
+        for c in 0..3 {
+            q[c] = (q[c] as f32 * (1.0 - alpha) + p[c] as f32 * alpha) as u8;
+        }
+    }
+}
+
+/// A `w` x `h` photo of a head and shoulders on `ground`, drawn sharp (the caller softens it
+/// as its print would be): skin, hair, clothes and the face's place drawn from `rng`, long hair
+/// for most women. Shared with the diploma's photo, which has its own ground and edges.
+pub(super) fn head_and_shoulders(
+    w: u32,
+    h: u32,
+    ground: Rgb<u8>,
+    sex: &str,
+    rng: &mut Rng,
+) -> RgbImage {
+    let mut photo = RgbImage::from_pixel(w, h, ground);
     let (wf, hf) = (w as f32, h as f32);
     let at = |fx: f32, fy: f32| ((fx * wf) as i32, (fy * hf) as i32);
     let len = |f: f32| (f * wf) as i32;
@@ -691,17 +715,7 @@ fn portrait(card: &mut RgbImage, x0: u32, y0: u32, w: u32, h: u32, sex: &str, rn
         lenh(0.011),
         Rgb([170, 90, 90]),
     );
-    // Printed photos are soft; then laid into the card, fading out over its last pixels.
-    let photo = imageproc::filter::gaussian_blur_f32(&photo, 1.5);
-    let feather = 24.0;
-    for (x, y, p) in photo.enumerate_pixels() {
-        let edge = (x.min(w - 1 - x).min(y).min(h - 1 - y)) as f32;
-        let alpha = (edge / feather).min(1.0) * 0.93;
-        let q = card.get_pixel_mut(x0 + x, y0 + y);
-        for c in 0..3 {
-            q[c] = (q[c] as f32 * (1.0 - alpha) + p[c] as f32 * alpha) as u8;
-        }
-    }
+    photo
 }
 
 /// The front (人像面): item names at the left in blue-grey, the entries in black, the photo at
@@ -1092,11 +1106,48 @@ pub fn photo_of(card: &IdCard, seed: u64, side: Side) -> IdPhoto {
     photograph(card.clone(), Rng::new(seed), side)
 }
 
-fn photograph(card: IdCard, mut rng: Rng, side: Side) -> IdPhoto {
+fn photograph(card: IdCard, rng: Rng, side: Side) -> IdPhoto {
     let flat = match side {
         Side::Front => render_front(&card),
         Side::Back => render_back(&card),
     };
+    let shot = Shot {
+        area: (0.10, 0.35),
+        tilt: 15.0,
+        blur: (0.3, 1.5),
+        glare: 0.4,
+    };
+    let (jpeg, corners) = photograph_flat(flat, rng, &shot);
+    IdPhoto {
+        jpeg,
+        card,
+        side,
+        corners,
+    }
+}
+
+/// How a phone photo of a flat document is drawn: the ranges `photograph_flat` draws from.
+pub(super) struct Shot {
+    /// The fraction of the frame's area the document covers, before it is shrunk to fit.
+    pub(super) area: (f32, f32),
+    /// The largest tilt either way, in degrees.
+    pub(super) tilt: f32,
+    /// The range of the lens blur's sigma, in pixels.
+    pub(super) blur: (f32, f32),
+    /// The chance of a glare spot.
+    pub(super) glare: f32,
+}
+
+/// A phone photo of `flat`, the scene drawn from `rng` within `shot`: the JPEG as stored and
+/// where the document's corners landed in the upright frame. The ID card's photos and the
+/// diploma's share it, so both are photographed the same way. The glare spot is placed in the
+/// card's coordinates (`W` x `H`) mapped onto the document's corners: on a page of another
+/// shape it is the same soft spot, a little stretched.
+pub(super) fn photograph_flat(
+    flat: RgbImage,
+    mut rng: Rng,
+    shot: &Shot,
+) -> (Vec<u8>, [(f32, f32); 4]) {
     let (fw, fh) = *rng.pick(&[
         (4032u32, 3024u32),
         (4032, 3024),
@@ -1106,13 +1157,13 @@ fn photograph(card: IdCard, mut rng: Rng, side: Side) -> IdPhoto {
         (4000, 3000),
     ]);
     let mut frame = desk(fw, fh, &mut rng);
-    let (dw, dh) = (W as f32, H as f32);
-    let area = rng.range(0.10, 0.35);
-    let (s, c) = rng.range(-15.0f32, 15.0).to_radians().sin_cos();
+    let (dw, dh) = (flat.width() as f32, flat.height() as f32);
+    let area = rng.range(shot.area.0, shot.area.1);
+    let (s, c) = rng.range(-shot.tilt, shot.tilt).to_radians().sin_cos();
     let perspective = rng.range(0.0, 0.08);
 
     // As scene(): size from the area, a tilt about the centre and each corner pushed by up to
-    // `perspective` of the card's size; smaller if that does not fit inside a 3% margin.
+    // `perspective` of the document's size; smaller if that does not fit inside a 3% margin.
     let mut scale = (area * fw as f32 * fh as f32 / (dw * dh)).sqrt();
     let jitter: [(f32, f32); 4] = std::array::from_fn(|_| {
         (
@@ -1151,10 +1202,10 @@ fn photograph(card: IdCard, mut rng: Rng, side: Side) -> IdPhoto {
     composite(&mut frame, &flat, corners);
     white_balance(&mut frame, &mut rng);
     light(&mut frame, &mut rng);
-    if rng.chance(0.4) {
+    if rng.chance(shot.glare) {
         glare(&mut frame, corners, &mut rng);
     }
-    let blur = rng.range(0.3, 1.5);
+    let blur = rng.range(shot.blur.0, shot.blur.1);
     let mut frame = imageproc::filter::gaussian_blur_f32(&frame, blur);
     noise(&mut frame, &mut rng);
     // Stored as the sensor saw it, turned against the EXIF tag that rights it (as scene()).
@@ -1165,12 +1216,10 @@ fn photograph(card: IdCard, mut rng: Rng, side: Side) -> IdPhoto {
         _ => frame,
     };
     let quality = 80 + (rng.next() % 13) as i32;
-    IdPhoto {
-        jpeg: jpeg_with_orientation(&stored, quality, orientation),
-        card,
-        side,
+    (
+        jpeg_with_orientation(&stored, quality, orientation),
         corners,
-    }
+    )
 }
 
 #[test]

@@ -10,6 +10,7 @@
 #![allow(dead_code)]
 
 pub mod corpus;
+pub mod diploma;
 pub mod idcard;
 
 use ab_glyph::{FontRef, PxScale};
