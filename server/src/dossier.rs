@@ -173,7 +173,7 @@ pub fn compose_view(
                 whole_numbers: false,
                 exam_day: advice.exam_day(),
             };
-            advice.annotate(conn, &mut views, &roster)?;
+            advice.annotate(conn, &mut views, cat.document, &roster, None)?;
         }
         materials.push(MaterialView {
             required: domain::required_for(cat.requirement, cat.condition.as_ref(), &attributes),
@@ -471,10 +471,9 @@ impl Dossiers {
                     submitted_at: None,
                 };
                 storage::insert_image(tx, &row)?;
-                // Read in the background, off the upload's path (see `analysis`).
-                if category.document == DocumentKind::IdCard
-                    && category.subject == Subject::Document
-                {
+                // Read in the background, off the upload's path (see `analysis`): an ID card's
+                // fields, and every document's fingerprint.
+                if category.subject == Subject::Document {
                     storage::analysis::enqueue(tx, row.id, now)?;
                 }
                 let view = image_view(&row, false);

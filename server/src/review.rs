@@ -6,6 +6,7 @@
 //! messages, notifications and audit entries they cause.
 use std::collections::HashMap;
 
+use dossier_core::api::Subject;
 use dossier_core::api::review::{
     AuditView, CandidateInfo, ClaimView, DecisionReceipt, DecisionRequest, DecisionView,
     DistrictWindows, DossierOutcome, ExamSites, MaterialVerdict, QueueCounts, QueueEntry,
@@ -15,7 +16,6 @@ use dossier_core::api::{
     DossierState, ErrorBody, ErrorCode, MaterialState, MessageKind, WindowState,
 };
 use dossier_core::domain::{self, review as rules};
-use dossier_core::photo::DocumentKind;
 use rusqlite::Connection;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -247,9 +247,10 @@ impl Review {
             let mut live: Vec<_> = live.into_iter().map(|i| reviewer_view(i, locked)).collect();
             live.sort_by_key(|i| i.slot);
             let mut previous: Vec<_> = gone.into_iter().map(|i| reviewer_view(i, true)).collect();
-            if cat.document == DocumentKind::IdCard {
-                advice.annotate(c, &mut live, &roster)?;
-                advice.annotate(c, &mut previous, &roster)?;
+            if cat.subject == Subject::Document {
+                let scope = staff.scope();
+                advice.annotate(c, &mut live, cat.document, &roster, Some(&scope))?;
+                advice.annotate(c, &mut previous, cat.document, &roster, Some(&scope))?;
             }
             out.push(ReviewMaterial {
                 required: domain::required_for(

@@ -51,6 +51,13 @@ fn serde_and_poem_openapi_write_the_same_json() {
             authority: None,
             valid_until: Some("长期".into()),
             expired: false,
+            reused_in: vec![ReusedIn {
+                candidate_id: Uuid::new_v4(),
+                name: "李华".into(),
+                exam_site: "西城考点".into(),
+                category: "diploma".into(),
+                image_id: Uuid::new_v4(),
+            }],
         }),
     });
     same(ErrorBody {

@@ -716,6 +716,23 @@ impl StaffSession {
 
 impl TestServer {
     /// The demo staff with fresh passwords: username → password.
+    /// Wait (up to four minutes) until no analysis is waiting or running.
+    pub async fn analyses_settled(&self) {
+        for _ in 0..480 {
+            let depth = self
+                .state
+                .db
+                .read(dossier_server::storage::analysis::depth)
+                .await
+                .expect("the queue's depth");
+            if depth == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+        panic!("the analyses did not finish in four minutes");
+    }
+
     pub fn staff_passwords(&self) -> std::collections::HashMap<String, String> {
         demo::seed_staff(&self.state.db, OffsetDateTime::now_utc())
             .expect("staff seeded")

@@ -489,13 +489,34 @@ wire_object! {
 }
 
 impl ImageFindings {
+    /// Nothing found yet, in `state`.
+    pub fn of(state: AnalysisState) -> ImageFindings {
+        ImageFindings {
+            state,
+            side: None,
+            wrong_slot: false,
+            roster_match: None,
+            mismatched: Vec::new(),
+            unread_reason: None,
+            number_read: None,
+            check_digit_ok: None,
+            name_read: None,
+            authority: None,
+            valid_until: None,
+            expired: false,
+            reused_in: Vec::new(),
+        }
+    }
+
     /// Whether a reviewer should look twice: something differs from the roster, the side is in
-    /// the wrong slot, the number fails its check character, or the card has expired.
+    /// the wrong slot, the number fails its check character, the card has expired, or the
+    /// same document is in another dossier.
     pub fn is_finding(&self) -> bool {
         self.roster_match == Some(RosterMatch::Mismatch)
             || self.wrong_slot
             || self.expired
             || self.check_digit_ok == Some(false)
+            || !self.reused_in.is_empty()
     }
 }
 
@@ -547,7 +568,21 @@ wire_enum! {
 }
 
 wire_object! {
-    /// What the server read off an ID-card image and how it compares with the roster. Advice
+    /// Another dossier holding the same document (a reused diploma, someone else's ID card):
+    /// only dossiers the viewer may open are listed.
+    pub struct ReusedIn {
+        pub candidate_id: Uuid,
+        pub name: String,
+        pub exam_site: String,
+        /// The category the other copy was uploaded to (the same district's catalogue).
+        pub category: String,
+        pub image_id: Uuid,
+    }
+}
+
+wire_object! {
+    /// What the server read off a document image: for an ID card, its fields and how they
+    /// compare with the roster; for any document, other dossiers holding the same one. Advice
     /// beside the image: it never refuses or approves anything.
     pub struct ImageFindings {
         pub state: AnalysisState,
@@ -594,6 +629,12 @@ wire_object! {
         #[serde(default)]
         #[cfg_attr(feature = "openapi", oai(default))]
         pub expired: bool,
+        /// Reviewers only: other dossiers (within the reviewer's scope) holding the same
+        /// document, found by its fingerprint (the page's look and the long numbers printed on
+        /// it). Never shown to candidates.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_empty, default))]
+        pub reused_in: Vec<ReusedIn>,
     }
 }
 

@@ -12,6 +12,7 @@ use dossier_core::photo::{
 
 use image::RgbImage;
 
+use super::fingerprint::{self, Fingerprint};
 use super::ocr::{OcrError, OcrLine, OcrWord, Reading, Tesseract};
 
 /// What was read off one image, as stored with its analysis.
@@ -44,7 +45,13 @@ const BACK_LABELS: [&str; 4] = ["中华人民共和国", "居民身份证", "签
 /// until it reads as a card (a card whose content gave the pipeline no clear answer may lie
 /// sideways or upside down); then, on the front, the number's and the name's lines again on
 /// their own, where Tesseract reads a single line better than inside a block.
-pub async fn read_card(image: Vec<u8>, ocr: &Tesseract) -> Result<CardReading, OcrError> {
+///
+/// Its fingerprint (for reused documents) is the card's look and, on the front, its number when
+/// the check character holds.
+pub async fn read_card(
+    image: Vec<u8>,
+    ocr: &Tesseract,
+) -> Result<(CardReading, Fingerprint), OcrError> {
     let card = tokio::task::spawn_blocking(move || card_image(image))
         .await
         .map_err(|e| OcrError::Failed(e.to_string()))??;
@@ -76,7 +83,16 @@ pub async fn read_card(image: Vec<u8>, ocr: &Tesseract) -> Result<CardReading, O
     if reading.side == Some(CardSide::Front) {
         refine_front(&mut reading, &card, &lines, ocr).await?;
     }
-    Ok(reading)
+    let fingerprint = Fingerprint {
+        phash: fingerprint::phash(&card),
+        marks: reading
+            .number
+            .iter()
+            .filter(|_| reading.check_ok)
+            .cloned()
+            .collect(),
+    };
+    Ok((reading, fingerprint))
 }
 
 /// How much a reading looks like a card: labels found, and a number that checks out.
@@ -179,7 +195,13 @@ async fn refine_front(
 
 /// The box around `words`, widened by `pad` of their height above and below and `side` of it
 /// left and right, within the image (Tesseract reads a line with a margin around it best).
-fn padded(words: &[OcrWord], w: u32, h: u32, pad: f32, side: f32) -> (u32, u32, u32, u32) {
+pub(super) fn padded(
+    words: &[OcrWord],
+    w: u32,
+    h: u32,
+    pad: f32,
+    side: f32,
+) -> (u32, u32, u32, u32) {
     let x0 = words.iter().map(|wd| wd.left).min().unwrap_or(0);
     let y0 = words.iter().map(|wd| wd.top).min().unwrap_or(0);
     let x1 = words.iter().map(|wd| wd.left + wd.width).max().unwrap_or(w);
@@ -196,10 +218,10 @@ fn padded(words: &[OcrWord], w: u32, h: u32, pad: f32, side: f32) -> (u32, u32, 
 
 /// Height of a cut-out line's text for Tesseract, in pixels (its LSTM models read text
 /// 30-50 px high best).
-const TEXT_HEIGHT: f32 = 40.0;
+pub(super) const TEXT_HEIGHT: f32 = 40.0;
 
 /// `cut` (a line with margins about twice its text's height) scaled so its text is `text` high.
-fn at_height(cut: &RgbImage, text: f32) -> RgbImage {
+pub(super) fn at_height(cut: &RgbImage, text: f32) -> RgbImage {
     let scale = text * 2.0 / cut.height().max(1) as f32;
     if (0.9..=1.1).contains(&scale) {
         return cut.clone();
@@ -209,7 +231,7 @@ fn at_height(cut: &RgbImage, text: f32) -> RgbImage {
     image::imageops::resize(cut, w, h, image::imageops::FilterType::Triangle)
 }
 
-fn png(image: &RgbImage) -> Result<Vec<u8>, OcrError> {
+pub(super) fn png(image: &RgbImage) -> Result<Vec<u8>, OcrError> {
     let mut out = std::io::Cursor::new(Vec::new());
     image
         .write_to(&mut out, image::ImageFormat::Png)

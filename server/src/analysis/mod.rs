@@ -1,20 +1,25 @@
-//! Reviewer assistance: every stored image of an ID-card category is read in the background
-//! (never on the upload's path) and what was read is held against the candidate's registration
-//! when a reviewer or the candidate looks at it. Advice beside the image: nothing here refuses or
-//! approves anything.
+//! Reviewer assistance: every stored document image is read in the background (never on the
+//! upload's path). An ID card's fields are held against the candidate's registration when a
+//! reviewer or the candidate looks at it; every document's fingerprint is compared with the
+//! district's others, so a document uploaded by two candidates shows on both dossiers. Advice
+//! beside the image: nothing here refuses or approves anything.
 //!
 //! The jobs live in the database (`storage::analysis`), so a restart resumes them; a bounded pool
 //! (at most `workers` at a time, by default one less than the cores) takes them with a lease,
-//! reads each image with Tesseract (`ocr`) and keeps what it read (`idcard::CardReading`). The
-//! comparison with the roster (`findings`) is made when the image is shown, so a corrected roster
-//! is compared afresh.
+//! reads each image with Tesseract (`ocr`) and keeps what it read (`idcard::CardReading`,
+//! `fingerprint::Fingerprint`). The comparison with the roster (`findings`) is made when the
+//! image is shown, so a corrected roster is compared afresh; a reuse is found when the later of
+//! the two images is read, and kept.
+pub mod fingerprint;
 pub mod idcard;
 pub mod ocr;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dossier_core::api::{AnalysisState, CardSide, ImageFindings, RosterMatch, UnreadReason};
+use dossier_core::api::{
+    AnalysisState, CardSide, DocumentKind, ImageFindings, ReusedIn, RosterMatch, UnreadReason,
+};
 use dossier_core::domain;
 use time::{Date, OffsetDateTime, UtcOffset};
 use tokio::task::JoinSet;
@@ -22,7 +27,9 @@ use tokio::task::JoinSet;
 use crate::ops::metrics::OutcomeLabels;
 use crate::ops::{Metrics, background};
 use crate::storage::analysis::{self, AnalysisJob, AnalysisRow};
+use crate::storage::review::Scope;
 use crate::storage::{BlobStore, Db, StorageError};
+use fingerprint::Fingerprint;
 use idcard::CardReading;
 use ocr::Tesseract;
 
@@ -120,18 +127,44 @@ impl Advice {
         })
     }
 
-    /// Each image's findings set in `views` (the images of one ID-card category), from their
-    /// analyses, against `roster`.
+    /// Each image's findings set in `views` (the images of one category showing `document`):
+    /// an ID card's reading against `roster`; with `reuse` (a reviewer's scope), the dossiers
+    /// within it holding the same document. Other documents show findings only for a reuse.
     pub fn annotate(
         &self,
         conn: &rusqlite::Connection,
         views: &mut [dossier_core::api::ImageView],
+        document: DocumentKind,
         roster: &Roster<'_>,
+        reuse: Option<&Scope>,
     ) -> Result<(), StorageError> {
         let ids: Vec<uuid::Uuid> = views.iter().map(|v| v.id).collect();
         let rows = analysis::of_images(conn, &ids)?;
+        let mut reused = match reuse {
+            Some(scope) => {
+                analysis::reused_of(conn, &ids, &scope.district, scope.exam_site.as_deref())?
+            }
+            None => Default::default(),
+        };
         for view in views {
-            view.findings = findings(rows.get(&view.id), view.slot, roster, self.on);
+            let mut found = match document {
+                DocumentKind::IdCard => findings(rows.get(&view.id), view.slot, roster, self.on),
+                _ => None,
+            };
+            if let Some(others) = reused.remove(&view.id) {
+                let f = found.get_or_insert_with(|| ImageFindings::of(AnalysisState::Done));
+                f.reused_in = others
+                    .into_iter()
+                    .map(|o| ReusedIn {
+                        candidate_id: o.candidate,
+                        name: o.name,
+                        exam_site: o.exam_site,
+                        category: o.category,
+                        image_id: o.image,
+                    })
+                    .collect();
+            }
+            view.findings = found;
         }
         Ok(())
     }
@@ -219,34 +252,61 @@ impl Analyser {
             }
             Err(e) => return Err(e),
         };
-        let outcome = idcard::read_card(bytes, &self.ocr).await;
+        let outcome = match job.document {
+            DocumentKind::IdCard => idcard::read_card(bytes, &self.ocr)
+                .await
+                .map(|(card, print)| (Some(card), print)),
+            other => fingerprint::read_document(bytes, other, &self.ocr)
+                .await
+                .map(|print| (None, print)),
+        };
         let now = OffsetDateTime::now_utc();
         let label = match outcome {
-            Ok(reading) => {
-                self.count_findings(&reading);
-                let json = serde_json::to_string(&reading)
-                    .map_err(|e| StorageError::Malformed(e.to_string()))?;
+            Ok((card, print)) => {
+                if let Some(card) = &card {
+                    self.count_findings(card);
+                }
+                let json = match &card {
+                    Some(card) => serde_json::to_string(card)
+                        .map_err(|e| StorageError::Malformed(e.to_string()))?,
+                    None => "{}".to_string(),
+                };
                 let exam_day = self.advice.exam_day();
-                self.db
+                let reused = self
+                    .db
                     .write(move |tx| {
                         // Flagged against the roster as it is now, for the queue's filter; what
                         // a reviewer sees is compared afresh when shown.
-                        let (slot, name, id_number) = analysis::roster_of(tx, image)?;
-                        let row = AnalysisRow {
-                            state: "done".into(),
-                            reading_json: Some(json.clone()),
+                        let flagged = match card {
+                            Some(_) => {
+                                let (slot, name, id_number) = analysis::roster_of(tx, image)?;
+                                let row = AnalysisRow {
+                                    state: "done".into(),
+                                    reading_json: Some(json.clone()),
+                                };
+                                let roster = Roster {
+                                    name: &name,
+                                    id_number: &id_number,
+                                    whole_numbers: false,
+                                    exam_day,
+                                };
+                                findings(Some(&row), slot, &roster, true)
+                                    .is_some_and(|f| f.is_finding())
+                            }
+                            None => false,
                         };
-                        let roster = Roster {
-                            name: &name,
-                            id_number: &id_number,
-                            whole_numbers: false,
-                            exam_day,
-                        };
-                        let flagged = findings(Some(&row), slot, &roster, true)
-                            .is_some_and(|f| f.is_finding());
-                        analysis::finish(tx, image, &json, flagged, now)
+                        analysis::finish(tx, image, &json, flagged, print.phash, now)?;
+                        record_reuse(tx, image, &print, now)
                     })
                     .await?;
+                if reused > 0 {
+                    self.metrics
+                        .analysis_findings
+                        .get_or_create(&OutcomeLabels {
+                            outcome: "reused".into(),
+                        })
+                        .inc();
+                }
                 "done"
             }
             Err(e) => {
@@ -304,6 +364,27 @@ impl Analyser {
     }
 }
 
+/// Keep the marks of `image` and pair it with the other candidates' images showing the same
+/// document: sharing a mark that is no form's number, and looking alike. Returns the pairs made.
+fn record_reuse(
+    tx: &rusqlite::Connection,
+    image: uuid::Uuid,
+    print: &Fingerprint,
+    now: OffsetDateTime,
+) -> Result<usize, StorageError> {
+    let mut paired = 0;
+    for other in analysis::record_marks(tx, image, &print.marks)? {
+        let alike = other
+            .phash
+            .is_some_and(|h| fingerprint::look_alike(h, print.phash));
+        if alike && other.carriers <= fingerprint::FORM_NUMBER_CARRIERS {
+            analysis::pair_reused(tx, image, other.image, &other.mark, now)?;
+            paired += 1;
+        }
+    }
+    Ok(paired)
+}
+
 /// What the roster says about the candidate, and how much of the number the viewer may see.
 pub struct Roster<'a> {
     pub name: &'a str,
@@ -323,20 +404,7 @@ pub fn findings(
     analysis_on: bool,
 ) -> Option<ImageFindings> {
     let row = row?;
-    let empty = |state| ImageFindings {
-        state,
-        side: None,
-        wrong_slot: false,
-        roster_match: None,
-        mismatched: Vec::new(),
-        unread_reason: None,
-        number_read: None,
-        check_digit_ok: None,
-        name_read: None,
-        authority: None,
-        valid_until: None,
-        expired: false,
-    };
+    let empty = ImageFindings::of;
     let reading: CardReading = match (row.state.as_str(), &row.reading_json) {
         ("done", Some(json)) => serde_json::from_str(json).ok()?,
         ("failed", _) => return Some(empty(AnalysisState::Failed)),

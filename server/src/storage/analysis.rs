@@ -1,20 +1,24 @@
-//! SQL of the analysis jobs: one row per stored ID-card image, queued in the upload's transaction
-//! (`enqueue`), taken by a worker with a lease (`claim_due`) and ended with what was read
-//! (`finish`) or a retry later (`retry`, `give_up`). A row whose lease ran out (its worker died
-//! or the process restarted) is taken again, so every job runs to its end once.
+//! SQL of the analysis jobs: one row per stored document image, queued in the upload's
+//! transaction (`enqueue`), taken by a worker with a lease (`claim_due`) and ended with what was
+//! read (`finish`) or a retry later (`retry`, `give_up`). A row whose lease ran out (its worker
+//! died or the process restarted) is taken again, so every job runs to its end once. The
+//! fingerprints of reused documents live here too (`record_marks`, `reused_of`).
 use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{StorageError, millis, uuid_of};
+use dossier_core::api::DocumentKind;
 
-/// A job taken by a worker: the image and what the reading is compared against later.
+use super::{StorageError, millis, text_enum, uuid_of};
+
+/// A job taken by a worker: the image, what its category says it shows, and its tries so far.
 #[derive(Debug, Clone)]
 pub struct AnalysisJob {
     pub image: Uuid,
     pub sha256: String,
+    pub document: DocumentKind,
     pub attempts: u32,
 }
 
@@ -66,14 +70,18 @@ pub fn claim_due(
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let mut jobs = Vec::with_capacity(taken.len());
     for (image, attempts) in taken {
-        let sha256: String = conn.query_row(
-            "SELECT sha256 FROM images WHERE id = ?1",
+        let (sha256, document): (String, String) = conn.query_row(
+            "SELECT i.sha256, k.document FROM images i
+               JOIN candidates c ON c.id = i.candidate_id
+               JOIN categories k ON k.district = c.district AND k.code = i.category
+              WHERE i.id = ?1",
             [image.to_string()],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
         jobs.push(AnalysisJob {
             image,
             sha256,
+            document: text_enum(&document)?,
             attempts,
         });
     }
@@ -90,25 +98,156 @@ pub fn any_due(conn: &Connection, now: OffsetDateTime) -> Result<bool, StorageEr
     )?)
 }
 
-/// What was read, and whether it shows a finding (for the queue's filter).
+/// What was read, whether it shows a finding of the card (for the queue's filter) and the page's
+/// perceptual hash.
 pub fn finish(
     conn: &Connection,
     image: Uuid,
     reading_json: &str,
     flagged: bool,
+    phash: u64,
     now: OffsetDateTime,
 ) -> Result<(), StorageError> {
     conn.execute(
         "UPDATE analyses SET state = 'done', reading_json = ?2, flagged = ?3, error = NULL,
-                leased_until = NULL, finished_at = ?4 WHERE image_id = ?1",
+                leased_until = NULL, finished_at = ?4, phash = ?5 WHERE image_id = ?1",
         params![
             image.to_string(),
             reading_json,
             flagged,
-            now.unix_timestamp()
+            now.unix_timestamp(),
+            phash as i64
         ],
     )?;
     Ok(())
+}
+
+/// Another candidate's live image that shares a mark with the one analysed.
+#[derive(Debug, Clone)]
+pub struct MarkedImage {
+    pub image: Uuid,
+    pub mark: String,
+    pub phash: Option<u64>,
+    /// Other candidates (besides the analysed image's) whose live images carry this mark.
+    pub carriers: u32,
+}
+
+/// Keep the marks read off `image` and return the other candidates' live images in the same
+/// district that carry one of them (analysed ones, with their hash).
+pub fn record_marks(
+    conn: &Connection,
+    image: Uuid,
+    marks: &[String],
+) -> Result<Vec<MarkedImage>, StorageError> {
+    let id = image.to_string();
+    conn.execute("DELETE FROM document_marks WHERE image_id = ?1", [&id])?;
+    let mut insert = conn
+        .prepare_cached("INSERT OR IGNORE INTO document_marks (mark, image_id) VALUES (?1, ?2)")?;
+    let mut others = conn.prepare_cached(
+        "SELECT o.id, m.mark, a.phash,
+                (SELECT count(DISTINCT oi.candidate_id) FROM document_marks om
+                   JOIN images oi ON oi.id = om.image_id AND oi.deleted_at IS NULL
+                   JOIN candidates oc ON oc.id = oi.candidate_id
+                  WHERE om.mark = m.mark AND oc.district = c.district
+                    AND oi.candidate_id != i.candidate_id)
+           FROM images i
+           JOIN candidates c ON c.id = i.candidate_id
+           JOIN document_marks m ON m.mark = ?2
+           JOIN images o ON o.id = m.image_id AND o.deleted_at IS NULL
+                         AND o.candidate_id != i.candidate_id
+           JOIN candidates oc ON oc.id = o.candidate_id AND oc.district = c.district
+           JOIN analyses a ON a.image_id = o.id AND a.state = 'done'
+          WHERE i.id = ?1",
+    )?;
+    let mut found = Vec::new();
+    for mark in marks {
+        insert.execute(params![mark, id])?;
+        let rows = others.query_map(params![id, mark], |r| {
+            Ok(MarkedImage {
+                image: uuid_of(r.get(0)?)?,
+                mark: r.get(1)?,
+                phash: r.get::<_, Option<i64>>(2)?.map(|h| h as u64),
+                carriers: r.get(3)?,
+            })
+        })?;
+        for row in rows {
+            found.push(row?);
+        }
+    }
+    Ok(found)
+}
+
+/// `image` and `other` show the same document: kept both ways, so each dossier shows the other.
+pub fn pair_reused(
+    conn: &Connection,
+    image: Uuid,
+    other: Uuid,
+    mark: &str,
+    now: OffsetDateTime,
+) -> Result<(), StorageError> {
+    let mut insert = conn.prepare_cached(
+        "INSERT OR IGNORE INTO reused_documents (image_id, other_image_id, mark, found_at)
+         VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    insert.execute(params![
+        image.to_string(),
+        other.to_string(),
+        mark,
+        now.unix_timestamp()
+    ])?;
+    insert.execute(params![
+        other.to_string(),
+        image.to_string(),
+        mark,
+        now.unix_timestamp()
+    ])?;
+    Ok(())
+}
+
+/// A live image elsewhere showing the same document as one of the images asked about.
+#[derive(Debug, Clone)]
+pub struct ReusedRow {
+    pub candidate: Uuid,
+    pub name: String,
+    pub exam_site: String,
+    pub category: String,
+    pub image: Uuid,
+}
+
+/// For each of `images`, the live images of submitted dossiers within `district` (and
+/// `exam_site`, when given) that show the same document: what a reviewer of that scope may open.
+pub fn reused_of(
+    conn: &Connection,
+    images: &[Uuid],
+    district: &str,
+    exam_site: Option<&str>,
+) -> Result<HashMap<Uuid, Vec<ReusedRow>>, StorageError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT c.id, c.name, r.exam_site, o.category, o.id FROM reused_documents u
+           JOIN images o ON o.id = u.other_image_id AND o.deleted_at IS NULL
+           JOIN candidates c ON c.id = o.candidate_id
+           JOIN reviews r ON r.candidate_id = c.id
+          WHERE u.image_id = ?1 AND r.district = ?2 AND (?3 IS NULL OR r.exam_site = ?3)
+          ORDER BY c.name, o.category, o.slot",
+    )?;
+    let mut out = HashMap::new();
+    for image in images {
+        let rows = stmt
+            .query_map(params![image.to_string(), district, exam_site], |r| {
+                Ok(ReusedRow {
+                    candidate: uuid_of(r.get(0)?)?,
+                    name: r.get(1)?,
+                    exam_site: r.get(2)?,
+                    category: r.get(3)?,
+                    image: uuid_of(r.get(4)?)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        if !rows.is_empty() {
+            out.insert(*image, rows);
+        }
+    }
+    Ok(out)
 }
 
 /// The slot an analysed image sits in and its candidate's registered name and ID number.

@@ -345,6 +345,35 @@ const MIGRATIONS: &[&str] = &[
           JOIN categories k ON k.district = c.district AND k.code = i.category
          WHERE i.deleted_at IS NULL AND k.document = 'id_card';
     "#,
+    // 11: reused documents. Every document image (not only ID cards) is analysed now: its
+    // fingerprint is a perceptual hash of the page (`analyses.phash`) and the long numbers printed
+    // on it (`document_marks`: a certificate's or a card's number, what tells two holders of one
+    // template apart). Two candidates' images sharing a number and looking alike are kept as a
+    // pair, both ways, when the later one is analysed (`reused_documents`). Document images
+    // already stored are queued (ID cards again too, for their fingerprint).
+    r#"
+    ALTER TABLE analyses ADD COLUMN phash INTEGER;
+    CREATE TABLE document_marks (
+        mark TEXT NOT NULL,
+        image_id TEXT NOT NULL REFERENCES images(id),
+        PRIMARY KEY (mark, image_id)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX document_marks_by_image ON document_marks(image_id);
+    CREATE TABLE reused_documents (
+        image_id TEXT NOT NULL REFERENCES images(id),
+        other_image_id TEXT NOT NULL REFERENCES images(id),
+        mark TEXT NOT NULL,
+        found_at INTEGER NOT NULL,
+        PRIMARY KEY (image_id, other_image_id)
+    ) STRICT, WITHOUT ROWID;
+    UPDATE analyses SET state = 'pending', attempts = 0, due_at = 0, leased_until = NULL
+     WHERE state IN ('done', 'failed');
+    INSERT OR IGNORE INTO analyses (image_id, state, due_at, created_at)
+        SELECT i.id, 'pending', i.uploaded_at * 1000, i.uploaded_at FROM images i
+          JOIN candidates c ON c.id = i.candidate_id
+          JOIN categories k ON k.district = c.district AND k.code = i.category
+         WHERE i.deleted_at IS NULL AND k.subject = 'document';
+    "#,
 ];
 
 /// Bring the database to the newest version, one transaction per migration.

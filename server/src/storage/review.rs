@@ -470,10 +470,22 @@ fn queue_condition(scope: &Scope, filter: &QueueFilter) -> (String, Vec<rusqlite
         sql.push_str(" AND r.resubmitted = 1");
     }
     if filter.with_findings {
+        // A card's finding, or a document also uploaded to a dossier the viewer may open (a
+        // reuse whose other half lies outside the scope is not shown, so not filtered on).
         sql.push_str(
-            " AND r.candidate_id IN (SELECT i.candidate_id FROM analyses a \
-             JOIN images i ON i.id = a.image_id WHERE a.flagged = 1 AND i.deleted_at IS NULL)",
+            " AND (r.candidate_id IN (SELECT i.candidate_id FROM analyses a \
+             JOIN images i ON i.id = a.image_id WHERE a.flagged = 1 AND i.deleted_at IS NULL) \
+             OR r.candidate_id IN (SELECT i.candidate_id FROM reused_documents u \
+             JOIN images i ON i.id = u.image_id AND i.deleted_at IS NULL \
+             JOIN images o ON o.id = u.other_image_id AND o.deleted_at IS NULL \
+             JOIN reviews ro ON ro.candidate_id = o.candidate_id \
+             WHERE ro.district = r.district",
         );
+        if let Some(site) = scope.exam_site.as_ref() {
+            sql.push_str(" AND ro.exam_site = ?");
+            values.push(Value::Text(site.clone()));
+        }
+        sql.push_str("))");
     }
     if let Some(search) = filter
         .search

@@ -156,6 +156,9 @@ addStrings({
   'f.valid_until': ['有效期至：{value}', 'Valid until: {value}'],
   'f.long_term': ['长期', 'no end date'],
   'f.advice': ['自动识别，仅供参考', 'Read automatically; advice only'],
+  // Any document (a diploma, a work proof, an ID card) found in another dossier the reviewer may open.
+  'f.reused': ['同一份材料也在其他考生的材料中', 'The same document is also in another candidate\'s dossier'],
+  'f.reused.in': ['{name}（{site}）：{category}', '{name} ({site}): {category}'],
   'audit.claim': ['领取审核', 'claimed'],
   'audit.release': ['释放领取', 'released'],
   'audit.approve': ['通过', 'approved'],
@@ -680,17 +683,34 @@ function modal({ id, cls = '', title, body, buttons, initial, keys = {} }) {
   });
 }
 
-// What the server read off an ID-card image (an image's `findings`), beside the image: a mark for
-// what stands out (a symbol and words; the colour only repeats them), the fields read beside the
-// registration's, and always that it was read automatically, as advice. It decides nothing and
-// takes neither the focus nor a key.
+// What the server read off an image (its `findings`), beside the image: for an ID card, a mark for
+// what stands out (a symbol and words; the colour only repeats them) and the fields read beside
+// the registration's; for any document, that the same one is in other dossiers, with a link to
+// each; and always that it was read automatically, as advice. It decides nothing and takes no
+// key; nor the focus, though the links are ordinary ones the Tab key reaches.
 
 /** Whether the console has words for `key`. */
 const hasWords = (key) => t(key) !== key;
 
-/** The marks for a reading, each [kind, symbol, words]: kind is ok, bad, warn, unknown or quiet. */
-function findingMarks(f) {
+/** The other dossiers holding the same document, as the server found them (none: an empty list). */
+const reusedIn = (f) => f?.reused_in || [];
+
+/**
+ * The marks for a reading, each [kind, symbol, words]: kind is ok, bad, warn, unknown or quiet.
+ * Another document than an ID card (`idCard` false) is read for its reuse only: its findings
+ * carry none of a card's fields, and a card's marks (its state, "not read") would say what was
+ * never asked of it.
+ */
+function findingMarks(f, idCard) {
   if (!f) return [];
+  const marks = idCard ? cardMarks(f) : [];
+  // Whatever the card's reading (still under way, say), the reuse was found already.
+  if (reusedIn(f).length) marks.push(['bad', '❐', t('f.reused')]);
+  return marks;
+}
+
+/** An ID card's marks: how its reading stands, then what differs from the roster or is wrong. */
+function cardMarks(f) {
   if (f.state === 'pending') return [['quiet', '', t('f.pending')]];
   if (f.state !== 'done') return [['quiet', '', t('f.failed')]];
   const marks = [];
@@ -714,10 +734,11 @@ function findingMarks(f) {
 /**
  * The front's name and number as read beside the registration's (`roster`: the dossier's
  * candidate, the number masked as the role sees it), what differs underlined; the back's
- * issuing authority and validity. Null when nothing usable was read.
+ * issuing authority and validity. Null when nothing usable was read, and for any other
+ * document than an ID card (`idCard` false).
  */
-function findingDetail(f, roster) {
-  if (f?.state !== 'done') return null;
+function findingDetail(f, roster, idCard) {
+  if (!idCard || f?.state !== 'done') return null;
   const parts = [];
   if ((f.roster_match === 'match' || f.roster_match === 'mismatch') && (f.name_read || f.number_read)) {
     const differ = new Set(f.roster_match === 'mismatch' ? f.mismatched || [] : []);
@@ -735,16 +756,45 @@ function findingDetail(f, roster) {
   return parts.length ? parts : null;
 }
 
-/** A reading as it is shown beside its image; an empty list when there is nothing to say. */
-function findingsView(f, roster) {
-  const marks = findingMarks(f);
-  const detail = findingDetail(f, roster);
+/**
+ * A link to another dossier holding the same document (`other`, an entry of `reused_in`): its
+ * candidate, exam site and the category the copy is in, by the name this dossier's catalogue
+ * gives it (`names`; the code when it has none). The address is the queue's own for that
+ * dossier, so Ctrl, Shift or the middle button open it in another tab as the browser does; a
+ * plain click (or Enter) goes there through `open`, which asks first when verdicts would be
+ * lost, and from the full-size view closes it first.
+ */
+function reusedLink(other, names, open) {
+  const category = names[other.category] || other.category;
+  return h('a', {
+    href: `#/dossier/${other.candidate_id}`, class: 'reused-in',
+    dataset: { candidate: other.candidate_id, image: other.image_id },
+    onclick: (e) => {
+      if (e.button !== 0 || e.ctrlKey || e.metaKey || e.shiftKey || e.altKey) return;
+      e.preventDefault();
+      e.currentTarget.closest('dialog')?.close();
+      open(other.candidate_id);
+    },
+  }, t('f.reused.in', { name: other.name, site: other.exam_site, category }));
+}
+
+/**
+ * A reading as it is shown beside its image; an empty list when there is nothing to say.
+ * `idCard`: whether the image's category is an ID card (only then are a card's fields shown);
+ * `names`, `open`: for the links to other dossiers holding the same document (`reusedLink`).
+ */
+function findingsView(f, { roster, idCard, names, open }) {
+  const marks = findingMarks(f, idCard);
+  const detail = findingDetail(f, roster, idCard);
+  const others = reusedIn(f);
   if (!marks.length && !detail) return [];
   return [
     ...marks.map(([kind, symbol, words]) => h('span', { class: `finding ${kind}` },
       symbol ? h('span', { class: 'symbol', 'aria-hidden': 'true' }, symbol) : null, words)),
+    others.length ? h('span', { class: 'finding-reused' }, others.map((other) => reusedLink(other, names, open))) : null,
     detail ? h('span', { class: 'finding-detail' }, detail) : null,
-    f.state === 'done' ? h('span', { class: 'finding-advice' }, t('f.advice')) : null,
+    // A reuse is advice too, even beside a card whose reading is still under way.
+    f.state === 'done' || others.length ? h('span', { class: 'finding-advice' }, t('f.advice')) : null,
   ].filter(Boolean);
 }
 
@@ -775,10 +825,10 @@ function showFullSize(src, name, findings = []) {
  * frame's centre (keys, buttons), moved by dragging or by the arrow keys while it is larger than
  * its frame (never further than its edges, so every corner can be reached), turned a quarter at a
  * time, opened at full size. `onUse` runs when the reviewer points at it or moves into it. Below
- * it, and in the full-size view, what was read off an ID card (`findings`, compared with
- * `roster`), until `setFindings` gives a newer reading.
+ * it, and in the full-size view, what was read off it (`findings`; `roster`, `idCard`, `names`
+ * and `open` as `findingsView` takes them), until `setFindings` gives a newer reading.
  */
-function imageViewer({ src, name, caption, onUse, findings, roster }) {
+function imageViewer({ src, name, caption, onUse, findings, roster, idCard, names, open }) {
   const view = { zoom: 1, rotate: 0, x: 0, y: 0 }; // x, y: the image's centre from the frame's
   const img = h('img', { src, alt: name, draggable: 'false' });
   const frame = h('div', { class: 'frame' }, img);
@@ -790,10 +840,17 @@ function imageViewer({ src, name, caption, onUse, findings, roster }) {
       tool('d.zoom', () => zoom(ZOOM_STEP)), tool('d.unzoom', () => zoom(1 / ZOOM_STEP)),
       tool('d.rotate', () => rotate()), tool('d.reset', () => reset()), tool('d.full', () => full()))),
     read);
+  const about = { roster, idCard, names, open };
   let reading = findings;
+  let drawn = null; // the reading drawn last, as text
   function setFindings(next) {
+    // The dossier is looked at again while another image is being read: the same reading again
+    // is left as it is, so a link to another dossier that has the focus keeps it.
+    const text = JSON.stringify(next ?? null);
+    if (text === drawn) return;
+    drawn = text;
     reading = next;
-    const shown = findingsView(reading, roster);
+    const shown = findingsView(reading, about);
     read.replaceChildren(...shown);
     if (reading?.state) figure.dataset.finding = reading.state; else delete figure.dataset.finding;
   }
@@ -853,7 +910,7 @@ function imageViewer({ src, name, caption, onUse, findings, roster }) {
     apply();
   }
   function full() {
-    return showFullSize(src, name, findingsView(reading, roster));
+    return showFullSize(src, name, findingsView(reading, about));
   }
 
   img.addEventListener('load', () => { figure.classList.add('ready'); apply(); });
@@ -923,6 +980,8 @@ async function showDossier(id, relabelled) {
   let sending = false;
   const c = d.candidate;
   const list = (items) => items.join(t('d.list'));
+  /** Another dossier holding the same document as one here: its link, as Esc and N leave this one. */
+  const openOther = (other) => leave(() => { location.hash = `#/dossier/${other}`; });
 
   const materialViews = d.materials.map((m) => {
     const code = m.category.code;
@@ -937,6 +996,10 @@ async function showDossier(id, relabelled) {
         onUse: () => use(index, viewer),
         findings: img.findings,
         roster: c,
+        // The server reads only an ID card's fields; any document may be found in other dossiers.
+        idCard: m.category.document === 'id_card',
+        names,
+        open: openOther,
       });
       viewer.figure.dataset.id = img.id;
       viewers[code].push(viewer);
