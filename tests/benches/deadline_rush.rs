@@ -11,7 +11,9 @@
 //! service times at 64 in flight; the overload behaviour (refusing fast beyond capacity) is
 //! `tests/operations.rs`.
 //!
-//! `cargo bench -p dossier-tests --bench deadline_rush` (DOSSIER_RUSH_CANDIDATES, default 384)
+//! `cargo bench -p dossier-tests --bench deadline_rush` (DOSSIER_RUSH_CANDIDATES, default 384;
+//! DOSSIER_RUSH_ANALYSIS=on to read the documents for the reviewers meanwhile, as a server does by
+//! default when Tesseract is installed; off by default, so the figures compare with earlier runs)
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::Write;
@@ -138,7 +140,12 @@ async fn main() {
     let bases = Arc::new(phone_photos(8));
     let sizes: Vec<usize> = bases.iter().map(Vec::len).collect();
 
-    let server = ServerProcess::start(&data);
+    let analysis = std::env::var("DOSSIER_RUSH_ANALYSIS").is_ok_and(|v| v == "on");
+    let server = ServerProcess::start_with(
+        &data,
+        0,
+        vec![("DOSSIER_ANALYSIS__ENABLED".into(), analysis.to_string())],
+    );
     let pid = server.pid();
     let base = server.base.clone();
     let samples: Samples = Arc::default();
@@ -295,8 +302,9 @@ async fn main() {
     let uploads = samples.get("upload").map_or(0, Vec::len);
     let rate = uploads as f64 / wall.as_secs_f64();
     println!(
-        "\n## Deadline rush: {} candidates, {UPLOADERS} uploading at once, 8 photos each",
-        candidates - 1
+        "\n## Deadline rush: {} candidates, {UPLOADERS} uploading at once, 8 photos each, analysis {}",
+        candidates - 1,
+        if analysis { "on" } else { "off" }
     );
     println!(
         "photos {}-{} KB; fsync ceiling (150 KB write+fsync+rename+dir fsync, 3 rounds of 1 s before and 3 after): median {ceiling:.0} files/s, range {:.0}-{:.0}, {fsync_cpu_ms:.2} ms of CPU per file",

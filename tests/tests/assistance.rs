@@ -72,8 +72,9 @@ fn findings_for(
 
 /// How well generated cards are read. The issue asks for the number read exactly on ≥97% of
 /// fronts, the name on ≥90%, the side on ≥99%, and `mismatch` claimed for a matching card on
-/// ≤1%; Tesseract does not reach that yet (the README has the figures), so these floors sit just
-/// under what it reaches and catch a regression, and the figures are printed.
+/// ≤1%. The number and the mismatches meet it and are asserted so; names and sides are not
+/// there yet (the README has the figures), so their floors sit just under what is reached and
+/// catch a regression. The figures are printed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn id_cards_are_read_off_phone_photos() {
     const CARDS: u64 = 40;
@@ -181,10 +182,12 @@ async fn id_cards_are_read_off_phone_photos() {
     for miss in &misses {
         println!("  {miss}");
     }
-    assert!(pct(numbers, fronts) >= 80.0, "numbers read exactly");
-    assert!(pct(names, fronts) >= 20.0, "names read");
-    assert!(pct(sides, fronts + backs) >= 90.0, "sides told");
-    assert!(pct(false_mismatches, fronts) <= 5.0, "false mismatches");
+    // The issue's targets where they are met (the number, false mismatches), floors just under
+    // what is reached elsewhere (the set and Debian's Tesseract are fixed: the figures repeat).
+    assert!(pct(numbers, fronts) >= 97.0, "numbers read exactly");
+    assert!(pct(false_mismatches, fronts) <= 1.0, "false mismatches");
+    assert!(pct(names, fronts) >= 30.0, "names read");
+    assert!(pct(sides, fronts + backs) >= 97.5, "sides told");
 }
 
 /// How a copy of a stored certificate was made before a second candidate uploaded it.

@@ -11,7 +11,9 @@
 // for the same query, a second account signed in in the same tab starts afresh, and no English
 // word or internal code reaches a page in Chinese. And beside an ID card the server read as
 // another person's (a second candidate, 西城区考点, entered by the demo's ticket), the console
-// marks what differs, with what was read beside the registration, as advice.
+// marks what differs, with what was read beside the registration, as advice. Last, in a demo of
+// its own, two candidates of one exam site store the same diploma: the site's reviewer sees the
+// mark beside it with a link to the other dossier and follows it; another site's sees neither.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -31,14 +33,20 @@ let names; // material id -> the category's name
 let retake; // the candidate's new photo of the material returned
 const MESSAGE = '请在光线均匀处重新拍摄完整的毕业证书。';
 
-/** A candidate's side of the API as the phone app calls it: with `bearer`, their access token, if any. */
-async function apiWith(bearer, method, path, { body, headers = {} } = {}) {
+/**
+ * A candidate's side of the API of the server at `origin` as the phone app calls it: with
+ * `bearer`, their access token, if any.
+ */
+async function apiAt(origin, bearer, method, path, { body, headers = {} } = {}) {
   const auth = bearer ? { authorization: `Bearer ${bearer}` } : {};
-  const response = await fetch(`${base}${path}`, { method, headers: { ...auth, ...headers }, body });
+  const response = await fetch(`${origin}${path}`, { method, headers: { ...auth, ...headers }, body });
   const text = await response.text();
   assert.ok(response.ok, `${method} ${path}: ${response.status} ${text}`);
   return text ? JSON.parse(text) : null;
 }
+
+/** A candidate's side of the API of the demo the tests below share. */
+const apiWith = (bearer, method, path, options) => apiAt(base, bearer, method, path, options);
 
 /** The demo's signed-in candidate's side of the API. */
 const candidateApi = (method, path, options) => apiWith(token, method, path, options);
@@ -48,11 +56,11 @@ const upload = (category, jpeg, query = '') => candidateApi('POST', `/api/v1/dos
 });
 
 /**
- * Documents drawn in the browser and encoded as JPEG (no EXIF, well under 200 KB): a tinted
- * page with a grid, its name, and a red mark in its top-left corner.
+ * Documents drawn in the browser (`within`) and encoded as JPEG (no EXIF, well under 200 KB): a
+ * tinted page with a grid, its name, and a red mark in its top-left corner.
  */
-async function drawnDocuments(specs) {
-  const context = await browser.newContext();
+async function drawnDocuments(specs, within = browser) {
+  const context = await within.newContext();
   const blank = await context.newPage();
   const encoded = await blank.evaluate(async (list) => {
     const out = [];
@@ -728,5 +736,155 @@ describe('the reviewers\' console, by keyboard and pointer, in Chromium', { conc
     await admin.locator('#login').waitFor();
     await latin(admin, 'the sign-in');
     await admin.context().close();
+  });
+});
+
+// A diploma reused: two candidates of one exam site, 张明 and 王芳 (东城区考点), store the same
+// certificate (`fixtures/diploma.jpg`, as the phone's pipeline prepared it), the rest of their
+// materials drawn, and submit. The server fingerprints every document in the background and pairs
+// the two; the site's reviewer sees the mark beside the diploma with a link to the other dossier,
+// and follows it. A demo of its own: the tests above move 张明's dossier (with a drawn diploma) on
+// through the review, and 王芳 enters by a ticket of her own, issued as the demo's banner says.
+describe('a document reused in another dossier of the site, in the console', { concurrency: false }, () => {
+  const ZHANG = '2026110100001'; // 张明, 东城区考点
+  const WANG = '2026110100003'; // 王芳, 东城区考点, upgrading from assistant: one more material
+  let server; // this describe's demo: base, demo, issueTicket, stop
+  let chrome;
+  let site; // 东城's reviewer's console
+  let zhangId;
+  let wangId;
+  let zhangDiploma; // the diploma images as stored
+  let wangDiploma;
+
+  /** A GET of the API with the page's cookie: what the console itself is answered. */
+  const apiOf = (p, path) => p.evaluate((url) => fetch(url).then((r) => r.json()), path);
+
+  before(async () => {
+    server = await startDemo();
+    chrome = await launchChromium();
+    const call = (...args) => apiAt(server.base, ...args);
+    const json = (value) => ({ body: JSON.stringify(value), headers: { 'content-type': 'application/json' } });
+    const store = (bearer, category, jpeg, slot) => call(bearer, 'POST', `/api/v1/dossier/materials/${category}/images?slot=${slot}`, {
+      body: jpeg, headers: { 'content-type': 'image/jpeg', 'idempotency-key': randomUUID() },
+    });
+
+    // 张明 is the demo's signed-in candidate; 王芳 enters by a ticket and activates, as the app would.
+    assert.equal(server.demo.candidate.username, ZHANG);
+    const zhang = (await call(null, 'POST', '/api/v1/auth/login', json(server.demo.candidate))).access_token;
+    const entry = await call(null, 'POST', '/api/v1/auth/ticket', json({ ticket: await server.issueTicket(WANG), mode: 'app' }));
+    assert.ok(entry.activation, `a first entry: ${JSON.stringify(entry)}`);
+    const wang = (await call(null, 'POST', '/api/v1/auth/activate', json({
+      activation_token: entry.activation.activation_token, password: 'wangfang2027', password_confirm: 'wangfang2027',
+      security_question: '我的小学名称？', security_answer: '实验小学', pledge_truthfulness: true, pledge_discipline: true,
+      mode: 'app',
+    }))).access_token;
+
+    // The same certificate, byte for byte, from both (the server reads whatever is queued in no
+    // set order, so the wait below allows for every image of both dossiers).
+    const diploma = readFileSync(join(webFixtures, 'diploma.jpg'));
+    zhangDiploma = await store(zhang, 'diploma', diploma, 0);
+    wangDiploma = await store(wang, 'diploma', diploma, 0);
+    // The rest drawn (no long number on them, so nothing else is paired): the ID card's two
+    // sides, then whatever the dossier still lacks (王芳 also her assistant's certificate).
+    for (const [bearer, who] of [[zhang, 'Zhang'], [wang, 'Wang']]) {
+      const [front, back] = await drawnDocuments([
+        { width: 1200, height: 760, label: `${who} ID front`, hue: 210 },
+        { width: 1200, height: 760, label: `${who} ID back`, hue: 30 },
+      ], chrome);
+      await store(bearer, 'id_card', front, 0);
+      await store(bearer, 'id_card', back, 1);
+      const { missing } = await call(bearer, 'GET', '/api/v1/dossier');
+      const drawn = await drawnDocuments(missing.map((code, i) => ({ width: 850, height: 1200, label: `${who} ${code}`, hue: 60 * i })), chrome);
+      for (const [i, code] of missing.entries()) await store(bearer, code, drawn[i], 0);
+      assert.deepEqual((await call(bearer, 'GET', '/api/v1/dossier')).missing, [], `${who}: every required material uploaded`);
+      await call(bearer, 'POST', '/api/v1/dossier/submit');
+    }
+
+    site = await staffSignIn(chrome, server.base, 'dongcheng', server.demo.staff.dongcheng);
+    const { entries } = await apiOf(site, '/api/v1/review/queue?stage=site');
+    zhangId = entries.find((e) => e.username === ZHANG)?.candidate_id;
+    wangId = entries.find((e) => e.username === WANG)?.candidate_id;
+    assert.ok(zhangId && wangId, `both in 东城's queue: ${JSON.stringify(entries)}`);
+  });
+
+  after(async () => {
+    await chrome?.close();
+    server?.stop();
+  });
+
+  it('the site\'s reviewer sees ❐ beside the diploma with a link to the other dossier, as advice, and follows it', async () => {
+    // The server reads the images one after another in the background (Tesseract, a few seconds
+    // each on this machine): until 张明's diploma is paired with 王芳's, as the API gives it.
+    const diplomaIn = (dossier, image) => dossier.materials.find((m) => m.category.code === 'diploma')
+      .images.find((i) => i.id === image.id);
+    let dossier;
+    let reused = [];
+    for (const until = Date.now() + 180000; Date.now() < until;) {
+      dossier = await apiOf(site, `/api/v1/review/dossiers/${zhangId}`);
+      reused = diplomaIn(dossier, zhangDiploma)?.findings?.reused_in ?? [];
+      if (reused.length) break;
+      await new Promise((resolve) => { setTimeout(resolve, 1000); });
+    }
+    assert.deepEqual(reused, [{
+      candidate_id: wangId, name: '王芳', exam_site: '东城区考点', category: 'diploma', image_id: wangDiploma.id,
+    }], `张明's diploma, after 3 minutes (Tesseract installed?): ${JSON.stringify(diplomaIn(dossier, zhangDiploma))}`);
+    // The category as this dossier's catalogue names it (学历证书 or whatever the district calls it).
+    const category = dossier.materials.find((m) => m.category.code === 'diploma').category.name;
+
+    // 张明's dossier, opened afresh.
+    await site.goto('about:blank');
+    await site.goto(`${server.base}/staff#/dossier/${zhangId}`);
+    await site.locator('#decision').waitFor();
+    assert.match(await site.locator('#candidate h2').textContent(), /^张明\s/);
+    const viewer = site.locator(`#material-diploma .viewer[data-id="${zhangDiploma.id}"]`);
+    const read = viewer.locator('.findings');
+    const mark = read.locator('.finding.bad');
+    await mark.waitFor();
+    assert.equal(await mark.count(), 1, 'one mark: the reuse');
+    assert.match(await mark.textContent(), /^❐\s*同一份材料也在其他考生的材料中$/);
+    assert.ok(await mark.isVisible(), 'the ❐ mark is on the screen');
+    // A link to 王芳's dossier, by her name, site and the category her copy is in.
+    const link = read.locator(`a.reused-in[data-candidate="${wangId}"]`);
+    assert.equal(await read.locator('a.reused-in').count(), 1, 'one other dossier');
+    assert.equal(await link.textContent(), `王芳（东城区考点）：${category}`);
+    assert.equal(await link.getAttribute('href'), `#/dossier/${wangId}`);
+    assert.equal(await read.locator('.finding-advice').textContent(), '自动识别，仅供参考');
+    assert.equal(await read.locator('a, button, input, select, textarea, [tabindex]').count(), 1, 'the link is the marks\' only control');
+    // A diploma is no ID card: nothing of a card's reading (its state, "not read", fields read).
+    assert.equal(await viewer.locator('.finding.unknown').count(), 0, 'no "not read" beside a diploma');
+    assert.equal(await viewer.locator('.finding-detail').count(), 0, 'no fields read beside a diploma');
+    assert.equal(await viewer.locator('.finding.quiet').count(), 0, 'no reading state beside a diploma');
+    // The drawn documents share nothing with 王芳's: the diploma alone is marked.
+    assert.equal(await site.locator('.viewer .finding').filter({ hasText: '同一份材料也在其他考生的材料中' }).count(), 1);
+
+    // Followed: nothing decided here, so no question first; 王芳's dossier, and hers names 张明's.
+    await link.click();
+    await site.waitForFunction((hash) => location.hash === hash, `#/dossier/${wangId}`);
+    await site.locator('#candidate h2').filter({ hasText: '王芳' }).waitFor();
+    assert.match(await site.locator('#candidate h2').textContent(), /^王芳\s/);
+    assert.equal(await site.locator('#leave').count(), 0, 'no question before leaving a dossier with nothing decided');
+    const back = site.locator(`#material-diploma .viewer[data-id="${wangDiploma.id}"] .findings`);
+    await back.locator(`a.reused-in[data-candidate="${zhangId}"]`).filter({ hasText: `张明（东城区考点）：${category}` }).waitFor();
+
+    // And in English.
+    await site.getByRole('button', { name: 'English', exact: true }).click();
+    const english = back.locator('.finding.bad');
+    await english.filter({ hasText: 'The same document is also in another candidate\'s dossier' }).waitFor();
+    assert.match(await english.textContent(), /^❐\s*The same document is also in another candidate's dossier$/);
+    assert.equal(await back.locator(`a.reused-in[data-candidate="${zhangId}"]`).textContent(), `张明 (东城区考点): ${category}`);
+    await back.getByText('Read automatically; advice only').waitFor();
+    assert.match(await site.locator('#candidate h2').textContent(), /^王芳\s/, 'still 王芳\'s dossier');
+  });
+
+  it('another site\'s reviewer cannot open a dossier the mark would lead to: not found, nothing of it shown', async () => {
+    const p = await staffSignIn(chrome, server.base, 'xicheng', server.demo.staff.xicheng);
+    const status = await p.evaluate((url) => fetch(url).then((r) => r.status), `/api/v1/review/dossiers/${zhangId}`);
+    assert.equal(status, 404, '张明 (东城区考点) is out of 西城\'s scope');
+    await p.goto('about:blank');
+    await p.goto(`${server.base}/staff#/dossier/${zhangId}`);
+    await p.locator('.notice.error').filter({ hasText: '未找到该内容' }).waitFor();
+    assert.equal(await p.locator('#dossier').count(), 0, 'no dossier drawn');
+    assert.ok(!(await p.evaluate(() => document.body.innerText)).includes('张明'), 'nothing of 张明\'s dossier on the page');
+    await p.context().close();
   });
 });

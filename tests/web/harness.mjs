@@ -1,12 +1,13 @@
 // What the browser tests share: the real server binary's demo in a fresh data directory on a free
 // port (and what it printed: the entry ticket, the signed-in candidate's and the staff's
-// passwords), Debian's Chromium with the flags this machine needs, and a staff member's sign-in to
-// the console.
-import { spawn } from 'node:child_process';
+// passwords; more tickets, as its banner says, by `dossier-server issue-ticket`), Debian's
+// Chromium with the flags this machine needs, and a staff member's sign-in to the console.
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -14,7 +15,7 @@ export const root = resolve(here, '../..');
 export const shots = join(root, 'docs/screenshots');
 export const photos = join(root, 'testdata/photos');
 export const fixtures = join(root, 'tests/fixtures');
-/** The web tests' own photos: generated ID cards (id-front-other.jpg, id-back.jpg). */
+/** The web tests' own photos: generated ID cards (id-front-other.jpg, id-back.jpg), a diploma (diploma.jpg). */
 export const webFixtures = join(here, 'fixtures');
 export const serverBin = process.env.DOSSIER_SERVER_BIN || join(root, 'target/debug/dossier-server');
 // The flags this machine's Chromium needs (see the README): no sandbox as root, no GPU, and no
@@ -25,16 +26,18 @@ export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic',
 /**
  * `dossier-server demo` in a new data directory, listening on a free port. Resolves once it
  * listens with `base` (its address), `demo` (what it printed: `ticket`, `staff[username]` the
- * staff's passwords, `candidate` the signed-in candidate's `username` and `password`) and
- * `stop()`, which ends the server and removes the directory.
+ * staff's passwords, `candidate` the signed-in candidate's `username` and `password`),
+ * `issueTicket(username)`, which resolves with a fresh entry ticket for another candidate of the
+ * roster (the demo prints one only), and `stop()`, which ends the server and removes the directory.
  */
 export function startDemo() {
   const dataDir = mkdtempSync(join(tmpdir(), 'dossier-web-'));
   const remove = () => rmSync(dataDir, { recursive: true, force: true });
+  const env = { ...process.env, DOSSIER_LISTEN: '127.0.0.1:0', DOSSIER_DATA_DIR: join(dataDir, 'data'), DOSSIER_LOG: 'warn' };
   return new Promise((resolveStart, reject) => {
     const server = spawn(serverBin, ['demo'], {
       cwd: dataDir,
-      env: { ...process.env, DOSSIER_LISTEN: '127.0.0.1:0', DOSSIER_DATA_DIR: join(dataDir, 'data'), DOSSIER_LOG: 'warn' },
+      env,
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
@@ -59,6 +62,12 @@ export function startDemo() {
       resolveStart({
         base: listening[1],
         demo,
+        // The same binary on the same data while the demo serves, as its banner says to (the
+        // database lets a second process write while the server runs).
+        async issueTicket(username) {
+          const { stdout } = await promisify(execFile)(serverBin, ['issue-ticket', username], { cwd: dataDir, env });
+          return stdout.trim().split('\n').at(-1);
+        },
         stop() {
           server.kill('SIGTERM');
           remove();

@@ -103,7 +103,8 @@ impl Tesseract {
                 "tessedit_char_whitelist=0123456789X",
             ],
         };
-        let mut child = Command::new(&self.program)
+        let mut command = Command::new(&self.program);
+        command
             .args(["stdin", "stdout"])
             .args(args)
             .arg("tsv")
@@ -111,7 +112,17 @@ impl Tesseract {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true)
+            .kill_on_drop(true);
+        // The lowest CPU priority: reading is background work, and on a machine busy with the
+        // deadline's uploads it takes only the cycles they leave (`docs/deadline-rush.md`).
+        // SAFETY: between fork and exec only setpriority(2) runs, which is async-signal-safe.
+        unsafe {
+            command.pre_exec(|| {
+                libc::setpriority(libc::PRIO_PROCESS, 0, 19);
+                Ok(())
+            });
+        }
+        let mut child = command
             .spawn()
             .map_err(|e| OcrError::Missing(e.to_string()))?;
         let mut stdin = child.stdin.take().expect("piped");
