@@ -284,6 +284,23 @@ async fn main() {
         u.await.unwrap();
     }
     let wall = started.elapsed();
+    // What the reviewers' analysis did meanwhile (the server's own counters).
+    let metrics = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let metric = |name: &str| {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let analysed = metric("dossier_analysis_duration_seconds_count{outcome=\"done\"}");
+    let analysis_queue = metric("dossier_analysis_queue ");
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     reader.await.unwrap();
     for r in reviewers {
@@ -306,6 +323,11 @@ async fn main() {
         candidates - 1,
         if analysis { "on" } else { "off" }
     );
+    if analysis {
+        println!(
+            "analysis during the uploads: {analysed:.0} images read, {analysis_queue:.0} waiting at the end"
+        );
+    }
     println!(
         "photos {}-{} KB; fsync ceiling (150 KB write+fsync+rename+dir fsync, 3 rounds of 1 s before and 3 after): median {ceiling:.0} files/s, range {:.0}-{:.0}, {fsync_cpu_ms:.2} ms of CPU per file",
         sizes.iter().min().unwrap() / 1024,
