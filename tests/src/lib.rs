@@ -296,6 +296,13 @@ impl ServerProcess {
             .env("DOSSIER_DATA_DIR", dir)
             .env("DOSSIER_LISTEN", format!("127.0.0.1:{port}"))
             .env("DOSSIER_LOG", env_or(&env, "DOSSIER_LOG", "warn"))
+            // Off unless a test asks: reading every document in the background competes for the
+            // disk and the cores these tests measure (`assistance.rs` and the rush bench turn it
+            // on, by `TestServer`'s settings and `DOSSIER_RUSH_ANALYSIS`).
+            .env(
+                "DOSSIER_ANALYSIS__ENABLED",
+                env_or(&env, "DOSSIER_ANALYSIS__ENABLED", "false"),
+            )
             .stdout(Stdio::piped())
             .spawn()
             .expect("server starts");
