@@ -27,7 +27,11 @@ fn prepare_scene(s: &Scene, framing: Framing) -> Result<PreparedPhoto, PhotoErro
 /// corners matched in whichever rotation fits (which corner is "top-left" depends on the turn).
 fn corner_error(found: &Quad, s: &Scene) -> f32 {
     let truth = s.corners.expect("a document");
-    let got = found.to_pixels(s.width, s.height);
+    error_over_diagonal(found.to_pixels(s.width, s.height), truth)
+}
+
+/// `corner_error` for corners in pixels.
+fn error_over_diagonal(got: [(f32, f32); 4], truth: [(f32, f32); 4]) -> f32 {
     let diagonal = (truth[0].0 - truth[2].0).hypot(truth[0].1 - truth[2].1);
     (0..4)
         .map(|shift| {
@@ -284,18 +288,7 @@ fn a_page_with_a_printed_border_is_found_by_its_own_edge() {
             _ => panic!("diploma {index}: page not found ({})", page.confidence),
         };
         let truth = shot.corners;
-        let diagonal = (truth[0].0 - truth[2].0).hypot(truth[0].1 - truth[2].1);
-        let error = (0..4)
-            .map(|shift| {
-                (0..4)
-                    .map(|k| {
-                        let (a, b) = (found[(k + shift) % 4], truth[k]);
-                        (a.0 - b.0).hypot(a.1 - b.1)
-                    })
-                    .fold(0.0f32, f32::max)
-            })
-            .fold(f32::MAX, f32::min)
-            / diagonal;
+        let error = error_over_diagonal(found, truth);
         if error >= 0.02 {
             eprintln!("diploma {index}: found {found:?}, truth {truth:?}");
         }
