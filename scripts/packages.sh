@@ -37,6 +37,33 @@ install_tesseract() {
   install_missing "${missing[@]}"
 }
 
+# PaddleOCR's PP-OCRv4 line-recognition model (Apache-2.0), which the server reads names on ID
+# cards with: taken out of the PyPI package rapidocr-onnxruntime (pinned, its file's SHA-256
+# checked) into models/ (see models/README.md). Nothing is downloaded when the server runs.
+install_line_model() {
+  local model=models/ch_PP-OCRv4_rec_infer.onnx
+  local sum=48fc40f24f6d2a207a2b1091d3437eb3cc3eb6b676dc3ef9c37384005483683b
+  if [ -f "$model" ] && echo "$sum  $model" | sha256sum -c --status; then
+    return 0
+  fi
+  python3 -m pip --version >/dev/null 2>&1 || install_missing python3-pip
+  local tmp
+  tmp=$(mktemp -d)
+  python3 -m pip download --quiet --no-deps --only-binary=:all: \
+    rapidocr-onnxruntime==1.4.4 -d "$tmp"
+  python3 - "$tmp"/rapidocr_onnxruntime-1.4.4-py3-none-any.whl "$model" <<'PY'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as wheel, open(sys.argv[2], "wb") as out:
+    out.write(wheel.read("rapidocr_onnxruntime/models/ch_PP-OCRv4_rec_infer.onnx"))
+PY
+  rm -rf "$tmp"
+  if ! echo "$sum  $model" | sha256sum -c --status; then
+    rm -f "$model"
+    echo "the line model's SHA-256 does not match; not installed" >&2
+    return 1
+  fi
+}
+
 # The fonts the generated ID cards are drawn with (the assistance tests) and the pages' Chinese in
 # Chromium: Debian's Noto CJK (SIL OFL 1.1).
 install_cjk_fonts() {

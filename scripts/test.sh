@@ -9,8 +9,10 @@ cd "$(dirname "$0")/.."
 source scripts/packages.sh
 
 install_build_tools
-# The server reads ID cards with Tesseract; the tests draw the cards with Noto CJK.
+# The server reads ID cards with Tesseract and PP-OCR's line model; the tests draw the cards
+# with Noto CJK.
 install_tesseract
+install_line_model
 install_cjk_fonts
 
 log=$(mktemp)

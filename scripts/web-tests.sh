@@ -13,8 +13,10 @@ command -v chromium >/dev/null || missing+=(chromium)
 command -v npm >/dev/null || missing+=(npm)
 fc-list 2>/dev/null | grep -qi 'Noto Sans CJK' || missing+=(fonts-noto-cjk)
 install_missing "${missing[@]}"
-# Tesseract: the server reads the ID cards the console and the candidate's page show findings for.
+# Tesseract and the line model: the server reads the ID cards the console and the candidate's
+# page show findings for.
 install_tesseract
+install_line_model
 
 # The server with the workspace's features (`cargo test --workspace` has built it already).
 cargo build --workspace --bin dossier-server --locked

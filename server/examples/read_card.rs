@@ -14,8 +14,11 @@ fn print(path: &str, print: &Fingerprint) {
 
 #[tokio::main]
 async fn main() {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .init();
     let ocr = AnalysisSettings::default().ocr();
-    if let Err(e) = ocr.available() {
+    if let Err(e) = ocr.tesseract.available() {
         eprintln!("{e}");
         std::process::exit(1);
     }
@@ -27,7 +30,7 @@ async fn main() {
     for path in args {
         let bytes = std::fs::read(&path).expect("read the image");
         if document {
-            match read_document(bytes, DocumentKind::A4, &ocr).await {
+            match read_document(bytes, DocumentKind::A4, &ocr.tesseract).await {
                 Ok(fingerprint) => print(&path, &fingerprint),
                 Err(e) => println!("{path}: {e}"),
             }

@@ -44,7 +44,18 @@ pub fn settings_for(dir: &std::path::Path) -> Settings {
     settings.sweep_interval_secs = 3600;
     // Reading ID cards costs a second of a core per image: only the tests of it turn it on.
     settings.analysis.enabled = false;
+    settings.analysis.line_model = line_model();
     settings
+}
+
+/// PP-OCR's line model, where `scripts/packages.sh` installs it (the tests do not run from the
+/// workspace's root, where the default path points).
+pub fn line_model() -> String {
+    concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../models/ch_PP-OCRv4_rec_infer.onnx"
+    )
+    .into()
 }
 
 impl TestServer {
@@ -302,6 +313,10 @@ impl ServerProcess {
             .env(
                 "DOSSIER_ANALYSIS__ENABLED",
                 env_or(&env, "DOSSIER_ANALYSIS__ENABLED", "false"),
+            )
+            .env(
+                "DOSSIER_ANALYSIS__LINE_MODEL",
+                env_or(&env, "DOSSIER_ANALYSIS__LINE_MODEL", &line_model()),
             )
             .stdout(Stdio::piped())
             .spawn()

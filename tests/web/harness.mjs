@@ -33,7 +33,8 @@ export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic',
 export function startDemo() {
   const dataDir = mkdtempSync(join(tmpdir(), 'dossier-web-'));
   const remove = () => rmSync(dataDir, { recursive: true, force: true });
-  const env = { ...process.env, DOSSIER_LISTEN: '127.0.0.1:0', DOSSIER_DATA_DIR: join(dataDir, 'data'), DOSSIER_LOG: 'warn' };
+  const env = { ...process.env, DOSSIER_LISTEN: '127.0.0.1:0', DOSSIER_DATA_DIR: join(dataDir, 'data'), DOSSIER_LOG: 'warn',
+    DOSSIER_ANALYSIS__LINE_MODEL: join(root, 'models/ch_PP-OCRv4_rec_infer.onnx') };
   return new Promise((resolveStart, reject) => {
     const server = spawn(serverBin, ['demo'], {
       cwd: dataDir,

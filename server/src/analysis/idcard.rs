@@ -13,7 +13,8 @@ use dossier_core::photo::{
 use image::RgbImage;
 
 use super::fingerprint::{self, Fingerprint};
-use super::ocr::{OcrError, OcrLine, OcrWord, Reading, Tesseract};
+use super::lines::LineText;
+use super::ocr::{Ocr, OcrError, OcrLine, OcrWord, Reading};
 
 /// What was read off one image, as stored with its analysis.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -38,6 +39,9 @@ pub struct CardReading {
 /// generated cards had a name misread with confidence and claimed a mismatch.
 const NAME_CONFIDENCE: f32 = 80.0;
 
+/// Below this probability (the line model's softmax peak) a name's character is not trusted.
+const NAME_PROBABILITY: f32 = 0.8;
+
 const FRONT_LABELS: [&str; 6] = ["姓名", "性别", "民族", "出生", "住址", "公民身份号码"];
 const BACK_LABELS: [&str; 4] = ["中华人民共和国", "居民身份证", "签发机关", "有效期限"];
 
@@ -50,8 +54,9 @@ const BACK_LABELS: [&str; 4] = ["中华人民共和国", "居民身份证", "签
 /// the check character holds.
 pub async fn read_card(
     image: Vec<u8>,
-    ocr: &Tesseract,
+    engines: &Ocr,
 ) -> Result<(CardReading, Fingerprint), OcrError> {
+    let ocr = &engines.tesseract;
     let card = tokio::task::spawn_blocking(move || card_image(image))
         .await
         .map_err(|e| OcrError::Failed(e.to_string()))??;
@@ -79,9 +84,30 @@ pub async fn read_card(
             break;
         }
     }
-    let (_, mut reading, card, lines) = best.expect("at least one turn read");
+    let (_, mut reading, mut card, mut lines) = best.expect("at least one turn read");
+    if !matches!(reading.side, Some(CardSide::Front | CardSide::Back))
+        && let Some(model) = &engines.lines
+    {
+        // Tesseract saw no card (a texture it reads as noise can hide every label): the line
+        // model reads where a front's number is printed, the right way up and upside down.
+        for turned in [card.clone(), image::imageops::rotate180(&card)] {
+            let text = model
+                .read(band(&turned, NUMBER_BAND))
+                .await
+                .map(|l| l.text())
+                .unwrap_or_default();
+            if let Some(number) = number_in(&text).filter(|n| citizen_number_valid(n)) {
+                reading.side = Some(CardSide::Front);
+                reading.number = Some(number);
+                reading.check_ok = true;
+                card = turned;
+                lines.clear();
+                break;
+            }
+        }
+    }
     if reading.side == Some(CardSide::Front) {
-        refine_front(&mut reading, &card, &lines, ocr).await?;
+        refine_front(&mut reading, &card, &lines, engines).await?;
     }
     let fingerprint = Fingerprint {
         phash: fingerprint::phash(&card),
@@ -106,13 +132,26 @@ fn score(lines: &[OcrLine], reading: &CardReading) -> u32 {
     labels + if reading.check_ok { 4 } else { 0 }
 }
 
+/// Where a front's fields are printed on the card as flattened (with the pipeline's margin),
+/// as fractions of its width and height: left, top, right, bottom.
+const NUMBER_BAND: [f32; 4] = [0.3, 0.72, 0.95, 0.89];
+const NAME_BAND: [f32; 4] = [0.16, 0.07, 0.6, 0.21];
+
+fn band(card: &RgbImage, [l, t, r, b]: [f32; 4]) -> RgbImage {
+    let (w, h) = (card.width() as f32, card.height() as f32);
+    let (x, y) = ((l * w) as u32, (t * h) as u32);
+    let (bw, bh) = (((r - l) * w) as u32, ((b - t) * h) as u32);
+    image::imageops::crop_imm(card, x, y, bw.max(1), bh.max(1)).to_image()
+}
+
 /// The number and the name read again from their own lines, cut out of the card.
 async fn refine_front(
     reading: &mut CardReading,
     card: &RgbImage,
     lines: &[OcrLine],
-    ocr: &Tesseract,
+    engines: &Ocr,
 ) -> Result<(), OcrError> {
+    let ocr = &engines.tesseract;
     let (w, h) = card.dimensions();
     if !reading.check_ok {
         // The digits of the line that held most of them (the label beside them confuses a
@@ -123,7 +162,7 @@ async fn refine_front(
             .iter()
             .filter(|l| digits(&l.text()) >= 10)
             .max_by_key(|l| digits(&l.text()));
-        let band = match line {
+        let around = match line {
             Some(line) => {
                 let words: Vec<_> = line
                     .words
@@ -135,7 +174,19 @@ async fn refine_front(
             }
             None => (w * 25 / 100, h * 68 / 100, w * 3 / 4, h / 4),
         };
-        let cut = image::imageops::crop_imm(card, band.0, band.1, band.2, band.3).to_image();
+        let cut =
+            image::imageops::crop_imm(card, around.0, around.1, around.2, around.3).to_image();
+        // The line model first, on the line found and on where the number is printed.
+        if let Some(model) = &engines.lines {
+            for cut in [cut.clone(), band(card, NUMBER_BAND)] {
+                let text = model.read(cut).await.map(|l| l.text()).unwrap_or_default();
+                if let Some(number) = number_in(&text).filter(|n| citizen_number_valid(n)) {
+                    reading.number = Some(number);
+                    reading.check_ok = true;
+                    break;
+                }
+            }
+        }
         // Read at the size Tesseract reads best, then smaller, then as Chinese text (whose
         // model reads some digits the digit-only one drops); the first that checks out wins.
         let attempts = [
@@ -144,15 +195,15 @@ async fn refine_front(
             (TEXT_HEIGHT, Reading::ChineseLine),
         ];
         for (height, how) in attempts {
+            if reading.check_ok {
+                break;
+            }
             let read = ocr.read(&png(&at_height(&cut, height))?, how).await?;
             if let Some(number) = read.iter().find_map(|l| number_in(&l.text()))
                 && (citizen_number_valid(&number) || reading.number.is_none())
             {
                 reading.check_ok = citizen_number_valid(&number);
                 reading.number = Some(number);
-            }
-            if reading.check_ok {
-                break;
             }
         }
     }
@@ -165,7 +216,7 @@ async fn refine_front(
         .iter()
         .position(|t| label_at_start(t, "姓名"))
         .or_else(|| below.filter(|&i| i > 0).map(|i| i - 1));
-    if let Some(line) = at.map(|i| &lines[i]) {
+    let line_cut = at.map(|i| &lines[i]).map(|line| {
         // The words after the label (those right of the card's left sixth), before the portrait.
         let words: Vec<_> = line
             .words
@@ -178,17 +229,42 @@ async fn refine_front(
         } else {
             padded(&words, w, h, 0.4, 0.6)
         };
-        let cut = image::imageops::crop_imm(card, x0, y, bw, bh).to_image();
-        let read = ocr
-            .read(
-                &png(&at_height(&cut, TEXT_HEIGHT * 1.8))?,
-                Reading::ChineseLine,
-            )
-            .await?;
-        let name = read.first().and_then(|l| name_in(l, false));
-        if name.is_some() {
-            reading.name = name;
+        image::imageops::crop_imm(card, x0, y, bw, bh).to_image()
+    });
+    let name = match &engines.lines {
+        // The line found and where the name is printed (the line may be missing or cut badly),
+        // each read; the surest reading of a name wins.
+        Some(model) => {
+            let mut best: Option<(String, f32)> = None;
+            for cut in line_cut.into_iter().chain([band(card, NAME_BAND)]) {
+                match model.read(cut).await {
+                    Ok(line) => {
+                        if let Some((name, sure)) = name_read(&line)
+                            && best.as_ref().is_none_or(|b| sure > b.1)
+                        {
+                            best = Some((name, sure));
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "the line model failed on a name"),
+                }
+            }
+            best.map(|(name, _)| name)
         }
+        None => match line_cut {
+            Some(cut) => {
+                let read = ocr
+                    .read(
+                        &png(&at_height(&cut, TEXT_HEIGHT * 1.8))?,
+                        Reading::ChineseLine,
+                    )
+                    .await?;
+                read.first().and_then(|l| name_in(l, false))
+            }
+            None => None,
+        },
+    };
+    if name.is_some() {
+        reading.name = name;
     }
     Ok(())
 }
@@ -410,6 +486,29 @@ fn name_in(line: &OcrLine, labelled: bool) -> Option<String> {
     }
     let n = name.chars().count();
     (2..=20).contains(&n).then_some(name)
+}
+
+/// The name in a line the line model read (the label's characters dropped from its start), when
+/// every character of it was read confidently, and how sure the model was of its least sure one.
+fn name_read(line: &LineText) -> Option<(String, f32)> {
+    let mut chars: Vec<(char, f32)> = line
+        .chars
+        .iter()
+        .copied()
+        .filter(|(c, _)| is_cjk(*c) || *c == '·')
+        .collect();
+    let label: Vec<char> = "姓名".chars().collect();
+    let mut at = 0;
+    while chars.first().is_some_and(|(c, _)| label.get(at) == Some(c)) {
+        chars.remove(0);
+        at += 1;
+    }
+    if chars.iter().any(|(_, p)| *p < NAME_PROBABILITY) {
+        return None;
+    }
+    let name: String = chars.iter().map(|(c, _)| c).collect();
+    let sure = chars.iter().map(|(_, p)| *p).fold(1.0, f32::min);
+    (2..=20).contains(&chars.len()).then_some((name, sure))
 }
 
 /// The validity on the back: `YYYY.MM.DD-YYYY.MM.DD` or `YYYY.MM.DD-长期`.

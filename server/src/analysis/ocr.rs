@@ -59,6 +59,14 @@ pub enum Reading {
     DigitLine,
 }
 
+/// The engines a reading uses: Tesseract finds the lines and reads most of them; PP-OCR's line
+/// model, when installed, reads the lines Tesseract reads worst (a card's name).
+#[derive(Debug, Clone)]
+pub struct Ocr {
+    pub tesseract: Tesseract,
+    pub lines: Option<super::lines::LineModel>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Tesseract {
     pub program: String,
