@@ -191,13 +191,11 @@ async fn id_cards_are_read_off_phone_photos() {
     for miss in &misses {
         println!("  {miss}");
     }
-    // The targets where they are met (names, false mismatches), floors at what is
-    // reached elsewhere (the set, Debian's Tesseract and the line model are fixed: the figures
-    // repeat): the misses are cards the page search lost on a checked cloth (see capture).
-    assert!(pct(numbers, fronts) >= 95.0, "numbers read exactly");
+    // The targets.
+    assert!(pct(numbers, fronts) >= 97.0, "numbers read exactly");
     assert!(pct(false_mismatches, fronts) <= 1.0, "false mismatches");
     assert!(pct(names, fronts) >= 90.0, "names read");
-    assert!(pct(sides, fronts + backs) >= 96.5, "sides told");
+    assert!(pct(sides, fronts + backs) >= 99.0, "sides told");
 }
 
 /// How a copy of a stored certificate was made before a second candidate uploaded it.

@@ -248,6 +248,11 @@ fn sobel(grey: &GrayImage) -> (Vec<i16>, Vec<i16>) {
 /// lies: the snap looks 5 px either side, so these reach ±21 px, where a certificate's printed
 /// frame lies from its page's edge.
 const PARALLEL_SHIFTS: [f32; 4] = [-8.0, 8.0, -16.0, 16.0];
+/// Lines kept of one direction (within `FAMILY_ANGLE` degrees): a checked or woven cloth has
+/// dozens of parallel lines that step one way all along, and would take every place from the
+/// page's four; a page needs two of a direction, and its printed border or a shadow a few more.
+const MAX_FAMILY: usize = 10;
+const FAMILY_ANGLE: f32 = 3.0;
 /// Lines from those snaps kept besides `MAX_LINES`.
 const MAX_BESIDE: usize = 8;
 
@@ -360,7 +365,11 @@ fn keep_distinct(
             let d_angle = angle_between(k.angle(), line.angle());
             d_angle < 2f32.to_radians() && distance_at_centre(k, &line, w, h) < 3.0
         });
-        if !duplicate {
+        let family = kept
+            .iter()
+            .filter(|k| angle_between(k.angle(), line.angle()) < FAMILY_ANGLE.to_radians())
+            .count();
+        if !duplicate && family < MAX_FAMILY {
             kept.push(line);
         }
     }
@@ -846,11 +855,82 @@ fn quad_of(
     }
     // Scored by the whole outline and by its weakest side alike: a page shows on all four, while
     // a quadrilateral that borrows a line from a checked cloth has one side that shows half.
+    let mut support = 0.5 * (supported[s] / total.max(1.0)) + 0.5 * weakest[s];
+    if crossed(pair, other, &corners, lines, profiles) {
+        support *= CROSSED;
+    }
     Some(Candidate {
         corners: ordered,
-        support: 0.5 * (supported[s] / total.max(1.0)) + 0.5 * weakest[s],
+        support,
         area: polygon_area(&ordered),
     })
+}
+
+/// What a crossed quadrilateral's support is worth (`crossed`).
+const CROSSED: f32 = 0.8;
+
+/// Whether a straight edge runs across the quadrilateral from side to side, parallel to two of
+/// its sides and well inside them (beyond 15% of the way in): a cell of a checked cloth is
+/// crossed by the cloth's next line, which steps one way all along, while a page's print (text,
+/// a portrait, a border close to its edge) does not step cleanly all across it. `corners` as
+/// `quad_of` builds them: a∩c, c∩b, b∩d, d∩a.
+fn crossed(
+    pair: [usize; 2],
+    other: [usize; 2],
+    corners: &[(f32, f32); 4],
+    lines: &[Line],
+    profiles: &[StepProfile],
+) -> bool {
+    // Sides along `ends` (each from its a-end to its b-end), crossed by lines near `pair`'s
+    // direction; then the other way round.
+    let directions = [
+        (
+            pair,
+            [(corners[0], corners[1]), (corners[3], corners[2])],
+            other,
+        ),
+        (
+            other,
+            [(corners[0], corners[3]), (corners[1], corners[2])],
+            pair,
+        ),
+    ];
+    for (along, ends, sides) in directions {
+        for (i, line) in lines.iter().enumerate() {
+            if pair.contains(&i) || other.contains(&i) {
+                continue;
+            }
+            let near = along.iter().any(|&k| {
+                angle_between(lines[k].angle(), line.angle()) < FAMILY_ANGLE.to_radians()
+            });
+            if !near {
+                continue;
+            }
+            // Where the line meets the two other sides, as a share of the way along each.
+            let mut hits = [(0.0f32, 0.0f32); 2];
+            let mut inside = true;
+            for (h, (&side, &(from, to))) in sides.iter().zip(ends.iter()).enumerate() {
+                let Some(p) = line.intersect(&lines[side]) else {
+                    inside = false;
+                    break;
+                };
+                let length2 = (to.0 - from.0).powi(2) + (to.1 - from.1).powi(2);
+                let t = ((p.0 - from.0) * (to.0 - from.0) + (p.1 - from.1) * (to.1 - from.1))
+                    / length2.max(1e-6);
+                inside &= (0.15..=0.85).contains(&t);
+                hits[h] = p;
+            }
+            if !inside {
+                continue;
+            }
+            let (brighter, darker, visible) =
+                profiles[i].support(hits[0], hits[1], &line_through(hits[0], hits[1]));
+            if visible > 0.5 && brighter.max(darker) >= 0.6 {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 fn line_through(p: (f32, f32), q: (f32, f32)) -> Line {
