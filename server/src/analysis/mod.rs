@@ -97,7 +97,7 @@ impl AnalysisSettings {
             path => match LineModel::load(Path::new(path)) {
                 Ok(model) => Some(model),
                 Err(e) => {
-                    tracing::warn!(error = %e, "names are read by Tesseract alone; run scripts/packages.sh's install_models");
+                    tracing::warn!(error = %e, "names are read by Tesseract alone (scripts/packages.sh's install_line_model installs the model)");
                     None
                 }
             },
@@ -220,7 +220,11 @@ impl Analyser {
         metrics: Arc<Metrics>,
     ) -> Analyser {
         Analyser {
-            ocr: settings.ocr(),
+            // The line model is loaded when the readers start (`spawn`).
+            ocr: Ocr {
+                tesseract: settings.tesseract(),
+                lines: None,
+            },
             advice,
             db,
             blobs,
@@ -230,8 +234,14 @@ impl Analyser {
     }
 
     /// Run until the task is dropped.
-    pub fn spawn(self) -> tokio::task::JoinHandle<()> {
+    pub fn spawn(mut self) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
+            // Loading and planning the line model takes about a second of a core: not on the
+            // runtime's threads, and not before the server listens.
+            let settings = self.settings.clone();
+            if let Ok(ocr) = tokio::task::spawn_blocking(move || settings.ocr()).await {
+                self.ocr = ocr;
+            }
             let idle = Duration::from_millis(self.settings.poll_interval_ms.max(10));
             background::poll_forever(idle, "analysis", || self.tick()).await
         })
