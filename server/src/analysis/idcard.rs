@@ -2,8 +2,10 @@
 //! again by the photo pipeline (a candidate may have kept the whole frame), read by Tesseract as
 //! one block of text, and its fields taken from the lines their printed labels start: 姓名 for the
 //! name, the line with 18 digits for the number, 签发机关 and 有效期限 on the back. Which side it
-//! is follows from the labels found. A field read with low confidence is left unread rather than
-//! reported as a difference: a false "mismatch" costs a reviewer more than a "?".
+//! is follows from the labels found. On the front, PP-OCR's line model (`lines.rs`) then reads
+//! the name, and the number where Tesseract's fails, on the lines found and where the card's
+//! layout prints them. A field read with low confidence is left unread rather than reported as a
+//! difference: a false "mismatch" costs a reviewer more than a "?".
 use dossier_core::api::CardSide;
 use dossier_core::domain::citizen_number_valid;
 use dossier_core::photo::{
@@ -621,5 +623,36 @@ mod tests {
         ]);
         assert_eq!(r.side, Some(CardSide::Unknown));
         assert_eq!(r.number, None);
+    }
+
+    fn model_read(chars: &[(char, f32)]) -> LineText {
+        LineText {
+            chars: chars.to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_name_read_by_the_line_model_loses_its_label_and_keeps_its_doubt() {
+        let read = name_read(&model_read(&[
+            ('姓', 0.99),
+            ('名', 0.98),
+            ('欧', 0.97),
+            ('阳', 0.95),
+            ('·', 0.9),
+            ('娜', 0.93),
+        ]))
+        .expect("a name");
+        assert_eq!(read.0, "欧阳·娜");
+        assert!((read.1 - 0.9).abs() < 1e-6, "the least sure character");
+        // One doubtful character: unread, never a guess to hold against the roster.
+        assert_eq!(
+            name_read(&model_read(&[('杜', 0.99), ('诚', 0.51), ('波', 0.86)])),
+            None
+        );
+        // Digits and Latin letters around it are not part of it; one character is no name.
+        assert_eq!(
+            name_read(&model_read(&[('1', 0.99), ('周', 0.99), ('A', 0.99)])),
+            None
+        );
     }
 }

@@ -216,3 +216,29 @@ fn read(plan: &Plan, alphabet: &[char], cut: &RgbImage) -> Result<LineText, Line
     }
     Ok(LineText { chars })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_text_of_a_cut_is_its_inked_rows_with_a_margin() {
+        // A light card 400 x 150 with one line of dark "text" 30 px high at rows 60-90, columns
+        // 100-250, and a speck of dust far above it.
+        let mut cut = RgbImage::from_pixel(400, 150, image::Rgb([210, 215, 220]));
+        for y in 60..90 {
+            for x in (100..250).filter(|x| x % 7 < 4) {
+                cut.put_pixel(x, y, image::Rgb([30, 30, 30]));
+            }
+        }
+        cut.put_pixel(300, 5, image::Rgb([0, 0, 0]));
+        let text = text_of(&cut);
+        // 30 rows and a quarter of that (and a row) above and below; 150 columns and half the
+        // height beside.
+        assert!((44..=48).contains(&text.height()), "{}", text.height());
+        assert!((160..=185).contains(&text.width()), "{}", text.width());
+        // A blank cut is read as it is.
+        let blank = RgbImage::from_pixel(100, 40, image::Rgb([200, 200, 200]));
+        assert_eq!(text_of(&blank).dimensions(), (100, 40));
+    }
+}
