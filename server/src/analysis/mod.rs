@@ -52,7 +52,7 @@ pub struct AnalysisSettings {
     pub attempts: u32,
     pub poll_interval_ms: u64,
     /// PP-OCR's line model (`models/README.md`), which reads names; empty: names are read by
-    /// Tesseract alone (one card in three instead of nine in ten).
+    /// Tesseract alone (a third of them instead of nineteen in twenty).
     pub line_model: String,
     /// The exam's first day (`YYYY-MM-DD`): a card whose validity ends before it is a finding.
     /// Unset: today.
