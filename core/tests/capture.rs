@@ -57,7 +57,6 @@ fn keeps_whole_document(used: &Quad, s: &Scene) -> bool {
 
 /// `keeps_whole_document` for a document's corners in a frame of the given size.
 fn shows_whole(used: &Quad, truth: [(f32, f32); 4], width: u32, height: u32) -> bool {
-    let (s_width, s_height) = (width, height);
     let quad = used.to_pixels(width, height);
     let Some(to_unit) = imageproc::geometric_transformations::Projection::from_control_points(
         quad,
@@ -68,7 +67,7 @@ fn shows_whole(used: &Quad, truth: [(f32, f32); 4], width: u32, height: u32) -> 
     // Clipped to the frame: what lies outside it no crop could show.
     let limit = 0.03 - 0.005;
     truth.iter().all(|&(x, y)| {
-        let (x, y) = (x.clamp(0.0, s_width as f32), y.clamp(0.0, s_height as f32));
+        let (x, y) = (x.clamp(0.0, width as f32), y.clamp(0.0, height as f32));
         let (u, v) = to_unit * (x, y);
         (-limit..=1.0 + limit).contains(&u) && (-limit..=1.0 + limit).contains(&v)
     })

@@ -15,7 +15,7 @@ use dossier_core::photo::{
 use image::RgbImage;
 
 use super::fingerprint::{self, Fingerprint};
-use super::lines::LineText;
+use super::lines::{LineModel, LineText};
 use super::ocr::{Ocr, OcrError, OcrLine, OcrWord, Reading};
 
 /// What was read off one image, as stored with its analysis.
@@ -93,12 +93,7 @@ pub async fn read_card(
         // Tesseract saw no card (a texture it reads as noise can hide every label): the line
         // model reads where a front's number is printed, the right way up and upside down.
         for turned in [card.clone(), image::imageops::rotate180(&card)] {
-            let text = model
-                .read(band(&turned, NUMBER_BAND))
-                .await
-                .map(|l| l.text())
-                .unwrap_or_default();
-            if let Some(number) = number_in(&text).filter(|n| citizen_number_valid(n)) {
+            if let Some(number) = valid_number(model, band(&turned, NUMBER_BAND)).await {
                 reading.side = Some(CardSide::Front);
                 reading.number = Some(number);
                 reading.check_ok = true;
@@ -146,6 +141,13 @@ fn band(card: &RgbImage, [l, t, r, b]: [f32; 4]) -> RgbImage {
     image::imageops::crop_imm(card, x, y, bw.max(1), bh.max(1)).to_image()
 }
 
+/// The citizen number the line model reads in `cut`, when its check character holds (a model
+/// failure is no number: Tesseract's reading stands).
+async fn valid_number(model: &LineModel, cut: RgbImage) -> Option<String> {
+    let text = model.read(cut).await.ok()?.text();
+    number_in(&text).filter(|n| citizen_number_valid(n))
+}
+
 /// The number and the name read again from their own lines, cut out of the card.
 async fn refine_front(
     reading: &mut CardReading,
@@ -181,8 +183,7 @@ async fn refine_front(
         // The line model first, on the line found and on where the number is printed.
         if let Some(model) = &engines.lines {
             for cut in [cut.clone(), band(card, NUMBER_BAND)] {
-                let text = model.read(cut).await.map(|l| l.text()).unwrap_or_default();
-                if let Some(number) = number_in(&text).filter(|n| citizen_number_valid(n)) {
+                if let Some(number) = valid_number(model, cut).await {
                     reading.number = Some(number);
                     reading.check_ok = true;
                     break;

@@ -2,16 +2,15 @@
 //! the ONNX file shipped in the PyPI package `rapidocr-onnxruntime`, installed by
 //! `scripts/packages.sh`, see `models/README.md`), run by tract, a pure-Rust runtime: it reads
 //! one cut-out line of text. Tesseract still finds the lines and reads the rest; this model reads
-//! the name, where Tesseract's Chinese model misreads or doubts one card in two (a name is two to
-//! four rare characters with no dictionary to lean on).
+//! the name, where Tesseract's Chinese model misread or doubted two cards in three (a name is two
+//! to four rare characters with no dictionary to lean on).
 //!
 //! The model runs on its own thread at the lowest CPU priority, as Tesseract's children do: reading
 //! is background work and must take only the cycles the uploads leave.
 use std::path::Path;
-use std::sync::mpsc;
 
 use image::RgbImage;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use tract_onnx::prelude::*;
 
 /// The model's input height; lines are scaled to it.
@@ -49,7 +48,7 @@ type Job = (RgbImage, oneshot::Sender<Result<LineText, LineModelError>>);
 /// The loaded model, behind its thread. Cloning shares the thread.
 #[derive(Clone)]
 pub struct LineModel {
-    jobs: mpsc::SyncSender<Job>,
+    jobs: mpsc::Sender<Job>,
 }
 
 impl std::fmt::Debug for LineModel {
@@ -93,7 +92,7 @@ impl LineModel {
             .and_then(|m| m.into_optimized())
             .and_then(|m| m.into_runnable())
             .map_err(|e| load_error(e.to_string()))?;
-        let (jobs, queue) = mpsc::sync_channel::<Job>(64);
+        let (jobs, mut queue) = mpsc::channel::<Job>(64);
         std::thread::Builder::new()
             .name("line-model".into())
             .spawn(move || {
@@ -102,7 +101,7 @@ impl LineModel {
                 unsafe {
                     libc::setpriority(libc::PRIO_PROCESS, 0, 19);
                 }
-                for (line, reply) in queue {
+                while let Some((line, reply)) = queue.blocking_recv() {
                     let _ = reply.send(read(&plan, &alphabet, &line));
                 }
             })
@@ -113,11 +112,10 @@ impl LineModel {
     /// The text of `line`: a cut-out line of text with a small margin, any size.
     pub async fn read(&self, line: RgbImage) -> Result<LineText, LineModelError> {
         let (reply, answer) = oneshot::channel();
-        let jobs = self.jobs.clone();
-        // The queue is bounded: a full one waits on a blocking thread, not on the runtime.
-        tokio::task::spawn_blocking(move || jobs.send((line, reply)))
+        // The queue is bounded: a reader waits (asynchronously) while it is full.
+        self.jobs
+            .send((line, reply))
             .await
-            .map_err(|e| LineModelError::Failed(e.to_string()))?
             .map_err(|_| LineModelError::Failed("its thread has stopped".into()))?;
         answer
             .await
