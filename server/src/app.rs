@@ -148,6 +148,7 @@ impl Application {
                 self.settings.analysis.clone(),
                 self.state.advice.clone(),
                 self.state.metrics.clone(),
+                self.state.uploads.clone(),
             )
             .spawn()
         });

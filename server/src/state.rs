@@ -7,7 +7,7 @@ use crate::admin::Administration;
 use crate::analysis::Advice;
 use crate::auth::Auth;
 use crate::dossier::Dossiers;
-use crate::ops::Metrics;
+use crate::ops::{Metrics, UploadTraffic};
 use crate::review::Review;
 use crate::settings::Settings;
 use crate::staff::StaffAccounts;
@@ -26,6 +26,8 @@ pub struct AppState {
     pub(crate) blobs: BlobStore,
     /// Whether ID-card analysis runs (see `analysis`).
     pub advice: Advice,
+    /// Uploads in flight, which the analysis steps aside for (`ops::traffic`).
+    pub uploads: Arc<UploadTraffic>,
     /// `/readyz` needs this much free room for blobs (`limits.ready_reserve_uploads` photos).
     pub(crate) ready_reserve_bytes: u64,
 }
@@ -52,6 +54,7 @@ impl AppState {
             auth,
             dossiers: Dossiers::new(db.clone(), blobs.clone(), limits).with_advice(advice.clone()),
             advice,
+            uploads: UploadTraffic::new(),
             db,
             metrics,
             blobs,

@@ -26,7 +26,7 @@ use time::{Date, OffsetDateTime, UtcOffset};
 use tokio::task::JoinSet;
 
 use crate::ops::metrics::OutcomeLabels;
-use crate::ops::{Metrics, background};
+use crate::ops::{Metrics, StepAside, UploadTraffic, background};
 use crate::storage::analysis::{self, AnalysisJob, AnalysisRow};
 use crate::storage::review::Scope;
 use crate::storage::{BlobStore, Db, StorageError};
@@ -51,6 +51,10 @@ pub struct AnalysisSettings {
     /// Tries before giving up on an image.
     pub attempts: u32,
     pub poll_interval_ms: u64,
+    /// While uploads crowd the server (more in flight than twice the cores), the readers wait
+    /// between steps until uploads have been quiet this long; 0: they never wait
+    /// (`ops::traffic`, `docs/deadline-rush.md`).
+    pub rush_quiet_secs: u64,
     /// PP-OCR's line model (`models/README.md`), which reads names; empty: names are read by
     /// Tesseract alone (a third of them instead of nineteen in twenty).
     pub line_model: String,
@@ -68,6 +72,7 @@ impl Default for AnalysisSettings {
             timeout_secs: 60,
             attempts: 3,
             poll_interval_ms: 500,
+            rush_quiet_secs: 2,
             line_model: "models/ch_PP-OCRv4_rec_infer.onnx".into(),
             exam_date: None,
         }
@@ -87,6 +92,7 @@ impl AnalysisSettings {
         Tesseract {
             program: self.tesseract.clone(),
             timeout: Duration::from_secs(self.timeout_secs.max(1)),
+            step_aside: StepAside::default(),
         }
     }
 
@@ -209,6 +215,9 @@ pub struct Analyser {
     metrics: Arc<Metrics>,
     ocr: Ocr,
     advice: Advice,
+    /// Waits while uploads crowd the server, before a job is taken and before each Tesseract
+    /// run (the reading's CPU).
+    step_aside: StepAside,
 }
 
 impl Analyser {
@@ -218,8 +227,12 @@ impl Analyser {
         settings: AnalysisSettings,
         advice: Advice,
         metrics: Arc<Metrics>,
+        uploads: Arc<UploadTraffic>,
     ) -> Analyser {
+        let step_aside =
+            StepAside::for_uploads(uploads, Duration::from_secs(settings.rush_quiet_secs));
         Analyser {
+            step_aside,
             // The line model is loaded when the readers start (`spawn`).
             ocr: Ocr {
                 tesseract: settings.tesseract(),
@@ -242,6 +255,7 @@ impl Analyser {
             if let Ok(ocr) = tokio::task::spawn_blocking(move || settings.ocr()).await {
                 self.ocr = ocr;
             }
+            self.ocr.tesseract.step_aside = self.step_aside.clone();
             let idle = Duration::from_millis(self.settings.poll_interval_ms.max(10));
             background::poll_forever(idle, "analysis", || self.tick()).await
         })
@@ -254,6 +268,7 @@ impl Analyser {
         let lease =
             now + time::Duration::seconds(2 * self.settings.timeout_secs.max(1) as i64 + 30);
         let limit = self.settings.workers();
+        self.step_aside.wait().await;
         if !self.db.read(move |c| analysis::any_due(c, now)).await? {
             return Ok(0);
         }

@@ -71,6 +71,8 @@ pub struct Ocr {
 pub struct Tesseract {
     pub program: String,
     pub timeout: Duration,
+    /// Awaited before each run: a deadline's rush goes first (`ops::traffic`).
+    pub step_aside: crate::ops::StepAside,
 }
 
 impl Tesseract {
@@ -111,6 +113,8 @@ impl Tesseract {
                 "tessedit_char_whitelist=0123456789X",
             ],
         };
+        // A job waiting here keeps its lease (`Analyser::tick` takes no more meanwhile).
+        self.step_aside.wait().await;
         let mut command = Command::new(&self.program);
         command
             .args(["stdin", "stdout"])

@@ -354,6 +354,8 @@ impl DossierApi {
             state.metrics.upload("replayed");
             return Ok(UploadAnswer::Created(Json(first)));
         }
+        // The analysis waits while many are here at once (`ops::traffic`).
+        let _uploading = state.uploads.begin();
         let photo = state
             .dossiers
             .check_photo(bytes)

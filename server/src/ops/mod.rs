@@ -7,10 +7,12 @@ pub mod backup;
 pub mod connections;
 pub mod metrics;
 pub mod requests;
+pub mod traffic;
 
 pub use connections::{ConnectionSettings, GuardedAcceptor};
 pub use metrics::Metrics;
 pub use requests::Observe;
+pub use traffic::{StepAside, UploadTraffic};
 
 /// `[limits]`: how many writes may wait for the database's one writer, and how long; how large
 /// request bodies may be; how many photos are prepared at once; the disk reserve of readiness.
