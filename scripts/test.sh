@@ -14,6 +14,8 @@ install_build_tools
 install_tesseract
 install_line_model
 install_cjk_fonts
+# Blobs in an S3-compatible object store are tested against a real one (SeaweedFS).
+install_seaweedfs
 
 log=$(mktemp)
 set +e

@@ -32,7 +32,7 @@ async fn readyz(state: Data<&AppState>) -> Response {
     let reserve = state.ready_reserve_bytes;
     let blobs = match state.blobs.probe().await {
         Ok(()) => match state.blobs.free_bytes().await {
-            Ok(free) if free < reserve => Err(format!(
+            Ok(Some(free)) if free < reserve => Err(format!(
                 "{free} bytes free, fewer than the reserve of {reserve} (limits.ready_reserve_uploads)"
             )),
             Ok(_) => Ok(()),

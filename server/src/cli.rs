@@ -7,7 +7,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::auth::{Auth, hash_secret_blocking, normalise_answer};
 use crate::settings::Settings;
-use crate::storage::{self, Activation, Db};
+use crate::storage::{self, Activation, BlobStore, Db};
 use crate::{AppState, Application, demo, district, ops, roster};
 use dossier_core::api::review::{NewStaff, StaffRole};
 
@@ -291,7 +291,7 @@ fn run() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Backup { dir } => {
-            let m = ops::backup::backup(&settings.data_dir, &dir)?;
+            let m = ops::backup::backup(&settings.data_dir, &blob_folder(&settings)?, &dir)?;
             println!(
                 "backup in {}: {} images, {} files, {} bytes (schema {})",
                 dir.display(),
@@ -302,15 +302,31 @@ fn run() -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Verify { dir } => {
-            let dir = dir.unwrap_or_else(|| settings.data_dir.clone());
-            report(&dir, ops::backup::verify(&dir)?)
+        Command::Verify { dir: Some(dir) } => report(&dir, ops::backup::verify(&dir, None)?),
+        Command::Verify { dir: None } => {
+            let store = BlobStore::open(&settings.blobs_url())?;
+            report(
+                &settings.data_dir,
+                ops::backup::verify(&settings.data_dir, Some(&store))?,
+            )
         }
         Command::Restore { dir } => {
             std::fs::create_dir_all(&settings.data_dir)?;
-            let verified = ops::backup::restore(&dir, &settings.data_dir)?;
+            let blobs = blob_folder(&settings)?;
+            let verified = ops::backup::restore(&dir, &settings.data_dir, &blobs)?;
             report(&settings.data_dir, verified)
         }
+    }
+}
+
+/// The blob folder `backup` and `restore` copy files from and to.
+fn blob_folder(settings: &Settings) -> anyhow::Result<std::path::PathBuf> {
+    match BlobStore::open(&settings.blobs_url())? {
+        BlobStore::Folder(folder) => Ok(folder.root().to_path_buf()),
+        BlobStore::Objects(_) => anyhow::bail!(
+            "backup and restore copy a blob folder; {} is an object store: keep its blobs with the store's own versioning or replication (verify checks them)",
+            settings.blobs_url()
+        ),
     }
 }
 

@@ -390,13 +390,7 @@ impl Dossiers {
         // A photo from the phone's pipeline is stored as it came: its hash is the request's.
         let known = (!photo.metadata_removed).then(|| upload.request_sha256.clone());
         let _turn = self.storing.acquire().await.expect("never closed");
-        let sha256 = tokio::task::spawn_blocking(move || match known {
-            Some(sha256) => blobs.put_hashed(&bytes, sha256),
-            None => blobs.put(&bytes),
-        })
-        .await
-        .map_err(|e| ApiError::from(StorageError::Task(e.to_string())))?
-        .map_err(ApiError::from)?;
+        let sha256 = blobs.put(bytes, known).await.map_err(ApiError::from)?;
         self.db
             .write(move |tx| {
                 let key = upload.key.to_string();
@@ -672,8 +666,8 @@ impl Dossiers {
             .await?
             .into_iter()
             .collect();
-        tokio::task::spawn_blocking(move || blobs.sweep(grace, |sha| referenced.contains(sha)))
+        blobs
+            .sweep(grace, move |sha| referenced.contains(sha))
             .await
-            .map_err(|e| StorageError::Task(e.to_string()))?
     }
 }

@@ -16,8 +16,11 @@ use crate::ops::{ConnectionSettings, LimitSettings};
 pub struct Settings {
     /// Address to listen on; port 0 picks a free port (tests).
     pub listen: String,
-    /// Database (`dossier.sqlite3`) and blobs (`blobs/`) live here.
+    /// Database (`dossier.sqlite3`) and blobs (`blobs/`, unless `blobs.url` says otherwise) live
+    /// here.
     pub data_dir: PathBuf,
+    /// Where the photos' bytes are kept (`[blobs]`).
+    pub blobs: BlobSettings,
     /// `tracing` filter, e.g. `info` or `dossier_server=debug`.
     pub log: String,
     /// `text` (key=value) or `json` (one object a line).
@@ -59,8 +62,19 @@ impl Default for Settings {
             limits: LimitSettings::default(),
             connections: ConnectionSettings::default(),
             analysis: AnalysisSettings::default(),
+            blobs: BlobSettings::default(),
         }
     }
+}
+
+/// `[blobs]`: a folder, or an S3-compatible object store (`storage::blobs`).
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct BlobSettings {
+    /// A folder (`/srv/dossier/blobs`, or `file://…`), or `s3://bucket/prefix` with the
+    /// credentials, region and endpoint in the standard `AWS_*` environment variables (never in
+    /// this file). Empty: `blobs/` under `data_dir`. `DOSSIER_BLOBS__URL`.
+    pub url: String,
 }
 
 impl Settings {
@@ -81,7 +95,11 @@ impl Settings {
         self.data_dir.join("dossier.sqlite3")
     }
 
-    pub fn blobs_dir(&self) -> PathBuf {
-        self.data_dir.join("blobs")
+    /// Where the blobs are: `blobs.url`, else the folder `blobs/` under `data_dir`.
+    pub fn blobs_url(&self) -> String {
+        match self.blobs.url.as_str() {
+            "" => self.data_dir.join("blobs").display().to_string(),
+            url => url.to_string(),
+        }
     }
 }

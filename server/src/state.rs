@@ -43,7 +43,7 @@ impl AppState {
             limits.retry_after_secs,
             metrics.writes_refused.clone(),
         );
-        let blobs = BlobStore::open(&settings.blobs_dir())?;
+        let blobs = BlobStore::open(&settings.blobs_url())?;
         let auth = Auth::new(db.clone(), settings.auth.clone(), metrics.clone());
         let advice = Advice::new(&settings.analysis, settings.analysis.active());
         Ok(AppState {

@@ -2,6 +2,7 @@
 //! candidates entered through the real ticket and activation flow, and photos made by core's
 //! real pipeline.
 pub mod fake_providers;
+pub mod object_store;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -14,7 +14,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 use sha2::{Digest, Sha256};
 
-use crate::storage::{self, blobs};
+use crate::storage::{self, BlobStore, StorageError, blobs};
 
 const DATABASE: &str = "dossier.sqlite3";
 const MANIFEST: &str = "backup.json";
@@ -62,8 +62,9 @@ impl Verified {
     }
 }
 
-/// Back the data directory up into `dest` (which must not exist or be empty).
-pub fn backup(data_dir: &Path, dest: &Path) -> Result<Manifest, BackupError> {
+/// Back the data directory's database and the blob folder `blobs` up into `dest` (which must
+/// not exist or be empty).
+pub fn backup(data_dir: &Path, blobs: &Path, dest: &Path) -> Result<Manifest, BackupError> {
     if dest.exists() && fs::read_dir(dest).map_err(io(dest))?.next().is_some() {
         return Err(BackupError::Refused(format!(
             "{} is not empty",
@@ -72,8 +73,7 @@ pub fn backup(data_dir: &Path, dest: &Path) -> Result<Manifest, BackupError> {
     }
     let blobs_dest = dest.join("blobs");
     fs::create_dir_all(&blobs_dest).map_err(io(&blobs_dest))?;
-    let blobs = data_dir.join("blobs");
-    let lock = blobs::lock_file(&blobs).map_err(io(blobs.join(".lock")))?;
+    let lock = blobs::lock_file(blobs).map_err(io(blobs.join(".lock")))?;
     lock.lock_shared().map_err(io(blobs.join(".lock")))?;
 
     // The consistent copy, a few hundred pages at a time so the server's writer is never held.
@@ -96,7 +96,7 @@ pub fn backup(data_dir: &Path, dest: &Path) -> Result<Manifest, BackupError> {
     copy.execute_batch("PRAGMA journal_mode=DELETE")?;
     drop(copy);
     sync(&copy_path)?;
-    let blob_bytes = copy_blobs(&blobs, &blobs_dest, &hashes)?;
+    let blob_bytes = copy_blobs(blobs, &blobs_dest, &hashes)?;
     sync(dest)?;
     drop(lock);
 
@@ -116,8 +116,9 @@ pub fn backup(data_dir: &Path, dest: &Path) -> Result<Manifest, BackupError> {
     Ok(manifest)
 }
 
-/// Check that every image row's blob is present with its SHA-256, and the database's integrity.
-pub fn verify(dir: &Path) -> Result<Verified, BackupError> {
+/// Check that every image row's blob is present with its SHA-256, and the database's integrity:
+/// a backup (its own `blobs/`) or the live data (`store`, a folder or an object store).
+pub fn verify(dir: &Path, store: Option<&BlobStore>) -> Result<Verified, BackupError> {
     let conn = Connection::open_with_flags(dir.join(DATABASE), OpenFlags::SQLITE_OPEN_READ_WRITE)?;
     let integrity: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
     if integrity != "ok" {
@@ -129,28 +130,40 @@ pub fn verify(dir: &Path) -> Result<Verified, BackupError> {
         images: conn.query_row("SELECT COUNT(*) FROM images", [], |r| r.get(0))?,
         ..Verified::default()
     };
-    let blobs = dir.join("blobs");
+    let own;
+    let store = match store {
+        Some(store) => store,
+        None => {
+            own = BlobStore::Folder(blobs::FolderBlobs::at(&dir.join("blobs")));
+            &own
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(io(dir))?;
     for sha in storage::all_image_hashes(&conn)? {
         verified.blobs += 1;
-        match fs::read(blobs::blob_path(&blobs, &sha)) {
+        match runtime.block_on(store.read(&sha)) {
             Ok(bytes) if hex::encode(Sha256::digest(&bytes)) == sha => {}
             Ok(_) => verified.corrupt.push(sha),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => verified.missing.push(sha),
-            Err(e) => return Err(BackupError::Io(sha, e)),
+            Err(StorageError::NotFound) => verified.missing.push(sha),
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(verified)
 }
 
-/// Restore a verified backup into an empty data directory (the server stopped).
-pub fn restore(backup: &Path, data_dir: &Path) -> Result<Verified, BackupError> {
+/// Restore a verified backup into an empty data directory and the blob folder `blobs` (the
+/// server stopped).
+pub fn restore(backup: &Path, data_dir: &Path, blobs: &Path) -> Result<Verified, BackupError> {
     if data_dir.join(DATABASE).exists() {
         return Err(BackupError::Refused(format!(
             "{} already holds a database; restore into an empty data directory",
             data_dir.display()
         )));
     }
-    let verified = verify(backup)?;
+    let verified = verify(backup, None)?;
     if !verified.ok() {
         return Err(BackupError::Damaged(format!(
             "{} blobs missing, {} corrupt",
@@ -158,12 +171,11 @@ pub fn restore(backup: &Path, data_dir: &Path) -> Result<Verified, BackupError> 
             verified.corrupt.len()
         )));
     }
-    let blobs = data_dir.join("blobs");
-    fs::create_dir_all(blobs.join("tmp")).map_err(io(&blobs))?;
+    fs::create_dir_all(blobs.join("tmp")).map_err(io(blobs))?;
     // The database last, under its final name only when complete: a restore cut off midway
     // leaves no database, so it is simply run again.
     let hashes = storage::all_image_hashes(&Connection::open(backup.join(DATABASE))?)?;
-    copy_blobs(&backup.join("blobs"), &blobs, &hashes)?;
+    copy_blobs(&backup.join("blobs"), blobs, &hashes)?;
     let partial = data_dir.join(format!("{DATABASE}.restoring"));
     fs::copy(backup.join(DATABASE), &partial).map_err(io(&partial))?;
     sync(&partial)?;

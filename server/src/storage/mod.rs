@@ -29,6 +29,9 @@ pub enum StorageError {
     Io(#[from] std::io::Error),
     #[error("not found")]
     NotFound,
+    /// The object store failed or could not be reached.
+    #[error("object store: {0}")]
+    Objects(String),
     #[error("stored data is malformed: {0}")]
     Malformed(String),
     #[error("background task failed: {0}")]
@@ -43,7 +46,7 @@ impl StorageError {
     /// row): answered 503 with Retry-After, never as a refusal of the caller.
     pub fn is_disk_trouble(&self) -> bool {
         match self {
-            StorageError::Io(_) => true,
+            StorageError::Io(_) | StorageError::Objects(_) => true,
             StorageError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => matches!(
                 f.code,
                 rusqlite::ErrorCode::DiskFull

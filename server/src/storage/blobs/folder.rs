@@ -1,6 +1,6 @@
-//! The blob store on local disk: files named by their SHA-256, written so that a file under its
-//! final name is always complete and on disk (temp file, fsync, rename, fsync the directory).
-//! A PostgreSQL deployment would put an object store behind the same three calls.
+//! Blobs in a local folder (the default): files named by their SHA-256, written so that a file
+//! under its final name is always complete and on disk (temp file, fsync, rename, fsync the
+//! directory).
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 
-use super::StorageError;
+use crate::storage::StorageError;
 
 /// Where the blob with this SHA-256 lives under a store's root (also in a backup's copy).
 pub fn blob_path(root: &Path, sha256: &str) -> PathBuf {
@@ -27,7 +27,7 @@ pub fn lock_file(root: &Path) -> std::io::Result<File> {
 }
 
 #[derive(Clone)]
-pub struct BlobStore {
+pub struct FolderBlobs {
     root: PathBuf,
     /// `put` (shared) and the sweeper's check-and-delete of one file (exclusive) never overlap:
     /// a blob that `put` found or wrote has a fresh mtime before the sweeper looks at it again,
@@ -35,13 +35,25 @@ pub struct BlobStore {
     sweeping: Arc<RwLock<()>>,
 }
 
-impl BlobStore {
-    pub fn open(root: &Path) -> Result<BlobStore, StorageError> {
+impl FolderBlobs {
+    pub fn open(root: &Path) -> Result<FolderBlobs, StorageError> {
         fs::create_dir_all(root.join("tmp"))?;
-        Ok(BlobStore {
+        Ok(FolderBlobs {
             root: root.to_path_buf(),
             sweeping: Arc::new(RwLock::new(())),
         })
+    }
+
+    /// The store at `root` as it is, creating nothing (to read a backup's blobs).
+    pub fn at(root: &Path) -> FolderBlobs {
+        FolderBlobs {
+            root: root.to_path_buf(),
+            sweeping: Arc::new(RwLock::new(())),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     fn path_of(&self, sha256: &str) -> PathBuf {
@@ -83,59 +95,39 @@ impl BlobStore {
     }
 
     /// For `/readyz`: a small file can be written, synced and removed in the store.
-    pub async fn probe(&self) -> Result<(), StorageError> {
+    pub fn probe(&self) -> Result<(), StorageError> {
         let tmp = self
             .root
             .join("tmp")
             .join(format!("probe-{}", uuid::Uuid::new_v4()));
-        tokio::task::spawn_blocking(move || {
-            let result = (|| {
-                let mut file = File::create(&tmp)?;
-                file.write_all(b"ready")?;
-                file.sync_all()
-            })();
-            let _ = fs::remove_file(&tmp);
-            result.map_err(StorageError::from)
-        })
-        .await
-        .map_err(|e| StorageError::Task(e.to_string()))?
+        let result = (|| {
+            let mut file = File::create(&tmp)?;
+            file.write_all(b"ready")?;
+            file.sync_all()
+        })();
+        let _ = fs::remove_file(&tmp);
+        result.map_err(StorageError::from)
     }
 
     /// Bytes free for an unprivileged writer on the store's file system.
-    pub async fn free_bytes(&self) -> Result<u64, StorageError> {
-        let root = self.root.clone();
-        tokio::task::spawn_blocking(move || {
-            use std::os::unix::ffi::OsStrExt;
-            let path = std::ffi::CString::new(root.as_os_str().as_bytes())
-                .map_err(|e| StorageError::Malformed(e.to_string()))?;
-            let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
-            // SAFETY: a NUL-terminated path and a statvfs the call fills in.
-            if unsafe { libc::statvfs(path.as_ptr(), &mut stat) } != 0 {
-                return Err(std::io::Error::last_os_error().into());
-            }
-            Ok(stat.f_bavail as u64 * stat.f_frsize as u64)
-        })
-        .await
-        .map_err(|e| StorageError::Task(e.to_string()))?
+    pub fn free_bytes(&self) -> Result<u64, StorageError> {
+        use std::os::unix::ffi::OsStrExt;
+        let path = std::ffi::CString::new(self.root.as_os_str().as_bytes())
+            .map_err(|e| StorageError::Malformed(e.to_string()))?;
+        let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+        // SAFETY: a NUL-terminated path and a statvfs the call fills in.
+        if unsafe { libc::statvfs(path.as_ptr(), &mut stat) } != 0 {
+            return Err(std::io::Error::last_os_error().into());
+        }
+        Ok(stat.f_bavail as u64 * stat.f_frsize as u64)
     }
 
     pub fn get(&self, sha256: &str) -> Result<Vec<u8>, StorageError> {
-        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(StorageError::NotFound);
-        }
         match fs::read(self.path_of(sha256)) {
             Ok(bytes) => Ok(bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StorageError::NotFound),
             Err(e) => Err(e.into()),
         }
-    }
-
-    /// `get` on the blocking pool, for async callers.
-    pub async fn read(&self, sha256: &str) -> Result<Vec<u8>, StorageError> {
-        let (store, sha256) = (self.clone(), sha256.to_string());
-        tokio::task::spawn_blocking(move || store.get(&sha256))
-            .await
-            .map_err(|e| StorageError::Task(e.to_string()))?
     }
 
     /// Remove temp files and blobs that no row references (`is_referenced` says), if older than
@@ -191,7 +183,7 @@ mod tests {
     #[test]
     fn put_is_content_addressed_and_sweep_keeps_referenced() {
         let dir = std::env::temp_dir().join(format!("dossier-blobs-{}", uuid::Uuid::new_v4()));
-        let store = BlobStore::open(&dir).unwrap();
+        let store = FolderBlobs::open(&dir).unwrap();
         let a = store.put(b"first").unwrap();
         assert_eq!(store.put(b"first").unwrap(), a);
         let b = store.put(b"second").unwrap();
