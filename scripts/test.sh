@@ -21,6 +21,13 @@ log=$(mktemp)
 set +e
 cargo test --workspace --locked 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+# The end-to-end suites again, every server's blobs in an S3-compatible object store (SeaweedFS
+# on loopback, tests/src/object_store.rs): the second configuration, same tests.
+echo "== the end-to-end suites with blobs in an object store (DOSSIER_TEST_BLOBS=s3)"
+DOSSIER_TEST_BLOBS=s3 cargo test -p dossier-tests --locked --test candidate --test review \
+  --test journey --test notify --test crash --test queue_faults 2>&1 | tee -a "$log"
+s3=${PIPESTATUS[0]}
+[ "$status" = 0 ] && status=$s3
 set -e
 # One closing line for the whole run (cargo prints one per test binary).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }

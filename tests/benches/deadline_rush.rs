@@ -13,7 +13,9 @@
 //!
 //! `cargo bench -p dossier-tests --bench deadline_rush` (DOSSIER_RUSH_CANDIDATES, default 384;
 //! DOSSIER_RUSH_ANALYSIS=on to read the documents for the reviewers meanwhile, as a server does by
-//! default when Tesseract is installed; off by default, so the figures compare with earlier runs)
+//! default when Tesseract is installed; off by default, so the figures compare with earlier runs;
+//! DOSSIER_RUSH_BLOBS=s3 to keep the photos in an S3-compatible object store instead of the
+//! folder: SeaweedFS on loopback, sharing the machine's cores, as `tests/object_store.rs` runs it)
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::Write;
@@ -22,6 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use dossier_core::client::{Client, MemoryTokenStore, UploadRequest};
+use dossier_tests::object_store::ObjectStoreServer;
 use dossier_tests::{
     PASSWORD, ServerProcess, StaffSession, phone_photos, seed_activated, seeded_username,
 };
@@ -141,11 +144,16 @@ async fn main() {
     let sizes: Vec<usize> = bases.iter().map(Vec::len).collect();
 
     let analysis = std::env::var("DOSSIER_RUSH_ANALYSIS").is_ok_and(|v| v == "on");
-    let server = ServerProcess::start_with(
-        &data,
-        0,
-        vec![("DOSSIER_ANALYSIS__ENABLED".into(), analysis.to_string())],
-    );
+    let mut env = vec![("DOSSIER_ANALYSIS__ENABLED".into(), analysis.to_string())];
+    let object_store = std::env::var("DOSSIER_RUSH_BLOBS")
+        .is_ok_and(|v| v == "s3")
+        .then(|| tokio::task::block_in_place(ObjectStoreServer::start));
+    if let Some(s3) = &object_store {
+        env.extend(s3.env());
+        env.push(("DOSSIER_BLOBS__URL".into(), "s3://dossier/rush".into()));
+        eprintln!("blobs in SeaweedFS at {}", s3.endpoint);
+    }
+    let server = ServerProcess::start_with(&data, 0, env);
     let pid = server.pid();
     let base = server.base.clone();
     let samples: Samples = Arc::default();

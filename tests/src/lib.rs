@@ -43,6 +43,9 @@ pub fn settings_for(dir: &std::path::Path) -> Settings {
         ..Settings::default()
     };
     settings.sweep_interval_secs = 3600;
+    if let Some(url) = object_store::shared_blobs_url(dir) {
+        settings.blobs.url = url;
+    }
     // Reading ID cards costs a second of a core per image: only the tests of it turn it on.
     settings.analysis.enabled = false;
     settings.analysis.line_model = line_model();
@@ -301,7 +304,12 @@ impl ServerProcess {
     }
 
     /// Start with more settings, as `DOSSIER_*` environment variables.
-    pub fn start_with(dir: &Path, port: u16, env: Vec<(String, String)>) -> ServerProcess {
+    pub fn start_with(dir: &Path, port: u16, mut env: Vec<(String, String)>) -> ServerProcess {
+        if let Some(url) = object_store::shared_blobs_url(dir)
+            && !env.iter().any(|(k, _)| k == "DOSSIER_BLOBS__URL")
+        {
+            env.push(("DOSSIER_BLOBS__URL".into(), url));
+        }
         let mut child = Command::new(binary("dossier-test-server"))
             .arg("serve")
             .envs(env.iter().map(|(k, v)| (k, v)))
@@ -762,4 +770,12 @@ impl TestServer {
             .into_iter()
             .collect()
     }
+}
+
+/// The blob store a server on `data_dir` keeps its photos in (the folder, or the shared object
+/// store of `DOSSIER_TEST_BLOBS=s3`), for tests that check what is stored.
+pub fn blob_store_of(data_dir: &Path) -> dossier_server::storage::BlobStore {
+    let url = object_store::shared_blobs_url(data_dir)
+        .unwrap_or_else(|| data_dir.join("blobs").display().to_string());
+    dossier_server::storage::BlobStore::open(&url).expect("the blob store opens")
 }

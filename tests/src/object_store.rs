@@ -18,6 +18,8 @@ pub fn weed_binary() -> PathBuf {
 
 pub struct ObjectStoreServer {
     child: Option<Child>,
+    /// Killed with the thread that started it (the store shared by a whole test binary).
+    dies_with_parent: bool,
     dir: tempfile::TempDir,
     ports: Vec<(String, u16)>,
     pub endpoint: String,
@@ -29,6 +31,10 @@ pub struct ObjectStoreServer {
 impl ObjectStoreServer {
     /// Start SeaweedFS with one bucket; returns once it answers S3 requests.
     pub fn start() -> ObjectStoreServer {
+        Self::start_as(false)
+    }
+
+    fn start_as(dies_with_parent: bool) -> ObjectStoreServer {
         let binary = weed_binary();
         assert!(
             binary.exists(),
@@ -55,6 +61,7 @@ impl ObjectStoreServer {
         let s3 = ports.iter().find(|(n, _)| n == "s3.port").expect("s3").1;
         let mut server = ObjectStoreServer {
             child: None,
+            dies_with_parent,
             dir: tempfile::tempdir().expect("temp dir"),
             ports,
             endpoint: format!("http://127.0.0.1:{s3}"),
@@ -80,6 +87,16 @@ impl ObjectStoreServer {
             .stderr(Stdio::null());
         for (name, port) in &self.ports {
             command.arg(format!("-{name}={port}"));
+        }
+        if self.dies_with_parent {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: between fork and exec only prctl(2), which is async-signal-safe.
+            unsafe {
+                command.pre_exec(|| {
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                    Ok(())
+                });
+            }
         }
         self.child = Some(command.spawn().expect("weed starts"));
         self.wait_ready();
@@ -147,4 +164,47 @@ impl Drop for ObjectStoreServer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// The end-to-end suites' second configuration: with `DOSSIER_TEST_BLOBS=s3`, every server a
+/// test starts keeps its blobs in one SeaweedFS shared by the whole test binary (each server under
+/// its own prefix), its `AWS_*` variables set for this process and the servers it starts. `None`:
+/// blobs in the data directory's folder, as by default.
+pub fn shared() -> Option<&'static [(String, String)]> {
+    static SHARED: std::sync::OnceLock<Option<Vec<(String, String)>>> = std::sync::OnceLock::new();
+    SHARED
+        .get_or_init(|| {
+            if std::env::var("DOSSIER_TEST_BLOBS").ok()? != "s3" {
+                return None;
+            }
+            // Started by a thread that lives as long as the process, so the store dies with the
+            // test binary (its parent-death signal follows the thread that started it).
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let server = ObjectStoreServer::start_as(true);
+                tx.send(server.env()).expect("the test waits");
+                loop {
+                    std::thread::park();
+                }
+            });
+            let env = rx.recv().expect("SeaweedFS started");
+            for (key, value) in &env {
+                // SAFETY: set once, before any server of this test binary reads them (every
+                // server is started after `shared()` returns), and only through std's own
+                // environment functions.
+                unsafe { std::env::set_var(key, value) };
+            }
+            Some(env)
+        })
+        .as_deref()
+}
+
+/// Where a server on `data_dir` keeps its blobs in the shared store, if there is one.
+pub fn shared_blobs_url(data_dir: &std::path::Path) -> Option<String> {
+    shared()?;
+    let name = data_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().trim_start_matches('.').to_string())
+        .unwrap_or_default();
+    Some(format!("s3://dossier/{name}"))
 }

@@ -164,9 +164,9 @@ async fn sigkill_during_uploads_loses_no_acknowledged_upload() {
         .map(Result::unwrap)
         .collect();
     assert_eq!(hashes.len(), total);
+    let blobs = dossier_tests::blob_store_of(dir.path());
     for sha in hashes {
-        let blob = std::fs::read(dir.path().join("blobs").join(&sha[..2]).join(&sha))
-            .expect("blob present");
+        let blob = blobs.read(&sha).await.expect("blob present");
         assert_eq!(sha256_hex(&blob), sha);
     }
 }
