@@ -143,14 +143,13 @@ impl ObjectBlobs {
         let old = |meta: &object_store::ObjectMeta| {
             meta.last_modified.timestamp() < cutoff.unix_timestamp()
         };
-        let listed: Vec<object_store::ObjectMeta> = self
-            .store
-            .list(Some(&self.prefix))
-            .try_collect()
-            .await
-            .map_err(trouble)?;
+        // One page of the listing at a time: a district holds hundreds of thousands of blobs.
+        let mut listing = self.store.list(Some(&self.prefix));
         let mut removed = 0;
-        for meta in listed.into_iter().filter(|m| old(m)) {
+        while let Some(meta) = listing.try_next().await.map_err(trouble)? {
+            if !old(&meta) {
+                continue;
+            }
             let Some(name) = meta.location.filename().map(str::to_string) else {
                 continue;
             };
