@@ -24,7 +24,8 @@ status=${PIPESTATUS[0]}
 # The end-to-end suites again, every server's blobs in an S3-compatible object store (SeaweedFS
 # on loopback, tests/src/object_store.rs): the second configuration, same tests.
 echo "== the end-to-end suites with blobs in an object store (DOSSIER_TEST_BLOBS=s3)"
-DOSSIER_TEST_BLOBS=s3 cargo test -p dossier-tests --locked --test candidate --test review \
+# (--workspace, as above, so the build's features are the same and nothing is compiled again.)
+DOSSIER_TEST_BLOBS=s3 cargo test --workspace --locked --test candidate --test review \
   --test journey --test notify --test crash --test queue_faults 2>&1 | tee -a "$log"
 s3=${PIPESTATUS[0]}
 [ "$status" = 0 ] && status=$s3
