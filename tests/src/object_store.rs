@@ -102,7 +102,7 @@ impl ObjectStoreServer {
         self.wait_ready();
     }
 
-    /// Until a signed listing of the bucket answers (SeaweedFS starts its parts one by one).
+    /// Until a signed write to the bucket is answered (SeaweedFS starts its parts one by one).
     fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(90);
         let runtime = tokio::runtime::Builder::new_current_thread()
