@@ -779,3 +779,21 @@ pub fn blob_store_of(data_dir: &Path) -> dossier_server::storage::BlobStore {
         .unwrap_or_else(|| data_dir.join("blobs").display().to_string());
     dossier_server::storage::BlobStore::open(&url).expect("the blob store opens")
 }
+
+/// Run the server binary's command `args` on `data_dir` with more `DOSSIER_*`/`AWS_*` settings;
+/// whether it succeeded, and what it printed (stdout then stderr).
+pub fn run_command(data_dir: &Path, args: &[&str], env: &[(String, String)]) -> (bool, String) {
+    let out = Command::new(binary("dossier-test-server"))
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .env("DOSSIER_DATA_DIR", data_dir)
+        .env("DOSSIER_LOG", "warn")
+        .output()
+        .expect("the server binary runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}

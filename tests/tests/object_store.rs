@@ -2,16 +2,13 @@
 //! signatures; `dossier_tests::object_store`), through the blob store's interface and through the
 //! real server binary with `DOSSIER_BLOBS__URL=s3://…`.
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
 use dossier_core::client::{Client, ClientError, MemoryTokenStore, UploadRequest};
 use dossier_server::storage::{BlobStore, StorageError};
 use dossier_tests::object_store::ObjectStoreServer;
-use dossier_tests::{
-    PASSWORD, ServerProcess, binary, http, photo, seed_activated, seeded_username,
-};
+use dossier_tests::{PASSWORD, ServerProcess, http, photo, seed_activated, seeded_username};
 use uuid::Uuid;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -107,20 +104,9 @@ async fn upload(client: &Client, seed: u32, key: Uuid) -> Result<(), ClientError
 }
 
 fn verify(data: &Path, s3: &ObjectStoreServer, url: &str) -> (bool, String) {
-    let out = Command::new(binary("dossier-test-server"))
-        .arg("verify")
-        .envs(s3.env())
-        .env("DOSSIER_DATA_DIR", data)
-        .env("DOSSIER_BLOBS__URL", url)
-        .env("DOSSIER_LOG", "warn")
-        .output()
-        .expect("the server binary runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    let mut env = s3.env();
+    env.push(("DOSSIER_BLOBS__URL".into(), url.into()));
+    dossier_tests::run_command(data, &["verify"], &env)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use dossier_core::client::{Client, ClientError, MemoryTokenStore, UploadRequest};
 use dossier_tests::{
-    PASSWORD, ServerProcess, StaffSession, binary, fill_required, http, photo, seed_activated,
+    PASSWORD, ServerProcess, StaffSession, fill_required, http, photo, seed_activated,
     seeded_mobile, seeded_username, verdicts,
 };
 use serde_json::json;
@@ -57,18 +57,7 @@ async fn big_upload(client: &Client, seed: u32, key: Uuid) -> Result<(), ClientE
 }
 
 fn cli(data: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new(binary("dossier-test-server"))
-        .args(args)
-        .env("DOSSIER_DATA_DIR", data)
-        .env("DOSSIER_LOG", "warn")
-        .output()
-        .expect("the server binary runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    dossier_tests::run_command(data, args, &[])
 }
 
 async fn metrics(server: &ServerProcess) -> String {
