@@ -33,8 +33,8 @@ pub struct AnalysisRow {
 /// Queue the analysis of a stored image (in the upload's transaction).
 pub fn enqueue(conn: &Connection, image: Uuid, now: OffsetDateTime) -> Result<(), StorageError> {
     conn.execute(
-        "INSERT OR IGNORE INTO analyses (image_id, state, due_at, created_at)
-         VALUES (?1, 'pending', ?2, ?3)",
+        "INSERT INTO analyses (image_id, state, due_at, created_at)
+         VALUES (?1, 'pending', ?2, ?3) ON CONFLICT DO NOTHING",
         params![image.to_string(), millis(now), now.unix_timestamp()],
     )?;
     Ok(())
@@ -141,8 +141,9 @@ pub fn record_marks(
 ) -> Result<Vec<MarkedImage>, StorageError> {
     let id = image.to_string();
     conn.execute("DELETE FROM document_marks WHERE image_id = ?1", [&id])?;
-    let mut insert = conn
-        .prepare_cached("INSERT OR IGNORE INTO document_marks (mark, image_id) VALUES (?1, ?2)")?;
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO document_marks (mark, image_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+    )?;
     let mut others = conn.prepare_cached(
         "SELECT o.id, m.mark, a.phash,
                 (SELECT count(DISTINCT oi.candidate_id) FROM document_marks om
@@ -186,8 +187,8 @@ pub fn pair_reused(
     now: OffsetDateTime,
 ) -> Result<(), StorageError> {
     let mut insert = conn.prepare_cached(
-        "INSERT OR IGNORE INTO reused_documents (image_id, other_image_id, mark, found_at)
-         VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO reused_documents (image_id, other_image_id, mark, found_at)
+         VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
     )?;
     insert.execute(params![
         image.to_string(),
