@@ -100,3 +100,10 @@ PY
   mv "$weed.partial" "$weed"
   rm -rf "$tmp"
 }
+
+# PostgreSQL for the tests of the metadata store on it (tests/src/postgres_cluster.rs makes a
+# throwaway cluster with initdb; the package's own cluster is not used). Debian's server package.
+install_postgresql() {
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && return 0
+  install_missing postgresql
+}

@@ -16,6 +16,8 @@ install_line_model
 install_cjk_fonts
 # Blobs in an S3-compatible object store are tested against a real one (SeaweedFS).
 install_seaweedfs
+# PostgreSQL's schema is tested on a real throwaway cluster.
+install_postgresql
 
 log=$(mktemp)
 set +e

@@ -3,6 +3,7 @@
 //! real pipeline.
 pub mod fake_providers;
 pub mod object_store;
+pub mod postgres_cluster;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

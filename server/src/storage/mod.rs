@@ -7,6 +7,7 @@ pub mod db;
 pub mod migrations;
 pub mod ops;
 pub mod outbox;
+pub mod postgres;
 pub mod review;
 
 use dossier_core::api::{

@@ -1,0 +1,130 @@
+//! PostgreSQL's schema (server/migrations/postgres/) against SQLite's (the migrations in
+//! server/src/storage/migrations.rs), on a real throwaway cluster: the same tables, the same
+//! columns in the same order with the same types and nullability, the same indexes, so one set
+//! of statements can serve both; and the migrations run once however many instances start
+//! together.
+use std::collections::BTreeMap;
+
+use dossier_server::storage::postgres::{MIGRATIONS, migrate, version};
+use dossier_tests::postgres_cluster::PostgresCluster;
+
+/// table → [(column, type, not null)]
+type Columns = BTreeMap<String, Vec<(String, String, bool)>>;
+
+fn sqlite_schema() -> (Columns, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dossier.sqlite3");
+    drop(dossier_server::storage::Db::open(&path).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let mut columns = Columns::new();
+    for table in tables {
+        let cols = conn
+            .prepare(&format!("PRAGMA table_info(\"{table}\")"))
+            .unwrap()
+            .query_map([], |r| {
+                let ty: String = r.get(2)?;
+                let pk: i64 = r.get(5)?;
+                let not_null: bool = r.get::<_, i64>(3)? == 1 || pk > 0;
+                let ty = match ty.as_str() {
+                    "INTEGER" => "bigint",
+                    "TEXT" => "text",
+                    "BLOB" => "bytea",
+                    other => panic!("{table}: a column of type {other}"),
+                };
+                Ok((r.get::<_, String>(1)?, ty.to_string(), not_null))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        columns.insert(table, cols);
+    }
+    let mut indexes: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    indexes.sort();
+    (columns, indexes)
+}
+
+fn postgres_schema(client: &mut postgres::Client) -> (Columns, Vec<String>) {
+    let mut columns = Columns::new();
+    for row in client
+        .query(
+            "SELECT table_name::text, column_name::text, data_type::text, is_nullable::text
+               FROM information_schema.columns
+              WHERE table_schema = 'public' AND table_name <> 'dossier_schema'
+              ORDER BY table_name, ordinal_position",
+            &[],
+        )
+        .unwrap()
+    {
+        columns.entry(row.get(0)).or_default().push((
+            row.get(1),
+            row.get(2),
+            row.get::<_, String>(3) == "NO",
+        ));
+    }
+    // Constraints' own indexes (primary keys, UNIQUE) are SQLite's automatic ones.
+    let indexes: Vec<String> = client
+        .query(
+            "SELECT indexname::text FROM pg_indexes
+              WHERE schemaname = 'public' AND indexname NOT LIKE '%\\_pkey'
+                AND indexname NOT LIKE '%\\_key' ORDER BY indexname",
+            &[],
+        )
+        .unwrap()
+        .into_iter()
+        .map(|r| r.get(0))
+        .collect();
+    (columns, indexes)
+}
+
+#[test]
+fn postgres_schema_matches_sqlite_and_migrates_once() {
+    let cluster = PostgresCluster::start();
+    let url = cluster.create_database();
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    assert_eq!(version(&mut client).unwrap(), 0, "a new database is at 0");
+
+    // Three instances starting at once: each migrates, none fails, the schema is made once.
+    let racers: Vec<_> = (0..3)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+                migrate(&mut client).unwrap()
+            })
+        })
+        .collect();
+    for r in racers {
+        assert_eq!(r.join().unwrap(), MIGRATIONS.len() as u32);
+    }
+    assert_eq!(version(&mut client).unwrap(), MIGRATIONS.len() as u32);
+    // Again, later: nothing to do.
+    assert_eq!(migrate(&mut client).unwrap(), MIGRATIONS.len() as u32);
+
+    let (sqlite_columns, sqlite_indexes) = sqlite_schema();
+    let (pg_columns, pg_indexes) = postgres_schema(&mut client);
+    assert_eq!(
+        sqlite_columns.keys().collect::<Vec<_>>(),
+        pg_columns.keys().collect::<Vec<_>>(),
+        "the same tables"
+    );
+    for (table, columns) in &sqlite_columns {
+        assert_eq!(
+            columns, &pg_columns[table],
+            "table {table}: the same columns, in order, with the same types and nullability"
+        );
+    }
+    assert_eq!(sqlite_indexes, pg_indexes, "the same indexes");
+}
