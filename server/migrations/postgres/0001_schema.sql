@@ -159,7 +159,9 @@ CREATE TABLE messages (
     body TEXT NOT NULL,
     categories_json TEXT NOT NULL DEFAULT '[]',
     created_at BIGINT NOT NULL,
-    read_at BIGINT
+    read_at BIGINT,
+    -- SQLite's implicit row number, which orders a candidate's messages of the same second.
+    rowid BIGINT GENERATED ALWAYS AS IDENTITY
 );
 CREATE INDEX messages_by_candidate ON messages(candidate_id, created_at);
 

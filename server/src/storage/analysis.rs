@@ -228,7 +228,7 @@ pub fn reused_of(
            JOIN images o ON o.id = u.other_image_id AND o.deleted_at IS NULL
            JOIN candidates c ON c.id = o.candidate_id
            JOIN reviews r ON r.candidate_id = c.id
-          WHERE u.image_id = ?1 AND r.district = ?2 AND (?3 IS NULL OR r.exam_site = ?3)
+          WHERE u.image_id = ?1 AND r.district = ?2 AND (CAST(?3 AS TEXT) IS NULL OR r.exam_site = ?3)
           ORDER BY c.name, o.category, o.slot",
     )?;
     let mut out = HashMap::new();

@@ -144,7 +144,7 @@ pub fn retry_at(
 /// The SMS of `message` is due now: the push could not reach the candidate.
 pub fn sms_now(conn: &Connection, message: Uuid, now: OffsetDateTime) -> Result<(), StorageError> {
     conn.execute(
-        "UPDATE outbox SET due_ms = MIN(due_ms, ?2)
+        "UPDATE outbox SET due_ms = CASE WHEN due_ms < ?2 THEN due_ms ELSE ?2 END
          WHERE message_id = ?1 AND channel = 'sms' AND state = 'pending'",
         params![message.to_string(), millis(now)],
     )?;

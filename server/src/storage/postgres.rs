@@ -61,3 +61,59 @@ pub fn version(client: &mut postgres::Client) -> Result<u32, postgres::Error> {
         .get(0);
     Ok(v as u32)
 }
+
+/// A statement as the storage module writes it (SQLite's `?1`, `?2`… and bare `?`) with
+/// PostgreSQL's `$1`, `$2`…: bare `?` numbered as SQLite numbers it (one past the largest so
+/// far), nothing changed inside quotes.
+pub fn placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut chars = sql.chars().peekable();
+    let (mut largest, mut quote) = (0u32, None::<char>);
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some(q), c) if c == q => {
+                quote = None;
+                out.push(c);
+            }
+            (Some(_), c) => out.push(c),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                out.push(c);
+            }
+            (None, '?') => {
+                let mut digits = String::new();
+                while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                    digits.push(*d);
+                    chars.next();
+                }
+                let n = digits.parse().unwrap_or(largest + 1);
+                largest = largest.max(n);
+                out.push('$');
+                out.push_str(&n.to_string());
+            }
+            (None, c) => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::placeholders;
+
+    #[test]
+    fn placeholders_are_numbered_as_sqlite_numbers_them() {
+        assert_eq!(
+            placeholders("SELECT a FROM t WHERE b = ?2 AND c = ?1"),
+            "SELECT a FROM t WHERE b = $2 AND c = $1"
+        );
+        assert_eq!(
+            placeholders("x LIKE ? ESCAPE '\\' OR y = ? OR z = ?1 OR w = ?"),
+            "x LIKE $1 ESCAPE '\\' OR y = $2 OR z = $1 OR w = $3"
+        );
+        assert_eq!(
+            placeholders("SELECT '?', \"?\" WHERE a = ?"),
+            "SELECT '?', \"?\" WHERE a = $1"
+        );
+    }
+}
