@@ -254,7 +254,21 @@ fn every_storage_statement_is_valid_postgresql() {
         .iter()
         .filter_map(|(file, sql)| {
             let sql = dossier_server::storage::postgres::placeholders(sql);
-            client.prepare(&sql).err().map(|e| {
+            let prepared = client.prepare(&sql);
+            if let Ok(p) = &prepared {
+                // What SQLite's values become: INTEGER as int8 (int4 where PostgreSQL infers
+                // it, bool for a condition), TEXT as text, BLOB as bytea. Nothing else (a
+                // SUM's numeric, a timestamp) may reach the store's rows or parameters.
+                let types = p.columns().iter().map(|c| c.type_()).chain(p.params());
+                let odd: Vec<String> = types
+                    .filter(|t| !["int8", "int4", "bool", "text", "bytea"].contains(&t.name()))
+                    .map(|t| t.name().to_string())
+                    .collect();
+                if !odd.is_empty() {
+                    return Some(format!("{file}: values of type {odd:?}\n  {sql}"));
+                }
+            }
+            prepared.err().map(|e| {
                 format!(
                     "{file}: {}\n  {sql}",
                     e.as_db_error()
