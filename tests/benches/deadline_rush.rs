@@ -397,13 +397,12 @@ async fn main() {
         rate / lowest,
     );
     let wall_s = wall.as_secs_f64();
+    let per_upload_ms = (cpu_after - cpu_before) / uploads.max(1) as f64 * 1000.0;
     println!(
-        "server during the uploads: {:.0}% CPU of one core on average, {:.2} ms per upload; this driver {:.0}% (2 cores between them); peak RSS {peak_after_sign_in:.0} MB after sign-ins, {peak_mb:.0} MB at the end",
+        "server during the uploads: {:.0}% CPU of one core on average, {per_upload_ms:.2} ms per upload; this driver {:.0}% (2 cores between them); peak RSS {peak_after_sign_in:.0} MB after sign-ins, {peak_mb:.0} MB at the end",
         (cpu_after - cpu_before) / wall_s * 100.0,
-        (cpu_after - cpu_before) / uploads.max(1) as f64 * 1000.0,
         (driver_after - driver_before) / wall_s * 100.0,
     );
-    let per_upload_ms = (cpu_after - cpu_before) / uploads.max(1) as f64 * 1000.0;
     println!(
         "server CPU per acknowledged upload: {per_upload_ms:.2} ms = {:.2}x the floor ({floor_ms:.2} ms: SHA-256, the validation decode and the durable write to the same store, by one process alone; {:.2} and {:.2} ms before and after)",
         per_upload_ms / floor_ms,

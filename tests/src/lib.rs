@@ -444,6 +444,19 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Make `command`'s process get SIGKILL when the thread that spawns it ends (a killed or
+/// finished test leaves no helper server behind).
+pub fn dies_with_parent(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: between fork and exec only prctl(2), which is async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+}
+
 /// A noisy document photo drawn at `width` x `height`; at 1600 x 1100 it comes out of core's
 /// pipeline at 100-200 KB, like a real one.
 pub fn photo_of_size(seed: u32, width: u32, height: u32) -> Vec<u8> {

@@ -89,14 +89,7 @@ impl ObjectStoreServer {
             command.arg(format!("-{name}={port}"));
         }
         if self.dies_with_parent {
-            use std::os::unix::process::CommandExt;
-            // SAFETY: between fork and exec only prctl(2), which is async-signal-safe.
-            unsafe {
-                command.pre_exec(|| {
-                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                    Ok(())
-                });
-            }
+            crate::dies_with_parent(&mut command);
         }
         self.child = Some(command.spawn().expect("weed starts"));
         self.wait_ready();

@@ -112,14 +112,8 @@ impl PostgresCluster {
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         as_user(&mut postgres, user);
-        // SAFETY: between fork and exec only prctl(2), which is async-signal-safe. The cluster
-        // goes with the test process even if it is killed.
-        unsafe {
-            postgres.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
+        // The cluster goes with the test even if the test process is killed.
+        crate::dies_with_parent(&mut postgres);
         cluster.child = Some(postgres.spawn().expect("postgres starts"));
         cluster.wait_ready();
         cluster

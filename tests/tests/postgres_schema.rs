@@ -1,8 +1,9 @@
 //! PostgreSQL's schema (server/migrations/postgres/) against SQLite's (the migrations in
 //! server/src/storage/migrations.rs), on a real throwaway cluster: the same tables, the same
 //! columns in the same order with the same types and nullability, the same indexes, so one set
-//! of statements can serve both; and the migrations run once however many instances start
-//! together.
+//! of statements can serve both; every statement of the storage module prepares on it, taking
+//! and giving only the value types SQLite's map to; and the migrations run once however many
+//! instances start together.
 use std::collections::BTreeMap;
 
 use dossier_server::storage::postgres::{MIGRATIONS, migrate, version};
@@ -16,13 +17,18 @@ fn sqlite_schema() -> (Columns, Vec<String>) {
     let path = dir.path().join("dossier.sqlite3");
     drop(dossier_server::storage::Db::open(&path).unwrap());
     let conn = rusqlite::Connection::open(&path).unwrap();
-    let tables: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let names = |kind: &str| -> Vec<String> {
+        let mut names: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = ?1 AND name NOT LIKE 'sqlite_%'")
+            .unwrap()
+            .query_map([kind], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        names.sort();
+        names
+    };
+    let tables = names("table");
     let mut columns = Columns::new();
     for table in tables {
         let cols = conn
@@ -45,15 +51,7 @@ fn sqlite_schema() -> (Columns, Vec<String>) {
             .unwrap();
         columns.insert(table, cols);
     }
-    let mut indexes: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%'")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    indexes.sort();
-    (columns, indexes)
+    (columns, names("index"))
 }
 
 fn postgres_schema(client: &mut postgres::Client) -> (Columns, Vec<String>) {
