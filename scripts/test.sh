@@ -14,21 +14,24 @@ install_build_tools
 install_tesseract
 install_line_model
 install_cjk_fonts
-# Blobs in an S3-compatible object store are tested against a real one (SeaweedFS).
+# The second configuration runs on real parts: an S3-compatible object store (SeaweedFS) and a
+# throwaway PostgreSQL cluster.
 install_seaweedfs
-# PostgreSQL's schema is tested on a real throwaway cluster.
 install_postgresql
 
 log=$(mktemp)
 set +e
 cargo test --workspace --locked 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
-# The end-to-end suites again, every server's blobs in an S3-compatible object store (SeaweedFS
-# on loopback, tests/src/object_store.rs): the second configuration, same tests.
-echo "== the end-to-end suites with blobs in an object store (DOSSIER_TEST_BLOBS=s3)"
+# The end-to-end suites again in the second configuration, same tests: every server's metadata in
+# PostgreSQL (one throwaway cluster per test binary, a database per server:
+# tests/src/postgres_cluster.rs) and its blobs in an S3-compatible object store (SeaweedFS on
+# loopback, tests/src/object_store.rs).
+echo "== the end-to-end suites on PostgreSQL and an object store (DOSSIER_TEST_DB=postgres DOSSIER_TEST_BLOBS=s3)"
 # (--workspace, as above, so the build's features are the same and nothing is compiled again.)
-DOSSIER_TEST_BLOBS=s3 cargo test --workspace --locked --test candidate --test review \
-  --test journey --test notify --test crash --test queue_faults 2>&1 | tee -a "$log"
+DOSSIER_TEST_DB=postgres DOSSIER_TEST_BLOBS=s3 cargo test --workspace --locked --test candidate \
+  --test review --test notify --test operations --test crash --test journey --test queue_faults \
+  2>&1 | tee -a "$log"
 s3=${PIPESTATUS[0]}
 [ "$status" = 0 ] && status=$s3
 set -e

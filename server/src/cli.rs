@@ -1,6 +1,6 @@
 //! `dossier-server` commands: serve, demo, migrate, import-roster, issue-ticket, district, staff,
 //! audit, set-window, backup, verify, restore.
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 use time::{Duration, OffsetDateTime};
@@ -73,6 +73,16 @@ enum Command {
     Verify { dir: Option<PathBuf> },
     /// Restore a backup into the (empty) data directory, after verifying it. Stop the server first.
     Restore { dir: PathBuf },
+    /// Copy the district (every row, every blob) to another database and blob store, e.g. from
+    /// the embedded default to PostgreSQL and S3, or back; checked at the end. The destination
+    /// must be empty; stop the server for a move (a copy taken while it runs is consistent, but
+    /// later uploads are not in it).
+    CopyTo {
+        /// `postgres://user@host/dbname` (password in PGPASSWORD) or a SQLite file.
+        database_url: String,
+        /// `s3://bucket/prefix` (credentials in the AWS_* variables) or a folder.
+        blobs_url: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -153,7 +163,7 @@ fn run() -> anyhow::Result<()> {
     let settings = Settings::load(cli.config.as_deref())?;
     let open_db = || -> anyhow::Result<Db> {
         std::fs::create_dir_all(&settings.data_dir)?;
-        Ok(Db::open(&settings.database_path())?)
+        Ok(Db::connect(&settings.database_url())?)
     };
     match cli.command {
         Command::Serve => serve(settings, None),
@@ -167,7 +177,7 @@ fn run() -> anyhow::Result<()> {
             open_db()?;
             println!(
                 "database at {} is up to date",
-                settings.database_path().display()
+                storage::db::shown_url(&settings.database_url())
             );
             Ok(())
         }
@@ -291,7 +301,14 @@ fn run() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Backup { dir } => {
-            let m = ops::backup::backup(&settings.data_dir, &blob_folder(&settings)?, &dir)?;
+            let m = match embedded_blob_folder(&settings)? {
+                // The embedded pair, file by file: SQLite's online backup, blobs hard-linked.
+                Some(blobs) => ops::backup::backup(&settings.data_dir, &blobs, &dir)?,
+                None => {
+                    let store = BlobStore::open(&settings.blobs_url())?;
+                    ops::copy::backup((&open_db()?, &store), &dir)?
+                }
+            };
             println!(
                 "backup in {}: {} images, {} files, {} bytes (schema {})",
                 dir.display(),
@@ -302,32 +319,69 @@ fn run() -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Verify { dir: Some(dir) } => report(&dir, ops::backup::verify(&dir, None)?),
+        Command::Verify { dir: Some(dir) } => report(&dir, ops::backup::verify(&dir)?),
         Command::Verify { dir: None } => {
             let store = BlobStore::open(&settings.blobs_url())?;
+            let db = open_db()?;
             report(
                 &settings.data_dir,
-                ops::backup::verify(&settings.data_dir, Some(&store))?,
+                ops::backup::verify_live(&db, &store, &settings.data_dir)?,
             )
         }
         Command::Restore { dir } => {
             std::fs::create_dir_all(&settings.data_dir)?;
-            let blobs = blob_folder(&settings)?;
-            let verified = ops::backup::restore(&dir, &settings.data_dir, &blobs)?;
+            let verified = match embedded_blob_folder(&settings)? {
+                Some(blobs) => ops::backup::restore(&dir, &settings.data_dir, &blobs)?,
+                None => {
+                    let store = BlobStore::open(&settings.blobs_url())?;
+                    ops::copy::restore(&dir, (&open_db()?, &store))?
+                }
+            };
             report(&settings.data_dir, verified)
+        }
+        Command::CopyTo {
+            database_url,
+            blobs_url,
+        } => {
+            let (from_db, from_blobs) = (open_db()?, BlobStore::open(&settings.blobs_url())?);
+            if let Some(parent) = (!storage::db::is_postgres_url(&database_url))
+                .then(|| {
+                    Path::new(
+                        database_url
+                            .strip_prefix("sqlite://")
+                            .unwrap_or(&database_url),
+                    )
+                    .parent()
+                })
+                .flatten()
+            {
+                std::fs::create_dir_all(parent)?;
+            }
+            let to_db = Db::connect(&database_url)?;
+            let to_blobs = BlobStore::open(&blobs_url)?;
+            let copied = ops::copy::copy((&from_db, &from_blobs), (&to_db, &to_blobs))?;
+            let shown = storage::db::shown_url(&database_url);
+            report(Path::new(&shown), copied.verified)?;
+            println!(
+                "copied {} rows and {} files ({} bytes) to {shown} and {blobs_url}",
+                copied.rows, copied.blobs, copied.blob_bytes
+            );
+            Ok(())
         }
     }
 }
 
-/// The blob folder `backup` and `restore` copy files from and to.
-fn blob_folder(settings: &Settings) -> anyhow::Result<std::path::PathBuf> {
-    match BlobStore::open(&settings.blobs_url())? {
-        BlobStore::Folder(folder) => Ok(folder.root().to_path_buf()),
-        BlobStore::Objects(_) => anyhow::bail!(
-            "backup and restore copy a blob folder; {} is an object store: keep its blobs with the store's own versioning or replication (verify checks them)",
-            settings.blobs_url()
-        ),
+/// The blob folder, when the deployment is the embedded pair (the data directory's SQLite file
+/// and a blob folder), which `backup` and `restore` copy file by file; otherwise they copy row
+/// by row and blob by blob (`ops::copy`).
+fn embedded_blob_folder(settings: &Settings) -> anyhow::Result<Option<std::path::PathBuf>> {
+    if !settings.database.url.is_empty() {
+        return Ok(None);
     }
+    Ok(match BlobStore::open(&settings.blobs_url())? {
+        BlobStore::Folder(folder) => Some(folder.root().to_path_buf()),
+        BlobStore::Objects(_) => None,
+    })
 }
 
 fn report(dir: &std::path::Path, v: ops::backup::Verified) -> anyhow::Result<()> {

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use tokio::sync::Semaphore;
 
 use crate::storage::review as review_storage;
+use crate::storage::sql::Conn;
 use dossier_core::api::Subject;
 use dossier_core::api::review::{ReviewStage, ReviewState};
 use dossier_core::api::{
@@ -18,7 +19,6 @@ use dossier_core::api::{
 use dossier_core::domain::{self, MaterialSummary};
 use dossier_core::photo::DocumentKind;
 use dossier_core::photo::{self, PhotoSource, PrepareOptions, PreparedPhoto, ValidatedPhoto};
-use rusqlite::Connection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -139,7 +139,7 @@ fn summaries(materials: &[MaterialView]) -> Vec<MaterialSummary<'_>> {
 
 /// Everything the materials page shows, read in one go; with `advice`, the ID cards' findings.
 pub fn compose_view(
-    conn: &Connection,
+    conn: &Conn,
     candidate: Uuid,
     now: OffsetDateTime,
     advice: Option<&Advice>,
@@ -211,7 +211,7 @@ pub fn compose_view(
 
 /// The final result, once published.
 fn final_result(
-    conn: &Connection,
+    conn: &Conn,
     candidate: Uuid,
     district: &str,
 ) -> Result<Option<FinalResult>, StorageError> {

@@ -6,6 +6,7 @@
 //! messages, notifications and audit entries they cause.
 use std::collections::HashMap;
 
+use crate::storage::sql::Conn;
 use dossier_core::api::Subject;
 use dossier_core::api::review::{
     AuditView, CandidateInfo, ClaimView, DecisionReceipt, DecisionRequest, DecisionView,
@@ -16,7 +17,6 @@ use dossier_core::api::{
     DossierState, ErrorBody, ErrorCode, MaterialState, MessageKind, WindowState,
 };
 use dossier_core::domain::{self, review as rules};
-use rusqlite::Connection;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
@@ -176,7 +176,7 @@ impl Review {
 
     /// The review row of a dossier the caller may see; 404 otherwise.
     fn visible(
-        c: &Connection,
+        c: &Conn,
         staff: &VerifiedStaff,
         candidate: Uuid,
     ) -> ApiResult<(store::ReviewRow, storage::Candidate)> {
@@ -201,7 +201,7 @@ impl Review {
     }
 
     fn compose(
-        c: &Connection,
+        c: &Conn,
         staff: &VerifiedStaff,
         candidate: Uuid,
         now: OffsetDateTime,

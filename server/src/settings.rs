@@ -16,9 +16,11 @@ use crate::ops::{ConnectionSettings, LimitSettings};
 pub struct Settings {
     /// Address to listen on; port 0 picks a free port (tests).
     pub listen: String,
-    /// Database (`dossier.sqlite3`) and blobs (`blobs/`, unless `blobs.url` says otherwise) live
-    /// here.
+    /// Database (`dossier.sqlite3`, unless `database.url` says otherwise) and blobs (`blobs/`,
+    /// unless `blobs.url` says otherwise) live here.
     pub data_dir: PathBuf,
+    /// Where the metadata is kept (`[database]`).
+    pub database: DatabaseSettings,
     /// Where the photos' bytes are kept (`[blobs]`).
     pub blobs: BlobSettings,
     /// `tracing` filter, e.g. `info` or `dossier_server=debug`.
@@ -63,6 +65,7 @@ impl Default for Settings {
             connections: ConnectionSettings::default(),
             analysis: AnalysisSettings::default(),
             blobs: BlobSettings::default(),
+            database: DatabaseSettings::default(),
         }
     }
 }
@@ -74,6 +77,16 @@ pub struct BlobSettings {
     /// A folder (`/srv/dossier/blobs`, or `file://…`), or `s3://bucket/prefix` with the
     /// credentials, region and endpoint in the standard `AWS_*` environment variables (never in
     /// this file). Empty: `blobs/` under `data_dir`. `DOSSIER_BLOBS__URL`.
+    pub url: String,
+}
+
+/// `[database]`: SQLite (the default) or PostgreSQL (`storage::db`).
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct DatabaseSettings {
+    /// `sqlite://PATH` (or a path), or `postgres://user@host:port/dbname`; the password in
+    /// `PGPASSWORD` (or in the URL given as `DOSSIER_DATABASE__URL`), never in this file. Empty:
+    /// `dossier.sqlite3` under `data_dir`.
     pub url: String,
 }
 
@@ -91,8 +104,19 @@ impl Settings {
             .map_err(Box::new)
     }
 
-    pub fn database_path(&self) -> PathBuf {
-        self.data_dir.join("dossier.sqlite3")
+    /// Where the database is: `database.url`, else `dossier.sqlite3` under `data_dir`.
+    pub fn database_url(&self) -> String {
+        match self.database.url.as_str() {
+            "" => self.data_dir.join("dossier.sqlite3").display().to_string(),
+            url => url.to_string(),
+        }
+    }
+
+    /// The SQLite file, when the database is one (backups and restores copy it).
+    pub fn database_path(&self) -> Option<PathBuf> {
+        let url = self.database_url();
+        (!crate::storage::db::is_postgres_url(&url))
+            .then(|| PathBuf::from(url.strip_prefix("sqlite://").unwrap_or(&url)))
     }
 
     /// Where the blobs are: `blobs.url`, else the folder `blobs/` under `data_dir`.

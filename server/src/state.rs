@@ -37,7 +37,7 @@ impl AppState {
         std::fs::create_dir_all(&settings.data_dir)?;
         let metrics = Metrics::new();
         let limits = &settings.limits;
-        let db = Db::open(&settings.database_path())?.with_write_limit(
+        let db = Db::connect(&settings.database_url())?.with_write_limit(
             limits.max_waiting_writes,
             Duration::from_millis(limits.write_wait_ms),
             limits.retry_after_secs,

@@ -45,9 +45,9 @@ fn site_name(i: usize) -> String {
 /// `Db::open`). Returns the ids of site 0's candidates.
 fn load(db: &Db) -> Vec<Uuid> {
     let now = OffsetDateTime::now_utc().unix_timestamp();
-    let mut rng = rand::rng();
     let mut site0 = Vec::new();
     db.blocking_write(|tx| {
+        let mut rng = rand::rng();
         let mut candidate = tx.prepare(
             "INSERT INTO candidates (id, district, username, name, id_number, exam_category, exam_site,
                  mobile, attributes_json, dossier_state, submitted_at, version, activated_at)
@@ -204,7 +204,7 @@ fn main() {
         ..Settings::default()
     };
     std::fs::create_dir_all(&data_dir).expect("data dir");
-    let db = Db::open(&settings.database_path()).expect("database");
+    let db = Db::connect(&settings.database_url()).expect("database");
     if !loaded {
         demo::seed(&db, OffsetDateTime::now_utc()).expect("demo district");
     }
@@ -222,11 +222,8 @@ fn main() {
         );
         let started = Instant::now();
         let site0 = load(&db);
-        db.blocking_write(|tx| {
-            tx.execute_batch("ANALYZE")
-                .map_err(dossier_server::storage::StorageError::from)
-        })
-        .expect("analysed");
+        db.blocking_write(|tx| tx.execute_batch("ANALYZE"))
+            .expect("analysed");
         println!("loaded in {:.1} s", started.elapsed().as_secs_f64());
         site0
     };

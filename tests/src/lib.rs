@@ -14,7 +14,7 @@ use dossier_core::api::ActivationRequest;
 use dossier_core::client::{Client, Entry, MemoryTokenStore};
 use dossier_core::photo::{PhotoSource, PrepareOptions, prepare};
 use dossier_server::auth::{Auth, hash_secret_blocking, normalise_answer};
-use dossier_server::storage::{self, Activation, Db, RosterEntry};
+use dossier_server::storage::{self, Activation, Db, RosterEntry, StorageError};
 use dossier_server::{AppState, Application, Settings, demo, district};
 use time::{Duration, OffsetDateTime};
 
@@ -47,6 +47,9 @@ pub fn settings_for(dir: &std::path::Path) -> Settings {
     if let Some(url) = object_store::shared_blobs_url(dir) {
         settings.blobs.url = url;
     }
+    if let Some(url) = postgres_cluster::shared_database_url(dir) {
+        settings.database.url = url;
+    }
     // Reading ID cards costs a second of a core per image: only the tests of it turn it on.
     settings.analysis.enabled = false;
     settings.analysis.line_model = line_model();
@@ -74,6 +77,13 @@ impl TestServer {
         let data = tempfile::tempdir().expect("temp dir");
         let mut settings = settings_for(data.path());
         change(&mut settings);
+        // The server's log, when a test is run to be looked into (`DOSSIER_TEST_LOG=warn`).
+        if let Ok(filter) = std::env::var("DOSSIER_TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_test_writer()
+                .try_init();
+        }
         let app = Application::build(settings).await.expect("server builds");
         let state = app.state().clone();
         demo::seed(&state.db, OffsetDateTime::now_utc()).expect("demo seeded");
@@ -151,13 +161,11 @@ impl TestServer {
         self.state
             .db
             .blocking_write(|tx| {
-                let mut stmt = tx.prepare(sql)?;
-                let n = if sql.contains("?1") {
-                    stmt.query_row([param], |r| r.get(0))
+                if sql.contains("?1") {
+                    tx.query_row(sql, [param], |r| r.get(0))
                 } else {
-                    stmt.query_row([], |r| r.get(0))
-                };
-                n.map_err(storage::StorageError::from)
+                    tx.query_row(sql, [], |r| r.get(0))
+                }
             })
             .unwrap()
     }
@@ -248,7 +256,11 @@ pub fn seeded_mobile(i: usize) -> String {
 /// A data directory with the demo district and `n` activated candidates (password `PASSWORD`),
 /// for tests that run the server as a process.
 pub fn seed_activated(dir: &Path, n: usize) -> Db {
-    let db = Db::open(&dir.join("dossier.sqlite3")).expect("database opens");
+    seed_activated_in(database_of(dir), n)
+}
+
+/// `seed_activated` into a database of the test's choosing.
+pub fn seed_activated_in(db: Db, n: usize) -> Db {
     let now = OffsetDateTime::now_utc();
     demo::seed(&db, now).expect("demo seeded");
     let (password_hash, answer_hash) = (
@@ -310,6 +322,11 @@ impl ServerProcess {
             && !env.iter().any(|(k, _)| k == "DOSSIER_BLOBS__URL")
         {
             env.push(("DOSSIER_BLOBS__URL".into(), url));
+        }
+        if let Some(url) = postgres_cluster::shared_database_url(dir)
+            && !env.iter().any(|(k, _)| k == "DOSSIER_DATABASE__URL")
+        {
+            env.push(("DOSSIER_DATABASE__URL".into(), url));
         }
         let mut child = Command::new(binary("dossier-test-server"))
             .arg("serve")
@@ -404,13 +421,9 @@ impl ServerProcess {
         *self = Self::start_with(&dir, port, env);
     }
 
-    /// A read-only look at the server's database, for assertions about what is stored.
-    pub fn database(&self) -> rusqlite::Connection {
-        rusqlite::Connection::open_with_flags(
-            self.dir.join("dossier.sqlite3"),
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )
-        .expect("database opens")
+    /// A look at the server's database, for assertions about what is stored.
+    pub fn database(&self) -> Database {
+        Database(database_of(&self.dir))
     }
 }
 
@@ -794,9 +807,59 @@ pub fn blob_store_of(data_dir: &Path) -> dossier_server::storage::BlobStore {
     dossier_server::storage::BlobStore::open(&url).expect("the blob store opens")
 }
 
+/// The database a server on `data_dir` keeps its metadata in (the SQLite file, or its database in
+/// the shared cluster of `DOSSIER_TEST_DB=postgres`), opened and migrated.
+pub fn database_of(data_dir: &Path) -> Db {
+    let url = postgres_cluster::shared_database_url(data_dir)
+        .unwrap_or_else(|| data_dir.join("dossier.sqlite3").display().to_string());
+    Db::connect(&url).expect("the database opens")
+}
+
+/// A server's database seen from a test: reads for assertions, on either backend.
+pub struct Database(pub Db);
+
+impl Database {
+    /// The first row of `sql` with `params`, read by `f`.
+    pub fn query_row<T, P, F>(&self, sql: &str, params: P, f: F) -> Result<T, StorageError>
+    where
+        T: Send,
+        P: storage::sql::Params + Send,
+        F: FnOnce(&storage::sql::Row<'_>) -> rusqlite::Result<T> + Send,
+    {
+        self.0.blocking_read(|c| c.query_row(sql, params, f))
+    }
+
+    /// Every row of `sql` with `params`, read by `f`.
+    pub fn rows<T, P, F>(&self, sql: &str, params: P, f: F) -> Vec<T>
+    where
+        T: Send,
+        P: storage::sql::Params + Send,
+        F: FnMut(&storage::sql::Row<'_>) -> rusqlite::Result<T> + Send,
+    {
+        self.0
+            .blocking_read(|c| {
+                c.query_map(sql, params, f)?
+                    .collect::<rusqlite::Result<Vec<T>>>()
+                    .map_err(StorageError::from)
+            })
+            .expect("rows read")
+    }
+}
+
 /// Run the server binary's command `args` on `data_dir` with more `DOSSIER_*`/`AWS_*` settings;
 /// whether it succeeded, and what it printed (stdout then stderr).
 pub fn run_command(data_dir: &Path, args: &[&str], env: &[(String, String)]) -> (bool, String) {
+    let mut env = env.to_vec();
+    if let Some(url) = object_store::shared_blobs_url(data_dir)
+        && !env.iter().any(|(k, _)| k == "DOSSIER_BLOBS__URL")
+    {
+        env.push(("DOSSIER_BLOBS__URL".into(), url));
+    }
+    if let Some(url) = postgres_cluster::shared_database_url(data_dir)
+        && !env.iter().any(|(k, _)| k == "DOSSIER_DATABASE__URL")
+    {
+        env.push(("DOSSIER_DATABASE__URL".into(), url));
+    }
     let out = Command::new(binary("dossier-test-server"))
         .args(args)
         .envs(env.iter().map(|(k, v)| (k, v)))

@@ -3,7 +3,7 @@
 //! `postgres` user when the tests run as root (PostgreSQL refuses root), listening on loopback on
 //! a free port, stopped and removed when dropped. Each test takes its own database in it.
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -109,6 +109,10 @@ impl PostgresCluster {
             ))
             // Tests start many servers, each with a small pool.
             .args(["-c", "max_connections=300"])
+            // A throwaway cluster: what a test checks is what the server commits and reads, not
+            // PostgreSQL's own durability, so it need not wait for the disk.
+            .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
+            .args(["-c", "full_page_writes=off"])
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         as_user(&mut postgres, user);
@@ -166,5 +170,71 @@ impl Drop for PostgresCluster {
             }
             let _ = child.wait();
         }
+    }
+}
+
+/// The end-to-end suites' second configuration: with `DOSSIER_TEST_DB=postgres`, every server a
+/// test starts keeps its metadata in one PostgreSQL cluster shared by the whole test binary, in a
+/// database of its own named after its data directory (so a restarted server finds its data).
+/// `None`: SQLite in the data directory, as by default.
+pub fn shared_database_url(data_dir: &Path) -> Option<String> {
+    static SHARED: std::sync::OnceLock<Option<u16>> = std::sync::OnceLock::new();
+    static CREATED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let port = (*SHARED.get_or_init(|| {
+        if std::env::var("DOSSIER_TEST_DB").ok()? != "postgres" {
+            return None;
+        }
+        // Started by a thread that lives as long as the process (the cluster's parent-death
+        // signal follows the thread that started it); stopped and removed at exit.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let cluster = PostgresCluster::start();
+            let port = cluster.port;
+            let pid = cluster.child.as_ref().map(|c| c.id()).unwrap_or(0);
+            let _ = SHARED_CLUSTER.set((pid, cluster.dir.path().to_path_buf()));
+            // Neither stopped nor removed on drop: `stop_shared_cluster` does both at exit.
+            std::mem::forget(cluster);
+            // SAFETY: registering a plain function to run at exit.
+            unsafe { libc::atexit(stop_shared_cluster) };
+            tx.send(port).expect("the test waits");
+            loop {
+                std::thread::park();
+            }
+        });
+        Some(rx.recv().expect("PostgreSQL started"))
+    }))?;
+    let name = data_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().trim_start_matches('.').to_string())
+        .unwrap_or_default();
+    let url = format!("postgres://postgres@127.0.0.1:{port}/{name}");
+    let mut created = CREATED.lock().unwrap_or_else(|p| p.into_inner());
+    if !created.contains(&name) {
+        let admin = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+        // On a thread of its own: the blocking client must not run inside a test's runtime.
+        let quoted = name.replace('"', "");
+        std::thread::spawn(move || {
+            let mut client = postgres::Client::connect(&admin, postgres::NoTls).expect("cluster");
+            client
+                .batch_execute(&format!("CREATE DATABASE \"{quoted}\""))
+                .expect("CREATE DATABASE");
+        })
+        .join()
+        .expect("database created");
+        created.push(name);
+    }
+    Some(url)
+}
+
+static SHARED_CLUSTER: std::sync::OnceLock<(u32, std::path::PathBuf)> = std::sync::OnceLock::new();
+
+extern "C" fn stop_shared_cluster() {
+    if let Some((pid, dir)) = SHARED_CLUSTER.get() {
+        // SAFETY: signalling and reaping our own child (PostgreSQL's fast shutdown).
+        unsafe {
+            libc::kill(*pid as i32, libc::SIGINT);
+            libc::waitpid(*pid as i32, std::ptr::null_mut(), 0);
+        }
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

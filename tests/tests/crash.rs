@@ -152,17 +152,13 @@ async fn sigkill_during_uploads_loses_no_acknowledged_upload() {
     drop(server);
 
     // The database is sound and no row lacks its blob.
-    let conn = rusqlite::Connection::open(dir.path().join("dossier.sqlite3")).unwrap();
-    let check: String = conn
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+    let db = dossier_tests::database_of(dir.path());
+    let check = db
+        .blocking_read(dossier_server::storage::ops::integrity)
         .unwrap();
     assert_eq!(check, "ok");
-    let mut stmt = conn.prepare("SELECT sha256 FROM images").unwrap();
-    let hashes: Vec<String> = stmt
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let hashes: Vec<String> =
+        dossier_tests::Database(db).rows("SELECT sha256 FROM images", [], |r| r.get(0));
     assert_eq!(hashes.len(), total);
     let blobs = dossier_tests::blob_store_of(dir.path());
     for sha in hashes {

@@ -413,7 +413,6 @@ async fn every_refusal_is_json_with_a_code() {
                 "UPDATE sessions SET expires_at = 0 WHERE token_hash = ?1",
                 [hash],
             )
-            .map_err(dossier_server::storage::StorageError::from)
         })
         .unwrap();
     let (status, body, _) = body_of(
@@ -810,10 +809,7 @@ fn alter(server: &TestServer, sql: &'static str) {
     server
         .state
         .db
-        .blocking_write(|tx| {
-            tx.execute_batch(sql)
-                .map_err(dossier_server::storage::StorageError::from)
-        })
+        .blocking_write(|tx| tx.execute_batch(sql))
         .unwrap();
 }
 

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use dossier_core::client::{Client, ClientError, MemoryTokenStore, UploadRequest};
+use dossier_server::storage::Db;
 use dossier_tests::{
     PASSWORD, ServerProcess, StaffSession, fill_required, http, photo, seed_activated,
     seeded_mobile, seeded_username, verdicts,
@@ -300,10 +301,20 @@ async fn a_full_disk_refuses_uploads_loses_none_keeps_reading_and_recovers() {
     assert!(mounted.success(), "mounting a small tmpfs needs root");
     let _unmount = Unmount(disk.clone());
     // Room for many photos in a dossier: the test fills the disk, not the slots.
-    let db = seed_activated(&disk, 1);
+    // The embedded pair on that disk, whatever the suite's configuration: a full local disk is
+    // its failure (an object store's is in `object_store.rs`).
+    let database = disk.join("dossier.sqlite3").display().to_string();
+    let blobs = disk.join("blobs").display().to_string();
+    let embedded = env(&[
+        ("DOSSIER_DATABASE__URL", &database),
+        ("DOSSIER_BLOBS__URL", &blobs),
+    ]);
+    let db = dossier_tests::seed_activated_in(Db::connect(&database).unwrap(), 1);
     dossier_tests::widen_other(&db, 200);
     drop(db);
-    let server = ServerProcess::start_with(&disk, 0, env(&[("DOSSIER_LOG", "info")]));
+    let mut settings = embedded.clone();
+    settings.push(("DOSSIER_LOG".into(), "info".into()));
+    let server = ServerProcess::start_with(&disk, 0, settings);
     let client = signed_in(&server, 0).await;
 
     let mut stored = Vec::new();
@@ -345,7 +356,7 @@ async fn a_full_disk_refuses_uploads_loses_none_keeps_reading_and_recovers() {
     assert_eq!(keys.len(), stored.len());
     assert!(stored.iter().all(|k| keys.contains(k)));
     // No partial file under a final name; every row's file whole.
-    let (ok, report) = cli(&disk, &["verify"]);
+    let (ok, report) = dossier_tests::run_command(&disk, &["verify"], &embedded);
     assert!(ok, "{report}");
     assert!(server.log().contains("storage unavailable"));
 
@@ -368,7 +379,7 @@ async fn a_full_disk_refuses_uploads_loses_none_keeps_reading_and_recovers() {
     big_upload(&client, 5000, Uuid::new_v4())
         .await
         .expect("and the next");
-    let (ok, report) = cli(&disk, &["verify"]);
+    let (ok, report) = dossier_tests::run_command(&disk, &["verify"], &embedded);
     assert!(ok, "{report}");
     drop(server);
 }
@@ -447,6 +458,7 @@ async fn a_backup_taken_while_uploads_go_on_restores_and_verifies() {
     // The restored server serves every image the backup holds, byte for byte.
     let server = ServerProcess::start(&restored);
     let mut seen = 0;
+    let mut last_sha = None;
     for i in 0..8 {
         let client = signed_in(&server, i).await;
         for material in client.dossier().await.unwrap().materials {
@@ -454,24 +466,28 @@ async fn a_backup_taken_while_uploads_go_on_restores_and_verifies() {
                 let bytes = client.image_bytes(image.id).await.unwrap();
                 assert_eq!(dossier_tests::sha256_hex(&bytes), image.sha256);
                 seen += 1;
+                last_sha = Some(image.sha256);
             }
         }
     }
     assert_eq!(seen as u64, in_backup);
 
-    // Verify notices a blob gone or changed.
-    let blobs = restored.join("blobs");
-    let victim = std::fs::read_dir(&blobs)
-        .unwrap()
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .find(|p| p.is_dir() && p.file_name().unwrap() != "tmp")
-        .and_then(|d| std::fs::read_dir(d).unwrap().next())
-        .unwrap()
-        .unwrap()
-        .path();
-    std::fs::remove_file(&victim).unwrap();
-    std::fs::write(&victim, b"not the photo").unwrap();
+    // Verify notices a blob changed (in the folder, or the object store, of the configuration).
+    let store = dossier_tests::blob_store_of(&restored);
+    let damaged = last_sha.expect("an image");
+    match &store {
+        dossier_server::storage::BlobStore::Folder(folder) => {
+            let victim = dossier_server::storage::blobs::blob_path(folder.root(), &damaged);
+            std::fs::remove_file(&victim).unwrap();
+            std::fs::write(&victim, b"not the photo").unwrap();
+        }
+        dossier_server::storage::BlobStore::Objects(_) => {
+            store
+                .put(b"not the photo".to_vec().into(), Some(damaged.clone()))
+                .await
+                .unwrap();
+        }
+    }
     drop(server);
     let (ok, report) = cli(&restored, &["verify"]);
     assert!(!ok && report.contains("corrupt"), "{report}");

@@ -33,11 +33,9 @@ fn stored(server: &ServerProcess) -> (i64, i64, i64, HashSet<String>) {
     let live = count("SELECT COUNT(*) FROM images WHERE deleted_at IS NULL");
     let rows = count("SELECT COUNT(*) FROM images");
     let keys = count("SELECT COUNT(DISTINCT upload_key) FROM images");
-    let mut stmt = db.prepare("SELECT sha256 FROM images").unwrap();
-    let hashes = stmt
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
+    let hashes = db
+        .rows("SELECT sha256 FROM images", [], |r| r.get(0))
+        .into_iter()
         .collect();
     (live, rows, keys, hashes)
 }
@@ -302,16 +300,15 @@ async fn stop_cuts_a_hanging_upload_off_and_a_later_run_stores_it_once() {
 
 /// Whose photos the server holds: (account, SHA-256) of each live image.
 fn owners(server: &ServerProcess) -> HashSet<(String, String)> {
-    let db = server.database();
-    let mut stmt = db
-        .prepare(
+    server
+        .database()
+        .rows(
             "SELECT c.username, i.sha256 FROM images i JOIN candidates c ON c.id = i.candidate_id
              WHERE i.deleted_at IS NULL",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
-        .unwrap();
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .map(Result::unwrap)
+        .into_iter()
         .collect()
 }
 

@@ -371,10 +371,7 @@ async fn claims_keep_two_reviewers_off_one_dossier_and_expire() {
     server
         .state
         .db
-        .blocking_write(|tx| {
-            tx.execute("UPDATE reviews SET claim_expires_at = 0", [])
-                .map_err(dossier_server::storage::StorageError::from)
-        })
+        .blocking_write(|tx| tx.execute("UPDATE reviews SET claim_expires_at = 0", []))
         .unwrap();
     assert_eq!(second.post(&claim, json!({})).await.0, 200);
     let (status, body) = first
@@ -688,14 +685,12 @@ async fn staff_changes_apply_at_once_and_every_sign_in_is_audited() {
     // Candidates' sign-ins, failed and not, are in the audit log with their address.
     server.raw_login(ZHANG, "wrong password").await;
     server.raw_login(ZHANG, dossier_tests::PASSWORD).await;
-    let db = rusqlite::Connection::open(server.data.path().join("dossier.sqlite3")).unwrap();
-    let actions: Vec<(String, String, Option<String>)> = db
-        .prepare("SELECT actor, action, ip FROM audit ORDER BY seq")
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let actions: Vec<(String, String, Option<String>)> =
+        dossier_tests::Database(server.state.db.clone()).rows(
+            "SELECT actor, action, ip FROM audit ORDER BY seq",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        );
     let has = |actor: &str, action: &str| {
         actions
             .iter()
@@ -731,41 +726,26 @@ async fn audit_verify_fails_after_any_single_entry_is_edited_or_removed() {
         .await;
     let entries = server.scalar("SELECT COUNT(*) FROM audit", "").unwrap();
     assert!(entries >= 6, "logins, claim, release: {entries}");
-    let database = server.data.path().join("dossier.sqlite3");
-    let verify = |db: &std::path::Path| {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::copy(db, dir.path().join("dossier.sqlite3")).unwrap();
-        let output = std::process::Command::new(dossier_tests::binary("dossier-test-server"))
-            .args(["audit", "verify"])
-            .env("DOSSIER_DATA_DIR", dir.path())
-            .output()
-            .unwrap();
-        (
-            output.status.success(),
-            String::from_utf8_lossy(&output.stdout).to_string()
-                + &String::from_utf8_lossy(&output.stderr),
-        )
+    // `audit verify` run on the live database (either backend) while the test damages it, each
+    // damage undone from a kept copy of the table before the next.
+    let verify = || dossier_tests::run_command(server.data.path(), &["audit", "verify"], &[]);
+    let run = |sql: &str| {
+        let sql = sql.to_string();
+        server
+            .state
+            .db
+            .blocking_write(move |tx| tx.execute_batch(&sql))
+            .unwrap()
     };
-    // A consistent copy of the live database (VACUUM INTO), then tamper with copies of it.
-    let snapshot = tempfile::tempdir().unwrap();
-    let clean = snapshot.path().join("clean.sqlite3");
-    rusqlite::Connection::open(&database)
-        .unwrap()
-        .execute("VACUUM INTO ?1", [clean.to_str().unwrap()])
-        .unwrap();
-    let (ok, said) = verify(&clean);
+    run("CREATE TABLE audit_kept AS SELECT * FROM audit");
+    let (ok, said) = verify();
     assert!(ok, "intact: {said}");
     assert!(said.contains(&format!("{entries} entries")), "{said}");
     let tampered = |sql: &str| {
-        let copy = snapshot
-            .path()
-            .join(format!("t-{}.sqlite3", Uuid::new_v4()));
-        std::fs::copy(&clean, &copy).unwrap();
-        rusqlite::Connection::open(&copy)
-            .unwrap()
-            .execute(sql, [])
-            .unwrap();
-        verify(&copy)
+        run(sql);
+        let answer = verify();
+        run("DELETE FROM audit; INSERT INTO audit SELECT * FROM audit_kept");
+        answer
     };
     for (what, sql) in [
         (

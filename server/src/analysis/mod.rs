@@ -163,7 +163,7 @@ impl Advice {
     /// within it holding the same document. Other documents show findings only for a reuse.
     pub fn annotate(
         &self,
-        conn: &rusqlite::Connection,
+        conn: &crate::storage::sql::Conn,
         views: &mut [dossier_core::api::ImageView],
         document: DocumentKind,
         roster: &Roster<'_>,
@@ -417,7 +417,7 @@ impl Analyser {
 /// Keep the marks of `image` and pair it with the other candidates' images showing the same
 /// document: sharing a mark that is no form's number, and looking alike. Returns the pairs made.
 fn record_reuse(
-    tx: &rusqlite::Connection,
+    tx: &crate::storage::sql::Conn,
     image: uuid::Uuid,
     print: &Fingerprint,
     now: OffsetDateTime,

@@ -31,8 +31,8 @@ use time::OffsetDateTime;
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
+use crate::storage::sql::Conn;
 use dossier_core::api::MessageKind;
-use rusqlite::Connection;
 
 use crate::storage::outbox::{self, Channel, Delivery, OutboxItem, OutboxState};
 use crate::storage::{self, Db, MessageRow, StorageError};
@@ -53,7 +53,7 @@ impl Notice {
     /// candidate is told exactly when what caused it commits.
     pub fn send(
         self,
-        tx: &Connection,
+        tx: &Conn,
         settings: &NotifySettings,
         now: OffsetDateTime,
     ) -> Result<(), StorageError> {
@@ -391,11 +391,18 @@ impl Dispatcher {
         })
     }
 
-    /// Run until the task is dropped: rows left `sending` by an earlier process are taken up
-    /// again first.
+    /// Run until the task is dropped: on SQLite (one dispatcher), rows left `sending` by an
+    /// earlier process are taken up again first; on PostgreSQL another instance may be sending
+    /// them, so they wait for their lease to run out.
     pub fn spawn(self) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
-            match self.db.write(|tx| outbox::release_leases(tx)).await {
+            let release = async {
+                match self.db.is_postgres() {
+                    true => Ok(0),
+                    false => self.db.write(outbox::release_leases).await,
+                }
+            };
+            match release.await {
                 Ok(0) => {}
                 Ok(n) => tracing::warn!(
                     rows = n,

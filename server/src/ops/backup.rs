@@ -14,9 +14,10 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 use sha2::{Digest, Sha256};
 
+use crate::storage::sql::Conn;
 use crate::storage::{self, BlobStore, StorageError, blobs};
 
-const DATABASE: &str = "dossier.sqlite3";
+pub(crate) const DATABASE: &str = "dossier.sqlite3";
 const MANIFEST: &str = "backup.json";
 
 #[derive(Debug, thiserror::Error)]
@@ -92,7 +93,7 @@ pub fn backup(data_dir: &Path, blobs: &Path, dest: &Path) -> Result<Manifest, Ba
     drop(source);
     let schema_version: i64 = copy.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let images: u64 = copy.query_row("SELECT COUNT(*) FROM images", [], |r| r.get(0))?;
-    let hashes = storage::all_image_hashes(&copy)?;
+    let hashes = storage::all_image_hashes(&Conn::Sqlite(&copy))?;
     copy.execute_batch("PRAGMA journal_mode=DELETE")?;
     drop(copy);
     sync(&copy_path)?;
@@ -109,40 +110,69 @@ pub fn backup(data_dir: &Path, blobs: &Path, dest: &Path) -> Result<Manifest, Ba
         blobs: hashes.len() as u64,
         blob_bytes,
     };
-    write_synced(
-        &dest.join(MANIFEST),
-        &serde_json::to_vec_pretty(&manifest).expect("serialisable"),
-    )?;
+    write_manifest(dest, &manifest)?;
     Ok(manifest)
 }
 
-/// Check that every image row's blob is present with its SHA-256, and the database's integrity:
-/// a backup (its own `blobs/`) or the live data (`store`, a folder or an object store).
-pub fn verify(dir: &Path, store: Option<&BlobStore>) -> Result<Verified, BackupError> {
+pub(crate) fn write_manifest(dest: &Path, manifest: &Manifest) -> Result<(), BackupError> {
+    write_synced(
+        &dest.join(MANIFEST),
+        &serde_json::to_vec_pretty(manifest).expect("serialisable"),
+    )?;
+    sync(dest)
+}
+
+/// Check a backup: the integrity of its database, and that every image row's blob is present in
+/// its `blobs/` with its SHA-256.
+pub fn verify(dir: &Path) -> Result<Verified, BackupError> {
     let conn = Connection::open_with_flags(dir.join(DATABASE), OpenFlags::SQLITE_OPEN_READ_WRITE)?;
-    let integrity: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+    let store = BlobStore::Folder(blobs::FolderBlobs::at(&dir.join("blobs")));
+    check(&Conn::Sqlite(&conn), &store, &runtime(dir)?)
+}
+
+/// Check the live data: the database's integrity and every image row's blob in `store` (a
+/// folder or an object store), on either database.
+pub fn verify_live(
+    db: &crate::storage::Db,
+    store: &BlobStore,
+    dir: &Path,
+) -> Result<Verified, BackupError> {
+    verify_live_on(db, store, &runtime(dir)?)
+}
+
+/// `verify_live` on a runtime the store has been used on already (an object store's client
+/// keeps its connections on the runtime that made them).
+pub(crate) fn verify_live_on(
+    db: &crate::storage::Db,
+    store: &BlobStore,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<Verified, BackupError> {
+    db.blocking_read(|conn| check(conn, store, runtime))
+}
+
+fn runtime(dir: &Path) -> Result<tokio::runtime::Runtime, BackupError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(io(dir))
+}
+
+fn check(
+    conn: &Conn,
+    store: &BlobStore,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<Verified, BackupError> {
+    let integrity = storage::ops::integrity(conn)?;
     if integrity != "ok" {
         return Err(BackupError::Damaged(format!(
             "database integrity: {integrity}"
         )));
     }
     let mut verified = Verified {
-        images: conn.query_row("SELECT COUNT(*) FROM images", [], |r| r.get(0))?,
+        images: storage::ops::image_count(conn)?,
         ..Verified::default()
     };
-    let own;
-    let store = match store {
-        Some(store) => store,
-        None => {
-            own = BlobStore::Folder(blobs::FolderBlobs::at(&dir.join("blobs")));
-            &own
-        }
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(io(dir))?;
-    for sha in storage::all_image_hashes(&conn)? {
+    for sha in storage::all_image_hashes(conn)? {
         verified.blobs += 1;
         match runtime.block_on(store.read(&sha)) {
             Ok(bytes) if hex::encode(Sha256::digest(&bytes)) == sha => {}
@@ -163,7 +193,7 @@ pub fn restore(backup: &Path, data_dir: &Path, blobs: &Path) -> Result<Verified,
             data_dir.display()
         )));
     }
-    let verified = verify(backup, None)?;
+    let verified = verify(backup)?;
     if !verified.ok() {
         return Err(BackupError::Damaged(format!(
             "{} blobs missing, {} corrupt",
@@ -174,7 +204,8 @@ pub fn restore(backup: &Path, data_dir: &Path, blobs: &Path) -> Result<Verified,
     fs::create_dir_all(blobs.join("tmp")).map_err(io(blobs))?;
     // The database last, under its final name only when complete: a restore cut off midway
     // leaves no database, so it is simply run again.
-    let hashes = storage::all_image_hashes(&Connection::open(backup.join(DATABASE))?)?;
+    let hashes =
+        storage::all_image_hashes(&Conn::Sqlite(&Connection::open(backup.join(DATABASE))?))?;
     copy_blobs(&backup.join("blobs"), blobs, &hashes)?;
     let partial = data_dir.join(format!("{DATABASE}.restoring"));
     fs::copy(backup.join(DATABASE), &partial).map_err(io(&partial))?;

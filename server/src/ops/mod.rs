@@ -5,6 +5,7 @@
 pub mod background;
 pub mod backup;
 pub mod connections;
+pub mod copy;
 pub mod metrics;
 pub mod requests;
 pub mod traffic;

@@ -5,13 +5,14 @@
 //! fingerprints of reused documents live here too (`record_marks`, `reused_of`).
 use std::collections::HashMap;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::params;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use dossier_core::api::DocumentKind;
 
-use super::{StorageError, millis, text_enum, uuid_of};
+use super::sql::Conn;
+use super::{Found, StorageError, millis, text_enum, uuid_of};
 
 /// A job taken by a worker: the image, what its category says it shows, and its tries so far.
 #[derive(Debug, Clone)]
@@ -31,7 +32,7 @@ pub struct AnalysisRow {
 }
 
 /// Queue the analysis of a stored image (in the upload's transaction).
-pub fn enqueue(conn: &Connection, image: Uuid, now: OffsetDateTime) -> Result<(), StorageError> {
+pub fn enqueue(conn: &Conn, image: Uuid, now: OffsetDateTime) -> Result<(), StorageError> {
     conn.execute(
         "INSERT INTO analyses (image_id, state, due_at, created_at)
          VALUES (?1, 'pending', ?2, ?3) ON CONFLICT DO NOTHING",
@@ -43,7 +44,7 @@ pub fn enqueue(conn: &Connection, image: Uuid, now: OffsetDateTime) -> Result<()
 /// Take up to `limit` due jobs (and any whose lease ran out) until `lease_until`. Jobs of images
 /// deleted since they were queued are dropped: nobody will look at what they show.
 pub fn claim_due(
-    conn: &Connection,
+    conn: &Conn,
     now: OffsetDateTime,
     lease_until: OffsetDateTime,
     limit: usize,
@@ -89,19 +90,19 @@ pub fn claim_due(
 }
 
 /// Whether any job is due (a read, so an idle worker never takes the writer).
-pub fn any_due(conn: &Connection, now: OffsetDateTime) -> Result<bool, StorageError> {
-    Ok(conn.query_row(
+pub fn any_due(conn: &Conn, now: OffsetDateTime) -> Result<bool, StorageError> {
+    conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM analyses WHERE state = 'pending' AND due_at <= ?1)
              OR EXISTS (SELECT 1 FROM analyses WHERE state = 'running' AND leased_until <= ?1)",
         [millis(now)],
         |r| r.get(0),
-    )?)
+    )
 }
 
 /// What was read, whether it shows a finding of the card (for the queue's filter) and the page's
 /// perceptual hash.
 pub fn finish(
-    conn: &Connection,
+    conn: &Conn,
     image: Uuid,
     reading_json: &str,
     flagged: bool,
@@ -135,7 +136,7 @@ pub struct MarkedImage {
 /// Keep the marks read off `image` and return the other candidates' live images in the same
 /// district that carry one of them (analysed ones, with their hash).
 pub fn record_marks(
-    conn: &Connection,
+    conn: &Conn,
     image: Uuid,
     marks: &[String],
 ) -> Result<Vec<MarkedImage>, StorageError> {
@@ -180,7 +181,7 @@ pub fn record_marks(
 
 /// `image` and `other` show the same document: kept both ways, so each dossier shows the other.
 pub fn pair_reused(
-    conn: &Connection,
+    conn: &Conn,
     image: Uuid,
     other: Uuid,
     mark: &str,
@@ -218,7 +219,7 @@ pub struct ReusedRow {
 /// For each of `images`, the live images of submitted dossiers within `district` (and
 /// `exam_site`, when given) that show the same document: what a reviewer of that scope may open.
 pub fn reused_of(
-    conn: &Connection,
+    conn: &Conn,
     images: &[Uuid],
     district: &str,
     exam_site: Option<&str>,
@@ -252,18 +253,18 @@ pub fn reused_of(
 }
 
 /// The slot an analysed image sits in and its candidate's registered name and ID number.
-pub fn roster_of(conn: &Connection, image: Uuid) -> Result<(u32, String, String), StorageError> {
-    Ok(conn.query_row(
+pub fn roster_of(conn: &Conn, image: Uuid) -> Result<(u32, String, String), StorageError> {
+    conn.query_row(
         "SELECT i.slot, c.name, c.id_number FROM images i JOIN candidates c ON c.id = i.candidate_id
          WHERE i.id = ?1",
         [image.to_string()],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-    )?)
+    )
 }
 
 /// Try again at `due` (the engine failed or timed out).
 pub fn retry(
-    conn: &Connection,
+    conn: &Conn,
     image: Uuid,
     error: &str,
     due: OffsetDateTime,
@@ -278,7 +279,7 @@ pub fn retry(
 
 /// Stop trying: the reviewer reads the image as before.
 pub fn give_up(
-    conn: &Connection,
+    conn: &Conn,
     image: Uuid,
     error: &str,
     now: OffsetDateTime,
@@ -292,10 +293,7 @@ pub fn give_up(
 }
 
 /// The analyses of these images (those that have one).
-pub fn of_images(
-    conn: &Connection,
-    images: &[Uuid],
-) -> Result<HashMap<Uuid, AnalysisRow>, StorageError> {
+pub fn of_images(conn: &Conn, images: &[Uuid]) -> Result<HashMap<Uuid, AnalysisRow>, StorageError> {
     let mut stmt =
         conn.prepare_cached("SELECT state, reading_json FROM analyses WHERE image_id = ?1")?;
     let mut out = HashMap::new();
@@ -307,7 +305,7 @@ pub fn of_images(
                     reading_json: r.get(1)?,
                 })
             })
-            .optional()?;
+            .found()?;
         if let Some(row) = row {
             out.insert(*image, row);
         }
@@ -316,10 +314,10 @@ pub fn of_images(
 }
 
 /// Jobs waiting or running (the metrics' queue depth).
-pub fn depth(conn: &Connection) -> Result<u64, StorageError> {
-    Ok(conn.query_row(
+pub fn depth(conn: &Conn) -> Result<u64, StorageError> {
+    conn.query_row(
         "SELECT count(*) FROM analyses WHERE state IN ('pending', 'running')",
         [],
         |r| r.get(0),
-    )?)
+    )
 }

@@ -1,17 +1,28 @@
-//! The SQLite connection set: one writer (so writes never fight over the lock), a few readers (WAL
-//! lets them read while the writer writes), every call run off the async threads.
+//! The metadata store's connections, every call run off the async threads, on one of two
+//! databases (`database.url`):
+//! - SQLite (the default): one writer (so writes never fight over the lock), a few readers (WAL
+//!   lets them read while the writer writes).
+//! - PostgreSQL: a pool of writers and one of readers, each connection keeping its prepared
+//!   statements. Every write transaction first takes one transaction-scoped advisory lock, so
+//!   writes are one at a time across every instance, as on SQLite: the use cases read, decide
+//!   and write in one transaction and rely on nothing writing in between (a window closing, a
+//!   claim taken, a slot filled), and the outbox's and analysis's claims, the sweeper's round
+//!   and the throttles are exclusive across instances by the same lock.
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use super::StorageError;
 use super::migrations;
+use super::sql::{Conn, PgTx};
 
 #[derive(Clone)]
 pub struct Db {
-    inner: Arc<Inner>,
+    backend: Arc<Backend>,
     /// The server's bound on writes waiting for the writer (the CLI has none).
     gate: Option<Arc<WriteGate>>,
 }
@@ -26,13 +37,93 @@ struct WriteGate {
     refused: prometheus_client::metrics::counter::Counter,
 }
 
-struct Inner {
+enum Backend {
+    Sqlite(Sqlite),
+    Postgres(Postgres),
+}
+
+struct Sqlite {
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
 }
 
 const READERS: usize = 4;
+
+/// The pools, `None` only while dropped.
+struct Postgres(Option<Pools>);
+
+struct Pools {
+    writers: r2d2::Pool<PgConnector>,
+    readers: r2d2::Pool<PgConnector>,
+}
+
+impl Postgres {
+    fn pools(&self) -> &Pools {
+        self.0.as_ref().expect("open until dropped")
+    }
+}
+
+impl Drop for Postgres {
+    /// Closing a blocking client blocks: the pools' connections are closed on a thread of their
+    /// own, as the last handle to the store may be dropped on an async thread.
+    fn drop(&mut self) {
+        let pools = self.0.take();
+        off_runtime(move || drop(pools));
+    }
+}
+
+/// Writers per instance: the advisory lock lets one write at a time anyway; a second connection
+/// has the next write ready when the lock is released.
+const PG_WRITERS: u32 = 2;
+const PG_READERS: u32 = 8;
+
+/// Any number, taken by every write transaction (see the module's comment).
+const WRITE_LOCK: i64 = 0x0064_6f73_7369_6577; // "dossiew"
+
+/// A PostgreSQL connection and the statements prepared on it.
+pub struct PgSession {
+    client: postgres::Client,
+    statements: HashMap<String, postgres::Statement>,
+}
+
+struct PgConnector {
+    config: postgres::Config,
+}
+
+impl r2d2::ManageConnection for PgConnector {
+    type Connection = PgSession;
+    type Error = postgres::Error;
+
+    fn connect(&self) -> Result<PgSession, postgres::Error> {
+        Ok(PgSession {
+            client: self.config.connect(postgres::NoTls)?,
+            statements: HashMap::new(),
+        })
+    }
+
+    fn is_valid(&self, session: &mut PgSession) -> Result<(), postgres::Error> {
+        session.client.simple_query("").map(|_| ())
+    }
+
+    fn has_broken(&self, session: &mut PgSession) -> bool {
+        session.client.is_closed()
+    }
+}
+
+/// Run `f` on a thread of its own: the blocking PostgreSQL client drives its own runtime and
+/// must not be called from a thread inside another (the CLI's and the tests' synchronous calls
+/// may be made from one).
+fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return f();
+    }
+    std::thread::scope(|s| {
+        s.spawn(f)
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
+}
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
@@ -45,15 +136,80 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Whether `url` names a PostgreSQL database (else it is a SQLite file).
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// `url` fit for a log or a terminal: a PostgreSQL URL without its password.
+pub fn shown_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if is_postgres_url(url) && parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
 impl Db {
-    /// Open (creating if needed) and migrate the database at `path`.
+    /// Open and migrate the database `url` names: `postgres://…`, or a SQLite file (a path, or
+    /// `sqlite://PATH`), created if needed.
+    pub fn connect(url: &str) -> Result<Db, StorageError> {
+        if is_postgres_url(url) {
+            Self::open_postgres(url)
+        } else {
+            Self::open(Path::new(url.strip_prefix("sqlite://").unwrap_or(url)))
+        }
+    }
+
+    fn open_postgres(url: &str) -> Result<Db, StorageError> {
+        let mut config: postgres::Config = url.parse()?;
+        if config.get_password().is_none()
+            && let Ok(password) = std::env::var("PGPASSWORD")
+        {
+            config.password(password);
+        }
+        config.application_name("dossier-server");
+        off_runtime(|| {
+            let mut client = config.connect(postgres::NoTls)?;
+            super::postgres::migrate(&mut client)?;
+            Ok::<_, StorageError>(())
+        })?;
+        let pool = |size: u32| {
+            r2d2::Pool::builder()
+                .max_size(size)
+                .min_idle(Some(0))
+                .connection_timeout(Duration::from_secs(10))
+                .build_unchecked(PgConnector {
+                    config: config.clone(),
+                })
+        };
+        Ok(Db {
+            backend: Arc::new(Backend::Postgres(Postgres(Some(Pools {
+                writers: pool(PG_WRITERS),
+                readers: pool(PG_READERS),
+            })))),
+            gate: None,
+        })
+    }
+
+    /// Which database this is, for what differs between them (the outbox's start, backups).
+    pub fn is_postgres(&self) -> bool {
+        matches!(*self.backend, Backend::Postgres(_))
+    }
+
+    /// Open (creating if needed) and migrate the SQLite database at `path`.
     pub fn open(path: &Path) -> Result<Db, StorageError> {
         let mut writer = Connection::open(path)?;
         configure(&writer)?;
         migrations::migrate(&mut writer)?;
         // Refresh the planner's statistics where tables grew or indexes are new (bounded work,
-        // as SQLite recommends on opening a long-lived connection).
-        writer.execute_batch("PRAGMA optimize=0x10002")?;
+        // as SQLite recommends on opening a long-lived connection). Only an optimisation: a full
+        // disk must not keep `verify` or the server from opening the database.
+        if let Err(e) = writer.execute_batch("PRAGMA optimize=0x10002") {
+            tracing::warn!(error = %e, "could not refresh the planner's statistics");
+        }
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             let reader = Connection::open_with_flags(
@@ -64,11 +220,11 @@ impl Db {
             readers.push(Mutex::new(reader));
         }
         Ok(Db {
-            inner: Arc::new(Inner {
+            backend: Arc::new(Backend::Sqlite(Sqlite {
                 writer: Mutex::new(writer),
                 readers,
                 next_reader: AtomicUsize::new(0),
-            }),
+            })),
             gate: None,
         })
     }
@@ -90,12 +246,13 @@ impl Db {
         self
     }
 
-    /// Run `f` in a write transaction (`BEGIN IMMEDIATE`), committed if it returns `Ok`.
+    /// Run `f` in a write transaction (SQLite's `BEGIN IMMEDIATE`; PostgreSQL's with the write
+    /// lock), committed if it returns `Ok`.
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<StorageError> + Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&Conn<'_>) -> Result<T, E> + Send + 'static,
     {
         let _place = match &self.gate {
             Some(gate) => match tokio::time::timeout(gate.wait, gate.places.acquire()).await {
@@ -109,18 +266,10 @@ impl Db {
             },
             None => None,
         };
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(StorageError::from)?;
-            let value = f(&tx)?;
-            tx.commit().map_err(StorageError::from)?;
-            Ok(value)
-        })
-        .await
-        .map_err(|e| E::from(StorageError::Task(e.to_string())))?
+        let backend = self.backend.clone();
+        tokio::task::spawn_blocking(move || backend.write(f))
+            .await
+            .map_err(|e| E::from(StorageError::Task(e.to_string())))?
     }
 
     /// Run `f` on a read-only connection.
@@ -128,43 +277,146 @@ impl Db {
     where
         T: Send + 'static,
         E: From<StorageError> + Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&Conn<'_>) -> Result<T, E> + Send + 'static,
     {
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let i = inner.next_reader.fetch_add(1, Ordering::Relaxed) % inner.readers.len();
-            let conn = inner.readers[i].lock().unwrap_or_else(|p| p.into_inner());
-            f(&conn)
-        })
-        .await
-        .map_err(|e| E::from(StorageError::Task(e.to_string())))?
+        let backend = self.backend.clone();
+        tokio::task::spawn_blocking(move || backend.read(f))
+            .await
+            .map_err(|e| E::from(StorageError::Task(e.to_string())))?
     }
 
-    /// Move the WAL's pages into the database file and empty the WAL (at shutdown, so a copy of
-    /// the data directory taken afterwards is the database file alone).
+    /// SQLite: move the WAL's pages into the database file and empty the WAL (at shutdown, so a
+    /// copy of the data directory taken afterwards is the database file alone).
     pub async fn checkpoint(&self) -> Result<(), StorageError> {
-        let inner = self.inner.clone();
+        let backend = self.backend.clone();
         tokio::task::spawn_blocking(move || {
-            let conn = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
-            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            if let Backend::Sqlite(sqlite) = &*backend {
+                let conn = sqlite.writer.lock().unwrap_or_else(|p| p.into_inner());
+                conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            }
             Ok(())
         })
         .await
         .map_err(|e| StorageError::Task(e.to_string()))?
     }
 
-    /// For the CLI and tests: the writer connection, synchronously.
+    /// For the CLI and tests: a write transaction, synchronously.
     pub fn blocking_write<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        E: From<StorageError>,
-        F: FnOnce(&Transaction<'_>) -> Result<T, E>,
+        T: Send,
+        E: From<StorageError> + Send,
+        F: FnOnce(&Conn<'_>) -> Result<T, E> + Send,
     {
-        let mut conn = self.inner.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(StorageError::from)?;
-        let value = f(&tx)?;
-        tx.commit().map_err(StorageError::from)?;
-        Ok(value)
+        match &*self.backend {
+            Backend::Sqlite(_) => self.backend.write(f),
+            Backend::Postgres(_) => off_runtime(|| self.backend.write(f)),
+        }
+    }
+}
+
+impl Db {
+    /// For the CLI: a read, synchronously.
+    pub fn blocking_read<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send,
+        E: From<StorageError> + Send,
+        F: FnOnce(&Conn<'_>) -> Result<T, E> + Send,
+    {
+        match &*self.backend {
+            Backend::Sqlite(_) => self.backend.read(f),
+            Backend::Postgres(_) => off_runtime(|| self.backend.read(f)),
+        }
+    }
+}
+
+impl Db {
+    /// For copies and backups: a read that sees one moment of the database throughout (SQLite:
+    /// a read transaction; PostgreSQL: every read is one), synchronously.
+    pub fn blocking_snapshot<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send,
+        E: From<StorageError> + Send,
+        F: FnOnce(&Conn<'_>) -> Result<T, E> + Send,
+    {
+        match &*self.backend {
+            Backend::Sqlite(sqlite) => {
+                let conn = sqlite.readers[0].lock().unwrap_or_else(|p| p.into_inner());
+                let tx = conn.unchecked_transaction().map_err(StorageError::from)?;
+                f(&Conn::Sqlite(&tx))
+            }
+            Backend::Postgres(_) => off_runtime(|| self.backend.read(f)),
+        }
+    }
+}
+
+impl Db {
+    /// A write transaction on this very thread, for work that already holds another store's
+    /// transaction (a copy between two databases). Not from an async thread.
+    pub fn write_on_this_thread<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        E: From<StorageError>,
+        F: FnOnce(&Conn<'_>) -> Result<T, E>,
+    {
+        self.backend.write(f)
+    }
+}
+
+impl Backend {
+    fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        E: From<StorageError>,
+        F: FnOnce(&Conn<'_>) -> Result<T, E>,
+    {
+        match self {
+            Backend::Sqlite(sqlite) => {
+                let mut conn = sqlite.writer.lock().unwrap_or_else(|p| p.into_inner());
+                let tx = conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)
+                    .map_err(StorageError::from)?;
+                let value = f(&Conn::Sqlite(&tx))?;
+                tx.commit().map_err(StorageError::from)?;
+                Ok(value)
+            }
+            Backend::Postgres(pg) => {
+                let mut session = pg.pools().writers.get().map_err(StorageError::from)?;
+                let PgSession { client, statements } = &mut *session;
+                let mut tx = client.transaction().map_err(StorageError::from)?;
+                tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
+                    .map_err(StorageError::from)?;
+                let conn = Conn::Postgres(PgTx::new(tx, statements));
+                let value = f(&conn)?;
+                conn.commit()?;
+                Ok(value)
+            }
+        }
+    }
+
+    fn read<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        E: From<StorageError>,
+        F: FnOnce(&Conn<'_>) -> Result<T, E>,
+    {
+        match self {
+            Backend::Sqlite(sqlite) => {
+                let i = sqlite.next_reader.fetch_add(1, Ordering::Relaxed) % sqlite.readers.len();
+                let conn = sqlite.readers[i].lock().unwrap_or_else(|p| p.into_inner());
+                f(&Conn::Sqlite(&conn))
+            }
+            Backend::Postgres(pg) => {
+                let mut session = pg.pools().readers.get().map_err(StorageError::from)?;
+                let PgSession { client, statements } = &mut *session;
+                // Repeatable read: the statements of one read see the same moment.
+                let tx = client
+                    .build_transaction()
+                    .read_only(true)
+                    .isolation_level(postgres::IsolationLevel::RepeatableRead)
+                    .start()
+                    .map_err(StorageError::from)?;
+                let conn = Conn::Postgres(PgTx::new(tx, statements));
+                let value = f(&conn)?;
+                conn.commit()?;
+                Ok(value)
+            }
+        }
     }
 }

@@ -9,13 +9,15 @@ pub mod ops;
 pub mod outbox;
 pub mod postgres;
 pub mod review;
+pub mod sql;
 
 use dossier_core::api::{
     DocumentKind, DossierState, MaterialState, MessageKind, Requirement, Subject,
 };
 use dossier_core::domain::{CandidateAttributes, Condition};
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::params;
 use serde::{Serialize, de::DeserializeOwned};
+use sql::{Conn, Row};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -26,6 +28,11 @@ pub use db::Db;
 pub enum StorageError {
     #[error("database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("database: {}", postgres_message(.0))]
+    Postgres(#[from] ::postgres::Error),
+    /// No connection to the database could be had in time.
+    #[error("database: {0}")]
+    Pool(#[from] r2d2::Error),
     #[error("disk: {0}")]
     Io(#[from] std::io::Error),
     #[error("not found")]
@@ -47,7 +54,15 @@ impl StorageError {
     /// row): answered 503 with Retry-After, never as a refusal of the caller.
     pub fn is_disk_trouble(&self) -> bool {
         match self {
-            StorageError::Io(_) | StorageError::Objects(_) => true,
+            StorageError::Io(_) | StorageError::Objects(_) | StorageError::Pool(_) => true,
+            // The server went away, refused the connection, ran out of room or connections, or
+            // shut down (SQLSTATE classes 08, 53, 57, 58); or no answer came at all.
+            StorageError::Postgres(e) => match e.code() {
+                None => e.as_db_error().is_none(),
+                Some(code) => ["08", "53", "57", "58"]
+                    .iter()
+                    .any(|c| code.code().starts_with(c)),
+            },
             StorageError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => matches!(
                 f.code,
                 rusqlite::ErrorCode::DiskFull
@@ -61,6 +76,15 @@ impl StorageError {
             ),
             _ => false,
         }
+    }
+}
+
+/// PostgreSQL's own words for a refusal (its SQLSTATE and message), which the client's `Display`
+/// leaves out ("db error").
+fn postgres_message(e: &::postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} {}", db.code().code(), db.message()),
+        None => e.to_string(),
     }
 }
 
@@ -148,7 +172,7 @@ pub struct District {
     pub upload_closes_at: OffsetDateTime,
 }
 
-pub fn upsert_district(conn: &Connection, d: &District) -> Result<(), StorageError> {
+pub fn upsert_district(conn: &Conn, d: &District) -> Result<(), StorageError> {
     conn.execute(
         "INSERT INTO districts (code, name, sms_sign, ticket_secret, upload_opens_at, upload_closes_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -159,7 +183,7 @@ pub fn upsert_district(conn: &Connection, d: &District) -> Result<(), StorageErr
     Ok(())
 }
 
-pub fn district(conn: &Connection, code: &str) -> Result<District, StorageError> {
+pub fn district(conn: &Conn, code: &str) -> Result<District, StorageError> {
     conn.query_row(
         "SELECT code, name, sms_sign, ticket_secret, upload_opens_at, upload_closes_at FROM districts WHERE code = ?1",
         [code],
@@ -174,13 +198,13 @@ pub fn district(conn: &Connection, code: &str) -> Result<District, StorageError>
             })
         },
     )
-    .optional()?
+    .found()?
     .ok_or(StorageError::NotFound)
 }
 
 /// Set the upload window of a district.
 pub fn set_upload_window(
-    conn: &Connection,
+    conn: &Conn,
     code: &str,
     opens: OffsetDateTime,
     closes: OffsetDateTime,
@@ -214,7 +238,7 @@ pub struct CategoryRow {
 }
 
 pub fn upsert_category(
-    conn: &Connection,
+    conn: &Conn,
     district: &str,
     c: &CategoryRow,
     example: Option<(&[u8], &str)>,
@@ -249,7 +273,7 @@ pub fn upsert_category(
     Ok(())
 }
 
-pub fn categories(conn: &Connection, district: &str) -> Result<Vec<CategoryRow>, StorageError> {
+pub fn categories(conn: &Conn, district: &str) -> Result<Vec<CategoryRow>, StorageError> {
     let mut stmt = conn.prepare_cached(
         "SELECT code, position, name, description, example_image IS NOT NULL, requirement, condition_json,
                 condition_text, min_images, max_images, slot_labels_json, document, subject
@@ -281,11 +305,7 @@ pub fn categories(conn: &Connection, district: &str) -> Result<Vec<CategoryRow>,
 }
 
 /// Change a category's words, rule and counts (not its example, code or position).
-pub fn update_category(
-    conn: &Connection,
-    district: &str,
-    c: &CategoryRow,
-) -> Result<(), StorageError> {
+pub fn update_category(conn: &Conn, district: &str, c: &CategoryRow) -> Result<(), StorageError> {
     let changed = conn.execute(
         "UPDATE categories SET name = ?3, description = ?4, requirement = ?5, condition_text = ?6,
              min_images = ?7, max_images = ?8
@@ -308,7 +328,7 @@ pub fn update_category(
 }
 
 pub fn set_category_example(
-    conn: &Connection,
+    conn: &Conn,
     district: &str,
     code: &str,
     image: &[u8],
@@ -326,7 +346,7 @@ pub fn set_category_example(
 }
 
 pub fn category_example(
-    conn: &Connection,
+    conn: &Conn,
     district: &str,
     code: &str,
 ) -> Result<(Vec<u8>, String), StorageError> {
@@ -336,7 +356,7 @@ pub fn category_example(
         [district, code],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )
-    .optional()?
+    .found()?
     .ok_or(StorageError::NotFound)
 }
 
@@ -387,14 +407,14 @@ impl Candidate {
 
 /// Insert or update a roster line (the registration system's data wins; passwords stay).
 /// Returns whether the candidate is new.
-pub fn upsert_roster_entry(conn: &Connection, e: &RosterEntry) -> Result<bool, StorageError> {
+pub fn upsert_roster_entry(conn: &Conn, e: &RosterEntry) -> Result<bool, StorageError> {
     let existing: Option<String> = conn
         .query_row(
             "SELECT id FROM candidates WHERE username = ?1",
             [&e.username],
             |r| r.get(0),
         )
-        .optional()?;
+        .found()?;
     let attributes = serde_json::to_string(&e.attributes).expect("serialisable");
     match existing {
         Some(id) => {
@@ -451,23 +471,23 @@ fn candidate_row(r: &Row<'_>) -> rusqlite::Result<Candidate> {
     })
 }
 
-pub fn candidate_by_username(conn: &Connection, username: &str) -> Result<Candidate, StorageError> {
+pub fn candidate_by_username(conn: &Conn, username: &str) -> Result<Candidate, StorageError> {
     conn.query_row(
         &format!("SELECT {CANDIDATE_COLUMNS} FROM candidates WHERE username = ?1"),
         [username],
         candidate_row,
     )
-    .optional()?
+    .found()?
     .ok_or(StorageError::NotFound)
 }
 
-pub fn candidate_by_id(conn: &Connection, id: Uuid) -> Result<Candidate, StorageError> {
+pub fn candidate_by_id(conn: &Conn, id: Uuid) -> Result<Candidate, StorageError> {
     conn.query_row(
         &format!("SELECT {CANDIDATE_COLUMNS} FROM candidates WHERE id = ?1"),
         [id.to_string()],
         candidate_row,
     )
-    .optional()?
+    .found()?
     .ok_or(StorageError::NotFound)
 }
 
@@ -479,7 +499,7 @@ pub struct Activation<'a> {
 }
 
 /// Record activation: credentials and the time both pledges were accepted.
-pub fn activate(conn: &Connection, id: Uuid, a: &Activation<'_>) -> Result<(), StorageError> {
+pub fn activate(conn: &Conn, id: Uuid, a: &Activation<'_>) -> Result<(), StorageError> {
     let at = to_unix(a.at);
     conn.execute(
         "UPDATE candidates SET password_hash = ?2, security_question = ?3, security_answer_hash = ?4,
@@ -489,7 +509,7 @@ pub fn activate(conn: &Connection, id: Uuid, a: &Activation<'_>) -> Result<(), S
     Ok(())
 }
 
-pub fn set_password(conn: &Connection, id: Uuid, password_hash: &str) -> Result<(), StorageError> {
+pub fn set_password(conn: &Conn, id: Uuid, password_hash: &str) -> Result<(), StorageError> {
     conn.execute(
         "UPDATE candidates SET password_hash = ?2 WHERE id = ?1",
         params![id.to_string(), password_hash],
@@ -498,7 +518,7 @@ pub fn set_password(conn: &Connection, id: Uuid, password_hash: &str) -> Result<
 }
 
 pub fn update_profile(
-    conn: &Connection,
+    conn: &Conn,
     id: Uuid,
     mobile: Option<&str>,
     email: Option<&str>,
@@ -511,7 +531,7 @@ pub fn update_profile(
 }
 
 pub fn set_dossier_state(
-    conn: &Connection,
+    conn: &Conn,
     id: Uuid,
     state: DossierState,
     submitted_at: Option<OffsetDateTime>,
@@ -535,7 +555,7 @@ pub struct MaterialRow {
     pub note_at: Option<OffsetDateTime>,
 }
 
-pub fn materials(conn: &Connection, candidate: Uuid) -> Result<Vec<MaterialRow>, StorageError> {
+pub fn materials(conn: &Conn, candidate: Uuid) -> Result<Vec<MaterialRow>, StorageError> {
     let mut stmt = conn.prepare_cached(
         "SELECT category, state, note_reason, note_message, note_at FROM materials WHERE candidate_id = ?1",
     )?;
@@ -553,7 +573,7 @@ pub fn materials(conn: &Connection, candidate: Uuid) -> Result<Vec<MaterialRow>,
 
 /// The state of one material; one never written is `Open`.
 pub fn material_state(
-    conn: &Connection,
+    conn: &Conn,
     candidate: Uuid,
     category: &str,
 ) -> Result<MaterialState, StorageError> {
@@ -563,12 +583,12 @@ pub fn material_state(
             [candidate.to_string(), category.to_string()],
             |r| r.get(0),
         )
-        .optional()?;
+        .found()?;
     state.map_or(Ok(MaterialState::Open), |s| text_enum(&s))
 }
 
 pub fn set_material_state(
-    conn: &Connection,
+    conn: &Conn,
     candidate: Uuid,
     category: &str,
     state: MaterialState,
@@ -583,7 +603,7 @@ pub fn set_material_state(
 
 /// A reviewer's return: the material unlocks and carries the note (used by the review workflow).
 pub fn return_material(
-    conn: &Connection,
+    conn: &Conn,
     candidate: Uuid,
     category: &str,
     reason: &str,
@@ -642,7 +662,7 @@ fn image_row(r: &Row<'_>) -> rusqlite::Result<ImageRow> {
 
 /// Submitting: every live image not submitted before is from now on one a reviewer sees.
 pub fn mark_images_submitted(
-    conn: &Connection,
+    conn: &Conn,
     candidate: Uuid,
     now: OffsetDateTime,
 ) -> Result<(), StorageError> {
@@ -655,7 +675,7 @@ pub fn mark_images_submitted(
 }
 
 /// The live (not deleted) images of a candidate, by category and slot.
-pub fn live_images(conn: &Connection, candidate: Uuid) -> Result<Vec<ImageRow>, StorageError> {
+pub fn live_images(conn: &Conn, candidate: Uuid) -> Result<Vec<ImageRow>, StorageError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {IMAGE_COLUMNS} FROM images WHERE candidate_id = ?1 AND deleted_at IS NULL ORDER BY category, slot"
     ))?;
@@ -664,7 +684,7 @@ pub fn live_images(conn: &Connection, candidate: Uuid) -> Result<Vec<ImageRow>, 
 }
 
 /// Every image a candidate ever uploaded, deleted and replaced ones too (the reviewers' history).
-pub fn images_of(conn: &Connection, candidate: Uuid) -> Result<Vec<ImageRow>, StorageError> {
+pub fn images_of(conn: &Conn, candidate: Uuid) -> Result<Vec<ImageRow>, StorageError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {IMAGE_COLUMNS} FROM images WHERE candidate_id = ?1 ORDER BY category, uploaded_at DESC, slot"
     ))?;
@@ -672,17 +692,17 @@ pub fn images_of(conn: &Connection, candidate: Uuid) -> Result<Vec<ImageRow>, St
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub fn image(conn: &Connection, id: Uuid) -> Result<ImageRow, StorageError> {
+pub fn image(conn: &Conn, id: Uuid) -> Result<ImageRow, StorageError> {
     conn.query_row(
         &format!("SELECT {IMAGE_COLUMNS} FROM images WHERE id = ?1"),
         [id.to_string()],
         image_row,
     )
-    .optional()?
+    .found()?
     .ok_or(StorageError::NotFound)
 }
 
-pub fn insert_image(conn: &Connection, i: &ImageRow) -> Result<(), StorageError> {
+pub fn insert_image(conn: &Conn, i: &ImageRow) -> Result<(), StorageError> {
     conn.execute(
         &format!("INSERT INTO images ({IMAGE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, NULL, ?11, NULL)"),
         params![
@@ -702,11 +722,7 @@ pub fn insert_image(conn: &Connection, i: &ImageRow) -> Result<(), StorageError>
     Ok(())
 }
 
-pub fn mark_image_deleted(
-    conn: &Connection,
-    id: Uuid,
-    at: OffsetDateTime,
-) -> Result<(), StorageError> {
+pub fn mark_image_deleted(conn: &Conn, id: Uuid, at: OffsetDateTime) -> Result<(), StorageError> {
     conn.execute(
         "UPDATE images SET deleted_at = ?2 WHERE id = ?1 AND deleted_at IS NULL",
         params![id.to_string(), to_unix(at)],
@@ -715,16 +731,16 @@ pub fn mark_image_deleted(
 }
 
 /// Is any image row (live or deleted) stored under this hash? For the blob sweeper.
-pub fn blob_referenced(conn: &Connection, sha256: &str) -> Result<bool, StorageError> {
-    Ok(conn.query_row(
+pub fn blob_referenced(conn: &Conn, sha256: &str) -> Result<bool, StorageError> {
+    conn.query_row(
         "SELECT EXISTS(SELECT 1 FROM images WHERE sha256 = ?1)",
         [sha256],
         |r| r.get(0),
-    )?)
+    )
 }
 
 /// Every stored hash, for integrity checks and backups.
-pub fn all_image_hashes(conn: &Connection) -> Result<Vec<String>, StorageError> {
+pub fn all_image_hashes(conn: &Conn) -> Result<Vec<String>, StorageError> {
     let mut stmt = conn.prepare("SELECT DISTINCT sha256 FROM images")?;
     let rows = stmt.query_map([], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -742,29 +758,28 @@ pub struct IdempotentUpload {
 }
 
 pub fn idempotent_upload(
-    conn: &Connection,
+    conn: &Conn,
     candidate: Uuid,
     key: &str,
 ) -> Result<Option<IdempotentUpload>, StorageError> {
-    Ok(conn
-        .query_row(
-            "SELECT k.request_sha256, k.response_json, i.category
+    conn.query_row(
+        "SELECT k.request_sha256, k.response_json, i.category
              FROM idempotency k JOIN images i ON i.id = k.image_id
              WHERE k.candidate_id = ?1 AND k.key = ?2",
-            [candidate.to_string(), key.to_string()],
-            |r| {
-                Ok(IdempotentUpload {
-                    request_sha256: r.get(0)?,
-                    response_json: r.get(1)?,
-                    category: r.get(2)?,
-                })
-            },
-        )
-        .optional()?)
+        [candidate.to_string(), key.to_string()],
+        |r| {
+            Ok(IdempotentUpload {
+                request_sha256: r.get(0)?,
+                response_json: r.get(1)?,
+                category: r.get(2)?,
+            })
+        },
+    )
+    .found()
 }
 
 pub fn record_idempotent_upload(
-    conn: &Connection,
+    conn: &Conn,
     candidate: Uuid,
     key: &str,
     request_sha256: &str,
@@ -794,11 +809,7 @@ pub struct MessageRow {
     pub read_at: Option<OffsetDateTime>,
 }
 
-pub fn insert_message(
-    conn: &Connection,
-    candidate: Uuid,
-    m: &MessageRow,
-) -> Result<(), StorageError> {
+pub fn insert_message(conn: &Conn, candidate: Uuid, m: &MessageRow) -> Result<(), StorageError> {
     conn.execute(
         "INSERT INTO messages (id, candidate_id, kind, title, body, categories_json, created_at, read_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -817,7 +828,7 @@ pub fn insert_message(
 }
 
 /// Newest first (ties: the later insert first).
-pub fn messages(conn: &Connection, candidate: Uuid) -> Result<Vec<MessageRow>, StorageError> {
+pub fn messages(conn: &Conn, candidate: Uuid) -> Result<Vec<MessageRow>, StorageError> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, kind, title, body, categories_json, created_at, read_at FROM messages
          WHERE candidate_id = ?1 ORDER BY created_at DESC, rowid DESC",
@@ -837,17 +848,17 @@ pub fn messages(conn: &Connection, candidate: Uuid) -> Result<Vec<MessageRow>, S
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub fn unread_messages(conn: &Connection, candidate: Uuid) -> Result<u32, StorageError> {
-    Ok(conn.query_row(
+pub fn unread_messages(conn: &Conn, candidate: Uuid) -> Result<u32, StorageError> {
+    conn.query_row(
         "SELECT COUNT(*) FROM messages WHERE candidate_id = ?1 AND read_at IS NULL",
         [candidate.to_string()],
         |r| r.get(0),
-    )?)
+    )
 }
 
 /// Mark one of the candidate's messages read; `NotFound` if it is not theirs.
 pub fn mark_message_read(
-    conn: &Connection,
+    conn: &Conn,
     candidate: Uuid,
     id: Uuid,
     at: OffsetDateTime,
@@ -908,7 +919,7 @@ pub struct NewToken<'a> {
     pub expires_at: OffsetDateTime,
 }
 
-pub fn insert_token(conn: &Connection, t: &NewToken<'_>) -> Result<(), StorageError> {
+pub fn insert_token(conn: &Conn, t: &NewToken<'_>) -> Result<(), StorageError> {
     conn.execute(
         "INSERT INTO sessions (token_hash, kind, candidate_id, family, csrf_hash, created_at, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -917,11 +928,7 @@ pub fn insert_token(conn: &Connection, t: &NewToken<'_>) -> Result<(), StorageEr
     Ok(())
 }
 
-pub fn token(
-    conn: &Connection,
-    token_hash: &[u8],
-    kind: TokenKind,
-) -> Result<SessionRow, StorageError> {
+pub fn token(conn: &Conn, token_hash: &[u8], kind: TokenKind) -> Result<SessionRow, StorageError> {
     conn.query_row(
         "SELECT candidate_id, family, csrf_hash, expires_at, used_at, revoked_at FROM sessions
          WHERE token_hash = ?1 AND kind = ?2",
@@ -937,12 +944,12 @@ pub fn token(
             })
         },
     )
-    .optional()?
+    .found()?
     .ok_or(StorageError::NotFound)
 }
 
 pub fn mark_token_used(
-    conn: &Connection,
+    conn: &Conn,
     token_hash: &[u8],
     at: OffsetDateTime,
 ) -> Result<(), StorageError> {
@@ -954,11 +961,7 @@ pub fn mark_token_used(
 }
 
 /// Revoke every token of a session family (sign-out, or a reused refresh token).
-pub fn revoke_family(
-    conn: &Connection,
-    family: Uuid,
-    at: OffsetDateTime,
-) -> Result<(), StorageError> {
+pub fn revoke_family(conn: &Conn, family: Uuid, at: OffsetDateTime) -> Result<(), StorageError> {
     conn.execute(
         "UPDATE sessions SET revoked_at = COALESCE(revoked_at, ?2) WHERE family = ?1",
         params![family.to_string(), to_unix(at)],
@@ -968,7 +971,7 @@ pub fn revoke_family(
 
 /// Revoke the tokens of one kind in a family (the access token, when its refresh token rotates).
 pub fn revoke_family_tokens(
-    conn: &Connection,
+    conn: &Conn,
     family: Uuid,
     kind: TokenKind,
     at: OffsetDateTime,
@@ -982,7 +985,7 @@ pub fn revoke_family_tokens(
 
 /// Revoke every session of a candidate (a new password was set).
 pub fn revoke_candidate_sessions(
-    conn: &Connection,
+    conn: &Conn,
     candidate: Uuid,
     at: OffsetDateTime,
 ) -> Result<(), StorageError> {
@@ -995,7 +998,7 @@ pub fn revoke_candidate_sessions(
 
 /// Remember a ticket as used; `false` if it was used before.
 pub fn use_ticket(
-    conn: &Connection,
+    conn: &Conn,
     mac: &[u8],
     expires_at: OffsetDateTime,
 ) -> Result<bool, StorageError> {
@@ -1007,19 +1010,19 @@ pub fn use_ticket(
 }
 
 /// A throttle row (keyed by account-and-address or by address; the column keeps its old name).
-pub fn throttle(conn: &Connection, username: &str) -> Result<(u32, OffsetDateTime), StorageError> {
+pub fn throttle(conn: &Conn, username: &str) -> Result<(u32, OffsetDateTime), StorageError> {
     Ok(conn
         .query_row(
             "SELECT failures, locked_until FROM login_throttle WHERE username = ?1",
             [username],
             |r| Ok((r.get(0)?, from_unix(r.get(1)?))),
         )
-        .optional()?
+        .found()?
         .unwrap_or((0, OffsetDateTime::UNIX_EPOCH)))
 }
 
 pub fn set_throttle(
-    conn: &Connection,
+    conn: &Conn,
     username: &str,
     failures: u32,
     locked_until: OffsetDateTime,
@@ -1032,14 +1035,14 @@ pub fn set_throttle(
     Ok(())
 }
 
-pub fn clear_throttle(conn: &Connection, key: &str) -> Result<(), StorageError> {
+pub fn clear_throttle(conn: &Conn, key: &str) -> Result<(), StorageError> {
     conn.execute("DELETE FROM login_throttle WHERE username = ?1", [key])?;
     Ok(())
 }
 
 /// Delete every throttle of one account (all addresses), e.g. when its password is reset.
 pub fn clear_account_throttles(
-    conn: &Connection,
+    conn: &Conn,
     audience: &str,
     username: &str,
 ) -> Result<(), StorageError> {
@@ -1054,7 +1057,7 @@ pub fn clear_account_throttles(
 }
 
 /// Delete the throttles whose last delay ended before `before`.
-pub fn forget_throttles(conn: &Connection, before: OffsetDateTime) -> Result<(), StorageError> {
+pub fn forget_throttles(conn: &Conn, before: OffsetDateTime) -> Result<(), StorageError> {
     conn.execute(
         "DELETE FROM login_throttle WHERE locked_until < ?1",
         [to_unix(before)],
@@ -1063,7 +1066,7 @@ pub fn forget_throttles(conn: &Connection, before: OffsetDateTime) -> Result<(),
 }
 
 pub fn upsert_push_token(
-    conn: &Connection,
+    conn: &Conn,
     candidate: Uuid,
     platform: &str,
     token: &str,

@@ -1,11 +1,12 @@
 //! SQL of the notification outbox. Rows are written in the transaction of the decision that
 //! causes them (`enqueue`), taken by the dispatcher with a lease (`claim_due`), and ended in one
 //! of the final states; a row whose lease ran out (its sender died) is taken again.
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::params;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{StorageError, enum_of, enum_text, from_unix, millis, to_unix, uuid_of};
+use super::sql::Conn;
+use super::{Found, StorageError, enum_of, enum_text, from_unix, millis, to_unix, uuid_of};
 
 /// A notification channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -32,7 +33,7 @@ pub enum OutboxState {
 
 /// Queue a notification of `message`, due at `due` (in the decision's transaction).
 pub fn enqueue(
-    conn: &Connection,
+    conn: &Conn,
     candidate: Uuid,
     message: Uuid,
     channel: Channel,
@@ -67,20 +68,31 @@ pub struct OutboxItem {
 /// Take up to `limit` due rows, and rows whose sender's lease ran out, leasing them until
 /// `lease_until`. The lease is committed before anything is sent.
 pub fn claim_due(
-    conn: &Connection,
+    conn: &Conn,
     now: OffsetDateTime,
     lease_until: OffsetDateTime,
     limit: usize,
 ) -> Result<Vec<OutboxItem>, StorageError> {
-    let mut stmt = conn.prepare(
+    // PostgreSQL, with several instances: rows another transaction holds are skipped, not
+    // waited for (the write lock already makes claims one at a time; this keeps a claim from
+    // ever blocking on a row whatever takes it). SQLite has one writer and takes the two sets by
+    // their indexes.
+    let mut stmt = conn.prepare(if conn.is_postgres() {
+        "UPDATE outbox SET state = 'sending', lease_until_ms = ?2, attempts = attempts + 1
+         WHERE id IN (
+             SELECT id FROM outbox
+             WHERE (state = 'pending' AND due_ms <= ?1) OR (state = 'sending' AND lease_until_ms <= ?1)
+             LIMIT ?3 FOR UPDATE SKIP LOCKED)
+         RETURNING id, candidate_id, message_id, channel, attempts"
+    } else {
         "UPDATE outbox SET state = 'sending', lease_until_ms = ?2, attempts = attempts + 1
          WHERE id IN (
              SELECT id FROM outbox WHERE state = 'pending' AND due_ms <= ?1
              UNION ALL
              SELECT id FROM outbox WHERE state = 'sending' AND lease_until_ms <= ?1
              LIMIT ?3)
-         RETURNING id, candidate_id, message_id, channel, attempts",
-    )?;
+         RETURNING id, candidate_id, message_id, channel, attempts"
+    })?;
     let rows = stmt.query_map(
         params![millis(now), millis(lease_until), limit as i64],
         |r| {
@@ -96,18 +108,19 @@ pub fn claim_due(
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// At start-up: rows a previous process was sending are due again at once (one dispatcher per
-/// database; the providers get the same idempotency key again).
-pub fn release_leases(conn: &Connection) -> Result<usize, StorageError> {
-    Ok(conn.execute(
+/// At start-up, on SQLite: rows a previous process was sending are due again at once (one
+/// dispatcher per database; the providers get the same idempotency key again). Not on
+/// PostgreSQL, where other instances may be sending them: their leases run out instead.
+pub fn release_leases(conn: &Conn) -> Result<usize, StorageError> {
+    conn.execute(
         "UPDATE outbox SET state = 'pending', lease_until_ms = NULL WHERE state = 'sending'",
         [],
-    )?)
+    )
 }
 
 /// End a row: sent, skipped, no recipient or failed.
 pub fn finish(
-    conn: &Connection,
+    conn: &Conn,
     id: Uuid,
     state: OutboxState,
     error: Option<&str>,
@@ -125,7 +138,7 @@ pub fn finish(
 /// Put a row back to wait until `due`. `failed_attempt` false: it was only deferred (the SMS
 /// hourly limit), so the attempt it was claimed with is not counted.
 pub fn retry_at(
-    conn: &Connection,
+    conn: &Conn,
     id: Uuid,
     due: OffsetDateTime,
     error: Option<&str>,
@@ -142,7 +155,7 @@ pub fn retry_at(
 }
 
 /// The SMS of `message` is due now: the push could not reach the candidate.
-pub fn sms_now(conn: &Connection, message: Uuid, now: OffsetDateTime) -> Result<(), StorageError> {
+pub fn sms_now(conn: &Conn, message: Uuid, now: OffsetDateTime) -> Result<(), StorageError> {
     conn.execute(
         "UPDATE outbox SET due_ms = CASE WHEN due_ms < ?2 THEN due_ms ELSE ?2 END
          WHERE message_id = ?1 AND channel = 'sms' AND state = 'pending'",
@@ -152,10 +165,7 @@ pub fn sms_now(conn: &Connection, message: Uuid, now: OffsetDateTime) -> Result<
 }
 
 /// When the candidate was last sent an SMS.
-pub fn last_sms_at(
-    conn: &Connection,
-    candidate: Uuid,
-) -> Result<Option<OffsetDateTime>, StorageError> {
+pub fn last_sms_at(conn: &Conn, candidate: Uuid) -> Result<Option<OffsetDateTime>, StorageError> {
     let at: Option<Option<i64>> = conn
         .query_row(
             "SELECT MAX(sent_at) FROM outbox
@@ -163,7 +173,7 @@ pub fn last_sms_at(
             [candidate.to_string()],
             |r| r.get(0),
         )
-        .optional()?;
+        .found()?;
     Ok(at.flatten().map(from_unix))
 }
 
@@ -180,7 +190,7 @@ pub struct Delivery {
     pub tokens: Vec<(String, String)>,
 }
 
-pub fn delivery(conn: &Connection, item: &OutboxItem) -> Result<Delivery, StorageError> {
+pub fn delivery(conn: &Conn, item: &OutboxItem) -> Result<Delivery, StorageError> {
     let (title, body, read, mobile, sms_sign) = conn.query_row(
         "SELECT m.title, m.body, m.read_at IS NOT NULL, c.mobile, d.sms_sign
          FROM messages m JOIN candidates c ON c.id = m.candidate_id
@@ -214,11 +224,7 @@ pub fn delivery(conn: &Connection, item: &OutboxItem) -> Result<Delivery, Storag
 }
 
 /// A token the provider says no longer reaches a phone.
-pub fn forget_push_token(
-    conn: &Connection,
-    platform: &str,
-    token: &str,
-) -> Result<(), StorageError> {
+pub fn forget_push_token(conn: &Conn, platform: &str, token: &str) -> Result<(), StorageError> {
     conn.execute(
         "DELETE FROM push_tokens WHERE platform = ?1 AND token = ?2",
         params![platform, token],

@@ -2,12 +2,13 @@
 //! decisions, windows and publishing, the hash-chained audit log.
 use dossier_core::api::DossierState;
 use dossier_core::api::review::{DistrictWindows, ReviewStage, ReviewState, StaffRole};
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::params;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{StorageError, aliased, enum_of, enum_text, from_unix, to_unix, uuid_of};
+use super::sql::{Conn, Row};
+use super::{Found, StorageError, aliased, enum_of, enum_text, from_unix, to_unix, uuid_of};
 
 // ---------------------------------------------------------------------------------------------
 // Staff
@@ -46,7 +47,7 @@ fn staff_row(r: &Row<'_>) -> rusqlite::Result<Staff> {
     })
 }
 
-pub fn insert_staff(conn: &Connection, s: &Staff, now: OffsetDateTime) -> Result<(), StorageError> {
+pub fn insert_staff(conn: &Conn, s: &Staff, now: OffsetDateTime) -> Result<(), StorageError> {
     conn.execute(
         "INSERT INTO staff (id, username, name, role, district, exam_site, password_hash, totp_required, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -65,17 +66,17 @@ pub fn insert_staff(conn: &Connection, s: &Staff, now: OffsetDateTime) -> Result
     Ok(())
 }
 
-pub fn staff_by_username(conn: &Connection, username: &str) -> Result<Staff, StorageError> {
+pub fn staff_by_username(conn: &Conn, username: &str) -> Result<Staff, StorageError> {
     conn.query_row(
         &format!("SELECT {STAFF_COLUMNS} FROM staff WHERE username = ?1"),
         [username],
         staff_row,
     )
-    .optional()?
+    .found()?
     .ok_or(StorageError::NotFound)
 }
 
-pub fn staff_of_district(conn: &Connection, district: &str) -> Result<Vec<Staff>, StorageError> {
+pub fn staff_of_district(conn: &Conn, district: &str) -> Result<Vec<Staff>, StorageError> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {STAFF_COLUMNS} FROM staff WHERE district = ?1 ORDER BY role, exam_site, username"
     ))?;
@@ -84,7 +85,7 @@ pub fn staff_of_district(conn: &Connection, district: &str) -> Result<Vec<Staff>
 }
 
 /// Write an account's role, site, second-factor rule and whether it is disabled.
-pub fn update_staff(conn: &Connection, s: &Staff, now: OffsetDateTime) -> Result<(), StorageError> {
+pub fn update_staff(conn: &Conn, s: &Staff, now: OffsetDateTime) -> Result<(), StorageError> {
     conn.execute(
         "UPDATE staff SET role = ?2, exam_site = ?3, totp_required = ?4,
              disabled_at = CASE WHEN ?5 THEN COALESCE(disabled_at, ?6) ELSE NULL END
@@ -101,21 +102,17 @@ pub fn update_staff(conn: &Connection, s: &Staff, now: OffsetDateTime) -> Result
     Ok(())
 }
 
-pub fn staff_by_id(conn: &Connection, id: Uuid) -> Result<Staff, StorageError> {
+pub fn staff_by_id(conn: &Conn, id: Uuid) -> Result<Staff, StorageError> {
     conn.query_row(
         &format!("SELECT {STAFF_COLUMNS} FROM staff WHERE id = ?1"),
         [id.to_string()],
         staff_row,
     )
-    .optional()?
+    .found()?
     .ok_or(StorageError::NotFound)
 }
 
-pub fn set_staff_password(
-    conn: &Connection,
-    username: &str,
-    hash: &str,
-) -> Result<(), StorageError> {
+pub fn set_staff_password(conn: &Conn, username: &str, hash: &str) -> Result<(), StorageError> {
     conn.execute(
         "UPDATE staff SET password_hash = ?2 WHERE username = ?1",
         params![username, hash],
@@ -124,7 +121,7 @@ pub fn set_staff_password(
 }
 
 /// A new, not yet confirmed, TOTP secret.
-pub fn set_totp_secret(conn: &Connection, staff: Uuid, secret: &[u8]) -> Result<(), StorageError> {
+pub fn set_totp_secret(conn: &Conn, staff: Uuid, secret: &[u8]) -> Result<(), StorageError> {
     conn.execute(
         "UPDATE staff SET totp_secret = ?2, totp_enabled_at = NULL WHERE id = ?1",
         params![staff.to_string(), secret],
@@ -132,11 +129,7 @@ pub fn set_totp_secret(conn: &Connection, staff: Uuid, secret: &[u8]) -> Result<
     Ok(())
 }
 
-pub fn enable_totp(
-    conn: &Connection,
-    staff: Uuid,
-    now: OffsetDateTime,
-) -> Result<(), StorageError> {
+pub fn enable_totp(conn: &Conn, staff: Uuid, now: OffsetDateTime) -> Result<(), StorageError> {
     conn.execute(
         "UPDATE staff SET totp_enabled_at = ?2 WHERE id = ?1 AND totp_secret IS NOT NULL",
         params![staff.to_string(), to_unix(now)],
@@ -146,7 +139,7 @@ pub fn enable_totp(
 
 /// A staff session; `csrf_hash` for cookie sessions (the web console).
 pub fn insert_staff_session(
-    conn: &Connection,
+    conn: &Conn,
     token_hash: &[u8],
     csrf_hash: Option<&[u8]>,
     staff: Uuid,
@@ -164,7 +157,7 @@ pub fn insert_staff_session(
 /// A staff session that is not revoked, of an account that is not disabled: the account, the
 /// session's CSRF hash (web sessions) and when it expires (the caller tells expired apart).
 pub fn staff_of_session(
-    conn: &Connection,
+    conn: &Conn,
     token_hash: &[u8],
 ) -> Result<(Staff, Option<Vec<u8>>, OffsetDateTime), StorageError> {
     // staff and staff_sessions share no column name, so the columns need no alias.
@@ -176,13 +169,13 @@ pub fn staff_of_session(
         params![token_hash],
         |r| Ok((staff_row(r)?, r.get(11)?, from_unix(r.get(12)?))),
     )
-    .optional()?
+    .found()?
     .ok_or(StorageError::NotFound)
 }
 
 /// Spend an authenticator time step: true if it is later than every step spent before (a
 /// code works once, RFC 6238 §5.2), false if it was used already.
-pub fn spend_totp_step(conn: &Connection, staff: Uuid, step: u64) -> Result<bool, StorageError> {
+pub fn spend_totp_step(conn: &Conn, staff: Uuid, step: u64) -> Result<bool, StorageError> {
     let changed = conn.execute(
         "UPDATE staff SET totp_last_step = ?2
          WHERE id = ?1 AND (totp_last_step IS NULL OR totp_last_step < ?2)",
@@ -192,7 +185,7 @@ pub fn spend_totp_step(conn: &Connection, staff: Uuid, step: u64) -> Result<bool
 }
 
 pub fn revoke_staff_session(
-    conn: &Connection,
+    conn: &Conn,
     token_hash: &[u8],
     now: OffsetDateTime,
 ) -> Result<(), StorageError> {
@@ -206,7 +199,7 @@ pub fn revoke_staff_session(
 // ---------------------------------------------------------------------------------------------
 // Windows and publishing
 
-pub fn windows(conn: &Connection, district: &str) -> Result<DistrictWindows, StorageError> {
+pub fn windows(conn: &Conn, district: &str) -> Result<DistrictWindows, StorageError> {
     conn.query_row(
         "SELECT upload_opens_at, upload_closes_at, site_review_opens_at, site_review_closes_at,
                 district_review_opens_at, district_review_closes_at
@@ -223,15 +216,11 @@ pub fn windows(conn: &Connection, district: &str) -> Result<DistrictWindows, Sto
             })
         },
     )
-    .optional()?
+    .found()?
     .ok_or(StorageError::NotFound)
 }
 
-pub fn set_windows(
-    conn: &Connection,
-    district: &str,
-    w: &DistrictWindows,
-) -> Result<(), StorageError> {
+pub fn set_windows(conn: &Conn, district: &str, w: &DistrictWindows) -> Result<(), StorageError> {
     conn.execute(
         "UPDATE districts SET upload_opens_at = ?2, upload_closes_at = ?3, site_review_opens_at = ?4,
              site_review_closes_at = ?5, district_review_opens_at = ?6, district_review_closes_at = ?7
@@ -250,7 +239,7 @@ pub fn set_windows(
 }
 
 pub fn results_published_at(
-    conn: &Connection,
+    conn: &Conn,
     district: &str,
 ) -> Result<Option<OffsetDateTime>, StorageError> {
     let at: Option<i64> = conn.query_row(
@@ -262,7 +251,7 @@ pub fn results_published_at(
 }
 
 pub fn publish_results(
-    conn: &Connection,
+    conn: &Conn,
     district: &str,
     now: OffsetDateTime,
 ) -> Result<(), StorageError> {
@@ -328,20 +317,19 @@ fn review_row_at(r: &Row<'_>, at: usize) -> rusqlite::Result<ReviewRow> {
     })
 }
 
-pub fn review(conn: &Connection, candidate: Uuid) -> Result<Option<ReviewRow>, StorageError> {
-    Ok(conn
-        .query_row(
-            &format!("SELECT {REVIEW_COLUMNS} FROM reviews WHERE candidate_id = ?1"),
-            [candidate.to_string()],
-            review_row,
-        )
-        .optional()?)
+pub fn review(conn: &Conn, candidate: Uuid) -> Result<Option<ReviewRow>, StorageError> {
+    conn.query_row(
+        &format!("SELECT {REVIEW_COLUMNS} FROM reviews WHERE candidate_id = ?1"),
+        [candidate.to_string()],
+        review_row,
+    )
+    .found()
 }
 
 /// A (re)submission: the dossier enters the queue of the stage that returned it (the site's, the
 /// first time), and its version goes up.
 pub fn enter_review(
-    conn: &Connection,
+    conn: &Conn,
     candidate: Uuid,
     district: &str,
     exam_site: &str,
@@ -361,16 +349,16 @@ pub fn enter_review(
     Ok(())
 }
 
-pub fn candidate_version(conn: &Connection, candidate: Uuid) -> Result<u32, StorageError> {
-    Ok(conn.query_row(
+pub fn candidate_version(conn: &Conn, candidate: Uuid) -> Result<u32, StorageError> {
+    conn.query_row(
         "SELECT version FROM candidates WHERE id = ?1",
         [candidate.to_string()],
         |r| r.get(0),
-    )?)
+    )
 }
 
 pub fn set_claim(
-    conn: &Connection,
+    conn: &Conn,
     candidate: Uuid,
     claim: Option<(Uuid, OffsetDateTime)>,
 ) -> Result<(), StorageError> {
@@ -387,7 +375,7 @@ pub fn set_claim(
 
 /// Move the review after a decision; the claim ends with it.
 pub fn set_review_state(
-    conn: &Connection,
+    conn: &Conn,
     candidate: Uuid,
     stage: ReviewStage,
     state: ReviewState,
@@ -519,7 +507,7 @@ fn queue_condition(scope: &Scope, filter: &QueueFilter) -> (String, Vec<rusqlite
 }
 
 /// The exam sites of a district's roster, for the queue's site filter.
-pub fn exam_sites(conn: &Connection, district: &str) -> Result<Vec<String>, StorageError> {
+pub fn exam_sites(conn: &Conn, district: &str) -> Result<Vec<String>, StorageError> {
     let mut stmt = conn.prepare_cached(
         "SELECT DISTINCT exam_site FROM candidates WHERE district = ?1 ORDER BY exam_site",
     )?;
@@ -531,7 +519,7 @@ pub fn exam_sites(conn: &Connection, district: &str) -> Result<Vec<String>, Stor
 
 /// One page of a queue, waiting longest first, and the number of entries matching the filter.
 pub fn queue_page(
-    conn: &Connection,
+    conn: &Conn,
     scope: &Scope,
     filter: &QueueFilter,
     now: OffsetDateTime,
@@ -539,7 +527,7 @@ pub fn queue_page(
     let (condition, mut values) = queue_condition(scope, filter);
     let total: u64 = conn
         .prepare_cached(&format!("SELECT COUNT(*) FROM reviews r WHERE {condition}"))?
-        .query_row(rusqlite::params_from_iter(values.iter()), |r| r.get(0))?;
+        .query_row(values.as_slice(), |r| r.get(0))?;
     let cols = aliased(REVIEW_COLUMNS, "r");
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {cols}, c.username, c.name, c.id_number,
@@ -553,7 +541,7 @@ pub fn queue_page(
     values.push(i64::from(filter.limit).into());
     values.push(i64::from(filter.offset).into());
     let rows = stmt
-        .query_map(rusqlite::params_from_iter(values.iter()), |r| {
+        .query_map(values.as_slice(), |r| {
             Ok(QueueRow {
                 review: review_row(r)?,
                 username: r.get(11)?,
@@ -569,7 +557,7 @@ pub fn queue_page(
 /// Per state counts of a stage within the scope (and site filter): (waiting, returned, pending,
 /// resubmitted and waiting), read from covering indexes (`reviews_counts`, `reviews_by_site_state`).
 pub fn queue_counts(
-    conn: &Connection,
+    conn: &Conn,
     scope: &Scope,
     stage: ReviewStage,
     exam_site: Option<&str>,
@@ -590,7 +578,7 @@ pub fn queue_counts(
         "SELECT r.state, r.resubmitted, COUNT(*) FROM reviews r WHERE {condition}
          GROUP BY r.state, r.resubmitted"
     ))?;
-    let groups = stmt.query_map(rusqlite::params_from_iter(values.iter()), |r| {
+    let groups = stmt.query_map(values.as_slice(), |r| {
         Ok((
             r.get::<_, String>(0)?,
             r.get::<_, bool>(1)?,
@@ -630,7 +618,7 @@ pub struct ExportLine {
 
 /// Every candidate of a district (optionally one site), submitted or not.
 pub fn export_lines(
-    conn: &Connection,
+    conn: &Conn,
     district: &str,
     exam_site: Option<&str>,
 ) -> Result<Vec<ExportLine>, StorageError> {
@@ -639,7 +627,7 @@ pub fn export_lines(
         "SELECT c.exam_site, c.username, c.name, c.id_number, c.exam_category, c.dossier_state,
                 r.candidate_id IS NOT NULL, {cols}
          FROM candidates c LEFT JOIN reviews r ON r.candidate_id = c.id
-         WHERE c.district = ?1 AND (?2 IS NULL OR c.exam_site = ?2)
+         WHERE c.district = ?1 AND (CAST(?2 AS TEXT) IS NULL OR c.exam_site = ?2)
          ORDER BY c.exam_site, c.username"
     ))?;
     let rows = stmt
@@ -694,7 +682,7 @@ pub struct NewDecision<'a> {
     pub at: OffsetDateTime,
 }
 
-pub fn insert_decision(conn: &Connection, d: &NewDecision<'_>) -> Result<(), StorageError> {
+pub fn insert_decision(conn: &Conn, d: &NewDecision<'_>) -> Result<(), StorageError> {
     conn.execute(
         "INSERT INTO decisions (candidate_id, stage, version, staff_id, category, decision, reason, message, at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -716,7 +704,7 @@ pub fn insert_decision(conn: &Connection, d: &NewDecision<'_>) -> Result<(), Sto
 /// The materials whose latest verdict at `stage` was an approval and which are still approved
 /// (not returned by the other stage since): after a resubmission they keep that verdict.
 pub fn approved_at_stage(
-    conn: &Connection,
+    conn: &Conn,
     candidate: Uuid,
     stage: ReviewStage,
 ) -> Result<Vec<String>, StorageError> {
@@ -736,7 +724,7 @@ pub fn approved_at_stage(
     Ok(rows)
 }
 
-pub fn decisions(conn: &Connection, candidate: Uuid) -> Result<Vec<DecisionRow>, StorageError> {
+pub fn decisions(conn: &Conn, candidate: Uuid) -> Result<Vec<DecisionRow>, StorageError> {
     let mut stmt = conn.prepare_cached(
         "SELECT d.stage, d.version, s.username, d.category, d.decision, d.reason, d.message, d.at
          FROM decisions d JOIN staff s ON s.id = d.staff_id
@@ -813,7 +801,7 @@ impl AuditEntry {
     }
 
     /// Chain the entry onto the trail, in the caller's transaction.
-    pub fn append(&self, tx: &Connection) -> Result<(), StorageError> {
+    pub fn append(&self, tx: &Conn) -> Result<(), StorageError> {
         append_audit(tx, self)
     }
 }
@@ -840,12 +828,12 @@ fn chain(prev: &[u8], seq: i64, e: &AuditEntry) -> Vec<u8> {
 }
 
 /// Append an entry to the chain (inside the transaction of what it records).
-pub fn append_audit(conn: &Connection, e: &AuditEntry) -> Result<(), StorageError> {
+pub fn append_audit(conn: &Conn, e: &AuditEntry) -> Result<(), StorageError> {
     let (last, prev): (i64, Vec<u8>) = conn
         .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })
-        .optional()?
+        .found()?
         .unwrap_or((0, vec![0u8; 32]));
     let seq = last + 1;
     let hash = chain(&prev, seq, e);
@@ -894,10 +882,7 @@ const AUDIT_COLUMNS: &str =
     "seq, at, actor, action, candidate_id, category, detail, ip, prev_hash, hash";
 
 /// A dossier's audit trail, oldest first.
-pub fn audit_of(
-    conn: &Connection,
-    candidate: Uuid,
-) -> Result<Vec<(i64, AuditEntry)>, StorageError> {
+pub fn audit_of(conn: &Conn, candidate: Uuid) -> Result<Vec<(i64, AuditEntry)>, StorageError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {AUDIT_COLUMNS} FROM audit WHERE candidate_id = ?1 ORDER BY seq"
     ))?;
@@ -920,28 +905,35 @@ pub enum AuditBreak {
 }
 
 /// Walk the whole chain; the number of entries, or the first break.
-pub fn verify_audit(conn: &Connection) -> Result<Result<i64, AuditBreak>, StorageError> {
-    let mut stmt = conn.prepare(&format!("SELECT {AUDIT_COLUMNS} FROM audit ORDER BY seq"))?;
-    let mut rows = stmt.query([])?;
+pub fn verify_audit(conn: &Conn) -> Result<Result<i64, AuditBreak>, StorageError> {
     let mut prev = vec![0u8; 32];
     let mut expected = 1i64;
-    while let Some(row) = rows.next()? {
-        let (seq, entry, prev_hash, hash) = audit_row(row)?;
-        if seq != expected || prev_hash != prev {
-            return Ok(Err(AuditBreak::Removed(seq)));
-        }
-        if chain(&prev, seq, &entry) != hash {
-            return Ok(Err(AuditBreak::Edited(seq)));
-        }
-        prev = hash;
-        expected += 1;
+    let mut broken = None;
+    conn.for_each(
+        &format!("SELECT {AUDIT_COLUMNS} FROM audit ORDER BY seq"),
+        [],
+        |row| {
+            let (seq, entry, prev_hash, hash) = audit_row(row)?;
+            if seq != expected || prev_hash != prev {
+                broken = Some(AuditBreak::Removed(seq));
+            } else if chain(&prev, seq, &entry) != hash {
+                broken = Some(AuditBreak::Edited(seq));
+            } else {
+                prev = hash;
+                expected += 1;
+            }
+            Ok(broken.is_none())
+        },
+    )?;
+    if let Some(b) = broken {
+        return Ok(Err(b));
     }
     let last = expected - 1;
     let head: Option<(i64, Vec<u8>)> = conn
         .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })
-        .optional()?;
+        .found()?;
     match head {
         Some((seq, hash)) if seq != last || hash != prev => {
             Ok(Err(AuditBreak::Truncated(last, seq)))
