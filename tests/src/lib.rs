@@ -423,7 +423,10 @@ impl ServerProcess {
 
     /// A look at the server's database, for assertions about what is stored.
     pub fn database(&self) -> Database {
-        Database(database_of(&self.dir))
+        match self.env.iter().find(|(k, _)| k == "DOSSIER_DATABASE__URL") {
+            Some((_, url)) => Database(Db::connect(url).expect("the database opens")),
+            None => Database(database_of(&self.dir)),
+        }
     }
 }
 

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use dossier_core::api::{PushPlatform, PushTokenRegistration};
 use dossier_core::client::{Client, MemoryTokenStore, UploadRequest};
 use dossier_server::demo;
+use dossier_server::storage::Db;
 use dossier_tests::fake_providers::{Delivery, FakeProviders, SmsVia};
+use dossier_tests::postgres_cluster::PostgresCluster;
 use dossier_tests::{
     PASSWORD, ServerProcess, StaffSession, fill_required, photo, seed_activated, seeded_mobile,
     seeded_username, verdicts,
@@ -23,11 +25,26 @@ struct Setup {
     server: ServerProcess,
     fake: FakeProviders,
     site: StaffSession,
+    /// The server's settings, for a second instance.
+    env: Vec<(String, String)>,
 }
 
 async fn setup(n: usize, sms: SmsVia, settings: &[(&str, &str)]) -> Setup {
+    setup_on(n, sms, settings, None).await
+}
+
+/// `setup` on the PostgreSQL database `database` if given.
+async fn setup_on(
+    n: usize,
+    sms: SmsVia,
+    settings: &[(&str, &str)],
+    database: Option<String>,
+) -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let db = seed_activated(dir.path(), n);
+    let db = match &database {
+        Some(url) => dossier_tests::seed_activated_in(Db::connect(url).unwrap(), n),
+        None => seed_activated(dir.path(), n),
+    };
     let passwords: BTreeMap<String, String> = demo::seed_staff(&db, OffsetDateTime::now_utc())
         .unwrap()
         .into_iter()
@@ -45,13 +62,17 @@ async fn setup(n: usize, sms: SmsVia, settings: &[(&str, &str)]) -> Setup {
         .chain(settings)
         .map(|(k, v)| (format!("DOSSIER_NOTIFY__{k}"), v.to_string())),
     );
-    let server = ServerProcess::start_with(dir.path(), 0, env);
+    if let Some(url) = database {
+        env.push(("DOSSIER_DATABASE__URL".into(), url));
+    }
+    let server = ServerProcess::start_with(dir.path(), 0, env.clone());
     let site = StaffSession::login(&server.base, "dongcheng", &passwords["dongcheng"]).await;
     Setup {
         _dir: dir,
         server,
         fake,
         site,
+        env,
     }
 }
 
@@ -390,4 +411,121 @@ async fn the_dispatcher_killed_mid_send_delivers_every_notification_under_one_ke
     );
     assert_eq!(states, [("sent".to_string(), N as i64)]);
     assert_eq!(s.fake.bad_signatures(), 0);
+}
+
+/// Two instances on one PostgreSQL database share the outbox (rows claimed with `FOR UPDATE
+/// SKIP LOCKED` under leases); one is SIGKILLed mid-send and stays down: the other sends what
+/// was left, and what the dead one held once its lease ran out, never while the lease held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_dispatchers_share_the_outbox_and_a_dead_ones_rows_wait_for_their_lease() {
+    const N: usize = 16;
+    const LEASE: Duration = Duration::from_secs(5);
+    // On this test's own thread: the cluster dies with the thread that started it.
+    let (_cluster, url) = tokio::task::block_in_place(|| {
+        let cluster = PostgresCluster::start();
+        let url = cluster.create_database();
+        (cluster, url)
+    });
+    let mut s = setup_on(
+        N,
+        SmsVia::Gateway,
+        &[
+            ("SMS_AFTER_SECS", "86400"),
+            ("CONCURRENCY", "4"),
+            ("BATCH", "4"),
+            ("LEASE_SECS", "5"),
+        ],
+        Some(url),
+    )
+    .await;
+    for i in 0..N {
+        submitted(
+            &s.server,
+            i,
+            Some((PushPlatform::Huawei, &format!("phone-{i}"))),
+        )
+        .await;
+    }
+    s.fake.set_fail_rate(1.0);
+    for i in 0..N {
+        return_diploma(&s, i).await;
+    }
+    // The first instance dies while the provider holds the sends it took (slow answers).
+    s.fake.set_delay(Duration::from_secs(3));
+    s.fake.set_fail_rate(0.0);
+    let started = Instant::now();
+    while s.fake.in_flight() < 2 && started.elapsed() < Duration::from_secs(20) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let held = s.fake.in_flight();
+    assert!(held >= 2, "the first instance was sending: {held}");
+    s.server.kill();
+    let killed_at = Instant::now();
+
+    // Two instances now share the rest: a second one, and the first started again.
+    s.fake.set_delay(Duration::from_millis(200));
+    let second_dir = tempfile::tempdir().unwrap();
+    let _second = ServerProcess::start_with(second_dir.path(), 0, s.env.clone());
+    s.server.restart(Duration::from_millis(100));
+
+    until(&s, Duration::from_secs(60), "every notification", |d| {
+        d.iter()
+            .filter_map(|x| x.message.clone())
+            .collect::<BTreeSet<_>>()
+            .len()
+            == N
+    })
+    .await;
+    // Every row ends sent: those the dead instance held, once their lease ran out.
+    let started = Instant::now();
+    loop {
+        let open: i64 = s
+            .server
+            .database()
+            .query_row(
+                "SELECT COUNT(*) FROM outbox WHERE channel = 'push' AND state <> 'sent'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        if open == 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{open} rows not sent"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let deliveries = s.fake.deliveries();
+    let mut by_key: BTreeMap<String, Vec<Instant>> = BTreeMap::new();
+    for d in &deliveries {
+        by_key.entry(d.key.clone()).or_default().push(d.at);
+    }
+    assert_eq!(by_key.len(), N, "one key per notification");
+    // A second send of one key only after the first sender's lease ran out (less the time from
+    // its claim to its send): never two instances sending one row at once.
+    for (key, times) in &by_key {
+        for pair in times.windows(2) {
+            let gap = pair[1].duration_since(pair[0]);
+            assert!(
+                gap >= LEASE - Duration::from_secs(1),
+                "{key} sent twice {gap:?} apart, within its lease"
+            );
+        }
+    }
+    // What the dead instance had sent, and only that, was sent again, once its lease ran out.
+    let repeats = deliveries.len() - N;
+    eprintln!(
+        "{N} notifications over two instances, {held} in flight at the kill, {repeats} sent again"
+    );
+    assert!(
+        (1..=held).contains(&repeats),
+        "{repeats} sent again, {held} in flight"
+    );
+    let again = deliveries.iter().filter(|d| d.at > killed_at).count();
+    assert!(
+        again >= N - held,
+        "the others were sent after the kill by the two instances"
+    );
 }
