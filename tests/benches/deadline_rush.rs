@@ -17,7 +17,9 @@
 //! DOSSIER_RUSH_ANALYSIS=on to read the documents for the reviewers meanwhile, as a server does by
 //! default when Tesseract is installed; off by default, so the figures compare with earlier runs;
 //! DOSSIER_RUSH_BLOBS=s3 to keep the photos in an S3-compatible object store instead of the
-//! folder: SeaweedFS on loopback, sharing the machine's cores, as `tests/object_store.rs` runs it)
+//! folder: SeaweedFS on loopback, sharing the machine's cores, as `tests/object_store.rs` runs it;
+//! DOSSIER_RUSH_DB=postgres to keep the metadata in PostgreSQL instead of SQLite: a throwaway
+//! cluster on loopback, its own CPU per upload printed beside the server's)
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::Write;
@@ -127,6 +129,25 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
 }
 
+/// CPU seconds of a process and every process it started (PostgreSQL's backends).
+fn tree_cpu(root: u32) -> f64 {
+    let mut total = 0.0;
+    for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let parent = stat
+            .rsplit(')')
+            .next()
+            .and_then(|rest| rest.split_whitespace().nth(1)?.parse::<u32>().ok());
+        if pid == root || parent == Some(root) {
+            total += cpu_and_peak(pid).0;
+        }
+    }
+    total
+}
+
 /// (user + system CPU seconds, peak resident MB) of a process.
 fn cpu_and_peak(pid: u32) -> (f64, f64) {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -161,8 +182,24 @@ async fn main() {
     let dir = tempfile::tempdir_in(std::env::current_dir().unwrap()).unwrap();
     let data = dir.path().join("data");
     fs::create_dir_all(&data).unwrap();
+    // PostgreSQL, when asked: a cluster of its own, started on this thread (it dies with it).
+    let postgres = std::env::var("DOSSIER_RUSH_DB")
+        .is_ok_and(|v| v == "postgres")
+        .then(|| {
+            tokio::task::block_in_place(|| {
+                let cluster = dossier_tests::postgres_cluster::PostgresCluster::start_durable();
+                let url = cluster.create_database();
+                (cluster, url)
+            })
+        });
     eprintln!("seeding {candidates} activated candidates and the demo's staff");
-    let db = seed_activated(&data, candidates);
+    let db = match &postgres {
+        Some((_, url)) => dossier_tests::seed_activated_in(
+            dossier_server::storage::Db::connect(url).unwrap(),
+            candidates,
+        ),
+        None => seed_activated(&data, candidates),
+    };
     let staff: BTreeMap<String, String> =
         dossier_server::demo::seed_staff(&db, time::OffsetDateTime::now_utc())
             .unwrap()
@@ -175,6 +212,10 @@ async fn main() {
 
     let analysis = std::env::var("DOSSIER_RUSH_ANALYSIS").is_ok_and(|v| v == "on");
     let mut env = vec![("DOSSIER_ANALYSIS__ENABLED".into(), analysis.to_string())];
+    if let Some((cluster, url)) = &postgres {
+        env.push(("DOSSIER_DATABASE__URL".into(), url.clone()));
+        eprintln!("metadata in PostgreSQL on port {}", cluster.port);
+    }
     let object_store = std::env::var("DOSSIER_RUSH_BLOBS")
         .is_ok_and(|v| v == "s3")
         .then(|| tokio::task::block_in_place(ObjectStoreServer::start));
@@ -250,6 +291,7 @@ async fn main() {
 
     // Phase 2: the rush.
     let (cpu_before, _) = cpu_and_peak(pid);
+    let database_before = postgres.as_ref().map(|(c, _)| tree_cpu(c.pid()));
     let (driver_before, _) = cpu_and_peak(std::process::id());
     let started = Instant::now();
     let uploaders = (0..UPLOADERS).map(|_| {
@@ -359,6 +401,7 @@ async fn main() {
         r.await.unwrap();
     }
     let (cpu_after, peak_mb) = cpu_and_peak(pid);
+    let database_after = postgres.as_ref().map(|(c, _)| tree_cpu(c.pid()));
     let (driver_after, _) = cpu_and_peak(std::process::id());
     rounds.extend(fsync_rounds(&data));
     floors.push(floor_round(&floor_store, &bases, 1, 256).await);
@@ -409,6 +452,12 @@ async fn main() {
         floors[0],
         floors[1],
     );
+    if let (Some(before), Some(after)) = (database_before, database_after) {
+        println!(
+            "PostgreSQL's own CPU per acknowledged upload: {:.2} ms (all its processes; not in the server's figure)",
+            (after - before) / uploads.max(1) as f64 * 1000.0
+        );
+    }
     println!("sign-ins before the rush: {sign_in_rate:.0}/s (Argon2id, 64 at a time)");
     let errors = errors.lock().unwrap();
     println!(

@@ -59,8 +59,19 @@ fn run_as() -> Option<(u32, u32)> {
 }
 
 impl PostgresCluster {
-    /// `initdb` a cluster and start it; returns once it accepts connections.
+    /// `initdb` a cluster and start it; returns once it accepts connections. Tests' clusters do
+    /// not wait for the disk (what a test checks is what the server commits and reads, not
+    /// PostgreSQL's own durability); see `start_durable`.
     pub fn start() -> PostgresCluster {
+        Self::start_as(false)
+    }
+
+    /// A cluster that syncs its commits to disk, as a deployment's does (for benchmarks).
+    pub fn start_durable() -> PostgresCluster {
+        Self::start_as(true)
+    }
+
+    fn start_as(durable: bool) -> PostgresCluster {
         let bin = bin_dir();
         let dir = tempfile::tempdir().expect("temp dir");
         let user = run_as();
@@ -109,12 +120,12 @@ impl PostgresCluster {
             ))
             // Tests start many servers, each with a small pool.
             .args(["-c", "max_connections=300"])
-            // A throwaway cluster: what a test checks is what the server commits and reads, not
-            // PostgreSQL's own durability, so it need not wait for the disk.
-            .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
-            .args(["-c", "full_page_writes=off"])
             .stdout(Stdio::null())
             .stderr(Stdio::null());
+        if !durable {
+            postgres.args(["-c", "fsync=off", "-c", "synchronous_commit=off"]);
+            postgres.args(["-c", "full_page_writes=off"]);
+        }
         as_user(&mut postgres, user);
         // The cluster goes with the test even if the test process is killed.
         crate::dies_with_parent(&mut postgres);
@@ -135,6 +146,11 @@ impl PostgresCluster {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// The postmaster's process id (its backends are its children).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
     }
 
     /// The URL of database `name` in this cluster.
