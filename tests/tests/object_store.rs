@@ -57,11 +57,55 @@ async fn blobs_round_trip_through_an_object_store_and_only_old_orphans_are_swept
         .await
         .unwrap();
     assert_eq!(removed, 1, "only the orphan goes");
+    assert_eq!(store.read(&kept).await.unwrap(), b"kept photo");
+    // It waits in the trash a grace period, then is gone for good.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let named = kept.clone();
+    store
+        .sweep(Duration::ZERO, move |sha| sha == named)
+        .await
+        .unwrap();
     assert!(matches!(
         store.read(&orphan).await,
         Err(StorageError::NotFound)
     ));
-    assert_eq!(store.read(&kept).await.unwrap(), b"kept photo");
+
+    // Two instances: one sweeps an old orphan in the moment another uploads the same bytes
+    // and commits a row naming it. The blob comes back: on the next read, or the next sweep.
+    let raced = store.put(b"raced".to_vec().into(), None).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let named = kept.clone();
+    let removed = store
+        .sweep(Duration::ZERO, move |sha| sha == named)
+        .await
+        .unwrap();
+    assert_eq!(removed, 1);
+    assert_eq!(
+        store.read(&raced).await.unwrap(),
+        b"raced",
+        "read back at once"
+    );
+    let other = store.put(b"raced too".to_vec().into(), None).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let named = kept.clone();
+    store
+        .sweep(Duration::ZERO, move |sha| sha == named)
+        .await
+        .unwrap();
+    // Named by a row before the trash is emptied: kept (put back), whoever reads it or not.
+    let (k, r, o) = (kept.clone(), raced.clone(), other.clone());
+    store
+        .sweep(Duration::ZERO, move |sha| sha == k || sha == r || sha == o)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let (k, r, o) = (kept.clone(), raced.clone(), other.clone());
+    store
+        .sweep(Duration::ZERO, move |sha| sha == k || sha == r || sha == o)
+        .await
+        .unwrap();
+    assert_eq!(store.read(&other).await.unwrap(), b"raced too");
+    assert_eq!(store.read(&raced).await.unwrap(), b"raced");
 
     // The server checks signatures: a wrong secret is refused, as trouble with the store.
     let mut forged = s3.config();

@@ -107,13 +107,35 @@ impl ObjectBlobs {
         Ok(sha256)
     }
 
+    /// Where the sweeper puts a blob it removes, for a sweep's grace period (see `sweep`).
+    fn trash_key(&self, sha256: &str) -> Key {
+        self.prefix.clone().join(TRASH).join(sha256)
+    }
+
     pub async fn get(&self, sha256: &str) -> Result<Vec<u8>, StorageError> {
-        let got = self
-            .store
-            .get(&self.key_of(sha256))
-            .await
-            .map_err(trouble)?;
-        Ok(got.bytes().await.map_err(trouble)?.to_vec())
+        match self.store.get(&self.key_of(sha256)).await {
+            Ok(got) => Ok(got.bytes().await.map_err(trouble)?.to_vec()),
+            // Swept by another instance in the moment an upload of the same bytes was about to
+            // name it (see `sweep`): taken back from the trash.
+            Err(object_store::Error::NotFound { .. }) => {
+                let trashed = self
+                    .store
+                    .get(&self.trash_key(sha256))
+                    .await
+                    .map_err(trouble)?;
+                let bytes = trashed.bytes().await.map_err(trouble)?;
+                self.store
+                    .copy(&self.trash_key(sha256), &self.key_of(sha256))
+                    .await
+                    .map_err(trouble)?;
+                tracing::warn!(
+                    sha256,
+                    "a swept blob a row names was taken back from the trash"
+                );
+                Ok(bytes.to_vec())
+            }
+            Err(e) => Err(trouble(e)),
+        }
     }
 
     /// For `/readyz`: a small object can be written and removed.
@@ -133,7 +155,15 @@ impl ObjectBlobs {
     }
 
     /// Remove blobs that `is_referenced` does not name and that were last written more than
-    /// `grace` ago (an upload writes its blob before it commits its row). Returns how many.
+    /// `grace` ago (an upload writes its blob before it commits its row). Returns how many were
+    /// taken out.
+    ///
+    /// Several instances share the store, and an upload on one may put the very bytes of an
+    /// old orphan (refreshing it) between this sweep's last look at its age and its delete, then
+    /// commit a row naming it; no lock spans instances and the store has no conditional delete.
+    /// So a blob is not deleted but moved to `PREFIX/trash/` and deleted from there a grace
+    /// period later, unless a row names it by then: then it goes back (and `get` takes it back
+    /// at once if it is read before).
     pub async fn sweep(
         &self,
         grace: Duration,
@@ -143,11 +173,29 @@ impl ObjectBlobs {
         let old = |meta: &object_store::ObjectMeta| {
             meta.last_modified.timestamp() < cutoff.unix_timestamp()
         };
-        // One page of the listing at a time: a district holds hundreds of thousands of blobs.
-        let mut listing = self.store.list(Some(&self.prefix));
+        // The trash first: back what a row names now, gone what has waited a grace period.
+        let trash = self.prefix.clone().join(TRASH);
+        let mut listing = self.store.list(Some(&trash));
         let mut removed = 0;
         while let Some(meta) = listing.try_next().await.map_err(trouble)? {
-            if !old(&meta) {
+            let Some(name) = meta.location.filename().map(str::to_string) else {
+                continue;
+            };
+            if is_referenced(&name) {
+                self.store
+                    .copy(&meta.location, &self.key_of(&name))
+                    .await
+                    .map_err(trouble)?;
+                tracing::warn!(sha256 = name, "a swept blob a row names was put back");
+                let _ = self.store.delete(&meta.location).await;
+            } else if old(&meta) {
+                let _ = self.store.delete(&meta.location).await;
+            }
+        }
+        // One page of the listing at a time: a district holds hundreds of thousands of blobs.
+        let mut listing = self.store.list(Some(&self.prefix));
+        while let Some(meta) = listing.try_next().await.map_err(trouble)? {
+            if !old(&meta) || meta.location.prefix_matches(&trash) {
                 continue;
             }
             let Some(name) = meta.location.filename().map(str::to_string) else {
@@ -163,6 +211,13 @@ impl ObjectBlobs {
                 Ok(now) if old(&now) => {}
                 _ => continue,
             }
+            if !probe {
+                // The copy is young: it waits a grace period in the trash.
+                self.store
+                    .copy(&meta.location, &self.trash_key(&name))
+                    .await
+                    .map_err(trouble)?;
+            }
             if self.store.delete(&meta.location).await.is_ok() {
                 removed += 1;
             }
@@ -170,6 +225,9 @@ impl ObjectBlobs {
         Ok(removed)
     }
 }
+
+/// The sweeper's waiting room, under the prefix (no blob's two-letter folder is this long).
+const TRASH: &str = "trash";
 
 /// A missing object is `NotFound`; anything else the store said is trouble with the store
 /// (answered 503 with Retry-After, like a failing disk).
