@@ -125,8 +125,13 @@ fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     })
 }
 
+/// Every statement goes through the prepared-statement cache (`sql::Conn`): room for all of them
+/// (about 120; rusqlite keeps 16 by default).
+const STATEMENT_CACHE: usize = 256;
+
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     // WAL: readers never block the writer. synchronous=FULL: a commit is on disk when it returns,
     // which is what "durable before acknowledged" needs (NORMAL may lose the last commits on power
     // loss in WAL mode).
@@ -217,6 +222,7 @@ impl Db {
                 OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )?;
             reader.busy_timeout(std::time::Duration::from_secs(10))?;
+            reader.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
             readers.push(Mutex::new(reader));
         }
         Ok(Db {
