@@ -1,5 +1,5 @@
 //! `dossier-server` commands: serve, demo, migrate, import-roster, issue-ticket, district, staff,
-//! audit, set-window, backup, verify, restore.
+//! audit, set-window, backup, verify, restore, copy-to.
 use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};

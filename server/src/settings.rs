@@ -112,13 +112,6 @@ impl Settings {
         }
     }
 
-    /// The SQLite file, when the database is one (backups and restores copy it).
-    pub fn database_path(&self) -> Option<PathBuf> {
-        let url = self.database_url();
-        (!crate::storage::db::is_postgres_url(&url))
-            .then(|| PathBuf::from(url.strip_prefix("sqlite://").unwrap_or(&url)))
-    }
-
     /// Where the blobs are: `blobs.url`, else the folder `blobs/` under `data_dir`.
     pub fn blobs_url(&self) -> String {
         match self.blobs.url.as_str() {

@@ -1,6 +1,6 @@
-//! Storage: the metadata store (SQLite through rusqlite) and the blob store (local disk). It owns
-//! every SQL statement, the transactions and the migrations; nothing above it writes SQL. A
-//! PostgreSQL or object-store backend would replace this module, not the handlers.
+//! Storage: the metadata store (SQLite or PostgreSQL, `db`, every statement run through `sql::Conn`)
+//! and the blob store (a folder or an S3-compatible object store, `blobs`). It owns every SQL
+//! statement, the transactions and the migrations of both databases; nothing above it writes SQL.
 pub mod analysis;
 pub mod blobs;
 pub mod db;
