@@ -31,6 +31,7 @@ echo "== the end-to-end suites on PostgreSQL and an object store (DOSSIER_TEST_D
 # (--workspace, as above, so the build's features are the same and nothing is compiled again.)
 DOSSIER_TEST_DB=postgres DOSSIER_TEST_BLOBS=s3 cargo test --workspace --locked --test candidate \
   --test review --test notify --test operations --test crash --test journey --test queue_faults \
+  --test hardening --test web \
   2>&1 | tee -a "$log"
 s3=${PIPESTATUS[0]}
 [ "$status" = 0 ] && status=$s3
