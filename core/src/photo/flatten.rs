@@ -104,14 +104,32 @@ fn warp(image: &RgbImage, to_source: Projection, out_w: u32, out_h: u32) -> RgbI
             if inside(sx, sy) && inside(sx + dx * last, sy + dy * last) {
                 for px in row[x * 3..end * 3].chunks_exact_mut(3) {
                     let (x0, y0) = ((sx >> 16) as usize, (sy >> 16) as usize);
-                    let (fx, fy) = (((sx >> 8) & 255) as u32, ((sy >> 8) & 255) as u32);
-                    let top = &src[y0 * stride + x0 * 3..][..6];
-                    let bottom = &src[(y0 + 1) * stride + x0 * 3..][..6];
-                    for c in 0..3 {
-                        let t = top[c] as u32 * (256 - fx) + top[c + 3] as u32 * fx;
-                        let b = bottom[c] as u32 * (256 - fx) + bottom[c + 3] as u32 * fx;
-                        px[c] = ((t * (256 - fy) + b * fy + (1 << 15)) >> 16) as u8;
-                    }
+                    let (fx, fy) = (((sx >> 8) & 255) as u64, ((sy >> 8) & 255) as u64);
+                    let at = y0 * stride + x0 * 3;
+                    let top: &[u8; 6] = src[at..at + 6].try_into().expect("six bytes");
+                    let bottom: &[u8; 6] = src[at + stride..at + stride + 6]
+                        .try_into()
+                        .expect("six bytes");
+                    // The four neighbours' weights (the same sums as blending across, then
+                    // down), and red and blue side by side in one word: each 32-bit half holds
+                    // at most 255 * 65536 + 32768, so neither spills into the other.
+                    let w11 = fx * fy;
+                    let (w01, w10) = ((fx << 8) - w11, (fy << 8) - w11);
+                    let w00 = 65536 - (fx << 8) - (fy << 8) + w11;
+                    let rb = |p: &[u8; 6], i: usize| p[i] as u64 | (p[i + 2] as u64) << 32;
+                    let v = rb(top, 0) * w00
+                        + rb(top, 3) * w01
+                        + rb(bottom, 0) * w10
+                        + rb(bottom, 3) * w11
+                        + (1 << 15 | 1 << 47);
+                    let g = top[1] as u64 * w00
+                        + top[4] as u64 * w01
+                        + bottom[1] as u64 * w10
+                        + bottom[4] as u64 * w11
+                        + (1 << 15);
+                    px[0] = (v >> 16) as u8;
+                    px[1] = (g >> 16) as u8;
+                    px[2] = (v >> 48) as u8;
                     sx += dx;
                     sy += dy;
                 }

@@ -173,8 +173,9 @@ pub fn find_page(image: &RgbImage) -> Option<FoundPage> {
 
 /// Sobel gradients of the grey copy, sampled with bounds checks.
 struct Gradients {
-    gx: Vec<i16>,
-    gy: Vec<i16>,
+    /// Stored as floats (exactly the integers Sobel gives), as every read multiplies them.
+    gx: Vec<f32>,
+    gy: Vec<f32>,
     width: i32,
     height: i32,
 }
@@ -185,9 +186,10 @@ impl Gradients {
         // page's edge.
         let smooth = imageproc::filter::box_filter(grey, 1, 1);
         let (gx, gy) = sobel(&smooth);
+        let float = |g: Vec<i16>| g.into_iter().map(f32::from).collect();
         Gradients {
-            gx,
-            gy,
+            gx: float(gx),
+            gy: float(gy),
             width: grey.width() as i32,
             height: grey.height() as i32,
         }
@@ -212,7 +214,7 @@ impl Gradients {
     }
 
     fn read(&self, i: usize) -> (f32, f32) {
-        (self.gx[i] as f32, self.gy[i] as f32)
+        (self.gx[i], self.gy[i])
     }
 }
 
@@ -438,26 +440,11 @@ fn snap_sampled(line: &Line, field: &Gradients, w: f32, h: f32, most: f32) -> Op
     let length = (b.0 - a.0).hypot(b.1 - a.1);
     let samples = (length / 2.0).clamp(8.0, most) as usize;
     let mut found: [Vec<(f32, f32)>; 2] = [Vec::new(), Vec::new()];
+    let across = Across::of(line);
     for i in 0..samples {
         let t = (i as f32 + 0.5) / samples as f32;
         let (x, y) = (a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t);
-        let mut best = (0.0f32, 0.0f32);
-        let mut o = -5.0f32;
-        // Half-pixel steps round to each pixel about twice: a repeat cannot beat itself (the
-        // comparison is strict), so it is not read again.
-        let mut last = None;
-        while o <= 5.0 {
-            let i = field.index(x + line.nx * o, y + line.ny * o);
-            if let Some(i) = i.filter(|_| i != last) {
-                let (gx, gy) = field.read(i);
-                let across = gx * line.nx + gy * line.ny;
-                if across.abs() > best.1.abs() {
-                    best = (o, across);
-                }
-            }
-            last = i;
-            o += 0.5;
-        }
+        let best = across.strongest_step(x, y, field);
         if best.1.abs() > 50.0 {
             let s = usize::from(best.1 < 0.0);
             found[s].push((x + line.nx * best.0, y + line.ny * best.0));
@@ -473,6 +460,71 @@ fn snap_sampled(line: &Line, field: &Gradients, w: f32, h: f32, most: f32) -> Op
         fitted = refit(&fitted, points, band)?;
     }
     Some(fitted)
+}
+
+/// Offsets across a line at which `snap` looks for the step: ±5 px in half-pixel steps.
+const SNAP_OFFSETS: usize = 21;
+
+/// The points across a line at which `snap` reads the step, as displacements along its normal
+/// (computed once per line: the same products the search would compute at every point).
+struct Across {
+    normal: (f32, f32),
+    offsets: [f32; SNAP_OFFSETS],
+    shifts: [(f32, f32); SNAP_OFFSETS],
+}
+
+impl Across {
+    fn of(line: &Line) -> Across {
+        let offsets = std::array::from_fn(|k| -5.0 + 0.5 * k as f32);
+        Across {
+            normal: (line.nx, line.ny),
+            offsets,
+            shifts: offsets.map(|o| (line.nx * o, line.ny * o)),
+        }
+    }
+
+    /// The offset across the line (within ±5 px of (x, y)) where the photo steps most sharply,
+    /// and that step (0 when nothing inside the frame steps): the first of the strongest, so a
+    /// tie keeps the offset nearest -5.
+    fn strongest_step(&self, x: f32, y: f32, field: &Gradients) -> (f32, f32) {
+        let (nx, ny) = self.normal;
+        let mut best = (0.0f32, 0.0f32);
+        let at = |(dx, dy): (f32, f32)| (x + dx, y + dy);
+        let (first, last) = (at(self.shifts[0]), at(self.shifts[SNAP_OFFSETS - 1]));
+        if field.index(first.0, first.1).is_some() && field.index(last.0, last.1).is_some() {
+            // Both ends inside the border, so is every point between (the rounding is monotonic
+            // along the path): no checks per point, and no branch the predictor keeps missing,
+            // in the detector's costliest loop. A pixel read twice (two half-pixel steps round
+            // to it) cannot beat itself, as the comparison is strict.
+            let mut strength = [0.0f32; SNAP_OFFSETS];
+            for (s, &shift) in strength.iter_mut().zip(&self.shifts) {
+                let (px, py) = at(shift);
+                let i = ((py + 0.5) as i32 * field.width + (px + 0.5) as i32) as usize;
+                let (gx, gy) = field.read(i);
+                *s = gx * nx + gy * ny;
+            }
+            for (&across, &o) in strength.iter().zip(&self.offsets) {
+                if across.abs() > best.1.abs() {
+                    best = (o, across);
+                }
+            }
+            return best;
+        }
+        let mut previous = None;
+        for (&shift, &o) in self.shifts.iter().zip(&self.offsets) {
+            let (px, py) = at(shift);
+            let i = field.index(px, py);
+            if let Some(i) = i.filter(|_| i != previous) {
+                let (gx, gy) = field.read(i);
+                let across = gx * nx + gy * ny;
+                if across.abs() > best.1.abs() {
+                    best = (o, across);
+                }
+            }
+            previous = i;
+        }
+        best
+    }
 }
 
 /// The longest edge along the line, over the frame's long edge (used to rank lines).
