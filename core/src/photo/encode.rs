@@ -22,8 +22,8 @@
 //! Huffman tables (the optimising pass costs as much as the rest of an encode), scaled by what
 //! optimised tables saved on the sample, and the full search starts where that says the budget
 //! falls, with the sample's slope. On the shared test photos the optimised full encodes fell from
-//! 42 to 16 (a landscape photo from 6 to 2), and the benchmark's 12 MP page takes one. A photo too
-//! busy for the budget at any quality is known from the sample alone.
+//! 42 to 17, plus one plain each (a landscape photo from 6 to 2), and the benchmark's 12 MP page
+//! takes one. A photo too busy for the budget at any quality is known from the sample alone.
 use image::RgbImage;
 
 use super::PhotoError;
