@@ -113,9 +113,8 @@ fn warp(image: &RgbImage, to_source: Projection, out_w: u32, out_h: u32) -> RgbI
                     // The four neighbours' weights (the same sums as blending across, then
                     // down), and red and blue side by side in one word: each 32-bit half holds
                     // at most 255 * 65536 + 32768, so neither spills into the other.
-                    let w11 = fx * fy;
-                    let (w01, w10) = ((fx << 8) - w11, (fy << 8) - w11);
-                    let w00 = 65536 - (fx << 8) - (fy << 8) + w11;
+                    let (w00, w01) = ((256 - fx) * (256 - fy), fx * (256 - fy));
+                    let (w10, w11) = ((256 - fx) * fy, fx * fy);
                     let rb = |p: &[u8; 6], i: usize| p[i] as u64 | (p[i + 2] as u64) << 32;
                     let v = rb(top, 0) * w00
                         + rb(top, 3) * w01
