@@ -104,31 +104,12 @@ fn warp(image: &RgbImage, to_source: Projection, out_w: u32, out_h: u32) -> RgbI
             if inside(sx, sy) && inside(sx + dx * last, sy + dy * last) {
                 for px in row[x * 3..end * 3].chunks_exact_mut(3) {
                     let (x0, y0) = ((sx >> 16) as usize, (sy >> 16) as usize);
-                    let (fx, fy) = (((sx >> 8) & 255) as u64, ((sy >> 8) & 255) as u64);
                     let at = y0 * stride + x0 * 3;
-                    let top: &[u8; 6] = src[at..at + 6].try_into().expect("six bytes");
-                    let bottom: &[u8; 6] = src[at + stride..at + stride + 6]
+                    let top = src[at..at + 6].try_into().expect("six bytes");
+                    let bottom = src[at + stride..at + stride + 6]
                         .try_into()
                         .expect("six bytes");
-                    // The four neighbours' weights (the same sums as blending across, then
-                    // down), and red and blue side by side in one word: each 32-bit half holds
-                    // at most 255 * 65536 + 32768, so neither spills into the other.
-                    let (w00, w01) = ((256 - fx) * (256 - fy), fx * (256 - fy));
-                    let (w10, w11) = ((256 - fx) * fy, fx * fy);
-                    let rb = |p: &[u8; 6], i: usize| p[i] as u64 | (p[i + 2] as u64) << 32;
-                    let v = rb(top, 0) * w00
-                        + rb(top, 3) * w01
-                        + rb(bottom, 0) * w10
-                        + rb(bottom, 3) * w11
-                        + (1 << 15 | 1 << 47);
-                    let g = top[1] as u64 * w00
-                        + top[4] as u64 * w01
-                        + bottom[1] as u64 * w10
-                        + bottom[4] as u64 * w11
-                        + (1 << 15);
-                    px[0] = (v >> 16) as u8;
-                    px[1] = (g >> 16) as u8;
-                    px[2] = (v >> 48) as u8;
+                    px.copy_from_slice(&blend(top, bottom, sx, sy));
                     sx += dx;
                     sy += dy;
                 }
@@ -140,17 +121,21 @@ fn warp(image: &RgbImage, to_source: Projection, out_w: u32, out_h: u32) -> RgbI
                 if x0 < -1 || y0 < -1 || x0 >= w || y0 >= h {
                     px.copy_from_slice(&OUTSIDE.0);
                 } else {
-                    let (fx, fy) = (((sx >> 8) & 255) as u32, ((sy >> 8) & 255) as u32);
+                    // The neighbours clamped to the image: a sample half outside repeats the edge.
                     let xa = x0.clamp(0, w - 1) as usize * 3;
                     let xb = (x0 + 1).clamp(0, w - 1) as usize * 3;
                     let ra = y0.clamp(0, h - 1) as usize * stride;
                     let rb = (y0 + 1).clamp(0, h - 1) as usize * stride;
-                    let (p, q) = (&src[ra..ra + stride], &src[rb..rb + stride]);
-                    for c in 0..3 {
-                        let top = p[xa + c] as u32 * (256 - fx) + p[xb + c] as u32 * fx;
-                        let bottom = q[xa + c] as u32 * (256 - fx) + q[xb + c] as u32 * fx;
-                        px[c] = ((top * (256 - fy) + bottom * fy + (1 << 15)) >> 16) as u8;
-                    }
+                    let pair = |row: usize| -> [u8; 6] {
+                        std::array::from_fn(|i| {
+                            if i < 3 {
+                                src[row + xa + i]
+                            } else {
+                                src[row + xb + i - 3]
+                            }
+                        })
+                    };
+                    px.copy_from_slice(&blend(&pair(ra), &pair(rb), sx, sy));
                 }
                 sx += dx;
                 sy += dy;
@@ -159,6 +144,28 @@ fn warp(image: &RgbImage, to_source: Projection, out_w: u32, out_h: u32) -> RgbI
         }
     }
     RgbImage::from_raw(out_w, out_h, out).expect("sized above")
+}
+
+/// The bilinear blend of two neighbouring pixels above (`top`: left then right, RGB) and two
+/// below, at the 16.16 fixed-point source position (sx, sy): the four neighbours' weights (the
+/// same sums as blending across, then down), with red and blue side by side in one word, as each
+/// 32-bit half holds at most 255 * 65536 + 32768 and neither spills into the other.
+fn blend(top: &[u8; 6], bottom: &[u8; 6], sx: i64, sy: i64) -> [u8; 3] {
+    let (fx, fy) = (((sx >> 8) & 255) as u64, ((sy >> 8) & 255) as u64);
+    let (w00, w01) = ((256 - fx) * (256 - fy), fx * (256 - fy));
+    let (w10, w11) = ((256 - fx) * fy, fx * fy);
+    let rb = |p: &[u8; 6], i: usize| p[i] as u64 | (p[i + 2] as u64) << 32;
+    let v = rb(top, 0) * w00
+        + rb(top, 3) * w01
+        + rb(bottom, 0) * w10
+        + rb(bottom, 3) * w11
+        + (1 << 15 | 1 << 47);
+    let g = top[1] as u64 * w00
+        + top[4] as u64 * w01
+        + bottom[1] as u64 * w10
+        + bottom[4] as u64 * w11
+        + (1 << 15);
+    [(v >> 16) as u8, (g >> 16) as u8, (v >> 48) as u8]
 }
 
 #[cfg(test)]

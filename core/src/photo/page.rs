@@ -213,6 +213,12 @@ impl Gradients {
         Some((yi * self.width + xi) as usize)
     }
 
+    /// `index` of a point known to be inside the border (between two points `index` accepted,
+    /// on a straight path: the rounding is monotonic along it).
+    fn index_between(&self, x: f32, y: f32) -> usize {
+        ((y + 0.5) as i32 * self.width + (x + 0.5) as i32) as usize
+    }
+
     fn read(&self, i: usize) -> (f32, f32) {
         (self.gx[i], self.gy[i])
     }
@@ -488,40 +494,33 @@ impl Across {
     /// tie keeps the offset nearest -5.
     fn strongest_step(&self, x: f32, y: f32, field: &Gradients) -> (f32, f32) {
         let (nx, ny) = self.normal;
-        let mut best = (0.0f32, 0.0f32);
         let at = |(dx, dy): (f32, f32)| (x + dx, y + dy);
         let (first, last) = (at(self.shifts[0]), at(self.shifts[SNAP_OFFSETS - 1]));
-        if field.index(first.0, first.1).is_some() && field.index(last.0, last.1).is_some() {
-            // Both ends inside the border, so is every point between (the rounding is monotonic
-            // along the path): no checks per point, and no branch the predictor keeps missing,
-            // in the detector's costliest loop. A pixel read twice (two half-pixel steps round
-            // to it) cannot beat itself, as the comparison is strict.
-            let mut strength = [0.0f32; SNAP_OFFSETS];
-            for (s, &shift) in strength.iter_mut().zip(&self.shifts) {
-                let (px, py) = at(shift);
-                let i = ((py + 0.5) as i32 * field.width + (px + 0.5) as i32) as usize;
+        // Both ends inside the border, so is every point between: no check per point in the
+        // detector's costliest loop. A point outside steps 0, which never wins (the comparison
+        // is strict, from 0), and neither does a pixel read twice (two half-pixel steps round
+        // to it); the strengths are gathered first and compared after, without a branch the
+        // predictor keeps missing.
+        let inside =
+            field.index(first.0, first.1).is_some() && field.index(last.0, last.1).is_some();
+        let mut strength = [0.0f32; SNAP_OFFSETS];
+        for (s, &shift) in strength.iter_mut().zip(&self.shifts) {
+            let (px, py) = at(shift);
+            let i = if inside {
+                Some(field.index_between(px, py))
+            } else {
+                field.index(px, py)
+            };
+            if let Some(i) = i {
                 let (gx, gy) = field.read(i);
                 *s = gx * nx + gy * ny;
             }
-            for (&across, &o) in strength.iter().zip(&self.offsets) {
-                if across.abs() > best.1.abs() {
-                    best = (o, across);
-                }
-            }
-            return best;
         }
-        let mut previous = None;
-        for (&shift, &o) in self.shifts.iter().zip(&self.offsets) {
-            let (px, py) = at(shift);
-            let i = field.index(px, py);
-            if let Some(i) = i.filter(|_| i != previous) {
-                let (gx, gy) = field.read(i);
-                let across = gx * nx + gy * ny;
-                if across.abs() > best.1.abs() {
-                    best = (o, across);
-                }
+        let mut best = (0.0f32, 0.0f32);
+        for (&across, &o) in strength.iter().zip(&self.offsets) {
+            if across.abs() > best.1.abs() {
+                best = (o, across);
             }
-            previous = i;
         }
         best
     }
