@@ -404,10 +404,8 @@ impl Dossiers {
                 let c = storage::candidate_by_id(tx, upload.candidate)?;
                 let d = storage::district(tx, &c.district)?;
                 let window = domain::window_state(d.upload_opens_at, d.upload_closes_at, now);
-                let category = storage::categories(tx, &c.district)?
-                    .into_iter()
-                    .find(|cat| cat.code == upload.category)
-                    .ok_or_else(|| {
+                let category =
+                    storage::category(tx, &c.district, &upload.category)?.ok_or_else(|| {
                         ApiError::new(
                             ErrorCode::UnknownCategory,
                             format!("no category {:?} in this district", upload.category),

@@ -374,9 +374,102 @@ const MIGRATIONS: &[&str] = &[
           JOIN categories k ON k.district = c.district AND k.code = i.category
          WHERE i.deleted_at IS NULL AND k.subject = 'document';
     "#,
+    // 12: a category's example image last in its row. SQLite reaches a column stored after a
+    // large value by walking that value's overflow pages, so with the example (tens of KB) in the
+    // middle, every read of the catalogue (each upload, page and submit) walked every example.
+    // Rebuilt with the same columns, the example's two at the end (SQLite cannot move a column).
+    r#"
+    CREATE TABLE categories_rebuilt (
+        district TEXT NOT NULL REFERENCES districts(code),
+        code TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        description TEXT NOT NULL,
+        requirement TEXT NOT NULL,
+        condition_json TEXT,
+        condition_text TEXT,
+        min_images INTEGER NOT NULL,
+        max_images INTEGER NOT NULL,
+        slot_labels_json TEXT NOT NULL DEFAULT '[]',
+        document TEXT NOT NULL,
+        subject TEXT NOT NULL DEFAULT 'document',
+        example_content_type TEXT,
+        example_image BLOB,
+        PRIMARY KEY (district, code)
+    ) STRICT;
+    INSERT INTO categories_rebuilt (district, code, position, name, description, requirement,
+            condition_json, condition_text, min_images, max_images, slot_labels_json, document,
+            subject, example_content_type, example_image)
+        SELECT district, code, position, name, description, requirement, condition_json,
+               condition_text, min_images, max_images, slot_labels_json, document, subject,
+               example_content_type, example_image
+          FROM categories;
+    DROP TABLE categories;
+    ALTER TABLE categories_rebuilt RENAME TO categories;
+    "#,
 ];
 
 /// Bring the database to the newest version, one transaction per migration.
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<u32> {
     dossier_core::store::migrate(conn, MIGRATIONS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Migration 12 rebuilds the catalogue: every category and its example come through, the
+    /// example's columns now last.
+    #[test]
+    fn the_catalogue_rebuild_keeps_every_category_and_example() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        dossier_core::store::migrate(&mut conn, &MIGRATIONS[..11]).unwrap();
+        conn.execute_batch(
+            "INSERT INTO districts (code, name, sms_sign, ticket_secret, upload_opens_at, upload_closes_at)
+                 VALUES ('d', '东城考区', '东城', x'00', 0, 1);
+             INSERT INTO categories (district, code, position, name, description, example_image,
+                 example_content_type, requirement, condition_json, condition_text, min_images,
+                 max_images, slot_labels_json, document, subject)
+                 VALUES ('d', 'id', 1, '身份证', '正反面', zeroblob(60000), 'image/png', 'required',
+                         NULL, NULL, 2, 2, '[\"正面\",\"反面\"]', 'id_card', 'document'),
+                        ('d', 'photo', 2, '照片', '', NULL, NULL, 'required', NULL, NULL, 1, 1,
+                         '[]', 'other', 'person');",
+        )
+        .unwrap();
+        assert_eq!(migrate(&mut conn).unwrap(), MIGRATIONS.len() as u32);
+        let rows: Vec<(String, i64, String, Option<i64>, Option<String>)> = conn
+            .prepare(
+                "SELECT code, max_images, slot_labels_json, length(example_image), example_content_type
+                   FROM categories ORDER BY position",
+            )
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            vec![
+                (
+                    "id".into(),
+                    2,
+                    "[\"正面\",\"反面\"]".into(),
+                    Some(60000),
+                    Some("image/png".into())
+                ),
+                ("photo".into(), 1, "[]".into(), None, None),
+            ]
+        );
+        let columns: Vec<String> = conn
+            .prepare("SELECT name FROM pragma_table_info('categories')")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            columns[columns.len() - 2..],
+            ["example_content_type", "example_image"]
+        );
+    }
 }

@@ -273,35 +273,52 @@ pub fn upsert_category(
     Ok(())
 }
 
+const CATEGORY_COLUMNS: &str = "code, position, name, description, example_image IS NOT NULL,
+    requirement, condition_json, condition_text, min_images, max_images, slot_labels_json, document,
+    subject";
+
+fn category_row(r: &Row) -> rusqlite::Result<CategoryRow> {
+    let condition: Option<String> = r.get(6)?;
+    Ok(CategoryRow {
+        code: r.get(0)?,
+        position: r.get(1)?,
+        name: r.get(2)?,
+        description: r.get(3)?,
+        has_example: r.get(4)?,
+        requirement: text_enum(&r.get::<_, String>(5)?).map_err(malformed)?,
+        condition: condition
+            .as_deref()
+            .map(json)
+            .transpose()
+            .map_err(malformed)?,
+        condition_text: r.get(7)?,
+        min_images: r.get(8)?,
+        max_images: r.get(9)?,
+        slot_labels: json(&r.get::<_, String>(10)?).map_err(malformed)?,
+        document: text_enum(&r.get::<_, String>(11)?).map_err(malformed)?,
+        subject: text_enum(&r.get::<_, String>(12)?).map_err(malformed)?,
+    })
+}
+
+/// A district's catalogue, in its order.
 pub fn categories(conn: &Conn, district: &str) -> Result<Vec<CategoryRow>, StorageError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT code, position, name, description, example_image IS NOT NULL, requirement, condition_json,
-                condition_text, min_images, max_images, slot_labels_json, document, subject
-         FROM categories WHERE district = ?1 ORDER BY position, code",
-    )?;
-    let rows = stmt.query_map([district], |r| {
-        let condition: Option<String> = r.get(6)?;
-        Ok(CategoryRow {
-            code: r.get(0)?,
-            position: r.get(1)?,
-            name: r.get(2)?,
-            description: r.get(3)?,
-            has_example: r.get(4)?,
-            requirement: text_enum(&r.get::<_, String>(5)?).map_err(malformed)?,
-            condition: condition
-                .as_deref()
-                .map(json)
-                .transpose()
-                .map_err(malformed)?,
-            condition_text: r.get(7)?,
-            min_images: r.get(8)?,
-            max_images: r.get(9)?,
-            slot_labels: json(&r.get::<_, String>(10)?).map_err(malformed)?,
-            document: text_enum(&r.get::<_, String>(11)?).map_err(malformed)?,
-            subject: text_enum(&r.get::<_, String>(12)?).map_err(malformed)?,
-        })
-    })?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {CATEGORY_COLUMNS} FROM categories WHERE district = ?1 ORDER BY position, code"
+    ))?;
+    let rows = stmt.query_map([district], category_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// One category of a district, if it has one by that code (an upload needs no other).
+pub fn category(
+    conn: &Conn,
+    district: &str,
+    code: &str,
+) -> Result<Option<CategoryRow>, StorageError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {CATEGORY_COLUMNS} FROM categories WHERE district = ?1 AND code = ?2"
+    ))?;
+    stmt.query_row([district, code], category_row).found()
 }
 
 /// Change a category's words, rule and counts (not its example, code or position).
