@@ -1,7 +1,8 @@
 //! The metadata store's connections, every call run off the async threads, on one of two
 //! databases (`database.url`):
-//! - SQLite (the default): one writer (so writes never fight over the lock), a few readers (WAL
-//!   lets them read while the writer writes).
+//! - SQLite (the default): one writer (so writes never fight over the lock) whose thread commits
+//!   the writes waiting together (group commit), a few readers (WAL lets them read while the
+//!   writer writes).
 //! - PostgreSQL: a pool of writers and one of readers, each connection keeping its prepared
 //!   statements. Every write transaction first takes one transaction-scoped advisory lock, so
 //!   writes are one at a time across every instance, as on SQLite: the use cases read, decide
@@ -11,7 +12,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
@@ -43,9 +44,29 @@ enum Backend {
 }
 
 struct Sqlite {
-    writer: Mutex<Connection>,
+    writer: Arc<Mutex<Connection>>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
+    /// The async writes' way to the committer thread (see `Db::write`); `None` once dropped.
+    committer: Option<Committer>,
+}
+
+struct Committer {
+    jobs: mpsc::Sender<Box<dyn Job>>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Drop for Sqlite {
+    /// The committer ends when its queue closes; waited for, so the writer connection is closed
+    /// when the store is (unless the last handle went on the committer thread itself).
+    fn drop(&mut self) {
+        if let Some(Committer { jobs, thread }) = self.committer.take() {
+            drop(jobs);
+            if thread.thread().id() != std::thread::current().id() {
+                let _ = thread.join();
+            }
+        }
+    }
 }
 
 const READERS: usize = 4;
@@ -244,11 +265,20 @@ impl Db {
             reader.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
             readers.push(Mutex::new(reader));
         }
+        let writer = Arc::new(Mutex::new(writer));
+        let (jobs, queue) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("sqlite-commit".into())
+            .spawn({
+                let writer = writer.clone();
+                move || commit_batches(&writer, queue)
+            })?;
         Ok(Db {
             backend: Arc::new(Backend::Sqlite(Sqlite {
-                writer: Mutex::new(writer),
+                writer,
                 readers,
                 next_reader: AtomicUsize::new(0),
+                committer: Some(Committer { jobs, thread }),
             })),
             gate: None,
         })
@@ -271,8 +301,11 @@ impl Db {
         self
     }
 
-    /// Run `f` in a write transaction (SQLite's `BEGIN IMMEDIATE`; PostgreSQL's with the write
-    /// lock), committed if it returns `Ok`.
+    /// Run `f` in a write transaction, committed if it returns `Ok`; answered once committed.
+    /// SQLite: on the committer thread, in a savepoint of a transaction shared with the writes
+    /// waiting beside it (group commit, see `commit_batches`): what `f` wrote is rolled back
+    /// alone if it returns `Err`, and nothing is answered `Ok` before the commit is durable.
+    /// PostgreSQL: a transaction of its own, with the write lock.
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
@@ -291,6 +324,18 @@ impl Db {
             },
             None => None,
         };
+        if let Backend::Sqlite(sqlite) = &*self.backend {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            let job = Box::new(Pending {
+                write: Some(f),
+                outcome: None,
+                reply,
+            });
+            let stopped = || E::from(StorageError::Task("the committer has stopped".into()));
+            let committer = sqlite.committer.as_ref().ok_or_else(stopped)?;
+            committer.jobs.send(job).map_err(|_| stopped())?;
+            return answer.await.map_err(|_| stopped())?;
+        }
         let backend = self.backend.clone();
         tokio::task::spawn_blocking(move || backend.write(f))
             .await
@@ -386,6 +431,96 @@ impl Db {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// SQLite's group commit
+
+/// At most this many writes in one transaction.
+const BATCH: usize = 64;
+
+/// One write waiting for the committer.
+trait Job: Send {
+    /// Run in the batch's transaction (in a savepoint of its own); whether it succeeded.
+    fn run(&mut self, conn: &Conn<'_>) -> bool;
+    /// Answer the caller once the batch's fate is known (`Err`: it did not commit).
+    fn finish(self: Box<Self>, batch: Result<(), &StorageError>);
+}
+
+struct Pending<T, E, F> {
+    write: Option<F>,
+    outcome: Option<Result<T, E>>,
+    reply: tokio::sync::oneshot::Sender<Result<T, E>>,
+}
+
+impl<T, E, F> Job for Pending<T, E, F>
+where
+    T: Send,
+    E: From<StorageError> + Send,
+    F: FnOnce(&Conn<'_>) -> Result<T, E> + Send,
+{
+    fn run(&mut self, conn: &Conn<'_>) -> bool {
+        let write = self.write.take().expect("run once");
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write(conn)))
+            .unwrap_or_else(|_| Err(E::from(StorageError::Task("a write panicked".into()))));
+        let done = outcome.is_ok();
+        self.outcome = Some(outcome);
+        done
+    }
+
+    fn finish(self: Box<Self>, batch: Result<(), &StorageError>) {
+        let Pending { outcome, reply, .. } = *self;
+        let answer = match (outcome, batch) {
+            // Refused: its savepoint was rolled back, whatever became of the others.
+            (Some(Err(refused)), _) => Err(refused),
+            (Some(Ok(value)), Ok(())) => Ok(value),
+            (_, Err(e)) => Err(E::from(again(e))),
+            (None, Ok(())) => unreachable!("a batch commits only after running all its writes"),
+        };
+        let _ = reply.send(answer);
+    }
+}
+
+/// The committer thread: every write waiting when it is free goes into one transaction, each in
+/// a savepoint (one that fails is rolled back alone), and one commit makes them all durable
+/// before any is answered. Under a rush the writes that queued during one commit's fsync share
+/// the next: one WAL append and one fsync for many uploads. A lone write waits for nothing.
+fn commit_batches(writer: &Mutex<Connection>, queue: mpsc::Receiver<Box<dyn Job>>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        batch.extend(queue.try_iter().take(BATCH - 1));
+        let committed = {
+            let mut conn = writer.lock().unwrap_or_else(|p| p.into_inner());
+            run_batch(&mut conn, &mut batch)
+        };
+        for job in batch {
+            job.finish(committed.as_ref().map(|_| ()));
+        }
+    }
+}
+
+fn run_batch(conn: &mut Connection, batch: &mut [Box<dyn Job>]) -> Result<(), StorageError> {
+    let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    for job in batch.iter_mut() {
+        let savepoint = tx.savepoint()?;
+        if job.run(&Conn::Sqlite(&savepoint)) {
+            savepoint.commit()?;
+        } // else dropped: rolled back to where this write began
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// The same failure again, for each write of a batch that did not commit: SQLite's code (what
+/// tells a full disk from a bug) and an I/O error's kind are kept.
+fn again(e: &StorageError) -> StorageError {
+    match e {
+        StorageError::Sqlite(rusqlite::Error::SqliteFailure(code, message)) => {
+            StorageError::Sqlite(rusqlite::Error::SqliteFailure(*code, message.clone()))
+        }
+        StorageError::Io(io) => StorageError::Io(std::io::Error::new(io.kind(), io.to_string())),
+        other => StorageError::Task(other.to_string()),
+    }
+}
+
 impl Backend {
     fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
@@ -449,6 +584,76 @@ impl Backend {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Writes waiting together commit together, each answered with its own outcome: one that
+    /// refuses or panics leaves nothing behind and does not take the others down.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_waiting_together_commit_together_and_fail_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("dossier.sqlite3")).unwrap();
+        db.write(|c| c.execute_batch("CREATE TABLE t (n INTEGER NOT NULL)"))
+            .await
+            .unwrap();
+        // Hold the committer so the writes below queue up behind it and form one batch.
+        let (held, hold) = std::sync::mpsc::channel::<()>();
+        let holding = tokio::spawn({
+            let db = db.clone();
+            async move {
+                db.write(move |c| {
+                    c.execute("INSERT INTO t (n) VALUES (-1)", [])?;
+                    let _ = hold.recv_timeout(Duration::from_secs(10));
+                    Ok::<_, StorageError>(())
+                })
+                .await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let writes: Vec<_> = (0..30i64)
+            .map(|n| {
+                let db = db.clone();
+                tokio::spawn(async move {
+                    db.write(move |c| {
+                        c.execute("INSERT INTO t (n) VALUES (?1)", [n])?;
+                        match n % 10 {
+                            3 => Err(StorageError::Malformed(format!("{n} refused"))),
+                            7 => panic!("{n} panicked"),
+                            _ => Ok(n * 2),
+                        }
+                    })
+                    .await
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        held.send(()).unwrap();
+        holding.await.unwrap().unwrap();
+        for (n, write) in writes.into_iter().enumerate() {
+            let answer = write.await.unwrap();
+            match n % 10 {
+                3 => assert!(
+                    matches!(answer, Err(StorageError::Malformed(_))),
+                    "{n}: {answer:?}"
+                ),
+                7 => assert!(
+                    matches!(answer, Err(StorageError::Task(_))),
+                    "{n}: {answer:?}"
+                ),
+                _ => assert_eq!(answer.unwrap(), n as i64 * 2),
+            }
+        }
+        let stored: Vec<i64> = db
+            .read(|c| {
+                c.query_map("SELECT n FROM t ORDER BY n", [], |r| r.get(0))?
+                    .collect::<rusqlite::Result<Vec<i64>>>()
+                    .map_err(StorageError::from)
+            })
+            .await
+            .unwrap();
+        let expected: Vec<i64> = std::iter::once(-1)
+            .chain((0..30).filter(|n| n % 10 != 3 && n % 10 != 7))
+            .collect();
+        assert_eq!(stored, expected);
+    }
 
     /// After the statistics are refreshed, a cached statement comparing an indexed column with a
     /// parameter runs for new values without being prepared again.
