@@ -132,12 +132,17 @@ pub fn main() {
 
 /// glibc raises its mmap threshold after large blocks are freed, so the 19 MiB Argon2 blocks of a
 /// burst of sign-ins then come from per-thread arenas and stay resident (3.4 GB measured after 64
-/// concurrent sign-ins). A fixed threshold and few arenas give that memory back.
+/// concurrent sign-ins). A fixed threshold and few arenas give that memory back. The threshold
+/// sits above a request's buffers (a photo's body, hyper's read buffer: up to a few hundred KB)
+/// and the arenas keep what they free up to the trim threshold: at 256 KB, with glibc's 128 KB
+/// trim, every upload's buffers were mapped, faulted in and unmapped again (with a TLB
+/// shootdown across the cores), 4% of the server's CPU in the deadline rush.
 fn limit_allocator_growth() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator parameters; called before any thread starts.
     unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 * 1024 * 1024);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 32 * 1024 * 1024);
         libc::mallopt(libc::M_ARENA_MAX, 4);
     }
 }
