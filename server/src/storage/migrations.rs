@@ -437,7 +437,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(migrate(&mut conn).unwrap(), MIGRATIONS.len() as u32);
-        let rows: Vec<(String, i64, String, Option<i64>, Option<String>)> = conn
+        type Category = (String, i64, String, Option<i64>, Option<String>);
+        let rows: Vec<Category> = conn
             .prepare(
                 "SELECT code, max_images, slot_labels_json, length(example_image), example_content_type
                    FROM categories ORDER BY position",
