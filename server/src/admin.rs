@@ -118,9 +118,7 @@ impl Administration {
         let staff = staff.clone();
         self.db
             .write(move |tx| {
-                let mut row = storage::categories(tx, &staff.district)?
-                    .into_iter()
-                    .find(|c| c.code == code)
+                let mut row = storage::category(tx, &staff.district, &code)?
                     .ok_or_else(ApiError::not_found)?;
                 if u.requirement == Requirement::Conditional && row.condition.is_none() {
                     return Err(ApiError::detailed(

@@ -76,7 +76,7 @@ fn fsync_round(dir: &Path, round: usize) -> (f64, f64) {
     // Emptied, not deleted, until the run is over: on ext4 without a journal (this VM's disk) a
     // new file's inode is found by stepping over every inode deleted in the last minutes, one
     // by one, so deleting thousands of files here made each blob the server then wrote cost
-    // ~0.4 ms more CPU (9% of the server's CPU in the rush; the floor paid it too).
+    // ~0.3 ms more CPU (9% of the server's CPU in the rush; the floor paid it too).
     for entry in fs::read_dir(&dir).unwrap() {
         File::create(entry.unwrap().path()).unwrap();
     }
