@@ -22,7 +22,7 @@ use super::{
     remote_ip, state,
 };
 use crate::auth::{Grant, Principal};
-use crate::dossier::Upload;
+use crate::dossier::{Checked, Upload};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -281,6 +281,15 @@ enum PreparedAnswer {
     ),
 }
 
+/// An upload that was not stored, counted as refused (the request's fault) or failed (ours).
+fn counted(state: &AppState, e: ApiError) -> ApiError {
+    let failed = crate::error::status_of(e.body().code).is_server_error();
+    state
+        .metrics
+        .upload(if failed { "failed" } else { "refused" });
+    e
+}
+
 pub struct DossierApi;
 
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Dossier")]
@@ -345,29 +354,23 @@ impl DossierApi {
                 _ => e,
             })?;
         let request_sha256 = hex::encode(Sha256::digest(&bytes));
-        let candidate = auth.candidate();
-        if let Some(first) = state
-            .dossiers
-            .replayed(candidate, key, &request_sha256, &category.0)
-            .await?
-        {
-            state.metrics.upload("replayed");
-            return Ok(UploadAnswer::Created(Json(first)));
-        }
-        // The analysis waits while many are here at once (`ops::traffic`).
-        let _uploading = state.uploads.begin();
-        let photo = state
-            .dossiers
-            .check_photo(bytes)
-            .await
-            .inspect_err(|_| state.metrics.upload("refused"))?;
         let upload = Upload {
-            candidate,
+            candidate: auth.candidate(),
             category: category.0,
             slot: slot.0,
             replaces: replaces.0,
             key,
             request_sha256,
+        };
+        // The analysis waits while many are here at once (`ops::traffic`).
+        let _uploading = state.uploads.begin();
+        let photo = match state.dossiers.check_upload(&upload, bytes).await {
+            Ok(Checked::Fresh(photo)) => photo,
+            Ok(Checked::Replayed(first)) => {
+                state.metrics.upload("replayed");
+                return Ok(UploadAnswer::Created(Json(*first)));
+            }
+            Err(e) => return Err(counted(&state, e)),
         };
         match state.dossiers.upload(upload, photo, now()).await {
             Ok(image) => {
@@ -375,13 +378,7 @@ impl DossierApi {
                 state.metrics.upload_bytes.inc_by(image.bytes);
                 Ok(UploadAnswer::Created(Json(image)))
             }
-            Err(e) => {
-                let failed = crate::error::status_of(e.body().code).is_server_error();
-                state
-                    .metrics
-                    .upload(if failed { "failed" } else { "refused" });
-                Err(e)
-            }
+            Err(e) => Err(counted(&state, e)),
         }
     }
 

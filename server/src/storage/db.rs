@@ -355,6 +355,16 @@ impl Db {
             .map_err(|e| E::from(StorageError::Task(e.to_string())))?
     }
 
+    /// `read` for work already on the blocking pool (inside `spawn_blocking`), which may block:
+    /// the same connections, without a second hand-off.
+    pub fn read_on_blocking_pool<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        E: From<StorageError>,
+        F: FnOnce(&Conn<'_>) -> Result<T, E>,
+    {
+        self.backend.read(f)
+    }
+
     /// SQLite: move the WAL's pages into the database file and empty the WAL (at shutdown, so a
     /// copy of the data directory taken afterwards is the database file alone).
     pub async fn checkpoint(&self) -> Result<(), StorageError> {
