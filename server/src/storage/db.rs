@@ -356,7 +356,8 @@ impl Db {
     }
 
     /// `read` for work already on the blocking pool (inside `spawn_blocking`), which may block:
-    /// the same connections, without a second hand-off.
+    /// the same connections, without a second hand-off. (Not `blocking_read`: a blocking-pool
+    /// thread sees the runtime, so on PostgreSQL that would start a thread of its own per call.)
     pub fn read_on_blocking_pool<T, E, F>(&self, f: F) -> Result<T, E>
     where
         E: From<StorageError>,
